@@ -1,0 +1,119 @@
+//! Command-line arguments (clap derive).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// qledger: an append-only, hash-chained audit ledger for licensed quotas.
+#[derive(Debug, Parser)]
+#[command(name = "qledger", version, about, long_about = None)]
+pub struct Cli {
+    /// Ledger directory [env: QLEDGER_LEDGER] [default: ./ledger; for `demo`, a fresh temporary directory]
+    #[arg(long, global = true, env = "QLEDGER_LEDGER", value_name = "PATH", hide_env = true)]
+    pub ledger: Option<PathBuf>,
+    /// Wait up to SECONDS for a ledger another process is using (default: fail at once, exit 4)
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
+    pub wait: Option<f64>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_wait(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an empty ledger (append also creates one)
+    Init,
+    /// Append JSONL events, all or nothing; prints how many were appended and the new head
+    Append {
+        /// JSON Lines file, or - for standard input (the default)
+        #[arg(value_name = "FILE|-")]
+        file: Option<PathBuf>,
+        /// Actor for events without "actor" (default: $USER)
+        #[arg(long)]
+        actor: Option<String>,
+        /// Print the report as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute every hash and link; check the head and the snapshots
+    Verify {
+        /// Also check that a record with this hash is on the chain (exit 3 if not)
+        #[arg(long, value_name = "HEX")]
+        expect_head: Option<String>,
+        /// Print the result as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quota state at the head, or after a seq or time
+    State {
+        /// SEQ (after that record) or an RFC 3339 TIME (after every record at or before it)
+        #[arg(long, value_name = "SEQ|TIME")]
+        as_of: Option<String>,
+        /// Only this license
+        #[arg(long)]
+        license: Option<String>,
+        /// Only this party and its licenses
+        #[arg(long)]
+        party: Option<String>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records with seq, at, type and hash
+    Log {
+        /// Only events touching this license
+        #[arg(long)]
+        license: Option<String>,
+        /// Only events on this order
+        #[arg(long)]
+        order: Option<String>,
+        /// Only events about this party or its licenses
+        #[arg(long)]
+        party: Option<String>,
+        /// Start at this seq
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// At most N records
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+        /// Print JSON Lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Walk the history in order, each event with its effect on the quota it touched
+    Replay {
+        /// Only events touching this license
+        #[arg(long)]
+        license: Option<String>,
+        /// Start at this seq
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Stop after this seq, or after the last record at or before this TIME
+        #[arg(long, value_name = "SEQ|TIME")]
+        to: Option<String>,
+        /// Print JSON Lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Last seq, record count and head hash
+    Head {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every record as JSON Lines, with its canonical bytes in hex
+    Export {
+        /// Write to FILE instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Build the H200 story in a fresh ledger, verify it, replay it and print the quota state
+    Demo,
+}

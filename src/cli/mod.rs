@@ -1,0 +1,175 @@
+//! The command line: argument parsing (`args`) and output (`output`); no business logic.
+//!
+//! Architecture Invariant: `cli` decides nothing about quotas; it turns arguments into calls on
+//! [`crate::ledger::Ledger`] and results into text or JSON.
+
+pub mod args;
+pub mod demo;
+pub mod output;
+
+use crate::domain::Timestamp;
+use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::ledger::{AsOf, Ledger, LedgerError};
+use crate::store::{OpenMode, StoreError};
+use anyhow::{Context as _, Result};
+use args::{Cli, Command};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Default ledger directory when neither `--ledger` nor `QLEDGER_LEDGER` is given.
+pub const DEFAULT_LEDGER: &str = "./ledger";
+
+/// Runs one parsed command line, writing its output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
+    let wait = cli.wait.map(Duration::from_secs_f64);
+    let ledger_path = || cli.ledger.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LEDGER));
+    match cli.command {
+        Command::Init => {
+            let path = ledger_path();
+            let ledger = Ledger::open(&path, OpenMode::CreateIfMissing, wait)?;
+            writeln!(out, "ledger at {} holds {} records", path.display(), ledger.head().records)?;
+        }
+        Command::Append { file, actor, json } => {
+            let path = ledger_path();
+            let mut ledger = Ledger::open(&path, OpenMode::CreateIfMissing, wait)?;
+            let defaults = Defaults {
+                at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
+                actor: actor
+                    .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+                    .unwrap_or_else(|| "unknown".into()),
+            };
+            let report = match file.as_deref() {
+                None => append_from(&mut ledger, io::stdin().lock(), &defaults)?,
+                Some(p) if p == Path::new("-") => append_from(&mut ledger, io::stdin().lock(), &defaults)?,
+                Some(p) => {
+                    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, f), &defaults)?
+                }
+            };
+            output::append_report(out, &report, json)?;
+        }
+        Command::Verify { expect_head, json } => {
+            let expect = match expect_head.as_deref() {
+                None => None,
+                Some(h) => Some(
+                    crate::format::chain::parse_hash(h)
+                        .ok_or_else(|| UsageError(format!("--expect-head: {h:?} is not 64 hex digits")))?,
+                ),
+            };
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            match ledger.verify(expect) {
+                Ok(report) => output::verify_ok(out, &report, json)?,
+                Err(e) => {
+                    if json {
+                        output::verify_failed(out, &e)?;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Command::State { as_of, license, party, json } => {
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let state = match as_of.as_deref() {
+                None => ledger.state()?,
+                Some(text) => ledger.state_as_of(parse_point(text, "--as-of")?)?,
+            };
+            output::state(out, &ledger, &state, license.as_deref(), party.as_deref(), json)?;
+        }
+        Command::Log { license, order, party, from, limit, json } => {
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let filter = output::Filter { license, order, party };
+            output::log(out, &ledger, &filter, from.unwrap_or(0), limit, json)?;
+        }
+        Command::Replay { license, from, to, json } => {
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let to = match to.as_deref() {
+                None => None,
+                Some(text) => Some(parse_point(text, "--to")?),
+            };
+            output::replay(out, &ledger, license.as_deref(), from.unwrap_or(0), to, json)?;
+        }
+        Command::Head { json } => {
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            output::head(out, &ledger.head(), json)?;
+        }
+        Command::Export { out: file } => {
+            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            match file {
+                None => output::export(out, &ledger)?,
+                Some(p) => {
+                    let f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+                    let mut w = BufWriter::with_capacity(1 << 20, f);
+                    output::export(&mut w, &ledger)?;
+                    w.flush().with_context(|| format!("writing {}", p.display()))?;
+                }
+            }
+        }
+        Command::Demo => return demo::run(cli.ledger.as_deref(), out),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams JSONL from `reader` into one append call.
+pub fn append_from(
+    ledger: &mut Ledger,
+    reader: impl BufRead,
+    defaults: &Defaults,
+) -> Result<crate::ledger::AppendReport, LedgerError> {
+    let mut lines = LineReader::new(reader);
+    let mut last_line = 0;
+    let events = std::iter::from_fn(|| match lines.next_line() {
+        Ok(None) => None,
+        Ok(Some((n, bytes))) => {
+            last_line = n;
+            Some(crate::jsonl::parse_line(n, bytes, defaults))
+        }
+        Err(e) => Some(Err(e.into_input_error(last_line + 1))),
+    });
+    ledger.append(events)
+}
+
+/// `SEQ` (digits) or an RFC 3339 time.
+fn parse_point(text: &str, flag: &str) -> Result<AsOf, UsageError> {
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map(AsOf::Seq).map_err(|_| UsageError(format!("{flag}: {text} is not a seq")));
+    }
+    Timestamp::parse(text).map(AsOf::Time).map_err(|e| UsageError(format!("{flag}: {e}")))
+}
+
+/// A usage problem found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// A filter or argument names something the ledger does not have (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotFound(pub String);
+
+/// The exit code for an error: 1 refused or bad input, 2 usage, 3 integrity, 4 storage.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<LedgerError>() {
+            return e.exit_code();
+        }
+        if cause.downcast_ref::<StoreError>().is_some() {
+            return 4;
+        }
+        if cause.downcast_ref::<UsageError>().is_some() {
+            return 2;
+        }
+        if cause.downcast_ref::<InputError>().is_some() || cause.downcast_ref::<NotFound>().is_some() {
+            return 1;
+        }
+    }
+    // An input file that cannot be opened is bad input; other I/O is storage.
+    1
+}
+
+/// Whether the error is a closed stdout (`qledger log | head`), which is not a failure.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}

@@ -1,0 +1,365 @@
+//! Human and JSON output. The JSON shapes are documented in the README and stable.
+
+use super::NotFound;
+use crate::domain::quota::Condition;
+use crate::domain::rules::status_name;
+use crate::domain::{ConditionStatus, Event, License, QuotaState, Rule};
+use crate::format::chain::hex;
+use crate::ledger::{AppendReport, AsOf, Head, IntegrityError, Ledger, LedgerError, StoredRecord, VerifyReport};
+use anyhow::Result;
+use serde_json::{json, Value};
+use std::io::Write;
+
+fn head_json(h: &Head) -> Value {
+    json!({ "seq": h.last_seq(), "records": h.records, "hash": hex(&h.last_hash) })
+}
+
+/// `append` output.
+pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Result<()> {
+    if json {
+        let skipped: Vec<Value> =
+            r.skipped.iter().map(|(line, key, seq)| json!({ "line": line, "key": key, "seq": seq })).collect();
+        writeln!(out, "{}", json!({ "appended": r.appended, "skipped": skipped, "head": head_json(&r.head) }))?;
+        return Ok(());
+    }
+    for (line, key, seq) in &r.skipped {
+        writeln!(out, "line {line}: skipped: key {key} already recorded this event at seq {seq}")?;
+    }
+    match r.head.last_seq() {
+        Some(seq) => writeln!(
+            out,
+            "appended {} events ({} skipped); head seq {seq} hash {}",
+            r.appended,
+            r.skipped.len(),
+            hex(&r.head.last_hash)
+        )?,
+        None => writeln!(out, "appended 0 events ({} skipped); the ledger is empty", r.skipped.len())?,
+    }
+    Ok(())
+}
+
+/// `verify` success.
+pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()> {
+    if json {
+        let v = json!({
+            "ok": true, "records": r.records, "blocks": r.blocks, "snapshots": r.snapshots,
+            "head": head_json(&r.head), "expected_head_seq": r.expected_seq,
+        });
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    write!(
+        out,
+        "ok: {} records in {} blocks verified, {} snapshots match a fresh replay; head hash {}",
+        r.records,
+        r.blocks,
+        r.snapshots,
+        hex(&r.head.last_hash)
+    )?;
+    if let Some(seq) = r.expected_seq {
+        write!(out, "; the expected head is seq {seq}")?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `verify --json` failure (the one-line error still goes to stderr).
+pub fn verify_failed(out: &mut dyn Write, e: &LedgerError) -> Result<()> {
+    let seq = match e {
+        LedgerError::Integrity(IntegrityError::Record { seq, .. })
+        | LedgerError::Integrity(IntegrityError::Block { seq, .. })
+        | LedgerError::Integrity(IntegrityError::Head { seq, .. }) => Some(*seq),
+        _ => None,
+    };
+    writeln!(out, "{}", json!({ "ok": false, "seq": seq, "error": e.to_string() }))?;
+    Ok(())
+}
+
+/// `head` output.
+pub fn head(out: &mut dyn Write, h: &Head, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{}", head_json(h))?;
+    } else {
+        match h.last_seq() {
+            Some(seq) => writeln!(out, "seq {seq} records {} hash {}", h.records, hex(&h.last_hash))?,
+            None => writeln!(out, "empty ledger: 0 records")?,
+        }
+    }
+    Ok(())
+}
+
+fn rule_json(r: &Rule) -> Value {
+    serde_json::to_value(r).unwrap_or(Value::Null)
+}
+
+fn rule_text(r: &Rule) -> String {
+    match r {
+        Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
+        Rule::MaxPerOrder { units } => format!("max {units} per order"),
+        Rule::EndUse { text } => format!("end use: {text}"),
+        Rule::Reporting { text } => format!("reporting: {text}"),
+    }
+}
+
+fn condition_status(c: &Condition) -> &'static str {
+    match c.status {
+        ConditionStatus::Pending => "pending",
+        ConditionStatus::Final => "final",
+        ConditionStatus::Withdrawn => "withdrawn",
+    }
+}
+
+/// `state` output: licenses, parties and totals, optionally filtered.
+pub fn state(
+    out: &mut dyn Write,
+    ledger: &Ledger,
+    s: &QuotaState,
+    license: Option<&str>,
+    party: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    if let Some(l) = license {
+        if !s.licenses.contains_key(l) {
+            return Err(NotFound(format!("--license: no license {l} in the state")).into());
+        }
+    }
+    if let Some(p) = party {
+        if !s.parties.contains_key(p) {
+            return Err(NotFound(format!("--party: no party {p} in the state")).into());
+        }
+    }
+    let licenses: Vec<(&String, &License)> = s
+        .licenses
+        .iter()
+        .filter(|(id, l)| license.is_none_or(|f| f == id.as_str()) && party.is_none_or(|p| p == l.licensee))
+        .collect();
+    let parties: Vec<_> = s
+        .parties
+        .iter()
+        .filter(|(id, _)| {
+            party.is_none_or(|p| p == id.as_str())
+                && license.is_none_or(|l| s.licenses.get(l).is_some_and(|x| &x.licensee == *id))
+        })
+        .map(|(id, p)| {
+            let mine = s.licenses.values().filter(|l| &l.licensee == id);
+            let (mut licensed, mut ordered, mut shipped, mut remaining) = (0u128, 0u128, 0u128, 0u128);
+            for l in mine {
+                licensed += u128::from(l.quantity);
+                ordered += u128::from(l.ordered());
+                shipped += u128::from(l.shipped);
+                remaining += u128::from(l.remaining());
+            }
+            (id, p, licensed, ordered, shipped, remaining)
+        })
+        .collect();
+    let (mut t_lic, mut t_ord, mut t_ship, mut t_rem) = (0u128, 0u128, 0u128, 0u128);
+    for (_, l) in &licenses {
+        t_lic += u128::from(l.quantity);
+        t_ord += u128::from(l.ordered());
+        t_ship += u128::from(l.shipped);
+        t_rem += u128::from(l.remaining());
+    }
+    let as_of_seq = s.records.checked_sub(1);
+    let as_of_at = s.last_at.map(|t| t.to_string());
+    if json {
+        let v = json!({
+            "as_of": { "seq": as_of_seq, "records": s.records, "at": as_of_at },
+            "head": head_json(&ledger.head()),
+            "licenses": licenses.iter().map(|(id, l)| json!({
+                "license": id, "licensee": l.licensee, "authority": l.authority, "product": l.product,
+                "round": l.round, "status": status_name(l.status), "quantity": l.quantity,
+                "ordered": l.ordered(), "shipped": l.shipped, "remaining": l.remaining(),
+                "valid_from": l.valid_from.to_string(), "valid_until": l.valid_until.to_string(),
+                "conditions": l.conditions.iter().map(|c| json!({
+                    "condition": c.id, "rule": rule_json(&c.rule), "status": condition_status(c),
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "parties": parties.iter().map(|(id, p, licensed, ordered, shipped, remaining)| json!({
+                "party": id, "name": p.name, "country": p.country, "sector": p.sector,
+                "state_backed": p.state_backed, "restricted": p.restricted,
+                "licensed": licensed, "ordered": ordered, "shipped": shipped, "remaining": remaining,
+            })).collect::<Vec<_>>(),
+            "totals": { "licensed": t_lic, "ordered": t_ord, "shipped": t_ship, "remaining": t_rem },
+        });
+        writeln!(out, "{v}")?;
+        return Ok(());
+    }
+    match (as_of_seq, &as_of_at) {
+        (Some(seq), Some(at)) => writeln!(out, "quota state as of seq {seq} ({at})")?,
+        _ => writeln!(out, "quota state of an empty ledger")?,
+    }
+    writeln!(
+        out,
+        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {:<23}",
+        "LICENSE", "LICENSEE", "STATUS", "QUANTITY", "ORDERED", "SHIPPED", "REMAINING", "VALID"
+    )?;
+    for (id, l) in &licenses {
+        writeln!(
+            out,
+            "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {}..{}",
+            id,
+            l.licensee,
+            status_name(l.status),
+            l.quantity,
+            l.ordered(),
+            l.shipped,
+            l.remaining(),
+            l.valid_from,
+            l.valid_until
+        )?;
+        for c in &l.conditions {
+            writeln!(out, "    condition {} [{}] {}", c.id, condition_status(c), rule_text(&c.rule))?;
+        }
+    }
+    writeln!(
+        out,
+        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
+        "PARTY", "", "", "LICENSED", "ORDERED", "SHIPPED", "REMAINING"
+    )?;
+    for (id, p, licensed, ordered, shipped, remaining) in &parties {
+        let mark = if p.restricted { "restricted" } else { "" };
+        writeln!(
+            out,
+            "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
+            id, mark, "", licensed, ordered, shipped, remaining
+        )?;
+    }
+    writeln!(out, "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}", "TOTAL", "", "", t_lic, t_ord, t_ship, t_rem)?;
+    Ok(())
+}
+
+/// Record filters for `log`.
+#[derive(Debug, Default)]
+pub struct Filter {
+    /// Events touching this license.
+    pub license: Option<String>,
+    /// Events on this order.
+    pub order: Option<String>,
+    /// Events about this party or its licenses.
+    pub party: Option<String>,
+}
+
+/// `log` output: one line (or JSON object) per record.
+pub fn log(out: &mut dyn Write, ledger: &Ledger, f: &Filter, from: u64, limit: Option<u64>, json: bool) -> Result<()> {
+    // Licensees never change, so the head state maps any license to its party.
+    let head_state = if f.party.is_some() { Some(ledger.state()?) } else { None };
+    let mut shown = 0u64;
+    for item in ledger.records(from)? {
+        if limit.is_some_and(|n| shown >= n) {
+            break;
+        }
+        let r = item?;
+        let license = r.fact.license();
+        if f.license.as_deref().is_some_and(|l| license != Some(l)) {
+            continue;
+        }
+        if f.order.as_deref().is_some_and(|o| r.fact.event.order() != Some(o)) {
+            continue;
+        }
+        if let (Some(p), Some(s)) = (f.party.as_deref(), &head_state) {
+            let direct = matches!(&r.fact.event,
+                Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. } if party == p);
+            let via_license = license.and_then(|l| s.licenses.get(l)).is_some_and(|l| l.licensee == p);
+            let granted = matches!(&r.fact.event, Event::LicenseGranted { licensee, .. } if licensee == p);
+            if !(direct || via_license || granted) {
+                continue;
+            }
+        }
+        shown += 1;
+        log_line(out, &r, json)?;
+    }
+    Ok(())
+}
+
+fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
+    let e = &r.fact.event;
+    if json {
+        let v = json!({
+            "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
+            "type": e.type_name(), "subject": e.subject(), "license": r.fact.license(), "hash": hex(&r.hash),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), e.subject(), hex(&r.hash))?;
+    }
+    Ok(())
+}
+
+/// `replay` output: each event with its effect on the license it touched.
+pub fn replay(
+    out: &mut dyn Write,
+    ledger: &Ledger,
+    license: Option<&str>,
+    from: u64,
+    to: Option<AsOf>,
+    json: bool,
+) -> Result<()> {
+    let mut state = match from.checked_sub(1) {
+        None => QuotaState::default(),
+        Some(before) => ledger.state_as_of(AsOf::Seq(before))?,
+    };
+    for item in ledger.records(state.records)? {
+        let r = item?;
+        match to {
+            Some(AsOf::Seq(n)) if r.seq > n => break,
+            Some(AsOf::Time(t)) if r.fact.stamp.at > t => break,
+            _ => {}
+        }
+        let touched = r.fact.license().map(str::to_string);
+        let before =
+            touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
+        state.apply(&r.fact);
+        if license.is_some_and(|l| touched.as_deref() != Some(l)) {
+            continue;
+        }
+        let after =
+            touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
+        let e = &r.fact.event;
+        if json {
+            let side = |x: Option<(u64, crate::domain::LicenseStatus, u64)>| {
+                x.map(|(rem, st, sh)| json!({ "remaining": rem, "status": status_name(st), "shipped": sh }))
+            };
+            let v = json!({
+                "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "event": e,
+                "license": touched, "before": side(before), "after": side(after),
+            });
+            writeln!(out, "{v}")?;
+            continue;
+        }
+        let mut effect = String::new();
+        if let (Some(l), Some(a)) = (&touched, after) {
+            match before {
+                None => effect = format!("{l} granted: remaining {}", a.0),
+                Some(b) => {
+                    if b.0 != a.0 {
+                        effect = format!("{l} remaining {} -> {}", b.0, a.0);
+                    }
+                    if b.2 != a.2 {
+                        effect = format!("{l} shipped {} -> {}", b.2, a.2);
+                    }
+                    if b.1 != a.1 {
+                        effect = format!("{l} {} -> {}", status_name(b.1), status_name(a.1));
+                    }
+                    if effect.is_empty() {
+                        effect = format!("{l} remaining {}", a.0);
+                    }
+                }
+            }
+        }
+        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), e.subject(), effect)?;
+    }
+    Ok(())
+}
+
+/// `export`: every record as one JSON line.
+pub fn export(out: &mut dyn Write, ledger: &Ledger) -> Result<()> {
+    for item in ledger.records(0)? {
+        let r = item?;
+        let v = json!({
+            "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
+            "event": r.fact.event, "prev": hex(&r.prev), "hash": hex(&r.hash), "bytes": hex(&r.bytes),
+        });
+        writeln!(out, "{v}")?;
+    }
+    Ok(())
+}

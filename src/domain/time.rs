@@ -1,0 +1,159 @@
+//! Business time: an instant in UTC and a calendar day, as plain numbers.
+//!
+//! Parsing and formatting live here too (RFC 3339 for instants, `YYYY-MM-DD` for days); they
+//! are pure functions of text. The range is limited to years `YEAR_MIN..=YEAR_MAX`.
+
+use crate::limits::{YEAR_MAX, YEAR_MIN};
+use ::time::format_description::well_known::Rfc3339;
+use ::time::{Date, OffsetDateTime, UtcOffset};
+use std::fmt;
+
+const SECONDS_PER_DAY: i64 = 86_400;
+/// Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
+/// An instant in UTC: whole seconds since the Unix epoch and nanoseconds within that second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    /// Seconds since 1970-01-01T00:00:00Z.
+    pub secs: i64,
+    /// Nanoseconds, `0..1_000_000_000`.
+    pub nanos: u32,
+}
+
+/// A calendar day: days since 1970-01-01.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Day(pub i32);
+
+impl Timestamp {
+    /// Parses RFC 3339 (any offset, normalized to UTC).
+    pub fn parse(text: &str) -> Result<Timestamp, String> {
+        let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text:?} is not an RFC 3339 time ({e})"))?;
+        let t = t.to_offset(UtcOffset::UTC);
+        check_year(t.year())?;
+        Ok(Timestamp { secs: t.unix_timestamp(), nanos: t.nanosecond() })
+    }
+
+    /// Builds a timestamp from an `OffsetDateTime` (the caller's clock).
+    pub fn from_offset_date_time(t: OffsetDateTime) -> Timestamp {
+        let t = t.to_offset(UtcOffset::UTC);
+        Timestamp { secs: t.unix_timestamp(), nanos: t.nanosecond() }
+    }
+
+    /// Whether the numbers lie in the accepted range (used on decode of stored records).
+    pub fn is_valid(self) -> bool {
+        self.nanos < 1_000_000_000 && self.to_offset_date_time().is_some()
+    }
+
+    fn to_offset_date_time(self) -> Option<OffsetDateTime> {
+        let t = OffsetDateTime::from_unix_timestamp(self.secs).ok()?;
+        let t = t.replace_nanosecond(self.nanos).ok()?;
+        check_year(t.year()).ok()?;
+        Some(t)
+    }
+
+    /// The UTC calendar day this instant falls on.
+    pub fn day(self) -> Day {
+        Day(self.secs.div_euclid(SECONDS_PER_DAY) as i32)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with a `Z`; fractional seconds only when non-zero.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_offset_date_time().and_then(|t| t.format(&Rfc3339).ok()) {
+            Some(s) => f.write_str(&s),
+            None => write!(f, "<invalid time {}.{:09}>", self.secs, self.nanos),
+        }
+    }
+}
+
+impl Day {
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<Day, String> {
+        let b = text.as_bytes();
+        let well_formed = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !well_formed {
+            return Err(format!("{text:?} is not a date of the form YYYY-MM-DD"));
+        }
+        let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().unwrap_or(0);
+        let (y, m, d) = (num(0..4) as i32, num(5..7), num(8..10));
+        check_year(y)?;
+        let month = ::time::Month::try_from(m as u8).map_err(|_| format!("{text:?}: no month {m}"))?;
+        let date = Date::from_calendar_date(y, month, d as u8)
+            .map_err(|_| format!("{text:?} is not a day of the calendar"))?;
+        Ok(Day(date.to_julian_day() - UNIX_EPOCH_JULIAN_DAY))
+    }
+
+    /// Whether the number lies in the accepted range (used on decode of stored records).
+    pub fn is_valid(self) -> bool {
+        self.to_date().is_some()
+    }
+
+    fn to_date(self) -> Option<Date> {
+        let d = Date::from_julian_day(self.0.checked_add(UNIX_EPOCH_JULIAN_DAY)?).ok()?;
+        check_year(d.year()).ok()?;
+        Some(d)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_date() {
+            Some(d) => {
+                write!(f, "{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+            }
+            None => write!(f, "<invalid day {}>", self.0),
+        }
+    }
+}
+
+fn check_year(y: i32) -> Result<(), String> {
+    if (YEAR_MIN..=YEAR_MAX).contains(&y) {
+        Ok(())
+    } else {
+        Err(format!("year {y} is outside {YEAR_MIN}..={YEAR_MAX}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_round_trip_and_normalize_offsets() {
+        let t = Timestamp::parse("2026-01-20T08:00:00+08:00").unwrap();
+        assert_eq!(t.to_string(), "2026-01-20T00:00:00Z");
+        let t = Timestamp::parse("2026-01-20T00:00:00.25Z").unwrap();
+        assert_eq!(t.nanos, 250_000_000);
+        assert_eq!(t.to_string(), "2026-01-20T00:00:00.25Z");
+        assert_eq!(t.day().to_string(), "2026-01-20");
+    }
+
+    #[test]
+    fn bad_instants_and_days_are_refused() {
+        assert!(Timestamp::parse("2026-01-20 00:00:00").is_err());
+        assert!(Timestamp::parse("1969-12-31T23:59:59Z").is_err());
+        assert!(Day::parse("2026-02-30").is_err());
+        assert!(Day::parse("2026-13-01").is_err());
+        assert!(Day::parse("26-01-01").is_err());
+        assert!(Day::parse("+2026-01-01").is_err());
+        assert_eq!(Day::parse("1970-01-02").unwrap(), Day(1));
+        assert_eq!(Day::parse("2027-01-19").unwrap().to_string(), "2027-01-19");
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

@@ -1,0 +1,126 @@
+//! The hash chain: how a record's hash is computed and how a run of records is checked.
+//!
+//! hash(record) = BLAKE3 in `derive_key` mode with context [`RECORD_HASH_CONTEXT`], over the
+//! record's canonical bytes (which contain the previous record's hash, so each record commits
+//! to all before it).
+
+use super::codec::{self, DecodeError};
+use super::record::RecordV1;
+use crate::limits::RECORD_BYTES_MAX;
+use std::fmt;
+use std::sync::LazyLock;
+
+/// The BLAKE3 `derive_key` context string of record hashes. Frozen: part of the format.
+pub const RECORD_HASH_CONTEXT: &str = "quotaledger 2026-11-28 record hash v1";
+
+/// The previous-hash of seq 0.
+pub const GENESIS_PREV: [u8; 32] = [0; 32];
+
+/// The hasher with the context already absorbed: cloning it is cheaper than deriving it.
+static RECORD_HASHER: LazyLock<blake3::Hasher> = LazyLock::new(|| blake3::Hasher::new_derive_key(RECORD_HASH_CONTEXT));
+
+/// The hash of a record's canonical bytes.
+pub fn record_hash(body: &[u8]) -> [u8; 32] {
+    let mut h = RECORD_HASHER.clone();
+    h.update(body);
+    *h.finalize().as_bytes()
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Parses 64 hex digits into a hash.
+pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
+    let b = text.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// What is wrong at the first bad record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The bytes do not decode to a valid record.
+    Undecodable(DecodeError),
+    /// The record carries another seq than its position.
+    Gap {
+        /// The seq it carries.
+        found: u64,
+    },
+    /// Its `prev` is not the hash of the record before it.
+    BrokenLink,
+    /// Its stored hash is not the hash of its bytes.
+    HashMismatch {
+        /// Stored.
+        stored: [u8; 32],
+        /// Recomputed.
+        computed: [u8; 32],
+    },
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Undecodable(e) => write!(f, "undecodable record ({e})"),
+            Fault::Gap { found } => write!(f, "gap: the record there carries seq {found}"),
+            Fault::BrokenLink => write!(f, "broken link: prev is not the hash of the record before"),
+            Fault::HashMismatch { stored, computed } => {
+                write!(f, "hash mismatch: stored {}, computed {}", hex(stored), hex(computed))
+            }
+        }
+    }
+}
+
+/// Walks a chain record by record: the expected seq and the hash the next record must link to.
+#[derive(Clone, Debug)]
+pub struct ChainCursor {
+    /// The seq the next record must carry.
+    pub seq_next: u64,
+    /// The hash the next record's `prev` must equal.
+    pub prev: [u8; 32],
+}
+
+impl ChainCursor {
+    /// A cursor at the start of a ledger.
+    pub fn genesis() -> ChainCursor {
+        ChainCursor { seq_next: 0, prev: GENESIS_PREV }
+    }
+
+    /// Checks the next record (its canonical bytes and stored hash) and advances.
+    pub fn check(&mut self, body: &[u8], stored_hash: &[u8; 32]) -> Result<RecordV1, Fault> {
+        let record: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).map_err(Fault::Undecodable)?;
+        self.check_decoded(&record, body, stored_hash)?;
+        Ok(record)
+    }
+
+    /// Checks an already decoded record against its bytes and stored hash, and advances.
+    pub fn check_decoded(&mut self, record: &RecordV1, body: &[u8], stored_hash: &[u8; 32]) -> Result<(), Fault> {
+        if record.seq != self.seq_next {
+            return Err(Fault::Gap { found: record.seq });
+        }
+        if record.prev != self.prev {
+            return Err(Fault::BrokenLink);
+        }
+        let computed = record_hash(body);
+        if &computed != stored_hash {
+            return Err(Fault::HashMismatch { stored: *stored_hash, computed });
+        }
+        self.seq_next += 1;
+        self.prev = computed;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! Canonical encoding: the only place bincode is called.
+//!
+//! Configuration (frozen, see README "Ledger format"): bincode 2.0.1 `standard()`: little-endian,
+//! variable-length integers (u64 < 251 in one byte; 251/252/253 prefix a u16/u32/u64; signed
+//! integers zig-zag first), strings and sequences as a varint length then the items, `Option` as
+//! a 0/1 byte, enums as a varint variant index, fixed arrays as their bytes without a length.
+//!
+//! Decoding is strict: it must consume every byte, and re-encoding the value must give the same
+//! bytes back. bincode alone accepts trailing bytes and over-long varints; the ledger does not,
+//! so one value has exactly one encoding and one hash.
+
+use bincode::config::{Configuration, LittleEndian, Varint};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+
+type Config = Configuration<LittleEndian, Varint, bincode::config::NoLimit>;
+
+const CONFIG: Config = bincode::config::standard();
+
+/// Why stored bytes could not be turned back into a value.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// bincode refused the bytes.
+    #[error("undecodable: {0}")]
+    Bincode(String),
+    /// The value ended before the bytes did.
+    #[error("{trailing} trailing bytes after the value")]
+    TrailingBytes {
+        /// How many bytes were left over.
+        trailing: usize,
+    },
+    /// The bytes decode, but are not the canonical encoding of what they decode to.
+    #[error("not in canonical form")]
+    NotCanonical,
+    /// More bytes than the limit for this kind of value.
+    #[error("{len} bytes exceed the limit of {max}")]
+    TooLarge {
+        /// Actual size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Written by another format version.
+    #[error("format version {0} is not supported (this build reads version {v})", v = super::FORMAT_VERSION)]
+    Version(u8),
+    /// Decodes, but breaks a limit or a range.
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    /// A block's framing is broken.
+    #[error("broken block framing: {0}")]
+    Framing(String),
+}
+
+/// Appends the canonical encoding of `value` to `out`.
+pub fn encode_into<T: Serialize>(value: &T, out: &mut Vec<u8>) {
+    // bincode's serde encoder fails only on sequences of unknown length and on custom errors;
+    // the wire types have neither, and a Vec writer cannot fail.
+    bincode::serde::encode_into_std_write(value, out, CONFIG).expect("wire types always encode into a Vec");
+}
+
+/// The canonical encoding of `value`.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_into(value, &mut out);
+    out
+}
+
+/// Decodes `bytes` as exactly one canonical `T` of at most `len_max` bytes.
+pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8], len_max: usize) -> Result<T, DecodeError> {
+    if bytes.len() > len_max {
+        return Err(DecodeError::TooLarge { len: bytes.len(), max: len_max });
+    }
+    // A bincode limit bounds every allocation a hostile length prefix could ask for.
+    let config = CONFIG.with_limit::<{ crate::limits::SNAPSHOT_BYTES_MAX }>();
+    let (value, used): (T, usize) =
+        bincode::serde::decode_from_slice(bytes, config).map_err(|e| DecodeError::Bincode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes { trailing: bytes.len() - used });
+    }
+    let mut again = Vec::with_capacity(bytes.len());
+    encode_into(&value, &mut again);
+    if again != bytes {
+        return Err(DecodeError::NotCanonical);
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_and_overlong_varints_are_refused() {
+        let bytes = encode(&7u64);
+        assert_eq!(bytes, vec![7]);
+        assert_eq!(decode::<u64>(&bytes, 16), Ok(7));
+        assert_eq!(decode::<u64>(&[7, 0], 16), Err(DecodeError::TrailingBytes { trailing: 1 }));
+        // 7 written as a u16 (prefix 251) decodes in bincode but is not canonical.
+        assert_eq!(decode::<u64>(&[251, 7, 0], 16), Err(DecodeError::NotCanonical));
+        assert!(matches!(decode::<u64>(&[1, 2, 3], 2), Err(DecodeError::TooLarge { .. })));
+    }
+}

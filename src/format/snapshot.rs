@@ -1,0 +1,260 @@
+//! Wire types of everything stored besides records: the head, the quota snapshots, and the
+//! command-side index entries (orders and idempotency keys). All go through `codec` and are
+//! decoded strictly; none is trusted by `verify`, which recomputes each from the records.
+
+use super::codec::{self, DecodeError};
+use super::record::WireRule;
+use super::FORMAT_VERSION;
+use crate::domain::quota::Condition;
+use crate::domain::{ConditionStatus, Day, License, LicenseStatus, OrderRow, Party, QuotaState, Rule, Timestamp};
+use crate::limits::{ID_BYTES_MAX, SNAPSHOT_BYTES_MAX};
+use serde::{Deserialize, Serialize};
+
+/// The head: how many records the ledger holds and the hash of the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadV1 {
+    /// Always [`FORMAT_VERSION`].
+    pub format: u8,
+    /// Number of records (= the next seq).
+    pub records: u64,
+    /// Hash of the last record (zeros when empty).
+    pub last_hash: [u8; 32],
+}
+
+impl HeadV1 {
+    /// Decodes a stored head.
+    pub fn decode(bytes: &[u8]) -> Result<HeadV1, DecodeError> {
+        let head: HeadV1 = codec::decode(bytes, 64)?;
+        if head.format != FORMAT_VERSION {
+            return Err(DecodeError::Version(head.format));
+        }
+        Ok(head)
+    }
+}
+
+/// An order index entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRowV1 {
+    /// License id.
+    pub license: String,
+    /// Ordered units.
+    pub quantity: u64,
+    /// Shipped units.
+    pub shipped: u64,
+    /// Cancelled.
+    pub cancelled: bool,
+}
+
+impl OrderRowV1 {
+    /// Wire form.
+    pub fn from_row(r: &OrderRow) -> OrderRowV1 {
+        OrderRowV1 { license: r.license.clone(), quantity: r.quantity, shipped: r.shipped, cancelled: r.cancelled }
+    }
+
+    /// Decodes a stored order row.
+    pub fn decode(bytes: &[u8]) -> Result<OrderRow, DecodeError> {
+        let w: OrderRowV1 = codec::decode(bytes, ID_BYTES_MAX + 64)?;
+        if w.shipped > w.quantity {
+            return Err(DecodeError::Invalid("order shipped more than ordered".to_string()));
+        }
+        Ok(OrderRow { license: w.license, quantity: w.quantity, shipped: w.shipped, cancelled: w.cancelled })
+    }
+}
+
+/// An idempotency key index entry: the record that used the key and a digest of its event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntryV1 {
+    /// The record's seq.
+    pub seq: u64,
+    /// BLAKE3 of the canonical bytes of the record's event (stamp aside).
+    pub event_digest: [u8; 32],
+}
+
+impl KeyEntryV1 {
+    /// Decodes a stored key entry.
+    pub fn decode(bytes: &[u8]) -> Result<KeyEntryV1, DecodeError> {
+        codec::decode(bytes, 64)
+    }
+}
+
+/// A persisted quota projection after `records` records, the last with hash `last_hash`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSnapshotV1 {
+    /// Always [`FORMAT_VERSION`].
+    pub format: u8,
+    /// Records applied.
+    pub records: u64,
+    /// Hash of the last record applied.
+    pub last_hash: [u8; 32],
+    /// Business time of the last record applied.
+    pub last_at: Option<(i64, u32)>,
+    /// Parties, sorted by id.
+    pub parties: Vec<(String, WireParty)>,
+    /// Licenses, sorted by id.
+    pub licenses: Vec<(String, WireLicense)>,
+}
+
+/// A party in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WireParty {
+    pub name: String,
+    pub country: String,
+    pub state_backed: bool,
+    pub sector: String,
+    pub restricted: bool,
+}
+
+/// A license in a snapshot. Status: 0 active, 1 suspended, 2 revoked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WireLicense {
+    pub authority: String,
+    pub licensee: String,
+    pub product: String,
+    pub round: u64,
+    pub status: u8,
+    pub quantity: u64,
+    pub ordered_gross: u64,
+    pub returned: u64,
+    pub shipped: u64,
+    pub valid_from: i32,
+    pub valid_until: i32,
+    /// `(id, rule, status)`; status 0 pending, 1 final, 2 withdrawn.
+    pub conditions: Vec<(String, WireRule, u8)>,
+}
+
+impl QuotaSnapshotV1 {
+    /// The snapshot of `state`, whose last record has hash `last_hash`.
+    pub fn from_state(state: &QuotaState, last_hash: [u8; 32]) -> QuotaSnapshotV1 {
+        QuotaSnapshotV1 {
+            format: FORMAT_VERSION,
+            records: state.records,
+            last_hash,
+            last_at: state.last_at.map(|t| (t.secs, t.nanos)),
+            parties: state
+                .parties
+                .iter()
+                .map(|(id, p)| {
+                    let w = WireParty {
+                        name: p.name.clone(),
+                        country: p.country.clone(),
+                        state_backed: p.state_backed,
+                        sector: p.sector.clone(),
+                        restricted: p.restricted,
+                    };
+                    (id.clone(), w)
+                })
+                .collect(),
+            licenses: state
+                .licenses
+                .iter()
+                .map(|(id, l)| {
+                    let w = WireLicense {
+                        authority: l.authority.clone(),
+                        licensee: l.licensee.clone(),
+                        product: l.product.clone(),
+                        round: l.round,
+                        status: match l.status {
+                            LicenseStatus::Active => 0,
+                            LicenseStatus::Suspended => 1,
+                            LicenseStatus::Revoked => 2,
+                        },
+                        quantity: l.quantity,
+                        ordered_gross: l.ordered_gross,
+                        returned: l.returned,
+                        shipped: l.shipped,
+                        valid_from: l.valid_from.0,
+                        valid_until: l.valid_until.0,
+                        conditions: l
+                            .conditions
+                            .iter()
+                            .map(|c| {
+                                let status = match c.status {
+                                    ConditionStatus::Pending => 0,
+                                    ConditionStatus::Final => 1,
+                                    ConditionStatus::Withdrawn => 2,
+                                };
+                                (c.id.clone(), WireRule::from(c.rule.clone()), status)
+                            })
+                            .collect(),
+                    };
+                    (id.clone(), w)
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes a stored snapshot into the state it holds and the hash of its last record.
+    pub fn decode(bytes: &[u8]) -> Result<(QuotaState, [u8; 32]), DecodeError> {
+        let w: QuotaSnapshotV1 = codec::decode(bytes, SNAPSHOT_BYTES_MAX)?;
+        if w.format != FORMAT_VERSION {
+            return Err(DecodeError::Version(w.format));
+        }
+        let bad = |s: &str| DecodeError::Invalid(format!("snapshot: {s}"));
+        let sorted_unique = |ids: Vec<&String>| ids.windows(2).all(|p| p[0] < p[1]);
+        if !sorted_unique(w.parties.iter().map(|(id, _)| id).collect())
+            || !sorted_unique(w.licenses.iter().map(|(id, _)| id).collect())
+        {
+            return Err(bad("ids are not sorted and unique"));
+        }
+        let mut state = QuotaState {
+            records: w.records,
+            last_at: match w.last_at {
+                None => None,
+                Some((secs, nanos)) => {
+                    let t = Timestamp { secs, nanos };
+                    if !t.is_valid() {
+                        return Err(bad("last_at out of range"));
+                    }
+                    Some(t)
+                }
+            },
+            ..QuotaState::default()
+        };
+        for (id, p) in w.parties {
+            let party = Party {
+                name: p.name,
+                country: p.country,
+                state_backed: p.state_backed,
+                sector: p.sector,
+                restricted: p.restricted,
+            };
+            state.parties.insert(id, party);
+        }
+        for (id, l) in w.licenses {
+            let status = match l.status {
+                0 => LicenseStatus::Active,
+                1 => LicenseStatus::Suspended,
+                2 => LicenseStatus::Revoked,
+                _ => return Err(bad("unknown license status")),
+            };
+            let mut conditions = Vec::with_capacity(l.conditions.len());
+            for (cid, rule, s) in l.conditions {
+                let status = match s {
+                    0 => ConditionStatus::Pending,
+                    1 => ConditionStatus::Final,
+                    2 => ConditionStatus::Withdrawn,
+                    _ => return Err(bad("unknown condition status")),
+                };
+                conditions.push(Condition { id: cid, rule: Rule::from(rule), status });
+            }
+            let license = License {
+                authority: l.authority,
+                licensee: l.licensee,
+                product: l.product,
+                round: l.round,
+                status,
+                quantity: l.quantity,
+                ordered_gross: l.ordered_gross,
+                returned: l.returned,
+                shipped: l.shipped,
+                valid_from: Day(l.valid_from),
+                valid_until: Day(l.valid_until),
+                conditions,
+            };
+            state.licenses.insert(id, license);
+        }
+        Ok((state, w.last_hash))
+    }
+}

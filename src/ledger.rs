@@ -1,0 +1,652 @@
+//! The facade the CLI uses: open a ledger, append a batch of events, verify, read records and
+//! quota states. It joins the pure parts (`domain`, `format`) to the store.
+
+use crate::domain::{self, Context, Event, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
+use crate::format::block::{block_entries, BlockBuilder};
+use crate::format::chain::{self, ChainCursor, Fault};
+use crate::format::codec::{self, DecodeError};
+use crate::format::record::{RecordV1, WireEvent};
+use crate::format::snapshot::{HeadV1, KeyEntryV1, OrderRowV1, QuotaSnapshotV1};
+use crate::format::FORMAT_VERSION;
+use crate::jsonl::{InputError, InputEvent};
+use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::store::{Commit, OpenMode, Store, StoreError};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::LazyLock;
+use std::time::Duration;
+use thiserror::Error;
+
+/// The BLAKE3 `derive_key` context of event digests kept for idempotency keys.
+pub const EVENT_DIGEST_CONTEXT: &str = "quotaledger 2026-11-28 event digest v1";
+
+static EVENT_HASHER: LazyLock<blake3::Hasher> = LazyLock::new(|| blake3::Hasher::new_derive_key(EVENT_DIGEST_CONTEXT));
+
+/// The ledger's integrity is broken: the first bad place and what is wrong there.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// A record fails its checks.
+    #[error("integrity failure at seq {seq}: {fault}")]
+    Record {
+        /// The first bad seq.
+        seq: u64,
+        /// What is wrong.
+        fault: Fault,
+    },
+    /// A block's key or framing is wrong.
+    #[error("integrity failure at seq {seq}: {what}")]
+    Block {
+        /// The seq the block should start at (the first record not accounted for).
+        seq: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// The stored head disagrees with the records.
+    #[error("integrity failure at seq {seq}: head mismatch: {what}")]
+    Head {
+        /// The first seq where head and records disagree.
+        seq: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A persisted snapshot disagrees with a fresh replay.
+    #[error("integrity failure: quota snapshot after {records} records differs from a fresh replay")]
+    Snapshot {
+        /// Records the snapshot claims to cover.
+        records: u64,
+    },
+    /// `--expect-head`: no record on the chain has this hash.
+    #[error("integrity failure: no record on the chain has hash {0} (the ledger was truncated or rewritten since)")]
+    NotOnChain(String),
+    /// A stored value besides a record does not decode.
+    #[error("integrity failure: stored {what} is undecodable ({error})")]
+    Undecodable {
+        /// Which value.
+        what: &'static str,
+        /// Why.
+        error: DecodeError,
+    },
+}
+
+/// Why an operation on a ledger failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// An input line is malformed (exit 1).
+    #[error("{0}")]
+    Input(#[from] InputError),
+    /// An event was refused by a rule (exit 1).
+    #[error("line {line}: {event_type} {subject}: {refusal}")]
+    Refused {
+        /// 1-based input line.
+        line: u64,
+        /// The event's type.
+        event_type: &'static str,
+        /// The id the event is about.
+        subject: String,
+        /// The rule and field.
+        refusal: Refusal,
+    },
+    /// The input holds nothing to append (exit 1).
+    #[error("{0}")]
+    Empty(String),
+    /// Integrity failure (exit 3).
+    #[error("{0}")]
+    Integrity(#[from] IntegrityError),
+    /// Storage failure (exit 4).
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl LedgerError {
+    /// The documented exit code: 1 refused or bad input, 3 integrity, 4 storage.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LedgerError::Input(_) | LedgerError::Refused { .. } | LedgerError::Empty(_) => 1,
+            LedgerError::Integrity(_) => 3,
+            LedgerError::Store(_) => 4,
+        }
+    }
+}
+
+/// The head of a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Number of records.
+    pub records: u64,
+    /// Hash of the last record (zeros for an empty ledger).
+    pub last_hash: [u8; 32],
+}
+
+impl Head {
+    /// The seq of the last record, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.records.checked_sub(1)
+    }
+}
+
+/// What `append` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendReport {
+    /// Records appended.
+    pub appended: u64,
+    /// `(line, key, seq)` of events skipped because their key and event were already recorded.
+    pub skipped: Vec<(u64, String, u64)>,
+    /// The head after the call.
+    pub head: Head,
+}
+
+/// What a successful `verify` checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: u64,
+    /// Blocks read.
+    pub blocks: u64,
+    /// Persisted snapshots compared with the replay (the head snapshot included).
+    pub snapshots: u64,
+    /// The verified head.
+    pub head: Head,
+    /// With `--expect-head`: the seq of the record with that hash.
+    pub expected_seq: Option<u64>,
+}
+
+/// One record read back: its seq, decoded fact, hash and canonical bytes.
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    /// Position.
+    pub seq: u64,
+    /// The fact.
+    pub fact: Fact,
+    /// The previous record's hash.
+    pub prev: [u8; 32],
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its canonical bytes (what the hash covers).
+    pub bytes: Vec<u8>,
+}
+
+/// A point in history for `state --as-of`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// After the record with this seq.
+    Seq(u64),
+    /// After every record with `at <= this`.
+    Time(Timestamp),
+}
+
+/// An open ledger, locked for this process.
+#[derive(Debug)]
+pub struct Ledger {
+    store: Store,
+    head: Head,
+}
+
+fn decode_head(bytes: Option<sled::IVec>) -> Result<Head, LedgerError> {
+    match bytes {
+        None => Ok(Head { records: 0, last_hash: chain::GENESIS_PREV }),
+        Some(b) => {
+            let h = HeadV1::decode(&b).map_err(|error| IntegrityError::Undecodable { what: "head", error })?;
+            Ok(Head { records: h.records, last_hash: h.last_hash })
+        }
+    }
+}
+
+/// Digest of an event's canonical bytes, stamp aside: what an idempotency key remembers.
+pub fn event_digest(event: &Event) -> [u8; 32] {
+    let bytes = codec::encode(&WireEvent::from_event(event));
+    let mut h = EVENT_HASHER.clone();
+    h.update(&bytes);
+    *h.finalize().as_bytes()
+}
+
+impl Ledger {
+    /// Opens the ledger at `dir` (creating it if `mode` says so), waiting up to `wait` for a
+    /// busy ledger.
+    pub fn open(dir: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Ledger, LedgerError> {
+        let store = Store::open(dir, mode, wait)?;
+        let head = decode_head(store.head()?)?;
+        Ok(Ledger { store, head })
+    }
+
+    /// The head, as stored.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// The quota state at the head, from the persisted snapshot.
+    pub fn state(&self) -> Result<QuotaState, LedgerError> {
+        let Some(bytes) = self.store.head_snapshot()? else {
+            if self.head.records == 0 {
+                return Ok(QuotaState::default());
+            }
+            return Err(
+                IntegrityError::Head { seq: 0, what: "the quota snapshot at the head is missing".into() }.into()
+            );
+        };
+        let (state, last_hash) = QuotaSnapshotV1::decode(&bytes)
+            .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
+        if state.records != self.head.records || last_hash != self.head.last_hash {
+            return Err(IntegrityError::Head {
+                seq: state.records.min(self.head.records),
+                what: "the quota snapshot at the head does not match the head".into(),
+            }
+            .into());
+        }
+        Ok(state)
+    }
+
+    /// Appends a batch of parsed events, all or nothing. Each is checked against the state the
+    /// ones before it leave; the first refusal or input error aborts the whole call and nothing
+    /// is written.
+    pub fn append(
+        &mut self,
+        events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+    ) -> Result<AppendReport, LedgerError> {
+        let mut state = self.state()?;
+        let mut orders: HashMap<String, OrderRow> = HashMap::new();
+        let mut keys: HashMap<String, KeyEntryV1> = HashMap::new();
+        let mut blocks: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut block = BlockBuilder::new();
+        let mut block_first = self.head.records;
+        let mut snapshots = Vec::new();
+        let mut skipped = Vec::new();
+        let mut prev = self.head.last_hash;
+        let mut body = Vec::with_capacity(512);
+        let mut seen = 0usize;
+        for item in events {
+            let InputEvent { line, stamp, event } = item?;
+            seen += 1;
+            if seen > APPEND_EVENTS_MAX {
+                return Err(LedgerError::Empty(format!(
+                    "line {line}: one append takes at most {APPEND_EVENTS_MAX} events; split the input"
+                )));
+            }
+            let mut digest = None;
+            if let Some(key) = &stamp.key {
+                let found = match keys.get(key) {
+                    Some(e) => Some(*e),
+                    None => match self.store.key(key)? {
+                        Some(b) => Some(
+                            KeyEntryV1::decode(&b)
+                                .map_err(|error| IntegrityError::Undecodable { what: "key index entry", error })?,
+                        ),
+                        None => None,
+                    },
+                };
+                let d = event_digest(&event);
+                if let Some(entry) = found {
+                    if entry.event_digest == d {
+                        skipped.push((line, key.clone(), entry.seq));
+                        continue;
+                    }
+                    return Err(refused(
+                        line,
+                        &event,
+                        Refusal {
+                            reason: Reason::KeyReused,
+                            field: "key",
+                            message: format!("key {key} was used at seq {} for a different event", entry.seq),
+                        },
+                    ));
+                }
+                digest = Some(d);
+            }
+            let order = match event.order() {
+                None => None,
+                Some(id) => match orders.get(id) {
+                    Some(row) => Some(row.clone()),
+                    None => match self.store.order(id)? {
+                        Some(b) => Some(
+                            OrderRowV1::decode(&b)
+                                .map_err(|error| IntegrityError::Undecodable { what: "order index row", error })?,
+                        ),
+                        None => None,
+                    },
+                },
+            };
+            let context =
+                domain::check(&state, order.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
+            let seq = state.records;
+            let fact = Fact { stamp, event, context };
+            let record = RecordV1::from_fact(seq, prev, &fact);
+            body.clear();
+            codec::encode_into(&record, &mut body);
+            if body.len() > RECORD_BYTES_MAX {
+                return Err(refused(
+                    line,
+                    &fact.event,
+                    Refusal {
+                        reason: Reason::InvalidText,
+                        field: "event",
+                        message: format!(
+                            "the record would be {} bytes, over the limit of {RECORD_BYTES_MAX}",
+                            body.len()
+                        ),
+                    },
+                ));
+            }
+            // Paired with the decode on read: what we write must read back as itself.
+            debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
+            let hash = chain::record_hash(&body);
+            if !block.fits(body.len()) {
+                let full = std::mem::take(&mut block);
+                blocks.push((block_first, full.finish()));
+                block_first = seq;
+            }
+            block.push(&body, &hash);
+            prev = hash;
+            update_order(&mut orders, order, &fact);
+            if let (Some(key), Some(d)) = (&fact.stamp.key, digest) {
+                keys.insert(key.clone(), KeyEntryV1 { seq, event_digest: d });
+            }
+            state.apply(&fact);
+            if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
+                snapshots.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, prev))));
+            }
+        }
+        if seen == 0 {
+            return Err(LedgerError::Empty("the input holds no events".to_string()));
+        }
+        let appended = state.records - self.head.records;
+        if appended == 0 {
+            return Ok(AppendReport { appended, skipped, head: self.head });
+        }
+        if block.count() > 0 {
+            blocks.push((block_first, block.finish()));
+        }
+        let head = Head { records: state.records, last_hash: prev };
+        let commit = Commit {
+            blocks,
+            head: codec::encode(&HeadV1 { format: FORMAT_VERSION, records: head.records, last_hash: head.last_hash }),
+            head_snapshot: codec::encode(&QuotaSnapshotV1::from_state(&state, prev)),
+            snapshots,
+            orders: orders.iter().map(|(id, row)| (id.clone(), codec::encode(&OrderRowV1::from_row(row)))).collect(),
+            keys: keys.iter().map(|(k, e)| (k.clone(), codec::encode(e))).collect(),
+        };
+        self.store.commit(commit)?;
+        self.head = head;
+        Ok(AppendReport { appended, skipped, head })
+    }
+
+    /// Recomputes every hash and link, checks the stored head and every persisted quota
+    /// snapshot against a fresh replay; with `expect`, also that a record with that hash is on
+    /// the chain.
+    pub fn verify(&self, expect: Option<[u8; 32]>) -> Result<VerifyReport, LedgerError> {
+        let head = self.head;
+        let mut periodic: Vec<(u64, sled::IVec)> = self.store.snapshots().collect::<Result<_, _>>()?;
+        periodic.reverse(); // popped from the end in ascending order
+        let mut snapshots_checked = 0u64;
+        let mut state = QuotaState::default();
+        let mut cursor = ChainCursor::genesis();
+        let mut expected_seq = None;
+        let mut blocks = 0u64;
+        for item in self.store.blocks_from(0)? {
+            let (first, bytes) = item?;
+            blocks += 1;
+            if first != cursor.seq_next {
+                return Err(IntegrityError::Block {
+                    seq: cursor.seq_next,
+                    what: format!("expected a block starting at seq {}, found one keyed {first}", cursor.seq_next),
+                }
+                .into());
+            }
+            if first >= head.records {
+                return Err(IntegrityError::Head {
+                    seq: first,
+                    what: format!("records stored beyond the head ({} records)", head.records),
+                }
+                .into());
+            }
+            let entries = block_entries(&bytes)
+                .map_err(|e| IntegrityError::Record { seq: cursor.seq_next, fault: Fault::Undecodable(e) })?;
+            for entry in entries {
+                let seq = cursor.seq_next;
+                let (body, hash) = entry.map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
+                let record = cursor.check(body, hash).map_err(|fault| IntegrityError::Record { seq, fault })?;
+                let fact =
+                    record.to_fact().map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
+                state.apply(&fact);
+                if expect.as_ref() == Some(hash) {
+                    expected_seq = Some(seq);
+                }
+                while let Some((n, _)) = periodic.last() {
+                    if *n > state.records {
+                        break;
+                    }
+                    let (n, bytes) = periodic.pop().expect("peeked");
+                    check_snapshot(&bytes, n, &state, &cursor.prev, n == state.records)?;
+                    snapshots_checked += 1;
+                }
+            }
+        }
+        if cursor.seq_next != head.records || cursor.prev != head.last_hash {
+            return Err(IntegrityError::Head {
+                seq: cursor.seq_next.min(head.records),
+                what: format!(
+                    "the head says {} records ending in {}, the chain has {} ending in {}",
+                    head.records,
+                    chain::hex(&head.last_hash),
+                    cursor.seq_next,
+                    chain::hex(&cursor.prev)
+                ),
+            }
+            .into());
+        }
+        if let Some((n, bytes)) = periodic.pop() {
+            check_snapshot(&bytes, n, &state, &cursor.prev, false)?;
+        }
+        if head.records > 0 || self.store.head_snapshot()?.is_some() {
+            let bytes = self.store.head_snapshot()?.unwrap_or_default();
+            check_snapshot(&bytes, head.records, &state, &cursor.prev, true)?;
+            snapshots_checked += 1;
+        }
+        if let Some(h) = expect {
+            if expected_seq.is_none() && !(h == chain::GENESIS_PREV && head.records == 0) {
+                return Err(IntegrityError::NotOnChain(chain::hex(&h)).into());
+            }
+        }
+        Ok(VerifyReport { records: cursor.seq_next, blocks, snapshots: snapshots_checked, head, expected_seq })
+    }
+
+    /// Streams records from `from` (inclusive), checking seq and links as it goes (hashes are
+    /// recomputed by `verify`, not here).
+    pub fn records(&self, from: u64) -> Result<Records<'_>, LedgerError> {
+        Ok(Records {
+            blocks: self.store.blocks_from(from)?,
+            current: Default::default(),
+            from,
+            cursor: None,
+            end: self.head.records,
+        })
+    }
+
+    /// The quota state after a point in history, replayed from the nearest earlier snapshot.
+    pub fn state_as_of(&self, as_of: AsOf) -> Result<QuotaState, LedgerError> {
+        let head_state = self.state()?;
+        let (mut state, stop_before) = match as_of {
+            AsOf::Seq(seq) => {
+                let records = seq.saturating_add(1).min(self.head.records);
+                if records == self.head.records {
+                    return Ok(head_state);
+                }
+                (self.snapshot_before(records)?, Some(records))
+            }
+            AsOf::Time(t) => {
+                if head_state.last_at.is_none_or(|last| last <= t) {
+                    return Ok(head_state);
+                }
+                (self.snapshot_before_time(t)?, None)
+            }
+        };
+        for item in self.records(state.records)? {
+            let r = item?;
+            match (as_of, stop_before) {
+                (_, Some(n)) if r.seq >= n => break,
+                (AsOf::Time(t), _) if r.fact.stamp.at > t => break,
+                _ => {}
+            }
+            state.apply(&r.fact);
+        }
+        Ok(state)
+    }
+
+    fn snapshot_before(&self, records: u64) -> Result<QuotaState, LedgerError> {
+        match self.store.snapshot_at_or_before(records)? {
+            None => Ok(QuotaState::default()),
+            Some((n, bytes)) => decode_snapshot(&bytes, n),
+        }
+    }
+
+    fn snapshot_before_time(&self, t: Timestamp) -> Result<QuotaState, LedgerError> {
+        let mut limit = self.head.records;
+        loop {
+            match self.store.snapshot_at_or_before(limit)? {
+                None => return Ok(QuotaState::default()),
+                Some((n, bytes)) => {
+                    let state = decode_snapshot(&bytes, n)?;
+                    if state.last_at.is_none_or(|at| at <= t) {
+                        return Ok(state);
+                    }
+                    match n.checked_sub(1) {
+                        Some(l) => limit = l,
+                        None => return Ok(QuotaState::default()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {
+    // Ids are bounded by the rules, but a refusal for a too-long id must not echo all of it.
+    let subject = event.subject().chars().take(64).collect();
+    LedgerError::Refused { line, event_type: event.type_name(), subject, refusal }
+}
+
+fn decode_snapshot(bytes: &[u8], records: u64) -> Result<QuotaState, LedgerError> {
+    let (state, _) = QuotaSnapshotV1::decode(bytes)
+        .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
+    if state.records != records {
+        return Err(IntegrityError::Snapshot { records }.into());
+    }
+    Ok(state)
+}
+
+fn check_snapshot(
+    bytes: &[u8],
+    records: u64,
+    state: &QuotaState,
+    last_hash: &[u8; 32],
+    at_this_point: bool,
+) -> Result<(), IntegrityError> {
+    if !at_this_point {
+        return Err(IntegrityError::Snapshot { records });
+    }
+    let (stored, hash) = QuotaSnapshotV1::decode(bytes)
+        .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
+    if &stored != state || &hash != last_hash {
+        return Err(IntegrityError::Snapshot { records });
+    }
+    Ok(())
+}
+
+fn update_order(orders: &mut HashMap<String, OrderRow>, before: Option<OrderRow>, fact: &Fact) {
+    match &fact.event {
+        Event::OrderPlaced { order, license, quantity, .. } => {
+            orders.insert(
+                order.clone(),
+                OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false },
+            );
+        }
+        Event::OrderCancelled { order, .. } => {
+            if let Some(mut row) = before {
+                row.cancelled = true;
+                orders.insert(order.clone(), row);
+            }
+        }
+        Event::ShipmentRecorded { order, quantity } => {
+            if let Some(mut row) = before {
+                row.shipped = row.shipped.saturating_add(*quantity);
+                orders.insert(order.clone(), row);
+            }
+        }
+        _ => {
+            debug_assert!(fact.context == Context::None);
+        }
+    }
+}
+
+/// Iterator over stored records; see [`Ledger::records`].
+pub struct Records<'a> {
+    blocks: crate::store::Blocks<'a>,
+    /// The current block's records: `(body, hash)`, consumed from the front.
+    current: std::collections::VecDeque<(Vec<u8>, [u8; 32])>,
+    from: u64,
+    cursor: Option<ChainCursor>,
+    end: u64,
+}
+
+impl Records<'_> {
+    fn fail(&mut self, e: impl Into<LedgerError>) -> Option<Result<StoredRecord, LedgerError>> {
+        self.end = 0;
+        Some(Err(e.into()))
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<StoredRecord, LedgerError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let expected = self.cursor.as_ref().map_or(self.from, |c| c.seq_next);
+            if expected >= self.end {
+                return None;
+            }
+            let Some((body, hash)) = self.current.pop_front() else {
+                let bytes = match self.blocks.next() {
+                    None => {
+                        return self.fail(IntegrityError::Head {
+                            seq: expected,
+                            what: "the chain ends before the head".into(),
+                        })
+                    }
+                    Some(Err(e)) => return self.fail(e),
+                    Some(Ok((_, bytes))) => bytes,
+                };
+                let entries = block_entries(&bytes).and_then(|it| {
+                    it.map(|r| r.map(|(b, h)| (b.to_vec(), *h))).collect::<Result<std::collections::VecDeque<_>, _>>()
+                });
+                match entries {
+                    Ok(e) => self.current = e,
+                    Err(e) => return self.fail(IntegrityError::Record { seq: expected, fault: Fault::Undecodable(e) }),
+                }
+                continue;
+            };
+            let record: RecordV1 = match codec::decode(&body, RECORD_BYTES_MAX) {
+                Ok(r) => r,
+                Err(e) => return self.fail(IntegrityError::Record { seq: expected, fault: Fault::Undecodable(e) }),
+            };
+            if self.cursor.is_none() && record.seq < self.from {
+                continue; // before the requested start, inside the first block
+            }
+            let cursor = self.cursor.get_or_insert_with(|| ChainCursor { seq_next: expected, prev: record.prev });
+            if record.seq != cursor.seq_next {
+                let seq = cursor.seq_next;
+                return self.fail(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq } });
+            }
+            if record.prev != cursor.prev {
+                let seq = cursor.seq_next;
+                return self.fail(IntegrityError::Record { seq, fault: Fault::BrokenLink });
+            }
+            cursor.seq_next += 1;
+            cursor.prev = hash;
+            let fact = match record.to_fact() {
+                Ok(f) => f,
+                Err(e) => return self.fail(IntegrityError::Record { seq: record.seq, fault: Fault::Undecodable(e) }),
+            };
+            return Some(Ok(StoredRecord { seq: record.seq, fact, prev: record.prev, hash, bytes: body }));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Every size the ledger accepts has a named limit here, checked on input and again on decode.
+//!
+//! Names carry their unit last (`_bytes_max`, `_count_max`), as in TigerBeetle's style.
+
+/// Longest id (party, license, order, condition, idempotency key), in bytes of UTF-8.
+pub const ID_BYTES_MAX: usize = 128;
+/// Longest free text (names, reasons, rule texts, actor), in bytes of UTF-8.
+pub const TEXT_BYTES_MAX: usize = 1024;
+/// Longest input line the JSONL reader accepts, in bytes, newline excluded. A longer line is
+/// refused without being held in memory.
+pub const LINE_BYTES_MAX: usize = 64 * 1024;
+/// Most events one `append` call accepts. One call is one atomic sled batch, so its memory
+/// grows with this.
+pub const APPEND_EVENTS_MAX: usize = 2_000_000;
+/// Largest canonical record body, in bytes.
+pub const RECORD_BYTES_MAX: usize = 16 * 1024;
+/// Largest block (one sled value holding consecutive records), in bytes. Blocks stay well
+/// under sled 0.34's blob threshold (segment size / 4 = 128 KiB), so they live in its log.
+pub const BLOCK_BYTES_MAX: usize = 64 * 1024;
+/// Records between two persisted projection snapshots kept for `state --as-of`.
+pub const SNAPSHOT_INTERVAL_RECORDS: u64 = 100_000;
+/// Largest persisted projection snapshot, in bytes (a decode bound, not a design target).
+pub const SNAPSHOT_BYTES_MAX: usize = 512 * 1024 * 1024;
+/// Earliest and latest accepted calendar year for `at` and dates.
+pub const YEAR_MIN: i32 = 1970;
+/// See [`YEAR_MIN`].
+pub const YEAR_MAX: i32 = 9999;
+/// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default.
+pub const STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// How often `--wait` retries a busy ledger, in milliseconds.
+pub const LOCK_RETRY_MS: u64 = 25;
+
+// A block holds at least one record of the largest size, with its framing.
+const _: () = assert!(RECORD_BYTES_MAX + 64 <= BLOCK_BYTES_MAX);
+// A record can hold its largest event (a few ids and texts) with room to spare.
+const _: () = assert!(4 * TEXT_BYTES_MAX + 6 * ID_BYTES_MAX + 256 <= RECORD_BYTES_MAX);
+// Blocks must never become sled blobs (segment size 512 KiB / 4).
+const _: () = assert!(BLOCK_BYTES_MAX <= 128 * 1024);
+const _: () = assert!(YEAR_MIN < YEAR_MAX);

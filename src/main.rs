@@ -1,0 +1,33 @@
+//! `qledger`: main -> run -> ExitCode. Everything else lives in the library.
+
+use clap::Parser;
+use quotaledger::cli::{self, args::Cli};
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let result = cli::run(cli, &mut out).and_then(|code| {
+        out.flush()?;
+        Ok(code)
+    });
+    match result {
+        Ok(code) => code,
+        Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            let _ = out.flush();
+            // One line: the error and its causes, no backtrace.
+            let text = format!("{err:#}").replace('\n', " ");
+            eprintln!("qledger: {text}");
+            ExitCode::from(cli::exit_code(&err))
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The sled adapter: the only module that imports sled.
+//!
+//! A ledger is a directory:
+//! ```text
+//! PATH/FORMAT      "quotaledger ledger format 1": marks the directory as a ledger
+//! PATH/LOCK        an exclusive lock held by the one process using the ledger
+//! PATH/store/      the sled database (one tree)
+//! ```
+//! Keys in the sled tree (values are `format` wire types):
+//! ```text
+//! "b" seq:u64 BE   a block of records whose first record has that seq
+//! "h"              the head (record count, last hash)
+//! "p"              the quota snapshot at the head
+//! "s" n:u64 BE     a quota snapshot after n records (every SNAPSHOT_INTERVAL_RECORDS)
+//! "o" order id     an order index row
+//! "k" key          an idempotency key entry
+//! ```
+//! Architecture Invariant: every write is one `Commit` applied as one sled batch, then flushed
+//! and fsynced; a failed write poisons the store so that nothing more is written through it.
+
+use crate::limits::{LOCK_RETRY_MS, STORE_CACHE_BYTES};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// The text of `PATH/FORMAT`.
+pub const FORMAT_MARKER: &str = "quotaledger ledger format 1\n";
+const FORMAT_FILE: &str = "FORMAT";
+const LOCK_FILE: &str = "LOCK";
+const STORE_DIR: &str = "store";
+
+const PREFIX_BLOCK: u8 = b'b';
+const KEY_HEAD: &[u8] = b"h";
+const KEY_HEAD_SNAPSHOT: &[u8] = b"p";
+const PREFIX_SNAPSHOT: u8 = b's';
+const PREFIX_ORDER: u8 = b'o';
+const PREFIX_KEY: u8 = b'k';
+
+/// A storage failure. Every variant maps to exit code 4.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Another process holds the ledger.
+    #[error("ledger {0} is in use by another process (retry, or pass --wait SECONDS)")]
+    InUse(PathBuf),
+    /// The directory is not a ledger.
+    #[error("{path} is not a quotaledger ledger: {why}")]
+    NotALedger {
+        /// The directory.
+        path: PathBuf,
+        /// What was found.
+        why: String,
+    },
+    /// Written by a newer (or unknown) format.
+    #[error("{path} was written by an unsupported ledger format ({found:?}); this qledger reads format 1")]
+    UnsupportedFormat {
+        /// The directory.
+        path: PathBuf,
+        /// The marker found.
+        found: String,
+    },
+    /// A file system call failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// sled reported an error (or panicked, which is caught and reported here).
+    #[error("store error: {0}")]
+    Sled(String),
+    /// An earlier write failed; the store refuses further writes.
+    #[error("an earlier write to this ledger failed; it accepts no further writes in this process")]
+    Poisoned,
+    /// A stored key has a shape no writer produces.
+    #[error("stored key {0:02x?} is malformed")]
+    BadKey(Vec<u8>),
+}
+
+impl StoreError {
+    fn io(what: &'static str, path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io { what, path: path.to_path_buf(), source }
+    }
+}
+
+fn sled_err(e: sled::Error) -> StoreError {
+    StoreError::Sled(e.to_string())
+}
+
+/// Runs a sled call, turning a panic inside sled (seen on corrupt files) into an error.
+fn guarded<T>(what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T, StoreError> {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(sled_err),
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(StoreError::Sled(format!("{what} failed inside sled: {msg}")))
+        }
+    }
+}
+
+/// How to open a ledger directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the ledger if the directory is missing or empty.
+    CreateIfMissing,
+    /// The ledger must already exist.
+    MustExist,
+}
+
+/// Everything one `append` writes, applied as one atomic sled batch.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// `(first seq, block bytes)`.
+    pub blocks: Vec<(u64, Vec<u8>)>,
+    /// The new head.
+    pub head: Vec<u8>,
+    /// The quota snapshot at the new head.
+    pub head_snapshot: Vec<u8>,
+    /// `(records, snapshot bytes)` for periodic snapshots.
+    pub snapshots: Vec<(u64, Vec<u8>)>,
+    /// `(order id, row bytes)`.
+    pub orders: Vec<(String, Vec<u8>)>,
+    /// `(idempotency key, entry bytes)`.
+    pub keys: Vec<(String, Vec<u8>)>,
+}
+
+/// An open, locked ledger store.
+pub struct Store {
+    db: sled::Db,
+    dir: PathBuf,
+    poisoned: bool,
+    // Held for the life of the store: the OS lock is released when the file closes.
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).field("poisoned", &self.poisoned).finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the ledger at `dir`, waiting up to `wait` for another process to
+    /// release it.
+    pub fn open(dir: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Store, StoreError> {
+        let marker = dir.join(FORMAT_FILE);
+        match fs::read(&marker) {
+            Ok(bytes) => {
+                if bytes != FORMAT_MARKER.as_bytes() {
+                    let found = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim().to_string();
+                    return Err(StoreError::UnsupportedFormat { path: dir.to_path_buf(), found });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let empty = match fs::read_dir(dir) {
+                    Ok(mut it) => it.next().is_none(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => true,
+                    Err(e) => return Err(StoreError::io("reading directory", dir, e)),
+                };
+                if mode == OpenMode::MustExist {
+                    let why = if dir.exists() { "it has no FORMAT file" } else { "it does not exist" };
+                    return Err(StoreError::NotALedger {
+                        path: dir.to_path_buf(),
+                        why: format!("{why} (create one with `qledger init` or `qledger append`)"),
+                    });
+                }
+                if !empty {
+                    return Err(StoreError::NotALedger {
+                        path: dir.to_path_buf(),
+                        why: "the directory is not empty and has no FORMAT file".to_string(),
+                    });
+                }
+                create_ledger_dir(dir)?;
+            }
+            Err(e) => return Err(StoreError::io("reading", &marker, e)),
+        }
+        let lock = lock(dir, wait)?;
+        let store_dir = dir.join(STORE_DIR);
+        if !store_dir.is_dir() {
+            return Err(StoreError::NotALedger {
+                path: dir.to_path_buf(),
+                why: "its store/ directory is missing".into(),
+            });
+        }
+        // Every setting spelled out: no reliance on sled's defaults (its cache is 1 GiB).
+        let config = sled::Config::new()
+            .path(&store_dir)
+            .cache_capacity(STORE_CACHE_BYTES)
+            .mode(sled::Mode::LowSpace)
+            .use_compression(false)
+            .compression_factor(1)
+            .flush_every_ms(None)
+            .temporary(false)
+            .create_new(false)
+            .print_profile_on_drop(false);
+        let db = guarded("opening the store", || config.open())?;
+        Ok(Store { db, dir: dir.to_path_buf(), poisoned: false, _lock: lock })
+    }
+
+    /// The ledger directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
+        guarded("reading", || self.db.get(key))
+    }
+
+    /// The stored head, if any record was ever appended.
+    pub fn head(&self) -> Result<Option<sled::IVec>, StoreError> {
+        self.get(KEY_HEAD)
+    }
+
+    /// The quota snapshot at the head.
+    pub fn head_snapshot(&self) -> Result<Option<sled::IVec>, StoreError> {
+        self.get(KEY_HEAD_SNAPSHOT)
+    }
+
+    /// An order index row.
+    pub fn order(&self, id: &str) -> Result<Option<sled::IVec>, StoreError> {
+        self.get(&prefixed(PREFIX_ORDER, id.as_bytes()))
+    }
+
+    /// An idempotency key entry.
+    pub fn key(&self, key: &str) -> Result<Option<sled::IVec>, StoreError> {
+        self.get(&prefixed(PREFIX_KEY, key.as_bytes()))
+    }
+
+    /// The latest periodic snapshot taken after at most `records` records.
+    pub fn snapshot_at_or_before(&self, records: u64) -> Result<Option<(u64, sled::IVec)>, StoreError> {
+        let hi = prefixed(PREFIX_SNAPSHOT, &records.to_be_bytes());
+        let found = guarded("reading", || self.db.range(vec![PREFIX_SNAPSHOT]..=hi).next_back().transpose())?;
+        match found {
+            None => Ok(None),
+            Some((k, v)) => Ok(Some((seq_key(PREFIX_SNAPSHOT, &k)?, v))),
+        }
+    }
+
+    /// Every periodic snapshot, in order: `(records, bytes)`.
+    pub fn snapshots(&self) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        self.db.scan_prefix([PREFIX_SNAPSHOT]).map(|r| {
+            let (k, v) = r.map_err(sled_err)?;
+            Ok((seq_key(PREFIX_SNAPSHOT, &k)?, v))
+        })
+    }
+
+    /// Blocks in key order, starting with the block that holds record `seq` (or the first
+    /// block after it): `(first seq from the key, bytes)`.
+    pub fn blocks_from(&self, seq: u64) -> Result<Blocks<'_>, StoreError> {
+        let at = prefixed(PREFIX_BLOCK, &seq.to_be_bytes());
+        let start = guarded("reading", || self.db.range(vec![PREFIX_BLOCK]..=at).next_back().transpose())?;
+        let start_key = match start {
+            Some((k, _)) => k.to_vec(),
+            None => vec![PREFIX_BLOCK],
+        };
+        Ok(Blocks { iter: self.db.range(start_key..vec![PREFIX_BLOCK + 1]), _store: std::marker::PhantomData })
+    }
+
+    /// Applies a commit atomically, then makes it durable (sled flush, then fsync).
+    pub fn commit(&mut self, c: Commit) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let mut batch = sled::Batch::default();
+        for (seq, bytes) in c.blocks {
+            batch.insert(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()), bytes);
+        }
+        for (records, bytes) in c.snapshots {
+            batch.insert(prefixed(PREFIX_SNAPSHOT, &records.to_be_bytes()), bytes);
+        }
+        for (id, bytes) in c.orders {
+            batch.insert(prefixed(PREFIX_ORDER, id.as_bytes()), bytes);
+        }
+        for (key, bytes) in c.keys {
+            batch.insert(prefixed(PREFIX_KEY, key.as_bytes()), bytes);
+        }
+        batch.insert(KEY_HEAD_SNAPSHOT, c.head_snapshot);
+        batch.insert(KEY_HEAD, c.head);
+        // Poison first: if anything below fails, the store refuses further writes.
+        self.poisoned = true;
+        guarded("writing", || self.db.apply_batch(batch))?;
+        self.sync()?;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Flushes sled's buffers and fsyncs the store's files. sled 0.34's `flush` ends with
+    /// `sync_file_range`, which does not flush a drive's write cache; `fsync` does.
+    fn sync(&self) -> Result<(), StoreError> {
+        guarded("flushing", || self.db.flush())?;
+        let store_dir = self.dir.join(STORE_DIR);
+        fsync_tree(&store_dir)
+    }
+}
+
+/// Iterator over stored blocks.
+pub struct Blocks<'a> {
+    iter: sled::Iter,
+    _store: std::marker::PhantomData<&'a Store>,
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Result<(u64, sled::IVec), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = match panic::catch_unwind(AssertUnwindSafe(|| self.iter.next())) {
+            Ok(item) => item?,
+            Err(_) => return Some(Err(StoreError::Sled("reading a block panicked inside sled".into()))),
+        };
+        Some(item.map_err(sled_err).and_then(|(k, v)| Ok((seq_key(PREFIX_BLOCK, &k)?, v))))
+    }
+}
+
+fn prefixed(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn seq_key(prefix: u8, key: &[u8]) -> Result<u64, StoreError> {
+    match key {
+        [p, rest @ ..] if *p == prefix && rest.len() == 8 => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(rest);
+            Ok(u64::from_be_bytes(b))
+        }
+        _ => Err(StoreError::BadKey(key.to_vec())),
+    }
+}
+
+fn create_ledger_dir(dir: &Path) -> Result<(), StoreError> {
+    fs::create_dir_all(dir.join(STORE_DIR)).map_err(|e| StoreError::io("creating", dir, e))?;
+    // The marker is written last and atomically (temp file + rename), so a directory with a
+    // FORMAT file always has its store/ directory.
+    let tmp = dir.join("FORMAT.tmp");
+    let mut f = File::create(&tmp).map_err(|e| StoreError::io("creating", &tmp, e))?;
+    f.write_all(FORMAT_MARKER.as_bytes()).map_err(|e| StoreError::io("writing", &tmp, e))?;
+    f.sync_all().map_err(|e| StoreError::io("syncing", &tmp, e))?;
+    fs::rename(&tmp, dir.join(FORMAT_FILE)).map_err(|e| StoreError::io("renaming", &tmp, e))?;
+    fsync_dir(dir)
+}
+
+fn lock(dir: &Path, wait: Option<Duration>) -> Result<File, StoreError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::io("opening", &path, e))?;
+    let deadline = wait.map(|w| Instant::now() + w);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => match deadline {
+                Some(d) if Instant::now() < d => std::thread::sleep(Duration::from_millis(LOCK_RETRY_MS)),
+                _ => return Err(StoreError::InUse(dir.to_path_buf())),
+            },
+            Err(fs::TryLockError::Error(e)) => return Err(StoreError::io("locking", &path, e)),
+        }
+    }
+}
+
+fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io("syncing", dir, e))
+}
+
+/// fsyncs every file under `dir` and the directories themselves.
+fn fsync_tree(dir: &Path) -> Result<(), StoreError> {
+    let entries = fs::read_dir(dir).map_err(|e| StoreError::io("listing", dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io("listing", dir, e))?;
+        let path = entry.path();
+        let ty = entry.file_type().map_err(|e| StoreError::io("inspecting", &path, e))?;
+        if ty.is_dir() {
+            fsync_tree(&path)?;
+        } else if ty.is_file() {
+            File::open(&path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io("syncing", &path, e))?;
+        }
+    }
+    fsync_dir(dir)
+}
