@@ -1,17 +1,17 @@
 //! The facade the CLI uses: open a ledger, append a batch of events, verify, read records and
 //! quota states. It joins the pure parts (`domain`, `format`) to the store.
 
-use crate::domain::{self, Context, Event, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
+use crate::domain::{self, Event, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
 use crate::format::block::{block_entries, BlockBuilder};
 use crate::format::chain::{self, ChainCursor, Fault};
 use crate::format::codec::{self, DecodeError};
 use crate::format::record::{RecordV1, WireEvent};
-use crate::format::snapshot::{HeadV1, KeyEntryV1, OrderRowV1, QuotaSnapshotV1};
+use crate::format::snapshot::{HeadV1, KeyEntryV1, QuotaSnapshotV1};
 use crate::format::FORMAT_VERSION;
+use crate::index::{IndexError, IndexOverlay};
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, STAGE_BYTES_MAX};
 use crate::store::{Commit, OpenMode, Store, StoreError};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -150,6 +150,9 @@ pub struct VerifyReport {
     pub head: Head,
     /// With `--expect-head`: the seq of the record with that hash.
     pub expected_seq: Option<u64>,
+    /// Blocks beyond the head left by an interrupted append (ignored; the next append removes
+    /// them).
+    pub uncommitted_blocks: u64,
 }
 
 /// One record read back: its seq, decoded fact, hash and canonical bytes.
@@ -238,16 +241,32 @@ impl Ledger {
     }
 
     /// Appends a batch of parsed events, all or nothing. Each is checked against the state the
-    /// ones before it leave; the first refusal or input error aborts the whole call and nothing
-    /// is written.
+    /// ones before it leave; the first refusal or input error aborts the whole call and the
+    /// ledger keeps its head and content.
     pub fn append(
         &mut self,
         events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
     ) -> Result<AppendReport, LedgerError> {
+        let mut staged = Vec::new();
+        let result = self.append_inner(events, &mut staged);
+        if result.is_err() && !staged.is_empty() {
+            // Staged blocks lie beyond the head, invisible to readers; remove them now rather
+            // than leave them to the next writer. A failure here changes nothing visible.
+            let _ = self.store.stage(Vec::new(), &staged);
+        }
+        result
+    }
+
+    fn append_inner(
+        &mut self,
+        events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+        staged: &mut Vec<u64>,
+    ) -> Result<AppendReport, LedgerError> {
         let mut state = self.state()?;
-        let mut orders: HashMap<String, OrderRow> = HashMap::new();
-        let mut keys: HashMap<String, KeyEntryV1> = HashMap::new();
+        let mut index = IndexOverlay::default();
+        let mut remove_blocks = self.store.blocks_beyond(self.head.records)?;
         let mut blocks: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut blocks_bytes = 0usize;
         let mut block = BlockBuilder::new();
         let mut block_first = self.head.records;
         let mut snapshots = Vec::new();
@@ -265,46 +284,24 @@ impl Ledger {
             }
             let mut digest = None;
             if let Some(key) = &stamp.key {
-                let found = match keys.get(key) {
-                    Some(e) => Some(*e),
-                    None => match self.store.key(key)? {
-                        Some(b) => Some(
-                            KeyEntryV1::decode(&b)
-                                .map_err(|error| IntegrityError::Undecodable { what: "key index entry", error })?,
-                        ),
-                        None => None,
-                    },
-                };
                 let d = event_digest(&event);
-                if let Some(entry) = found {
+                if let Some(entry) = index.key(&self.store, key).map_err(index_error)? {
                     if entry.event_digest == d {
                         skipped.push((line, key.clone(), entry.seq));
                         continue;
                     }
-                    return Err(refused(
-                        line,
-                        &event,
-                        Refusal {
-                            reason: Reason::KeyReused,
-                            field: "key",
-                            message: format!("key {key} was used at seq {} for a different event", entry.seq),
-                        },
-                    ));
+                    let refusal = Refusal {
+                        reason: Reason::KeyReused,
+                        field: "key",
+                        message: format!("key {key} was used at seq {} for a different event", entry.seq),
+                    };
+                    return Err(refused(line, &event, refusal));
                 }
                 digest = Some(d);
             }
             let order = match event.order() {
                 None => None,
-                Some(id) => match orders.get(id) {
-                    Some(row) => Some(row.clone()),
-                    None => match self.store.order(id)? {
-                        Some(b) => Some(
-                            OrderRowV1::decode(&b)
-                                .map_err(|error| IntegrityError::Undecodable { what: "order index row", error })?,
-                        ),
-                        None => None,
-                    },
-                },
+                Some(id) => index.order(&self.store, id).map_err(index_error)?,
             };
             let context =
                 domain::check(&state, order.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
@@ -314,33 +311,32 @@ impl Ledger {
             body.clear();
             codec::encode_into(&record, &mut body);
             if body.len() > RECORD_BYTES_MAX {
-                return Err(refused(
-                    line,
-                    &fact.event,
-                    Refusal {
-                        reason: Reason::InvalidText,
-                        field: "event",
-                        message: format!(
-                            "the record would be {} bytes, over the limit of {RECORD_BYTES_MAX}",
-                            body.len()
-                        ),
-                    },
-                ));
+                let refusal = Refusal {
+                    reason: Reason::InvalidText,
+                    field: "event",
+                    message: format!("the record would be {} bytes, over the limit of {RECORD_BYTES_MAX}", body.len()),
+                };
+                return Err(refused(line, &fact.event, refusal));
             }
-            // Paired with the decode on read: what we write must read back as itself.
+            // Paired with the strict decode on read: what we write must read back as itself.
             debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
             let hash = chain::record_hash(&body);
             if !block.fits(body.len()) {
-                let full = std::mem::take(&mut block);
-                blocks.push((block_first, full.finish()));
+                let full = std::mem::take(&mut block).finish();
+                blocks_bytes += full.len();
+                blocks.push((block_first, full));
                 block_first = seq;
+                if blocks_bytes >= STAGE_BYTES_MAX {
+                    // A large append writes its blocks ahead, beyond the head, to bound memory.
+                    staged.extend(blocks.iter().map(|(first, _)| *first));
+                    self.store.stage(std::mem::take(&mut blocks), &remove_blocks)?;
+                    remove_blocks.clear();
+                    blocks_bytes = 0;
+                }
             }
             block.push(&body, &hash);
             prev = hash;
-            update_order(&mut orders, order, &fact);
-            if let (Some(key), Some(d)) = (&fact.stamp.key, digest) {
-                keys.insert(key.clone(), KeyEntryV1 { seq, event_digest: d });
-            }
+            self.update_index(&mut index, order, &fact, seq, digest)?;
             state.apply(&fact);
             if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
                 snapshots.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, prev))));
@@ -362,12 +358,44 @@ impl Ledger {
             head: codec::encode(&HeadV1 { format: FORMAT_VERSION, records: head.records, last_hash: head.last_hash }),
             head_snapshot: codec::encode(&QuotaSnapshotV1::from_state(&state, prev)),
             snapshots,
-            orders: orders.iter().map(|(id, row)| (id.clone(), codec::encode(&OrderRowV1::from_row(row)))).collect(),
-            keys: keys.iter().map(|(k, e)| (k.clone(), codec::encode(e))).collect(),
+            index_buckets: index.encode_dirty(),
+            remove_blocks,
         };
         self.store.commit(commit)?;
+        staged.clear();
         self.head = head;
         Ok(AppendReport { appended, skipped, head })
+    }
+
+    fn update_index(
+        &self,
+        index: &mut IndexOverlay,
+        before: Option<OrderRow>,
+        fact: &Fact,
+        seq: u64,
+        digest: Option<[u8; 32]>,
+    ) -> Result<(), LedgerError> {
+        let row = match (&fact.event, before) {
+            (Event::OrderPlaced { order, license, quantity, .. }, _) => {
+                Some((order, OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false }))
+            }
+            (Event::OrderCancelled { order, .. }, Some(mut row)) => {
+                row.cancelled = true;
+                Some((order, row))
+            }
+            (Event::ShipmentRecorded { order, quantity }, Some(mut row)) => {
+                row.shipped = row.shipped.saturating_add(*quantity);
+                Some((order, row))
+            }
+            _ => None,
+        };
+        if let Some((id, row)) = row {
+            index.put_order(&self.store, id, row).map_err(index_error)?;
+        }
+        if let (Some(key), Some(event_digest)) = (&fact.stamp.key, digest) {
+            index.put_key(&self.store, key, KeyEntryV1 { seq, event_digest }).map_err(index_error)?;
+        }
+        Ok(())
     }
 
     /// Recomputes every hash and link, checks the stored head and every persisted quota
@@ -382,20 +410,19 @@ impl Ledger {
         let mut cursor = ChainCursor::genesis();
         let mut expected_seq = None;
         let mut blocks = 0u64;
+        let mut uncommitted_blocks = 0u64;
         for item in self.store.blocks_from(0)? {
             let (first, bytes) = item?;
+            if first >= head.records && first >= cursor.seq_next {
+                // Left beyond the head by an interrupted append: not part of the ledger.
+                uncommitted_blocks += 1;
+                continue;
+            }
             blocks += 1;
             if first != cursor.seq_next {
                 return Err(IntegrityError::Block {
                     seq: cursor.seq_next,
                     what: format!("expected a block starting at seq {}, found one keyed {first}", cursor.seq_next),
-                }
-                .into());
-            }
-            if first >= head.records {
-                return Err(IntegrityError::Head {
-                    seq: first,
-                    what: format!("records stored beyond the head ({} records)", head.records),
                 }
                 .into());
             }
@@ -447,7 +474,14 @@ impl Ledger {
                 return Err(IntegrityError::NotOnChain(chain::hex(&h)).into());
             }
         }
-        Ok(VerifyReport { records: cursor.seq_next, blocks, snapshots: snapshots_checked, head, expected_seq })
+        Ok(VerifyReport {
+            records: cursor.seq_next,
+            blocks,
+            snapshots: snapshots_checked,
+            head,
+            expected_seq,
+            uncommitted_blocks,
+        })
     }
 
     /// Streams records from `from` (inclusive), checking seq and links as it goes (hashes are
@@ -519,6 +553,13 @@ impl Ledger {
     }
 }
 
+fn index_error(e: IndexError) -> LedgerError {
+    match e {
+        IndexError::Store(e) => LedgerError::Store(e),
+        IndexError::Undecodable(error) => IntegrityError::Undecodable { what: "index bucket", error }.into(),
+    }
+}
+
 fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {
     // Ids are bounded by the rules, but a refusal for a too-long id must not echo all of it.
     let subject = event.subject().chars().take(64).collect();
@@ -550,32 +591,6 @@ fn check_snapshot(
         return Err(IntegrityError::Snapshot { records });
     }
     Ok(())
-}
-
-fn update_order(orders: &mut HashMap<String, OrderRow>, before: Option<OrderRow>, fact: &Fact) {
-    match &fact.event {
-        Event::OrderPlaced { order, license, quantity, .. } => {
-            orders.insert(
-                order.clone(),
-                OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false },
-            );
-        }
-        Event::OrderCancelled { order, .. } => {
-            if let Some(mut row) = before {
-                row.cancelled = true;
-                orders.insert(order.clone(), row);
-            }
-        }
-        Event::ShipmentRecorded { order, quantity } => {
-            if let Some(mut row) = before {
-                row.shipped = row.shipped.saturating_add(*quantity);
-                orders.insert(order.clone(), row);
-            }
-        }
-        _ => {
-            debug_assert!(fact.context == Context::None);
-        }
-    }
 }
 
 /// Iterator over stored records; see [`Ledger::records`].

@@ -17,6 +17,8 @@ pub const RECORD_BYTES_MAX: usize = 16 * 1024;
 /// Largest block (one sled value holding consecutive records), in bytes. Blocks stay well
 /// under sled 0.34's blob threshold (segment size / 4 = 128 KiB), so they live in its log.
 pub const BLOCK_BYTES_MAX: usize = 64 * 1024;
+/// Block bytes a large append accumulates before writing them ahead of its commit.
+pub const STAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Records between two persisted projection snapshots kept for `state --as-of`.
 pub const SNAPSHOT_INTERVAL_RECORDS: u64 = 100_000;
 /// Largest persisted projection snapshot, in bytes (a decode bound, not a design target).
@@ -37,3 +39,4 @@ const _: () = assert!(4 * TEXT_BYTES_MAX + 6 * ID_BYTES_MAX + 256 <= RECORD_BYTE
 // Blocks must never become sled blobs (segment size 512 KiB / 4).
 const _: () = assert!(BLOCK_BYTES_MAX <= 128 * 1024);
 const _: () = assert!(YEAR_MIN < YEAR_MAX);
+const _: () = assert!(BLOCK_BYTES_MAX < STAGE_BYTES_MAX);

@@ -8,7 +8,7 @@ pub mod demo;
 pub mod output;
 
 use crate::domain::Timestamp;
-use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::jsonl::{Defaults, InputError, InputEvent, LineReader};
 use crate::ledger::{AsOf, Ledger, LedgerError};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
@@ -42,8 +42,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     .unwrap_or_else(|| "unknown".into()),
             };
             let report = match file.as_deref() {
-                None => append_from(&mut ledger, io::stdin().lock(), &defaults)?,
-                Some(p) if p == Path::new("-") => append_from(&mut ledger, io::stdin().lock(), &defaults)?,
+                None => append_from(&mut ledger, BufReader::with_capacity(1 << 20, io::stdin()), &defaults)?,
+                Some(p) if p == Path::new("-") => {
+                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, io::stdin()), &defaults)?
+                }
                 Some(p) => {
                     let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
                     append_from(&mut ledger, BufReader::with_capacity(1 << 20, f), &defaults)?
@@ -112,23 +114,42 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Streams JSONL from `reader` into one append call.
+/// Streams JSONL from `reader` into one append call. A second thread reads and parses lines
+/// while this one checks rules, encodes, hashes and stores: the two halves cost about the same.
 pub fn append_from(
     ledger: &mut Ledger,
-    reader: impl BufRead,
+    reader: impl BufRead + Send,
     defaults: &Defaults,
 ) -> Result<crate::ledger::AppendReport, LedgerError> {
-    let mut lines = LineReader::new(reader);
-    let mut last_line = 0;
-    let events = std::iter::from_fn(|| match lines.next_line() {
-        Ok(None) => None,
-        Ok(Some((n, bytes))) => {
-            last_line = n;
-            Some(crate::jsonl::parse_line(n, bytes, defaults))
-        }
-        Err(e) => Some(Err(e.into_input_error(last_line + 1))),
-    });
-    ledger.append(events)
+    const CHUNK_EVENTS: usize = 1024;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<InputEvent, InputError>>>(8);
+        scope.spawn(move || {
+            let mut lines = LineReader::new(reader);
+            let mut last_line = 0;
+            let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
+            loop {
+                let item = match lines.next_line() {
+                    Ok(None) => break,
+                    Ok(Some((n, bytes))) => {
+                        last_line = n;
+                        crate::jsonl::parse_line(n, bytes, defaults)
+                    }
+                    Err(e) => Err(e.into_input_error(last_line + 1)),
+                };
+                let failed = item.is_err();
+                chunk.push(item);
+                if failed || chunk.len() == CHUNK_EVENTS {
+                    // A closed receiver means the append stopped early (a refusal): stop too.
+                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+            let _ = tx.send(chunk);
+        });
+        ledger.append(rx.into_iter().flatten())
+    })
 }
 
 /// `SEQ` (digits) or an RFC 3339 time.

@@ -44,6 +44,7 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
         let v = json!({
             "ok": true, "records": r.records, "blocks": r.blocks, "snapshots": r.snapshots,
             "head": head_json(&r.head), "expected_head_seq": r.expected_seq,
+            "uncommitted_blocks": r.uncommitted_blocks,
         });
         writeln!(out, "{v}")?;
         return Ok(());
@@ -58,6 +59,9 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
     )?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
+    }
+    if r.uncommitted_blocks > 0 {
+        write!(out, "; ignored {} uncommitted blocks beyond the head (an interrupted append)", r.uncommitted_blocks)?;
     }
     writeln!(out)?;
     Ok(())

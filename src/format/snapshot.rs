@@ -7,7 +7,7 @@ use super::record::WireRule;
 use super::FORMAT_VERSION;
 use crate::domain::quota::Condition;
 use crate::domain::{ConditionStatus, Day, License, LicenseStatus, OrderRow, Party, QuotaState, Rule, Timestamp};
-use crate::limits::{ID_BYTES_MAX, SNAPSHOT_BYTES_MAX};
+use crate::limits::SNAPSHOT_BYTES_MAX;
 use serde::{Deserialize, Serialize};
 
 /// The head: how many records the ledger holds and the hash of the last one.
@@ -51,13 +51,9 @@ impl OrderRowV1 {
         OrderRowV1 { license: r.license.clone(), quantity: r.quantity, shipped: r.shipped, cancelled: r.cancelled }
     }
 
-    /// Decodes a stored order row.
-    pub fn decode(bytes: &[u8]) -> Result<OrderRow, DecodeError> {
-        let w: OrderRowV1 = codec::decode(bytes, ID_BYTES_MAX + 64)?;
-        if w.shipped > w.quantity {
-            return Err(DecodeError::Invalid("order shipped more than ordered".to_string()));
-        }
-        Ok(OrderRow { license: w.license, quantity: w.quantity, shipped: w.shipped, cancelled: w.cancelled })
+    /// The domain row.
+    pub fn into_row(self) -> OrderRow {
+        OrderRow { license: self.license, quantity: self.quantity, shipped: self.shipped, cancelled: self.cancelled }
     }
 }
 
@@ -68,13 +64,6 @@ pub struct KeyEntryV1 {
     pub seq: u64,
     /// BLAKE3 of the canonical bytes of the record's event (stamp aside).
     pub event_digest: [u8; 32],
-}
-
-impl KeyEntryV1 {
-    /// Decodes a stored key entry.
-    pub fn decode(bytes: &[u8]) -> Result<KeyEntryV1, DecodeError> {
-        codec::decode(bytes, 64)
-    }
 }
 
 /// A persisted quota projection after `records` records, the last with hash `last_hash`.
@@ -256,5 +245,46 @@ impl QuotaSnapshotV1 {
             state.licenses.insert(id, license);
         }
         Ok((state, w.last_hash))
+    }
+}
+
+/// Number of index buckets. Part of the format: an id's bucket is `index_bucket(id)`.
+pub const INDEX_BUCKETS: u32 = 1 << 16;
+
+/// The bucket of an order id or idempotency key: FNV-1a 64 over `kind` then the id's bytes,
+/// folded to 16 bits (`(h ^ (h >> 32) ^ (h >> 16)) & 0xffff`). Kind is `b'o'` or `b'k'`.
+pub fn index_bucket(kind: u8, id: &str) -> u16 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::iter::once(kind).chain(id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    ((h ^ (h >> 32) ^ (h >> 16)) & 0xffff) as u16
+}
+
+/// One bucket of the command-side index: the order rows and idempotency keys whose ids hash
+/// to it, each list sorted by id without duplicates.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexBucketV1 {
+    /// `(order id, row)`.
+    pub orders: Vec<(String, OrderRowV1)>,
+    /// `(key, entry)`.
+    pub keys: Vec<(String, KeyEntryV1)>,
+}
+
+impl IndexBucketV1 {
+    /// Decodes a stored bucket, checking that its ids belong to `bucket` and are sorted.
+    pub fn decode(bytes: &[u8], bucket: u16) -> Result<IndexBucketV1, DecodeError> {
+        let b: IndexBucketV1 = codec::decode(bytes, SNAPSHOT_BYTES_MAX)?;
+        let ordered = b.orders.windows(2).all(|w| w[0].0 < w[1].0) && b.keys.windows(2).all(|w| w[0].0 < w[1].0);
+        let placed = b.orders.iter().all(|(id, _)| index_bucket(b'o', id) == bucket)
+            && b.keys.iter().all(|(k, _)| index_bucket(b'k', k) == bucket);
+        if !ordered || !placed {
+            return Err(DecodeError::Invalid(format!("index bucket {bucket} is not sorted or holds foreign ids")));
+        }
+        if b.orders.iter().any(|(_, r)| r.shipped > r.quantity) {
+            return Err(DecodeError::Invalid("order shipped more than ordered".to_string()));
+        }
+        Ok(b)
     }
 }

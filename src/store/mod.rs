@@ -12,8 +12,7 @@
 //! "h"              the head (record count, last hash)
 //! "p"              the quota snapshot at the head
 //! "s" n:u64 BE     a quota snapshot after n records (every SNAPSHOT_INTERVAL_RECORDS)
-//! "o" order id     an order index row
-//! "k" key          an idempotency key entry
+//! "i" n:u16 BE    command-side index bucket n (order rows and idempotency keys)
 //! ```
 //! Architecture Invariant: every write is one `Commit` applied as one sled batch, then flushed
 //! and fsynced; a failed write poisons the store so that nothing more is written through it.
@@ -36,8 +35,7 @@ const PREFIX_BLOCK: u8 = b'b';
 const KEY_HEAD: &[u8] = b"h";
 const KEY_HEAD_SNAPSHOT: &[u8] = b"p";
 const PREFIX_SNAPSHOT: u8 = b's';
-const PREFIX_ORDER: u8 = b'o';
-const PREFIX_KEY: u8 = b'k';
+const PREFIX_INDEX: u8 = b'i';
 
 /// A storage failure. Every variant maps to exit code 4.
 #[derive(Debug, Error)]
@@ -128,10 +126,11 @@ pub struct Commit {
     pub head_snapshot: Vec<u8>,
     /// `(records, snapshot bytes)` for periodic snapshots.
     pub snapshots: Vec<(u64, Vec<u8>)>,
-    /// `(order id, row bytes)`.
-    pub orders: Vec<(String, Vec<u8>)>,
-    /// `(idempotency key, entry bytes)`.
-    pub keys: Vec<(String, Vec<u8>)>,
+    /// `(bucket, bytes)` of changed index buckets.
+    pub index_buckets: Vec<(u16, Vec<u8>)>,
+    /// First seqs of uncommitted blocks (left beyond the head by an interrupted append) to
+    /// remove.
+    pub remove_blocks: Vec<u64>,
 }
 
 /// An open, locked ledger store.
@@ -226,14 +225,41 @@ impl Store {
         self.get(KEY_HEAD_SNAPSHOT)
     }
 
-    /// An order index row.
-    pub fn order(&self, id: &str) -> Result<Option<sled::IVec>, StoreError> {
-        self.get(&prefixed(PREFIX_ORDER, id.as_bytes()))
+    /// A command-side index bucket.
+    pub fn index_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>, StoreError> {
+        self.get(&prefixed(PREFIX_INDEX, &bucket.to_be_bytes()))
     }
 
-    /// An idempotency key entry.
-    pub fn key(&self, key: &str) -> Result<Option<sled::IVec>, StoreError> {
-        self.get(&prefixed(PREFIX_KEY, key.as_bytes()))
+    /// First seqs of blocks stored at or beyond `records` (uncommitted: beyond the head).
+    pub fn blocks_beyond(&self, records: u64) -> Result<Vec<u64>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.blocks_from(records)? {
+            let (first, _) = item?;
+            if first >= records {
+                out.push(first);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes blocks of a large append ahead of its commit, beyond the head, where readers
+    /// ignore them; they count only once a commit moves the head over them. Not synced here:
+    /// the commit's flush and fsync cover them.
+    pub fn stage(&mut self, blocks: Vec<(u64, Vec<u8>)>, remove_blocks: &[u64]) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let mut batch = sled::Batch::default();
+        for seq in remove_blocks {
+            batch.remove(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()));
+        }
+        for (seq, bytes) in blocks {
+            batch.insert(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()), bytes);
+        }
+        self.poisoned = true;
+        guarded("writing", || self.db.apply_batch(batch))?;
+        self.poisoned = false;
+        Ok(())
     }
 
     /// The latest periodic snapshot taken after at most `records` records.
@@ -272,17 +298,17 @@ impl Store {
             return Err(StoreError::Poisoned);
         }
         let mut batch = sled::Batch::default();
+        for seq in c.remove_blocks {
+            batch.remove(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()));
+        }
         for (seq, bytes) in c.blocks {
             batch.insert(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()), bytes);
         }
         for (records, bytes) in c.snapshots {
             batch.insert(prefixed(PREFIX_SNAPSHOT, &records.to_be_bytes()), bytes);
         }
-        for (id, bytes) in c.orders {
-            batch.insert(prefixed(PREFIX_ORDER, id.as_bytes()), bytes);
-        }
-        for (key, bytes) in c.keys {
-            batch.insert(prefixed(PREFIX_KEY, key.as_bytes()), bytes);
+        for (bucket, bytes) in c.index_buckets {
+            batch.insert(prefixed(PREFIX_INDEX, &bucket.to_be_bytes()), bytes);
         }
         batch.insert(KEY_HEAD_SNAPSHOT, c.head_snapshot);
         batch.insert(KEY_HEAD, c.head);

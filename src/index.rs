@@ -1,0 +1,97 @@
+//! The command-side index: order rows and idempotency keys, kept in the store in hash buckets
+//! (`format::snapshot::IndexBucketV1`) and loaded bucket by bucket as an append needs them.
+//!
+//! Why buckets: one sled key per order would cap bulk appends at sled's per-key insert rate and
+//! blow up one atomic batch; a bucket groups the ids that hash together, so an append of one
+//! event touches one or two small values and a bulk append rewrites each bucket once. Opening a
+//! ledger reads none of it.
+
+use crate::domain::OrderRow;
+use crate::format::codec::{self, DecodeError};
+use crate::format::snapshot::{index_bucket, IndexBucketV1, KeyEntryV1, OrderRowV1};
+use crate::store::{Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+
+/// Why the index could not be read.
+#[derive(Debug)]
+pub enum IndexError {
+    /// The store failed.
+    Store(StoreError),
+    /// A bucket does not decode.
+    Undecodable(DecodeError),
+}
+
+#[derive(Debug, Default)]
+struct Bucket {
+    orders: BTreeMap<String, OrderRow>,
+    keys: BTreeMap<String, KeyEntryV1>,
+    dirty: bool,
+}
+
+/// The buckets one append call has loaded, with its changes.
+#[derive(Debug, Default)]
+pub struct IndexOverlay {
+    buckets: HashMap<u16, Bucket>,
+}
+
+impl IndexOverlay {
+    fn bucket(&mut self, store: &Store, kind: u8, id: &str) -> Result<&mut Bucket, IndexError> {
+        let b = index_bucket(kind, id);
+        if !self.buckets.contains_key(&b) {
+            let loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
+                None => Bucket::default(),
+                Some(bytes) => {
+                    let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
+                    Bucket {
+                        orders: w.orders.into_iter().map(|(id, r)| (id, r.into_row())).collect(),
+                        keys: w.keys.into_iter().collect(),
+                        dirty: false,
+                    }
+                }
+            };
+            self.buckets.insert(b, loaded);
+        }
+        Ok(self.buckets.get_mut(&b).expect("inserted above"))
+    }
+
+    /// The row of order `id`, if it was placed.
+    pub fn order(&mut self, store: &Store, id: &str) -> Result<Option<OrderRow>, IndexError> {
+        Ok(self.bucket(store, b'o', id)?.orders.get(id).cloned())
+    }
+
+    /// The entry of idempotency key `key`, if it was used.
+    pub fn key(&mut self, store: &Store, key: &str) -> Result<Option<KeyEntryV1>, IndexError> {
+        Ok(self.bucket(store, b'k', key)?.keys.get(key).copied())
+    }
+
+    /// Records a new or changed order row.
+    pub fn put_order(&mut self, store: &Store, id: &str, row: OrderRow) -> Result<(), IndexError> {
+        let b = self.bucket(store, b'o', id)?;
+        b.orders.insert(id.to_string(), row);
+        b.dirty = true;
+        Ok(())
+    }
+
+    /// Records a newly used key.
+    pub fn put_key(&mut self, store: &Store, key: &str, entry: KeyEntryV1) -> Result<(), IndexError> {
+        let b = self.bucket(store, b'k', key)?;
+        b.keys.insert(key.to_string(), entry);
+        b.dirty = true;
+        Ok(())
+    }
+
+    /// The changed buckets, encoded: `(bucket, bytes)`.
+    pub fn encode_dirty(&self) -> Vec<(u16, Vec<u8>)> {
+        self.buckets
+            .iter()
+            .filter(|(_, b)| b.dirty)
+            .map(|(n, b)| {
+                let w = IndexBucketV1 {
+                    orders: b.orders.iter().map(|(id, r)| (id.clone(), OrderRowV1::from_row(r))).collect(),
+                    keys: b.keys.iter().map(|(k, e)| (k.clone(), *e)).collect(),
+                };
+                (*n, codec::encode(&w))
+            })
+            .collect()
+    }
+}
