@@ -198,7 +198,7 @@ fn decode_head(bytes: Option<sled::IVec>) -> Result<Head, LedgerError> {
 
 /// Digest of an event's canonical bytes, stamp aside: what an idempotency key remembers.
 pub fn event_digest(event: &Event) -> [u8; 32] {
-    let bytes = codec::encode(&WireEvent::from_event(event));
+    let bytes = codec::encode(&WireEvent::from(event.clone()));
     let mut h = EVENT_HASHER.clone();
     h.update(&bytes);
     *h.finalize().as_bytes()
@@ -307,17 +307,13 @@ impl Ledger {
                 domain::check(&state, order.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
             let seq = state.records;
             let fact = Fact { stamp, event, context };
-            let record = RecordV1::from_fact(seq, prev, &fact);
+            self.update_index(&mut index, order, &fact, seq, digest)?;
+            state.apply(&fact);
+            let record = RecordV1::from_fact(seq, prev, fact);
             body.clear();
             codec::encode_into(&record, &mut body);
-            if body.len() > RECORD_BYTES_MAX {
-                let refusal = Refusal {
-                    reason: Reason::InvalidText,
-                    field: "event",
-                    message: format!("the record would be {} bytes, over the limit of {RECORD_BYTES_MAX}", body.len()),
-                };
-                return Err(refused(line, &fact.event, refusal));
-            }
+            // The field limits bound a record's size (see the const asserts in `limits`).
+            assert!(body.len() <= RECORD_BYTES_MAX, "record of {} bytes passed the field limits", body.len());
             // Paired with the strict decode on read: what we write must read back as itself.
             debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
             let hash = chain::record_hash(&body);
@@ -336,8 +332,6 @@ impl Ledger {
             }
             block.push(&body, &hash);
             prev = hash;
-            self.update_index(&mut index, order, &fact, seq, digest)?;
-            state.apply(&fact);
             if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
                 snapshots.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, prev))));
             }

@@ -148,20 +148,20 @@ pub enum WireContext {
 
 impl RecordV1 {
     /// The wire record for `fact` at `seq`, linked to `prev`.
-    pub fn from_fact(seq: u64, prev: [u8; 32], fact: &Fact) -> RecordV1 {
+    pub fn from_fact(seq: u64, prev: [u8; 32], fact: Fact) -> RecordV1 {
         RecordV1 {
             format: FORMAT_VERSION,
             seq,
             at_secs: fact.stamp.at.secs,
             at_nanos: fact.stamp.at.nanos,
-            actor: fact.stamp.actor.clone(),
-            key: fact.stamp.key.clone(),
-            event: WireEvent::from_event(&fact.event),
-            context: match &fact.context {
+            actor: fact.stamp.actor,
+            key: fact.stamp.key,
+            event: WireEvent::from(fact.event),
+            context: match fact.context {
                 Context::None => WireContext::None,
-                Context::Shipment { license } => WireContext::Shipment { license: license.clone() },
+                Context::Shipment { license } => WireContext::Shipment { license },
                 Context::Cancellation { license, quantity_returned } => {
-                    WireContext::Cancellation { license: license.clone(), quantity_returned: *quantity_returned }
+                    WireContext::Cancellation { license, quantity_returned }
                 }
             },
             prev,
@@ -208,10 +208,9 @@ fn check_limits(fact: &Fact) -> Result<(), String> {
     Ok(())
 }
 
-impl WireEvent {
-    /// The wire form of a domain event.
-    pub fn from_event(e: &Event) -> WireEvent {
-        match e.clone() {
+impl From<Event> for WireEvent {
+    fn from(e: Event) -> WireEvent {
+        match e {
             Event::PartyRegistered { party, name, country, state_backed, sector } => {
                 WireEvent::PartyRegistered { party, name, country, state_backed, sector }
             }
@@ -253,7 +252,9 @@ impl WireEvent {
             Event::LicenseRevoked { license, reason } => WireEvent::LicenseRevoked { license, reason },
         }
     }
+}
 
+impl WireEvent {
     /// The domain event; fails on out-of-range dates.
     pub fn to_event(&self) -> Result<Event, DecodeError> {
         let day = |d: i32| {
