@@ -74,7 +74,7 @@ pub enum IntegrityError {
 #[non_exhaustive]
 pub enum LedgerError {
     /// An input line is malformed (exit 1).
-    #[error("{0}")]
+    #[error(transparent)]
     Input(#[from] InputError),
     /// An event was refused by a rule (exit 1).
     #[error("line {line}: {event_type} {subject}: {refusal}")]
@@ -92,10 +92,10 @@ pub enum LedgerError {
     #[error("{0}")]
     Empty(String),
     /// Integrity failure (exit 3).
-    #[error("{0}")]
+    #[error(transparent)]
     Integrity(#[from] IntegrityError),
     /// Storage failure (exit 4).
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
