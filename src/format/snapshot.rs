@@ -248,18 +248,20 @@ impl QuotaSnapshotV1 {
     }
 }
 
-/// Number of index buckets. Part of the format: an id's bucket is `index_bucket(id)`.
-pub const INDEX_BUCKETS: u32 = 1 << 16;
+/// Number of index buckets (a power of two). Part of the format.
+pub const INDEX_BUCKETS: u32 = 1 << 12;
 
 /// The bucket of an order id or idempotency key: FNV-1a 64 over `kind` then the id's bytes,
-/// folded to 16 bits (`(h ^ (h >> 32) ^ (h >> 16)) & 0xffff`). Kind is `b'o'` or `b'k'`.
+/// folded (`(h ^ (h >> 32) ^ (h >> 16)) & (INDEX_BUCKETS - 1)`). Kind is `b'o'` or `b'k'`.
+/// 4096 buckets: few enough that a bulk append's one sled batch stays small (sled copies a
+/// leaf per insert), many enough that a bucket stays far below sled's blob size at 1M events.
 pub fn index_bucket(kind: u8, id: &str) -> u16 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in std::iter::once(kind).chain(id.bytes()) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    ((h ^ (h >> 32) ^ (h >> 16)) & 0xffff) as u16
+    ((h ^ (h >> 32) ^ (h >> 16)) & (INDEX_BUCKETS as u64 - 1)) as u16
 }
 
 /// One bucket of the command-side index: the order rows and idempotency keys whose ids hash

@@ -413,7 +413,12 @@ fn fsync_tree(dir: &Path) -> Result<(), StoreError> {
         if ty.is_dir() {
             fsync_tree(&path)?;
         } else if ty.is_file() {
-            File::open(&path).and_then(|f| f.sync_all()).map_err(|e| StoreError::io("syncing", &path, e))?;
+            match File::open(&path).and_then(|f| f.sync_all()) {
+                Ok(()) => {}
+                // sled removes blob files it no longer needs while we walk: nothing to sync.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("syncing", &path, e)),
+            }
         }
     }
     fsync_dir(dir)
