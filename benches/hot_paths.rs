@@ -1,1 +1,181 @@
-fn main() {}
+//! Hot paths of append, verify and replay, one at a time (criterion).
+//!
+//! ```text
+//! cargo bench --bench hot_paths               # about a minute
+//! cargo bench --bench hot_paths -- --quick    # a quick look
+//! ```
+//!
+//! - `record/encode+hash`: canonical encoding of a typical order record and its BLAKE3 hash;
+//! - `rules/check order_placed`: the rule check of an order on a license with conditions;
+//! - `block/append until full`: pushing typical records into a block until it is full;
+//! - `block/verify`: decoding and chain-checking every record of one full block;
+//! - `jsonl/parse_line`: parsing one input line of an order.
+//!
+//! The end-to-end figures (whole commands against the peers) are `examples/bench.rs`.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use quotaledger::domain::{check, Fact, QuotaState, Timestamp};
+use quotaledger::format::block::{block_entries, BlockBuilder};
+use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV};
+use quotaledger::format::codec::encode_into;
+use quotaledger::format::record::RecordV1;
+use quotaledger::jsonl::{parse_line, Defaults};
+use std::hint::black_box;
+use std::time::Duration;
+
+/// The history the order is checked against: parties, a license and its conditions.
+const SETUP: &[&str] = &[
+    r#"{"type":"party_registered","party":"jd","name":"JD.com Inc.","country":"CN","state_backed":false,"sector":"retail","at":"2026-01-01T00:00:00Z","actor":"ops-ingest"}"#,
+    r#"{"type":"party_registered","party":"tencent","name":"Tencent Holdings Ltd.","country":"CN","state_backed":false,"sector":"internet","at":"2026-01-01T00:00:01Z","actor":"carol@compliance"}"#,
+    r#"{"type":"license_granted","license":"CN-IMP-2026-0001","authority":"CN-MOFCOM","licensee":"jd","product":"H200","quantity":3732000,"valid_from":"2026-01-01","valid_until":"2026-12-31","round":1,"at":"2026-01-01T00:00:17Z","actor":"svc-erp-gateway"}"#,
+    r#"{"type":"license_granted","license":"CN-IMP-2026-0002","authority":"CN-MOFCOM","licensee":"tencent","product":"H200","quantity":27000,"valid_from":"2026-01-01","valid_until":"2026-12-31","round":1,"at":"2026-01-01T00:00:18Z","actor":"alice@mofcom"}"#,
+    r#"{"type":"condition_added","license":"CN-IMP-2026-0001","condition":"C1","rule":{"kind":"bundle_ratio","domestic":1,"per":4},"final":true,"at":"2026-01-01T00:00:18Z","actor":"bob@customs"}"#,
+    r#"{"type":"condition_added","license":"CN-IMP-2026-0001","condition":"C2","rule":{"kind":"max_per_order","units":500},"final":true,"at":"2026-01-01T00:00:19Z","actor":"bob@customs"}"#,
+    r#"{"type":"condition_added","license":"CN-IMP-2026-0001","condition":"C3","rule":{"kind":"end_use","text":"data-centre inference and training only; no re-export"},"final":true,"at":"2026-01-01T00:00:20Z","actor":"bob@customs"}"#,
+    r#"{"type":"condition_added","license":"CN-IMP-2026-0001","condition":"C4","rule":{"kind":"reporting","text":"quarterly end-use report to the licensing authority"},"final":true,"at":"2026-01-01T00:00:20Z","actor":"alice@mofcom"}"#,
+];
+
+/// A typical order line (most lines of `gen_events.py` output are orders).
+const ORDER: &str = r#"{"type":"order_placed","order":"O-84601","license":"CN-IMP-2026-0001","quantity":16,"domestic_quantity":7,"supplier":"nvidia","at":"2026-01-02T03:43:49Z","actor":"svc-erp-gateway","key":"a312c61a-bae5-4654-a5f6-ce95f4b5a92b"}"#;
+
+fn defaults() -> Defaults {
+    Defaults { at: Timestamp { secs: 1_767_225_600, nanos: 0 }, actor: "bench".to_string() }
+}
+
+/// The state after `SETUP`, each line parsed, checked and applied as `append` would.
+fn setup_state() -> QuotaState {
+    let d = defaults();
+    let mut state = QuotaState::default();
+    for (i, line) in SETUP.iter().enumerate() {
+        let input = parse_line(i as u64 + 1, line.as_bytes(), &d).expect("setup line parses");
+        let context = check(&state, None, &input.stamp, &input.event).expect("setup line is accepted");
+        state.apply(&Fact { stamp: input.stamp, event: input.event, context });
+    }
+    state
+}
+
+/// The order as an accepted fact.
+fn order_fact(state: &QuotaState, order_no: u64) -> Fact {
+    let line = ORDER.replace("O-84601", &format!("O-{order_no}"));
+    let input = parse_line(1, line.as_bytes(), &defaults()).expect("order line parses");
+    let context = check(state, None, &input.stamp, &input.event).expect("order is accepted");
+    Fact { stamp: input.stamp, event: input.event, context }
+}
+
+/// A full block of chained order records starting at seq 0, and how many records it holds.
+fn chained_block(state: &QuotaState) -> (Vec<u8>, u64) {
+    let mut block = BlockBuilder::new();
+    let mut prev = GENESIS_PREV;
+    let mut body = Vec::with_capacity(512);
+    for seq in 0.. {
+        let record = RecordV1::from_fact(seq, prev, order_fact(state, seq + 1));
+        body.clear();
+        encode_into(&record, &mut body);
+        if !block.fits(body.len()) {
+            break;
+        }
+        let hash = record_hash(&body);
+        block.push(&body, &hash);
+        prev = hash;
+    }
+    let count = u64::from(block.count());
+    (block.finish(), count)
+}
+
+fn benches(c: &mut Criterion) {
+    let state = setup_state();
+    let fact = order_fact(&state, 84_601);
+    let record = RecordV1::from_fact(1_234_567, [7; 32], fact.clone());
+
+    let mut g = c.benchmark_group("record");
+    g.throughput(Throughput::Elements(1));
+    let mut buf = Vec::with_capacity(512);
+    g.bench_function("encode+hash", |b| {
+        b.iter(|| {
+            buf.clear();
+            encode_into(black_box(&record), &mut buf);
+            black_box(record_hash(&buf))
+        })
+    });
+    g.bench_function("from_fact+encode+hash", |b| {
+        b.iter_batched(
+            || fact.clone(),
+            |f| {
+                let r = RecordV1::from_fact(1_234_567, [7; 32], f);
+                buf.clear();
+                encode_into(&r, &mut buf);
+                black_box(record_hash(&buf))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("rules");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("check order_placed", |b| {
+        b.iter(|| black_box(check(black_box(&state), None, black_box(&fact.stamp), black_box(&fact.event))))
+    });
+    g.finish();
+
+    let (block, count) = chained_block(&state);
+    let mut body = Vec::new();
+    encode_into(&record, &mut body);
+    let hash = record_hash(&body);
+    let append_count = {
+        let mut builder = BlockBuilder::new();
+        while builder.fits(body.len()) {
+            builder.push(&body, &hash);
+        }
+        u64::from(builder.count())
+    };
+    let mut g = c.benchmark_group("block");
+    g.throughput(Throughput::Elements(append_count));
+    g.bench_function("append until full", |b| {
+        b.iter(|| {
+            let mut builder = BlockBuilder::new();
+            while builder.fits(body.len()) {
+                builder.push(black_box(&body), &hash);
+            }
+            black_box(builder.finish())
+        })
+    });
+    g.throughput(Throughput::Elements(count));
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            let mut cursor = ChainCursor::genesis();
+            for entry in block_entries(black_box(&block)).expect("block frames") {
+                let (body, hash) = entry.expect("entry frames");
+                black_box(cursor.check(body, hash).expect("chain holds"));
+            }
+            cursor.seq_next
+        })
+    });
+    g.bench_function("hash check only", |b| {
+        b.iter(|| {
+            for entry in block_entries(black_box(&block)).expect("block frames") {
+                let (body, hash) = entry.expect("entry frames");
+                assert_eq!(&record_hash(body), hash);
+            }
+        })
+    });
+    g.finish();
+
+    let d = defaults();
+    let mut g = c.benchmark_group("jsonl");
+    g.throughput(Throughput::Bytes(ORDER.len() as u64));
+    g.bench_function("parse_line order_placed", |b| {
+        b.iter(|| black_box(parse_line(1, black_box(ORDER.as_bytes()), &d).expect("parses")))
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = hot_paths;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(30);
+    targets = benches
+}
+criterion_main!(hot_paths);
