@@ -1,0 +1,871 @@
+//! The rules of issue 2, one short given/when/then test each, over the pure domain
+//! (`quotaledger::domain::check` + `QuotaState::apply`); then a representative set of refusals
+//! through the binary, each proving the ledger unchanged (same head, byte-identical export).
+
+use quotaledger::domain::{
+    check, ConditionStatus, Context, Day, Event, Fact, LicenseStatus, OrderRow, QuotaState, Reason, Refusal, Rule,
+    Stamp, Timestamp,
+};
+use quotaledger::limits::{ID_BYTES_MAX, TEXT_BYTES_MAX};
+use std::collections::BTreeMap;
+
+// ---------------------------------------------------------------------------------------------
+// The harness: a world of facts, an event, and what the rules say.
+// ---------------------------------------------------------------------------------------------
+
+/// The time of the first given event; each later one is a minute after the one before.
+const T0: &str = "2026-02-01T00:00:00Z";
+
+fn ts(text: &str) -> Timestamp {
+    Timestamp::parse(text).expect("a test time")
+}
+
+fn day(text: &str) -> Day {
+    Day::parse(text).expect("a test day")
+}
+
+/// The state after some accepted facts, and the order index the ledger would keep beside it.
+struct World {
+    state: QuotaState,
+    orders: BTreeMap<String, OrderRow>,
+    next_at: Timestamp,
+}
+
+/// Each event is checked (and must be accepted) and applied, a minute apart from `T0`.
+fn given(events: impl IntoIterator<Item = Event>) -> World {
+    let mut w = World { state: QuotaState::default(), orders: BTreeMap::new(), next_at: ts(T0) };
+    for e in events {
+        w = w.when(e).then_accepted();
+    }
+    w
+}
+
+/// What the rules said about one event.
+struct Outcome {
+    world: World,
+    stamp: Stamp,
+    event: Event,
+    result: Result<Context, Refusal>,
+}
+
+impl World {
+    /// The next event, a minute after the last.
+    fn when(self, event: Event) -> Outcome {
+        let at = self.next_at;
+        self.when_at(at, event)
+    }
+
+    /// The next event at an explicit time.
+    fn when_at(self, at: Timestamp, event: Event) -> Outcome {
+        let stamp = Stamp { at, actor: "tester".into(), key: None };
+        let before = self.state.clone();
+        let order = event.order().and_then(|o| self.orders.get(o));
+        let result = check(&self.state, order, &stamp, &event);
+        // `check` is pure: it never changes the state it is shown.
+        assert_eq!(self.state, before);
+        Outcome { world: self, stamp, event, result }
+    }
+
+    fn license(&self, id: &str) -> &quotaledger::domain::License {
+        self.state.licenses.get(id).unwrap_or_else(|| panic!("no license {id}"))
+    }
+}
+
+impl Outcome {
+    /// Asserts acceptance and applies the fact (and its order row, as `Ledger::append` does).
+    fn then_accepted(self) -> World {
+        let context = match self.result {
+            Ok(c) => c,
+            Err(r) => panic!("{} was refused: {:?} ({}) on {}", self.event.type_name(), r.reason, r.message, r.field),
+        };
+        let mut w = self.world;
+        let fact = Fact { stamp: self.stamp, event: self.event, context };
+        update_order(&mut w.orders, &fact);
+        w.state.apply(&fact);
+        w.next_at = Timestamp { secs: fact.stamp.at.secs + 60, nanos: 0 };
+        w
+    }
+
+    /// Asserts acceptance and returns the resolved context.
+    fn then_context(self) -> Context {
+        self.result.clone().unwrap_or_else(|r| panic!("refused: {}", r.message))
+    }
+
+    /// Asserts a refusal for `reason`; returns it for more checks.
+    fn then_refused(self, reason: Reason) -> Refusal {
+        match self.result {
+            Ok(_) => panic!("{} was accepted; expected {reason:?}", self.event.type_name()),
+            Err(r) => {
+                assert_eq!(r.reason, reason, "refused for another rule: {} ({})", r.message, r.field);
+                r
+            }
+        }
+    }
+}
+
+/// The order index update, as `Ledger::update_index` does it.
+fn update_order(orders: &mut BTreeMap<String, OrderRow>, fact: &Fact) {
+    match &fact.event {
+        Event::OrderPlaced { order, license, quantity, .. } => {
+            orders.insert(
+                order.clone(),
+                OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false },
+            );
+        }
+        Event::OrderCancelled { order, .. } => orders.get_mut(order).expect("known order").cancelled = true,
+        Event::ShipmentRecorded { order, quantity } => {
+            let row = orders.get_mut(order).expect("known order");
+            row.shipped += quantity;
+        }
+        _ => {}
+    }
+}
+
+// Event builders.
+
+fn party(id: &str) -> Event {
+    Event::PartyRegistered {
+        party: id.into(),
+        name: format!("{id} Ltd."),
+        country: "CN".into(),
+        state_backed: false,
+        sector: "internet".into(),
+    }
+}
+
+fn restrict(id: &str) -> Event {
+    Event::PartyRestricted { party: id.into(), reason: "state-backed".into() }
+}
+
+fn grant(license: &str, licensee: &str, quantity: u64) -> Event {
+    grant_valid(license, licensee, quantity, "2026-01-20", "2027-01-19")
+}
+
+fn grant_valid(license: &str, licensee: &str, quantity: u64, from: &str, until: &str) -> Event {
+    Event::LicenseGranted {
+        license: license.into(),
+        authority: "CN-MOFCOM".into(),
+        licensee: licensee.into(),
+        product: "H200".into(),
+        quantity,
+        valid_from: day(from),
+        valid_until: day(until),
+        round: 1,
+    }
+}
+
+fn condition(license: &str, id: &str, rule: Rule, is_final: bool) -> Event {
+    Event::ConditionAdded { license: license.into(), condition: id.into(), rule, is_final }
+}
+
+fn bundle(domestic: u64, per: u64) -> Rule {
+    Rule::BundleRatio { domestic, per }
+}
+
+fn max_per_order(units: u64) -> Rule {
+    Rule::MaxPerOrder { units }
+}
+
+fn end_use() -> Rule {
+    Rule::EndUse { text: "inference only".into() }
+}
+
+fn finalize(license: &str, id: &str) -> Event {
+    Event::ConditionFinalized { license: license.into(), condition: id.into() }
+}
+
+fn withdraw(license: &str, id: &str) -> Event {
+    Event::ConditionWithdrawn { license: license.into(), condition: id.into(), reason: "no longer needed".into() }
+}
+
+fn order(id: &str, license: &str, quantity: u64, domestic: u64) -> Event {
+    Event::OrderPlaced {
+        order: id.into(),
+        license: license.into(),
+        quantity,
+        domestic_quantity: domestic,
+        supplier: "nvidia".into(),
+    }
+}
+
+fn cancel(id: &str) -> Event {
+    Event::OrderCancelled { order: id.into(), reason: "withdrawn".into() }
+}
+
+fn ship(id: &str, quantity: u64) -> Event {
+    Event::ShipmentRecorded { order: id.into(), quantity }
+}
+
+fn amend(license: &str, quantity: u64) -> Event {
+    Event::QuotaAmended { license: license.into(), quantity, reason: "audit".into() }
+}
+
+fn suspend(license: &str) -> Event {
+    Event::LicenseSuspended { license: license.into(), reason: "inspection".into() }
+}
+
+fn reinstate(license: &str) -> Event {
+    Event::LicenseReinstated { license: license.into(), reason: "passed".into() }
+}
+
+fn revoke(license: &str) -> Event {
+    Event::LicenseRevoked { license: license.into(), reason: "breach".into() }
+}
+
+/// A party `bd` holding license `L` of `quantity`, no conditions.
+fn licensed(quantity: u64) -> World {
+    given([party("bd"), grant("L", "bd", quantity)])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids, texts, numbers.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ids_have_a_length_limit_and_no_whitespace() {
+    given([]).when(party("")).then_refused(Reason::InvalidId);
+    given([]).when(party("by tedance")).then_refused(Reason::InvalidId);
+    given([]).when(party("tab\there")).then_refused(Reason::InvalidId);
+    let r = given([]).when(party(&"p".repeat(ID_BYTES_MAX + 1))).then_refused(Reason::InvalidId);
+    assert_eq!(r.field, "party");
+    given([]).when(party(&"p".repeat(ID_BYTES_MAX))).then_accepted();
+    // Multi-byte: the limit is in bytes, not characters (4 bytes each).
+    given([]).when(party(&"\u{1F600}".repeat(ID_BYTES_MAX / 4 + 1))).then_refused(Reason::InvalidId);
+    let r = licensed(10).when(order("O 1", "L", 1, 1)).then_refused(Reason::InvalidId);
+    assert_eq!(r.field, "order");
+}
+
+#[test]
+fn texts_have_a_length_limit_and_no_control_characters() {
+    let named = |name: String| Event::PartyRegistered {
+        party: "p".into(),
+        name,
+        country: "CN".into(),
+        state_backed: false,
+        sector: "x".into(),
+    };
+    let r = given([]).when(named(String::new())).then_refused(Reason::InvalidText);
+    assert_eq!(r.field, "name");
+    given([]).when(named("line\nbreak".into())).then_refused(Reason::InvalidText);
+    given([]).when(named("n".repeat(TEXT_BYTES_MAX + 1))).then_refused(Reason::InvalidText);
+    given([]).when(named("n".repeat(TEXT_BYTES_MAX))).then_accepted();
+    // Spaces are fine in texts.
+    given([]).when(named("ByteDance Ltd.".into())).then_accepted();
+    // The actor is a text too.
+    let w = given([]);
+    let at = w.next_at;
+    let stamp = Stamp { at, actor: String::new(), key: None };
+    let r = check(&w.state, None, &stamp, &party("p")).unwrap_err();
+    assert_eq!((r.reason, r.field), (Reason::InvalidText, "actor"));
+}
+
+#[test]
+fn quantities_and_rule_parameters_are_positive() {
+    let r = given([party("bd")]).when(grant("L", "bd", 0)).then_refused(Reason::NotPositive);
+    assert_eq!(r.field, "quantity");
+    let mut round0 = grant("L", "bd", 10);
+    if let Event::LicenseGranted { round, .. } = &mut round0 {
+        *round = 0;
+    }
+    given([party("bd")]).when(round0).then_refused(Reason::NotPositive);
+    for (rule, field) in [(bundle(0, 3), "rule.domestic"), (bundle(1, 0), "rule.per"), (max_per_order(0), "rule.units")]
+    {
+        let r = licensed(10).when(condition("L", "C1", rule, true)).then_refused(Reason::NotPositive);
+        assert_eq!(r.field, field);
+    }
+    let r = licensed(10).when(order("O", "L", 0, 1)).then_refused(Reason::NotPositive);
+    assert_eq!(r.field, "quantity");
+    let r = licensed(10).when(order("O", "L", 1, 0)).then_refused(Reason::NotPositive);
+    assert_eq!(r.field, "domestic_quantity");
+    let w = licensed(10).when(order("O", "L", 5, 1)).then_accepted();
+    w.when(ship("O", 0)).then_refused(Reason::NotPositive);
+    licensed(10).when(amend("L", 0)).then_refused(Reason::NotPositive);
+    // One is the smallest accepted.
+    licensed(10).when(order("O", "L", 1, 1)).then_accepted();
+}
+
+#[test]
+fn validity_must_not_end_before_it_starts() {
+    let r = given([party("bd")])
+        .when(grant_valid("L", "bd", 10, "2026-03-02", "2026-03-01"))
+        .then_refused(Reason::InvalidValidity);
+    assert_eq!(r.field, "valid_until");
+    // A one-day license is fine.
+    given([party("bd")]).when(grant_valid("L", "bd", 10, "2026-03-01", "2026-03-01")).then_accepted();
+}
+
+#[test]
+fn at_never_goes_backwards() {
+    let w = given([party("a")]); // at T0
+    let r = w.when_at(ts("2026-01-31T23:59:59Z"), party("b")).then_refused(Reason::TimeWentBackwards);
+    assert_eq!(r.field, "at");
+    // A nanosecond earlier is earlier.
+    given([party("a")])
+        .when_at(ts("2026-01-31T23:59:59.999999999Z"), party("b"))
+        .then_refused(Reason::TimeWentBackwards);
+    // The same instant is not earlier.
+    given([party("a")]).when_at(ts(T0), party("b")).then_accepted();
+}
+
+// ---------------------------------------------------------------------------------------------
+// References and uniqueness.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn ids_are_unique() {
+    let r = given([party("bd")]).when(party("bd")).then_refused(Reason::DuplicateId);
+    assert_eq!(r.field, "party");
+    let r = licensed(10).when(grant("L", "bd", 5)).then_refused(Reason::DuplicateId);
+    assert_eq!(r.field, "license");
+    let w = licensed(10).when(condition("L", "C1", end_use(), true)).then_accepted();
+    let r = w.when(condition("L", "C1", bundle(1, 3), true)).then_refused(Reason::DuplicateId);
+    assert_eq!(r.field, "condition");
+    // A condition id is unique within its license only.
+    given([party("bd"), grant("L", "bd", 10), grant("M", "bd", 10), condition("L", "C1", end_use(), true)])
+        .when(condition("M", "C1", end_use(), true))
+        .then_accepted();
+    let w = licensed(10).when(order("O", "L", 1, 1)).then_accepted();
+    let r = w.when(order("O", "L", 1, 1)).then_refused(Reason::DuplicateId);
+    assert_eq!(r.field, "order");
+}
+
+#[test]
+fn every_reference_must_exist() {
+    let r = given([]).when(grant("L", "nobody", 10)).then_refused(Reason::UnknownParty);
+    assert_eq!(r.field, "licensee");
+    given([]).when(restrict("nobody")).then_refused(Reason::UnknownParty);
+    for e in [
+        order("O", "NOPE", 1, 1),
+        condition("NOPE", "C1", end_use(), true),
+        finalize("NOPE", "C1"),
+        withdraw("NOPE", "C1"),
+        amend("NOPE", 1),
+        suspend("NOPE"),
+        reinstate("NOPE"),
+        revoke("NOPE"),
+    ] {
+        let r = licensed(10).when(e).then_refused(Reason::UnknownLicense);
+        assert_eq!(r.field, "license");
+    }
+    licensed(10).when(finalize("L", "C9")).then_refused(Reason::UnknownCondition);
+    licensed(10).when(withdraw("L", "C9")).then_refused(Reason::UnknownCondition);
+    licensed(10).when(cancel("O-9")).then_refused(Reason::UnknownOrder);
+    licensed(10).when(ship("O-9", 1)).then_refused(Reason::UnknownOrder);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restricted parties.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_restricted_party_is_granted_no_license() {
+    let r = given([party("cm"), restrict("cm")]).when(grant("L", "cm", 10)).then_refused(Reason::PartyRestricted);
+    assert_eq!(r.field, "licensee");
+    given([party("cm")]).when(grant("L", "cm", 10)).then_accepted();
+}
+
+#[test]
+fn a_restricted_party_places_no_order_even_on_an_earlier_license() {
+    let w = given([party("cm"), grant("L", "cm", 10), restrict("cm")]);
+    w.when(order("O", "L", 1, 1)).then_refused(Reason::PartyRestricted);
+}
+
+#[test]
+fn a_party_is_restricted_once() {
+    given([party("cm"), restrict("cm")]).when(restrict("cm")).then_refused(Reason::PartyAlreadyRestricted);
+}
+
+// ---------------------------------------------------------------------------------------------
+// order_placed.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_order_needs_an_active_license() {
+    let r = given([party("bd"), grant("L", "bd", 10), suspend("L")])
+        .when(order("O", "L", 1, 1))
+        .then_refused(Reason::LicenseNotActive);
+    assert_eq!(r.field, "license");
+    given([party("bd"), grant("L", "bd", 10), revoke("L")])
+        .when(order("O", "L", 1, 1))
+        .then_refused(Reason::LicenseNotActive);
+    given([party("bd"), grant("L", "bd", 10), suspend("L"), reinstate("L")])
+        .when(order("O", "L", 1, 1))
+        .then_accepted();
+}
+
+#[test]
+fn an_order_falls_within_the_validity_first_and_last_day_included() {
+    // The UTC day of `at` counts; the first and last day are both inside.
+    let w = || given([party("bd"), grant_valid("L", "bd", 10, "2026-03-01", "2026-03-31")]);
+    let r = w().when_at(ts("2026-02-28T23:59:59Z"), order("O", "L", 1, 1)).then_refused(Reason::OutsideValidity);
+    assert_eq!(r.field, "at");
+    w().when_at(ts("2026-03-01T00:00:00Z"), order("O", "L", 1, 1)).then_accepted();
+    w().when_at(ts("2026-03-31T23:59:59.999999999Z"), order("O", "L", 1, 1)).then_accepted();
+    w().when_at(ts("2026-04-01T00:00:00Z"), order("O", "L", 1, 1)).then_refused(Reason::OutsideValidity);
+    // An offset does not move the day: 2026-04-01T07:00+08:00 is 2026-03-31T23:00Z.
+    w().when_at(ts("2026-04-01T07:00:00+08:00"), order("O", "L", 1, 1)).then_accepted();
+}
+
+#[test]
+fn a_pending_condition_blocks_every_order() {
+    // Even a pending end-use condition (not otherwise checked) blocks.
+    let r = given([party("bd"), grant("L", "bd", 10), condition("L", "C1", end_use(), false)])
+        .when(order("O", "L", 1, 1))
+        .then_refused(Reason::PendingCondition);
+    assert_eq!(r.field, "license");
+    assert!(r.message.contains("C1"), "{}", r.message);
+    given([party("bd"), grant("L", "bd", 10), condition("L", "C1", end_use(), false), finalize("L", "C1")])
+        .when(order("O", "L", 1, 1))
+        .then_accepted();
+    // A withdrawn pending condition blocks no more.
+    given([party("bd"), grant("L", "bd", 10), condition("L", "C1", bundle(1, 1), false), withdraw("L", "C1")])
+        .when(order("O", "L", 5, 1))
+        .then_accepted();
+}
+
+#[test]
+fn a_withdrawn_condition_no_longer_applies() {
+    let w = || given([party("bd"), grant("L", "bd", 100), condition("L", "C1", bundle(1, 1), true)]);
+    w().when(order("O", "L", 10, 1)).then_refused(Reason::BundleShort);
+    w().when(withdraw("L", "C1")).then_accepted().when(order("O", "L", 10, 1)).then_accepted();
+    let w = || given([party("bd"), grant("L", "bd", 100), condition("L", "C1", max_per_order(5), true)]);
+    w().when(order("O", "L", 6, 1)).then_refused(Reason::ExceedsMaxPerOrder);
+    w().when(withdraw("L", "C1")).then_accepted().when(order("O", "L", 6, 1)).then_accepted();
+}
+
+#[test]
+fn an_order_takes_at_most_the_remaining_quota() {
+    let r = licensed(100).when(order("O", "L", 101, 1)).then_refused(Reason::ExceedsRemaining);
+    assert_eq!(r.field, "quantity");
+    assert_eq!(r.message, "quantity 101 exceeds remaining 100 on L");
+    let w = licensed(100).when(order("O-1", "L", 60, 1)).then_accepted();
+    assert_eq!(w.license("L").remaining(), 40);
+    // remaining 40: 41 refused, 40 accepted, then nothing is left.
+    let w = w.when(order("O-2", "L", 40, 1)).then_accepted();
+    assert_eq!(w.license("L").remaining(), 0);
+    let w = licensed(100).when(order("O-1", "L", 60, 1)).then_accepted();
+    w.when(order("O-2", "L", 41, 1)).then_refused(Reason::ExceedsRemaining);
+}
+
+#[test]
+fn a_final_max_per_order_is_respected_at_its_boundary() {
+    let w = || given([party("bd"), grant("L", "bd", 100_000), condition("L", "C2", max_per_order(50_000), true)]);
+    w().when(order("O", "L", 50_000, 1)).then_accepted();
+    let r = w().when(order("O", "L", 50_001, 1)).then_refused(Reason::ExceedsMaxPerOrder);
+    assert_eq!(r.field, "quantity");
+}
+
+#[test]
+fn a_final_bundle_ratio_needs_the_ceiling_of_domestic_units() {
+    let w = || given([party("bd"), grant("L", "bd", 1_000_000), condition("L", "C1", bundle(1, 3), true)]);
+    // 10 * 1 / 3 = 3.33...: 4 needed, 3 short.
+    let r = w().when(order("O", "L", 10, 3)).then_refused(Reason::BundleShort);
+    assert_eq!(r.field, "domestic_quantity");
+    w().when(order("O", "L", 10, 4)).then_accepted();
+    // 9 * 1 / 3 = 3 exactly: 3 is enough, 2 is not.
+    w().when(order("O", "L", 9, 3)).then_accepted();
+    w().when(order("O", "L", 9, 2)).then_refused(Reason::BundleShort);
+    // The story's O-TC-1: ceil(50000 / 3) = 16667.
+    w().when(order("O", "L", 50_000, 16_667)).then_accepted();
+    w().when(order("O", "L", 50_000, 16_666)).then_refused(Reason::BundleShort);
+    // 2 per 5 on 7: ceil(14 / 5) = 3.
+    let w = || given([party("bd"), grant("L", "bd", 100), condition("L", "C1", bundle(2, 5), true)]);
+    w().when(order("O", "L", 7, 2)).then_refused(Reason::BundleShort);
+    w().when(order("O", "L", 7, 3)).then_accepted();
+    // A pending-then-finalized bundle applies from then on.
+    given([party("bd"), grant("L", "bd", 100), condition("L", "C1", bundle(1, 2), false), finalize("L", "C1")])
+        .when(order("O", "L", 10, 4))
+        .then_refused(Reason::BundleShort);
+}
+
+#[test]
+fn a_bundle_need_beyond_u64_is_refused_not_wrapped() {
+    // 2 * u64::MAX domestic per 1 exceeds u64: no domestic_quantity can meet it, and the
+    // product must not wrap to a small number.
+    let w = given([party("bd"), grant("L", "bd", 10), condition("L", "C1", bundle(u64::MAX, 1), true)]);
+    w.when(order("O", "L", 2, u64::MAX)).then_refused(Reason::BundleShort);
+}
+
+#[test]
+fn the_ordered_total_never_wraps() {
+    // Order all of u64::MAX, cancel it (all returned, remaining u64::MAX again), then one more
+    // unit would take the gross ordered sum past u64::MAX.
+    let w = licensed(u64::MAX).when(order("O-1", "L", u64::MAX, 1)).then_accepted().when(cancel("O-1")).then_accepted();
+    assert_eq!(w.license("L").remaining(), u64::MAX);
+    let r = w.when(order("O-2", "L", 1, 1)).then_refused(Reason::Overflow);
+    assert_eq!(r.field, "quantity");
+}
+
+// ---------------------------------------------------------------------------------------------
+// order_cancelled, shipment_recorded, quota_amended.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn cancelling_returns_the_unshipped_quantity() {
+    let w = licensed(100).when(order("O", "L", 60, 1)).then_accepted().when(ship("O", 25)).then_accepted();
+    assert_eq!(w.license("L").remaining(), 40);
+    let out = w.when(cancel("O"));
+    // 60 ordered - 25 shipped = 35 returned.
+    assert_eq!(out.result, Ok(Context::Cancellation { license: "L".into(), quantity_returned: 35 }));
+    let w = out.then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.ordered(), l.shipped, l.remaining()), (25, 25, 75));
+}
+
+#[test]
+fn only_an_open_order_is_cancelled() {
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(cancel("O")).then_accepted();
+    let r = w.when(cancel("O")).then_refused(Reason::OrderNotOpen);
+    assert_eq!(r.field, "order");
+    // Fully shipped: not open.
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(ship("O", 10)).then_accepted();
+    w.when(cancel("O")).then_refused(Reason::OrderNotOpen);
+    // One unit short of fully shipped: still open.
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(ship("O", 9)).then_accepted();
+    w.when(cancel("O")).then_accepted();
+}
+
+#[test]
+fn a_cancelled_order_ships_nothing() {
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(cancel("O")).then_accepted();
+    let r = w.when(ship("O", 1)).then_refused(Reason::OrderCancelled);
+    assert_eq!(r.field, "order");
+}
+
+#[test]
+fn shipments_never_exceed_the_order() {
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(ship("O", 4)).then_accepted();
+    // 4 shipped of 10: 7 more is too many, 6 is exactly right.
+    let r = w.when(ship("O", 7)).then_refused(Reason::ExceedsOrdered);
+    assert_eq!(r.field, "quantity");
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(ship("O", 4)).then_accepted();
+    let out = w.when(ship("O", 6));
+    assert_eq!(out.result, Ok(Context::Shipment { license: "L".into() }));
+    let w = out.then_accepted();
+    assert_eq!(w.license("L").shipped, 10);
+    w.when(ship("O", 1)).then_refused(Reason::ExceedsOrdered);
+}
+
+#[test]
+fn a_shipment_sum_beyond_u64_is_refused_not_wrapped() {
+    // shipped 1 + u64::MAX overflows; it must be refused, not wrap to 0 and pass.
+    let w = licensed(u64::MAX).when(order("O", "L", u64::MAX, 1)).then_accepted().when(ship("O", 1)).then_accepted();
+    w.when(ship("O", u64::MAX)).then_refused(Reason::ExceedsOrdered);
+}
+
+#[test]
+fn shipping_needs_an_active_license() {
+    let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(suspend("L")).then_accepted();
+    w.when(ship("O", 1)).then_refused(Reason::LicenseNotActive);
+}
+
+#[test]
+fn an_amendment_never_goes_below_what_is_committed() {
+    // Ordered 60 + 30, the 30 cancelled (nothing shipped): committed 60.
+    let w = || {
+        licensed(100)
+            .when(order("O-1", "L", 60, 1))
+            .then_accepted()
+            .when(order("O-2", "L", 30, 1))
+            .then_accepted()
+            .when(cancel("O-2"))
+            .then_accepted()
+    };
+    let r = w().when(amend("L", 59)).then_refused(Reason::BelowCommitted);
+    assert_eq!(r.field, "quantity");
+    let w = w().when(amend("L", 60)).then_accepted();
+    assert_eq!((w.license("L").quantity, w.license("L").remaining()), (60, 0));
+    // Raising is always fine.
+    licensed(100).when(amend("L", 1_000)).then_accepted();
+    // Not on a revoked license.
+    given([party("bd"), grant("L", "bd", 10), revoke("L")]).when(amend("L", 20)).then_refused(Reason::LicenseNotActive);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions and license status.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn only_a_pending_condition_is_finalized() {
+    let w = licensed(10).when(condition("L", "C1", end_use(), true)).then_accepted();
+    w.when(finalize("L", "C1")).then_refused(Reason::ConditionNotPending);
+    let w = given([party("bd"), grant("L", "bd", 10), condition("L", "C1", end_use(), false), withdraw("L", "C1")]);
+    w.when(finalize("L", "C1")).then_refused(Reason::ConditionNotPending);
+    let w = licensed(10).when(condition("L", "C1", end_use(), false)).then_accepted();
+    let w = w.when(finalize("L", "C1")).then_accepted();
+    assert_eq!(w.license("L").conditions[0].status, ConditionStatus::Final);
+}
+
+#[test]
+fn a_condition_is_withdrawn_once() {
+    let w = given([party("bd"), grant("L", "bd", 10), condition("L", "C1", end_use(), true), withdraw("L", "C1")]);
+    assert_eq!(w.license("L").conditions[0].status, ConditionStatus::Withdrawn);
+    w.when(withdraw("L", "C1")).then_refused(Reason::ConditionAlreadyWithdrawn);
+}
+
+#[test]
+fn status_moves_only_along_its_transitions() {
+    let status = |w: &World| w.license("L").status;
+    // active -> suspended -> active -> revoked.
+    let w = licensed(10).when(suspend("L")).then_accepted();
+    assert_eq!(status(&w), LicenseStatus::Suspended);
+    let w = w.when(reinstate("L")).then_accepted();
+    assert_eq!(status(&w), LicenseStatus::Active);
+    let w = w.when(revoke("L")).then_accepted();
+    assert_eq!(status(&w), LicenseStatus::Revoked);
+    // A suspended license may be revoked too.
+    let w = licensed(10).when(suspend("L")).then_accepted().when(revoke("L")).then_accepted();
+    assert_eq!(status(&w), LicenseStatus::Revoked);
+
+    // Suspend only an active license; reinstate only a suspended one.
+    let r = licensed(10).when(suspend("L")).then_accepted().when(suspend("L")).then_refused(Reason::InvalidTransition);
+    assert_eq!(r.field, "license");
+    licensed(10).when(reinstate("L")).then_refused(Reason::InvalidTransition);
+    // Revoked is terminal.
+    let revoked = || licensed(10).when(revoke("L")).then_accepted();
+    revoked().when(suspend("L")).then_refused(Reason::InvalidTransition);
+    revoked().when(reinstate("L")).then_refused(Reason::InvalidTransition);
+    revoked().when(revoke("L")).then_refused(Reason::LicenseNotActive);
+    revoked().when(condition("L", "C1", end_use(), true)).then_refused(Reason::LicenseNotActive);
+}
+
+#[test]
+fn remaining_is_quantity_minus_ordered_net_of_returns() {
+    // 1000; orders 300, 200, 100; ship 50 of the 200, cancel it (150 returned); amend to 800.
+    // ordered = 600 - 150 = 450; remaining = 800 - 450 = 350; shipped 50.
+    let w = licensed(1000)
+        .when(order("A", "L", 300, 1))
+        .then_accepted()
+        .when(order("B", "L", 200, 1))
+        .then_accepted()
+        .when(order("C", "L", 100, 1))
+        .then_accepted()
+        .when(ship("B", 50))
+        .then_accepted();
+    assert_eq!(
+        w.when(cancel("B")).then_context(),
+        Context::Cancellation { license: "L".into(), quantity_returned: 150 }
+    );
+    let w = licensed(1000)
+        .when(order("A", "L", 300, 1))
+        .then_accepted()
+        .when(order("B", "L", 200, 1))
+        .then_accepted()
+        .when(order("C", "L", 100, 1))
+        .then_accepted()
+        .when(ship("B", 50))
+        .then_accepted()
+        .when(cancel("B"))
+        .then_accepted()
+        .when(amend("L", 800))
+        .then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.quantity, l.ordered(), l.shipped, l.remaining()), (800, 450, 50, 350));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Through the binary: refusals leave the ledger unchanged.
+// ---------------------------------------------------------------------------------------------
+
+mod binary {
+    use assert_cmd::Command;
+    use std::path::{Path, PathBuf};
+
+    fn qledger(ledger: &Path) -> Command {
+        let mut cmd = Command::cargo_bin("qledger").expect("the qledger binary is built");
+        cmd.env_remove("QLEDGER_LEDGER").env("USER", "rules-test").arg("--ledger").arg(ledger);
+        cmd
+    }
+
+    fn ok(ledger: &Path, args: &[&str]) -> Vec<u8> {
+        let out = qledger(ledger).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    fn story_ledger() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("ledger");
+        let story = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/h200.jsonl");
+        ok(&ledger, &["append", story.to_str().unwrap()]);
+        (dir, ledger)
+    }
+
+    /// Appends `input` and asserts: exit 1, one stderr line containing `expected`, and the
+    /// same head and byte-identical export as before.
+    fn assert_refused_unchanged(ledger: &Path, input: &str, expected: &str) {
+        let head = ok(ledger, &["head", "--json"]);
+        let export = ok(ledger, &["export"]);
+        let out = qledger(ledger).args(["append", "-"]).write_stdin(input.as_bytes().to_vec()).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "expected a refusal for {input}\nstderr: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
+        assert!(stderr.contains(expected), "expected {expected:?} in {stderr:?}");
+        assert_eq!(ok(ledger, &["head", "--json"]), head, "the head moved after {expected}");
+        assert_eq!(ok(ledger, &["export"]), export, "the export changed after {expected}");
+    }
+
+    /// The story's head is 2026-04-01T01:10:00Z; these events come after it.
+    const AT: &str = "2026-04-02T06:00:00Z";
+
+    fn order_line(order: &str, license: &str, quantity: u64, domestic: u64) -> String {
+        format!(
+            r#"{{"type":"order_placed","at":"{AT}","actor":"buyer","order":"{order}","license":"{license}","quantity":{quantity},"domestic_quantity":{domestic},"supplier":"nvidia"}}"#
+        )
+    }
+
+    fn line(ty: &str, fields: &str) -> String {
+        format!(r#"{{"type":"{ty}","at":"{AT}","actor":"officer",{fields}}}"#)
+    }
+
+    #[test]
+    fn refusals_through_the_binary_leave_the_ledger_unchanged() {
+        let (_dir, ledger) = story_ledger();
+        let cases: Vec<(String, String)> = vec![
+            // Line 1 takes 10000 of L1's 110000 (domestic 3334 = ceil(10000/3)), so line 2's
+            // 100001 exceeds the 100000 left: the error names line 2.
+            (
+                format!(
+                    "{}\n{}\n",
+                    order_line("O-BD-3", "CN-IMP-2026-0001", 10_000, 3_334),
+                    order_line("O-9", "CN-IMP-2026-0001", 100_001, 40_000)
+                ),
+                "line 2: order_placed O-9: quantity 100001 exceeds remaining 100000 on CN-IMP-2026-0001".into(),
+            ),
+            // Bundle: 30000 need ceil(30000/3) = 10000 domestic.
+            (
+                order_line("O-9", "CN-IMP-2026-0001", 30_000, 9_999),
+                "line 1: order_placed O-9: domestic_quantity 9999 is below the 10000 that condition C1".into(),
+            ),
+            // L2's final max_per_order is 50000 (its bundle is met: ceil(50001/3) = 16667).
+            (
+                order_line("O-9", "CN-IMP-2026-0002", 50_001, 16_667),
+                "line 1: order_placed O-9: quantity 50001 exceeds max_per_order 50000 of condition C2".into(),
+            ),
+            // L4's bundle condition is still pending.
+            (
+                order_line("O-9", "CN-IMP-2026-0004", 10, 5),
+                "line 1: order_placed O-9: condition C1 on CN-IMP-2026-0004 is not final yet".into(),
+            ),
+            // china-mobile is restricted.
+            (
+                line(
+                    "license_granted",
+                    r#""license":"CN-IMP-2026-0005","authority":"CN-MOFCOM","licensee":"china-mobile","product":"H200","quantity":1000,"valid_from":"2026-04-01","valid_until":"2027-03-31","round":2"#,
+                ),
+                "line 1: license_granted CN-IMP-2026-0005: licensee china-mobile is restricted".into(),
+            ),
+            // O-BD-1: 20000 of 40000 shipped; 20001 more is too many.
+            (
+                line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#),
+                "line 1: shipment_recorded O-BD-1: shipping 20001 more would exceed order O-BD-1: 20000 of 40000 already shipped".into(),
+            ),
+            // O-BD-2 was cancelled at seq 23.
+            (
+                line("shipment_recorded", r#""order":"O-BD-2","quantity":1"#),
+                "line 1: shipment_recorded O-BD-2: order O-BD-2 is cancelled".into(),
+            ),
+            (
+                line("order_cancelled", r#""order":"O-BD-2","reason":"again""#),
+                "line 1: order_cancelled O-BD-2: order O-BD-2 is not open".into(),
+            ),
+            // O-AL-1 is fully shipped (30000 of 30000).
+            (
+                line("order_cancelled", r#""order":"O-AL-1","reason":"late""#),
+                "line 1: order_cancelled O-AL-1: order O-AL-1 is not open".into(),
+            ),
+            // L3 has 50000 committed (O-TC-1).
+            (
+                line("quota_amended", r#""license":"CN-IMP-2026-0003","quantity":49999,"reason":"cut""#),
+                "line 1: quota_amended CN-IMP-2026-0003: new quota 49999 is below the 50000 already ordered".into(),
+            ),
+            (
+                line("license_reinstated", r#""license":"CN-IMP-2026-0001","reason":"why""#),
+                "line 1: license_reinstated CN-IMP-2026-0001: cannot reinstate license CN-IMP-2026-0001: it is active"
+                    .into(),
+            ),
+            (
+                r#"{"type":"party_registered","at":"2026-04-01T01:09:59Z","party":"zhipu","name":"Zhipu","country":"CN","state_backed":false,"sector":"ai"}"#.into(),
+                "line 1: party_registered zhipu: at 2026-04-01T01:09:59Z is earlier than the ledger's last at 2026-04-01T01:10:00Z".into(),
+            ),
+            (
+                line("party_registered", r#""party":"bytedance","name":"B","country":"CN","state_backed":false,"sector":"x""#),
+                "line 1: party_registered bytedance: party bytedance is already registered".into(),
+            ),
+            // L1 is valid until 2027-01-19: the next day is outside.
+            (
+                order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(AT, "2027-01-20T00:00:00Z"),
+                "line 1: order_placed O-9: at 2027-01-20T00:00:00Z is outside the validity".into(),
+            ),
+            (
+                order_line("O-9", "CN-IMP-2026-9999", 3, 1),
+                "line 1: order_placed O-9: license CN-IMP-2026-9999 does not exist".into(),
+            ),
+            (
+                line("shipment_recorded", r#""order":"O-BD-1","quantity":0"#),
+                "line 1: shipment_recorded O-BD-1: quantity must be a whole number > 0".into(),
+            ),
+            (
+                line("condition_finalized", r#""license":"CN-IMP-2026-0001","condition":"C1""#),
+                "line 1: condition_finalized CN-IMP-2026-0001: condition C1 on CN-IMP-2026-0001 is not pending".into(),
+            ),
+            // Idempotency key grant-baidu-r2 named L4's grant at seq 29.
+            (
+                order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(r#""actor":"buyer""#, r#""actor":"buyer","key":"grant-baidu-r2""#),
+                "line 1: order_placed O-9: key grant-baidu-r2 was used at seq 29 for a different event".into(),
+            ),
+            // Bad input (not a rule): a duplicate JSON key, and a quantity beyond u64.
+            (
+                line("shipment_recorded", r#""order":"O-BD-1","quantity":1,"quantity":2"#),
+                "line 1".into(),
+            ),
+            (
+                line("shipment_recorded", r#""order":"O-BD-1","quantity":18446744073709551616"#),
+                "line 1".into(),
+            ),
+        ];
+        for (input, expected) in &cases {
+            assert_refused_unchanged(&ledger, input, expected);
+        }
+        ok(&ledger, &["verify"]);
+    }
+
+    #[test]
+    fn one_refused_line_appends_nothing_from_the_call() {
+        let (_dir, ledger) = story_ledger();
+        // Lines 1 and 2 are valid (L1: 110000 left; 10000 + 20000 ordered, bundles ceil(10000/3)
+        // = 3334 and ceil(20000/3) = 6667); line 3 ships 20001 on O-BD-1 (20000 of 40000
+        // shipped): refused.
+        let first_two = format!(
+            "{}\n{}\n",
+            order_line("O-BD-3", "CN-IMP-2026-0001", 10_000, 3_334),
+            order_line("O-BD-4", "CN-IMP-2026-0001", 20_000, 6_667)
+        );
+        let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#);
+        assert_refused_unchanged(&ledger, &format!("{first_two}{third}\n"), "line 3: shipment_recorded O-BD-1");
+        // The first two alone are accepted: it was line 3 that stopped them.
+        let out = qledger(&ledger).args(["append", "--json"]).write_stdin(first_two.into_bytes()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["appended"], 2);
+        assert_eq!(report["head"]["seq"], 32);
+        // L1: 110000 - 10000 - 20000 = 80000 remaining.
+        let state: serde_json::Value =
+            serde_json::from_slice(&ok(&ledger, &["state", "--json", "--license", "CN-IMP-2026-0001"])).unwrap();
+        assert_eq!(state["licenses"][0]["remaining"], 80_000);
+    }
+
+    #[test]
+    fn a_refusal_on_an_empty_ledger_leaves_it_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("l");
+        ok(&ledger, &["init"]);
+        let input = format!(
+            "{}\n{}\n",
+            r#"{"type":"party_registered","at":"2026-01-01T00:00:00Z","party":"p","name":"P","country":"CN","state_backed":false,"sector":"x"}"#,
+            r#"{"type":"license_granted","at":"2026-01-01T00:00:00Z","license":"L","authority":"A","licensee":"q","product":"H200","quantity":1,"valid_from":"2026-01-01","valid_until":"2026-12-31"}"#
+        );
+        assert_refused_unchanged(&ledger, &input, "line 2: license_granted L: licensee q is not a registered party");
+        assert_eq!(ok(&ledger, &["export"]), b"");
+    }
+}
