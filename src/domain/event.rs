@@ -17,6 +17,7 @@ pub struct Stamp {
 /// A condition's rule. Serializes in the JSON input shape (`{"kind": "bundle_ratio", ...}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(missing_docs)]
 pub enum Rule {
     /// Each order carries at least `ceil(quantity * domestic / per)` domestic units.
     BundleRatio { domestic: u64, per: u64 },
@@ -108,6 +109,7 @@ pub enum Event {
 /// quota never needs the order index: the license an order event touched and what a
 /// cancellation returned to the quota.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
 pub enum Context {
     /// The event names everything it touches.
     None,
