@@ -79,12 +79,19 @@ fn parse_opts() -> Res<Opts> {
 struct Run {
     secs: f64,
     rss_kib: Option<u64>,
+    /// User + system CPU seconds (with `/usr/bin/time` only).
+    cpu_secs: Option<f64>,
     stdout: String,
 }
 
 impl Run {
     fn rss_mib(&self) -> Option<f64> {
         self.rss_kib.map(|k| k as f64 / 1024.0)
+    }
+
+    /// CPU seconds per wall second: how many cores the process kept busy.
+    fn cores(&self) -> Option<f64> {
+        self.cpu_secs.map(|c| c / self.secs)
     }
 }
 
@@ -106,7 +113,7 @@ impl Runner {
         let mut cmd;
         if rss && self.use_time_bin {
             cmd = Command::new(TIME_BIN);
-            cmd.arg("-f").arg("%M").arg("-o").arg(&time_path).arg(prog).args(args);
+            cmd.arg("-f").arg("rss_kib=%M user=%U sys=%S").arg("-o").arg(&time_path).arg(prog).args(args);
         } else {
             cmd = Command::new(prog);
             cmd.args(args);
@@ -135,23 +142,20 @@ impl Runner {
             let shown: String = args.iter().map(|a| format!(" {}", a.to_string_lossy())).collect();
             return Err(format!("{label} failed ({status}): {}{shown}\n{err}", prog.display()).into());
         }
-        let rss_kib = if !rss {
-            None
+        let (rss_kib, cpu_secs) = if !rss {
+            (None, None)
         } else if self.use_time_bin {
+            // /usr/bin/time writes "Command exited with non-zero status" lines before ours.
             let t = fs::read_to_string(&time_path)?;
-            Some(
-                t.lines()
-                    .rev()
-                    .find_map(|l| l.trim().parse::<u64>().ok())
-                    .ok_or_else(|| format!("{label}: no RSS in {}: {t:?}", time_path.display()))?,
-            )
+            let kv = kv_line(&t, "rss_kib=").map_err(|e| format!("{label}: {e}"))?;
+            (Some(num(&kv, "rss_kib")? as u64), Some(num(&kv, "user")? + num(&kv, "sys")?))
         } else {
-            polled_kib
+            (polled_kib, None)
         };
         let stdout = if out.is_some() { String::new() } else { fs::read_to_string(&out_path)? };
         let rss_note = rss_kib.map(|k| format!(", peak RSS {:.1} MiB", k as f64 / 1024.0)).unwrap_or_default();
         eprintln!("  {label}: {secs:.3} s{rss_note}");
-        Ok(Run { secs, rss_kib, stdout })
+        Ok(Run { secs, rss_kib, cpu_secs, stdout })
     }
 }
 
@@ -359,6 +363,11 @@ struct Peers {
     sq_verify_rss: Option<f64>,
     sq_replay_rss: Option<f64>,
     sq_disk: Option<f64>,
+    sq_load_cores: Option<f64>,
+    sq_verify_cores: Option<f64>,
+    sq_totals: Option<BTreeMap<String, String>>,
+    raw_load_cores: Option<f64>,
+    raw_scan_cores: Option<f64>,
     raw_load: Option<f64>,
     raw_insert: Option<f64>,
     raw_scan: Option<f64>,
@@ -397,13 +406,16 @@ fn run_peers(r: &mut Runner, shared: &Path, target_peers: &Path, dir: &Path, eve
     let run = r.run("sqlite-chain load", &sqlite, &["load".as_ref(), db.as_os_str(), ev], true, None)?;
     p.sq_load = Some(peer_rate(&run, "load")?);
     p.sq_load_rss = run.rss_mib();
+    p.sq_load_cores = run.cores();
     p.sq_disk = Some(disk_bytes(&sq_dir)?.0 as f64 / n);
     let run = r.run("sqlite-chain verify", &sqlite, &["verify".as_ref(), db.as_os_str()], true, None)?;
     p.sq_verify = Some(peer_rate(&run, "verify")?);
     p.sq_verify_rss = run.rss_mib();
+    p.sq_verify_cores = run.cores();
     let run = r.run("sqlite-chain replay", &sqlite, &["replay".as_ref(), db.as_os_str()], true, None)?;
     p.sq_replay = Some(peer_rate(&run, "replay")?);
     p.sq_replay_rss = run.rss_mib();
+    p.sq_totals = kv_line(&run.stdout, "totals:").ok();
 
     eprintln!("raw-sled:");
     let batch_dir = dir.join("raw-sled-batch");
@@ -413,6 +425,7 @@ fn run_peers(r: &mut Runner, shared: &Path, target_peers: &Path, dir: &Path, eve
     let run = r.run("raw-sled load", &raw, &["load".as_ref(), batch_dir.as_os_str(), ev], true, None)?;
     p.raw_load = Some(peer_rate(&run, "load")?);
     p.raw_load_rss = run.rss_mib();
+    p.raw_load_cores = run.cores();
     p.raw_disk = Some(disk_bytes(&batch_dir)?.0 as f64 / n);
     let run = r.run("raw-sled load-insert", &raw, &["load-insert".as_ref(), insert_dir.as_os_str(), ev], true, None)?;
     p.raw_insert = Some(peer_rate(&run, "load-insert")?);
@@ -421,6 +434,7 @@ fn run_peers(r: &mut Runner, shared: &Path, target_peers: &Path, dir: &Path, eve
     let run = r.run("raw-sled scan", &raw, &["scan".as_ref(), batch_dir.as_os_str()], true, None)?;
     p.raw_scan = Some(peer_rate(&run, "scan")?);
     p.raw_scan_rss = run.rss_mib();
+    p.raw_scan_cores = run.cores();
     // The scanned store is not needed any more; the disk figures are taken.
     let _ = fs::remove_dir_all(&insert_dir);
     Ok(p)
@@ -489,7 +503,7 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
     eprintln!(
         "bench: {n_events} events in {}; peak RSS via {}",
         dir.display(),
-        if use_time_bin { "/usr/bin/time -f %M" } else { "polling VmHWM" }
+        if use_time_bin { "/usr/bin/time" } else { "polling VmHWM" }
     );
 
     // 1. Input, generated and checked.
@@ -713,6 +727,21 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
     });
     let ql_export = n / export.secs;
     rows.push(Row { figure: "export --out FILE, events/s".into(), ours: rate(ql_export), ..info_row() });
+    let cores = |v: Option<f64>| v.map(|c| format!("{c:.2}")).unwrap_or_else(|| "–".into());
+    rows.push(Row {
+        figure: "bulk append: cores busy (CPU s ÷ wall s)".into(),
+        ours: cores(append.cores()),
+        sqlite: cores(peers.sq_load_cores),
+        raw: cores(peers.raw_load_cores),
+        ..info_row()
+    });
+    rows.push(Row {
+        figure: "verify: cores busy (CPU s ÷ wall s)".into(),
+        ours: cores(verify.cores()),
+        sqlite: cores(peers.sq_verify_cores),
+        raw: cores(peers.raw_scan_cores),
+        ..info_row()
+    });
     rows.push(Row {
         figure: format!("state at the head, median of {REPEATS} (whole process)"),
         ours: ms(state_head),
@@ -808,7 +837,16 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
         "quotaledger bench, {date}, {cores} cores: {n_events} events from gen_events.py ({input_bytes} bytes, {:.0} B/line)",
         input_bytes as f64 / n
     );
+    let df = Command::new("df").arg("-h").arg(dir).output().ok();
+    let df = df.map(|o| String::from_utf8_lossy(&o.stdout).lines().nth(1).unwrap_or("").to_string());
+    println!("working directory {} on: {}", dir.display(), df.unwrap_or_default());
     println!("checker: {ok_line}");
+    if let Some(t) = &peers.sq_totals {
+        let same = ["licensed", "ordered", "returned", "shipped", "remaining"]
+            .iter()
+            .all(|k| t.get(*k).and_then(|v| v.parse::<u64>().ok()) == expected.get(*k).copied());
+        println!("sqlite-chain replay totals {} the checker's", if same { "equal" } else { "DIFFER FROM" });
+    }
     println!(
         "totals (qledger state = checker): licensed={} ordered(net)={} shipped={} remaining={}",
         ours["licensed"], ours["ordered"], ours["shipped"], ours["remaining"]
