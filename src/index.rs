@@ -10,7 +10,7 @@ use crate::domain::OrderRow;
 use crate::format::codec::{self, DecodeError};
 use crate::format::snapshot::{index_bucket, IndexBucketV1, KeyEntryV1, OrderRowV1};
 use crate::store::{Store, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// Why the index could not be read.
 #[derive(Debug)]
@@ -23,8 +23,8 @@ pub enum IndexError {
 
 #[derive(Debug, Default)]
 struct Bucket {
-    orders: BTreeMap<String, OrderRow>,
-    keys: BTreeMap<String, KeyEntryV1>,
+    orders: HashMap<String, OrderRow>,
+    keys: HashMap<String, KeyEntryV1>,
     dirty: bool,
 }
 
@@ -86,11 +86,13 @@ impl IndexOverlay {
             .iter()
             .filter(|(_, b)| b.dirty)
             .map(|(n, b)| {
-                let w = IndexBucketV1 {
-                    orders: b.orders.iter().map(|(id, r)| (id.clone(), OrderRowV1::from_row(r))).collect(),
-                    keys: b.keys.iter().map(|(k, e)| (k.clone(), *e)).collect(),
-                };
-                (*n, codec::encode(&w))
+                // Hash maps for lookups; sorted on the way out, for one canonical encoding.
+                let mut orders: Vec<_> =
+                    b.orders.iter().map(|(id, r)| (id.as_str(), OrderRowV1::from_row(r))).collect();
+                orders.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut keys: Vec<_> = b.keys.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+                keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                (*n, codec::encode(&IndexBucketV1 { orders, keys }))
             })
             .collect()
     }

@@ -32,11 +32,12 @@ impl HeadV1 {
     }
 }
 
-/// An order index entry.
+/// An order index entry. Generic over the string type so that encoding can borrow (`&str` and
+/// `String` encode to the same bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderRowV1 {
+pub struct OrderRowV1<S = String> {
     /// License id.
-    pub license: String,
+    pub license: S,
     /// Ordered units.
     pub quantity: u64,
     /// Shipped units.
@@ -45,12 +46,14 @@ pub struct OrderRowV1 {
     pub cancelled: bool,
 }
 
-impl OrderRowV1 {
-    /// Wire form.
-    pub fn from_row(r: &OrderRow) -> OrderRowV1 {
-        OrderRowV1 { license: r.license.clone(), quantity: r.quantity, shipped: r.shipped, cancelled: r.cancelled }
+impl<'a> OrderRowV1<&'a str> {
+    /// Wire form, borrowing the row's strings.
+    pub fn from_row(r: &'a OrderRow) -> OrderRowV1<&'a str> {
+        OrderRowV1 { license: &r.license, quantity: r.quantity, shipped: r.shipped, cancelled: r.cancelled }
     }
+}
 
+impl OrderRowV1 {
     /// The domain row.
     pub fn into_row(self) -> OrderRow {
         OrderRow { license: self.license, quantity: self.quantity, shipped: self.shipped, cancelled: self.cancelled }
@@ -267,11 +270,11 @@ pub fn index_bucket(kind: u8, id: &str) -> u16 {
 /// One bucket of the command-side index: the order rows and idempotency keys whose ids hash
 /// to it, each list sorted by id without duplicates.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexBucketV1 {
+pub struct IndexBucketV1<S = String> {
     /// `(order id, row)`.
-    pub orders: Vec<(String, OrderRowV1)>,
+    pub orders: Vec<(S, OrderRowV1<S>)>,
     /// `(key, entry)`.
-    pub keys: Vec<(String, KeyEntryV1)>,
+    pub keys: Vec<(S, KeyEntryV1)>,
 }
 
 impl IndexBucketV1 {
