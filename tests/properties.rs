@@ -258,6 +258,8 @@ impl Model {
 struct Story {
     facts: Vec<Fact>,
     states: Vec<QuotaState>,
+    /// The order rows the generator kept, independent of the projection.
+    orders: BTreeMap<String, OrderRow>,
 }
 
 fn story() -> impl Strategy<Value = Story> {
@@ -273,7 +275,7 @@ fn story() -> impl Strategy<Value = Story> {
             facts.push(m.accept(stamp, event));
             states.push(m.state.clone());
         }
-        Story { facts, states }
+        Story { facts, states, orders: m.orders }
     })
 }
 
@@ -319,6 +321,28 @@ proptest! {
         let t = story.facts[k].stamp.at;
         let last_at_t = story.facts.iter().rposition(|f| f.stamp.at <= t).unwrap();
         prop_assert_eq!(&ledger.state_as_of(AsOf::Time(t)).unwrap(), &story.states[last_at_t]);
+
+        // An independent reference for the projection: each license's quantity is its last
+        // grant or amendment; ordered is, over its orders, the quantity (or only what was
+        // shipped, for a cancelled order); remaining = quantity - ordered.
+        let head_state = ledger.state().unwrap();
+        let mut quantity = BTreeMap::new();
+        for f in &story.facts {
+            match &f.event {
+                Event::LicenseGranted { license, quantity: q, .. } | Event::QuotaAmended { license, quantity: q, .. } => {
+                    quantity.insert(license.clone(), *q);
+                }
+                _ => {}
+            }
+        }
+        prop_assert_eq!(head_state.licenses.len(), quantity.len());
+        for (id, l) in &head_state.licenses {
+            let mine = story.orders.values().filter(|o| &o.license == id);
+            let ordered: u64 = mine.clone().map(|o| if o.cancelled { o.shipped } else { o.quantity }).sum();
+            let shipped: u64 = mine.map(|o| o.shipped).sum();
+            prop_assert_eq!(l.quantity, quantity[id]);
+            prop_assert_eq!((l.ordered(), l.shipped, l.remaining()), (ordered, shipped, quantity[id] - ordered));
+        }
 
         // The records read back are the facts, context included.
         let stored: Vec<Fact> = ledger.records(0).unwrap().map(|r| r.unwrap().fact).collect();
