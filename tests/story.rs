@@ -328,6 +328,12 @@ fn verify_and_expect_head() {
 
     // Not a hash at all: usage.
     assert_eq!(run(&ledger, &["verify", "--expect-head", "xyz"]).code, 2);
+
+    // The head of the empty ledger (all zeros, as `head --json` prints it before the first
+    // append) is extended by every ledger.
+    let zeros = "0".repeat(64);
+    let v = json_of(&ledger, &["verify", "--json", "--expect-head", &zeros]);
+    assert_eq!(v["ok"], true);
 }
 
 #[test]
