@@ -835,12 +835,16 @@ mod binary {
         let (_dir, ledger) = story_ledger();
         // Lines 1 and 2 are valid (L1: 110000 left; 10000 + 20000 ordered, bundles ceil(10000/3)
         // = 3334 and ceil(20000/3) = 6667); line 3 ships 20001 on O-BD-1 (20000 of 40000
-        // shipped): refused.
+        // shipped): refused. Line 1 carries a new idempotency key: if the refused call leaked
+        // its key or its orders into the index, re-appending lines 1-2 below would be skipped
+        // or refused as a duplicate order.
         let first_two = format!(
             "{}\n{}\n",
-            order_line("O-BD-3", "CN-IMP-2026-0001", 10_000, 3_334),
+            order_line("O-BD-3", "CN-IMP-2026-0001", 10_000, 3_334)
+                .replace(r#""actor":"buyer""#, r#""actor":"buyer","key":"po-bd-0003""#),
             order_line("O-BD-4", "CN-IMP-2026-0001", 20_000, 6_667)
         );
+        assert!(first_two.contains("po-bd-0003"));
         let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#);
         assert_refused_unchanged(&ledger, &format!("{first_two}{third}\n"), "line 3: shipment_recorded O-BD-1");
         // The first two alone are accepted: it was line 3 that stopped them.
