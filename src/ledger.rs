@@ -427,7 +427,7 @@ impl Ledger {
                 let (body, hash) = entry.map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
                 let record = cursor.check(body, hash).map_err(|fault| IntegrityError::Record { seq, fault })?;
                 let fact =
-                    record.to_fact().map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
+                    record.into_fact().map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
                 state.apply(&fact);
                 if expect.as_ref() == Some(hash) {
                     expected_seq = Some(seq);
@@ -652,11 +652,12 @@ impl Iterator for Records<'_> {
             }
             cursor.seq_next += 1;
             cursor.prev = hash;
-            let fact = match record.to_fact() {
+            let (seq, prev) = (record.seq, record.prev);
+            let fact = match record.into_fact() {
                 Ok(f) => f,
-                Err(e) => return self.fail(IntegrityError::Record { seq: record.seq, fault: Fault::Undecodable(e) }),
+                Err(e) => return self.fail(IntegrityError::Record { seq, fault: Fault::Undecodable(e) }),
             };
-            return Some(Ok(StoredRecord { seq: record.seq, fact, prev: record.prev, hash, bytes: body }));
+            return Some(Ok(StoredRecord { seq, fact, prev, hash, bytes: body }));
         }
     }
 }

@@ -474,7 +474,13 @@ pub fn id(field: &'static str, value: &str) -> Result<(), Refusal> {
             format!("{field} must be 1 to {ID_BYTES_MAX} bytes long, got {}", value.len()),
         );
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // ASCII fast path: ids are nearly always ASCII, and chars() costs more than bytes.
+    let bad = if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    } else {
+        value.chars().any(|c| c.is_whitespace() || c.is_control())
+    };
+    if bad {
         return refuse(Reason::InvalidId, field, format!("{field} must not contain whitespace or control characters"));
     }
     Ok(())
@@ -489,7 +495,8 @@ pub fn text(field: &'static str, value: &str) -> Result<(), Refusal> {
             format!("{field} must be 1 to {TEXT_BYTES_MAX} bytes long, got {}", value.len()),
         );
     }
-    if value.chars().any(char::is_control) {
+    let bad = if value.is_ascii() { value.bytes().any(|b| b.is_ascii_control()) } else { value.chars().any(char::is_control) };
+    if bad {
         return refuse(Reason::InvalidText, field, format!("{field} must not contain control characters"));
     }
     Ok(())

@@ -79,12 +79,31 @@ pub fn decode<T: DeserializeOwned + Serialize>(bytes: &[u8], len_max: usize) -> 
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes { trailing: bytes.len() - used });
     }
-    let mut again = Vec::with_capacity(bytes.len());
-    encode_into(&value, &mut again);
-    if again != bytes {
+    // Re-encode against the input instead of into a buffer: no allocation, stops at the first
+    // differing byte.
+    let mut same = SameBytes { expected: bytes };
+    let equal = bincode::serde::encode_into_writer(&value, &mut same, CONFIG).is_ok() && same.expected.is_empty();
+    if !equal {
         return Err(DecodeError::NotCanonical);
     }
     Ok(value)
+}
+
+/// A bincode writer that succeeds only while what is written repeats `expected`.
+struct SameBytes<'a> {
+    expected: &'a [u8],
+}
+
+impl bincode::enc::write::Writer for SameBytes<'_> {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), bincode::error::EncodeError> {
+        match self.expected.strip_prefix(bytes) {
+            Some(rest) => {
+                self.expected = rest;
+                Ok(())
+            }
+            None => Err(bincode::error::EncodeError::Other("not the canonical encoding")),
+        }
+    }
 }
 
 #[cfg(test)]

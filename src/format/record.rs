@@ -170,7 +170,12 @@ impl RecordV1 {
 
     /// The domain fact, after checking every limit the input side checks.
     pub fn to_fact(&self) -> Result<Fact, DecodeError> {
-        let bad = |what: String| DecodeError::Invalid(what);
+        self.clone().into_fact()
+    }
+
+    /// [`RecordV1::to_fact`], moving the strings instead of copying them.
+    pub fn into_fact(self) -> Result<Fact, DecodeError> {
+        let bad = DecodeError::Invalid;
         if self.format != FORMAT_VERSION {
             return Err(DecodeError::Version(self.format));
         }
@@ -178,17 +183,17 @@ impl RecordV1 {
         if !at.is_valid() {
             return Err(bad(format!("at {}.{} is out of range", self.at_secs, self.at_nanos)));
         }
-        let stamp = Stamp { at, actor: self.actor.clone(), key: self.key.clone() };
-        let event = self.event.to_event()?;
-        let context = match &self.context {
+        let stamp = Stamp { at, actor: self.actor, key: self.key };
+        let event = self.event.into_event()?;
+        let context = match self.context {
             WireContext::None => Context::None,
             WireContext::Shipment { license } => {
-                rules::id("context.license", license).map_err(|r| bad(r.message))?;
-                Context::Shipment { license: license.clone() }
+                rules::id("context.license", &license).map_err(|r| bad(r.message))?;
+                Context::Shipment { license }
             }
             WireContext::Cancellation { license, quantity_returned } => {
-                rules::id("context.license", license).map_err(|r| bad(r.message))?;
-                Context::Cancellation { license: license.clone(), quantity_returned: *quantity_returned }
+                rules::id("context.license", &license).map_err(|r| bad(r.message))?;
+                Context::Cancellation { license, quantity_returned }
             }
         };
         let fact = Fact { stamp, event, context };
@@ -256,7 +261,7 @@ impl From<Event> for WireEvent {
 
 impl WireEvent {
     /// The domain event; fails on out-of-range dates.
-    pub fn to_event(&self) -> Result<Event, DecodeError> {
+    pub fn into_event(self) -> Result<Event, DecodeError> {
         let day = |d: i32| {
             let day = Day(d);
             if day.is_valid() {
@@ -265,7 +270,7 @@ impl WireEvent {
                 Err(DecodeError::Invalid(format!("day {d} is out of range")))
             }
         };
-        Ok(match self.clone() {
+        Ok(match self {
             WireEvent::PartyRegistered { party, name, country, state_backed, sector } => {
                 Event::PartyRegistered { party, name, country, state_backed, sector }
             }
