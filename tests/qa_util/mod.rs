@@ -94,9 +94,17 @@ impl Out {
     }
 }
 
-/// A `qledger` command on `ledger` with `args` (the ledger flag comes first; the env var is
-/// cleared so a developer's `QLEDGER_LEDGER` cannot leak in).
+/// A `qledger` command on `ledger` with `args`, waiting up to 60 s for a ledger another test
+/// thread is using (the ledger flag comes first; the env var is cleared so a developer's
+/// `QLEDGER_LEDGER` cannot leak in).
 pub fn command(ledger: &Path, args: &[&str]) -> Command {
+    let mut c = command_nowait(ledger, &["--wait", "60"]);
+    c.args(args);
+    c
+}
+
+/// Like [`command`], without `--wait`: a busy ledger fails at once.
+pub fn command_nowait(ledger: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.arg("--ledger").arg(ledger).args(args);
     c.env_remove("QLEDGER_LEDGER").env("USER", "tester").env_remove("RUST_BACKTRACE");
@@ -152,9 +160,19 @@ pub fn run_cmd(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration, what: 
     Out { code: status.code(), stdout, stderr }
 }
 
-/// Runs `qledger --ledger LEDGER ARGS...`.
+/// Runs `qledger --ledger LEDGER --wait 60 ARGS...`.
 pub fn run(ledger: &Path, args: &[&str]) -> Out {
     run_cmd(command(ledger, args), None, TIMEOUT, &format!("qledger {args:?}"))
+}
+
+/// Runs `qledger --ledger LEDGER ARGS...` (no `--wait`).
+pub fn run_nowait(ledger: &Path, args: &[&str]) -> Out {
+    run_cmd(command_nowait(ledger, args), None, TIMEOUT, &format!("qledger {args:?}"))
+}
+
+/// The first 200 characters of `bytes`, lossily, for messages.
+pub fn shown(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).chars().take(200).collect()
 }
 
 /// Runs and asserts exit 0; returns stdout as text.
