@@ -24,8 +24,13 @@ fn main() -> ExitCode {
         Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let _ = out.flush();
-            // One line: the error and its causes, no backtrace.
-            let text = format!("{err:#}").replace('\n', " ");
+            // One line: the error and its causes, no backtrace. Control characters echoed from
+            // input (an id with ESC or CR in it) are escaped, never written to the terminal raw.
+            let text: String = format!("{err:#}")
+                .replace('\n', " ")
+                .chars()
+                .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+                .collect();
             eprintln!("qledger: {text}");
             ExitCode::from(cli::exit_code(&err))
         }
