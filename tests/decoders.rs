@@ -1,0 +1,351 @@
+//! Every decoder of stored data, fed arbitrary bytes and mutations of valid encodings: each
+//! returns `Ok` or `Err`, never panics, and whatever it accepts re-encodes to the same bytes.
+//!
+//! Short mode (CI): `cargo test --test decoders` (proptest's default 256 cases per property).
+//! Long mode: `QLEDGER_SOAK=1 cargo test --release --test decoders -- --ignored` (100,000
+//! cases per property; a failure prints the minimal input).
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use quotaledger::domain::QuotaState;
+use quotaledger::format::block::{block_entries, BlockBuilder};
+use quotaledger::format::chain::{record_hash, ChainCursor};
+use quotaledger::format::codec::{self, DecodeError};
+use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
+use quotaledger::format::snapshot::{
+    index_bucket, HeadV1, IndexBucketV1, KeyEntryV1, OrderRowV1, QuotaSnapshotV1, WireLicense, WireParty,
+};
+use quotaledger::limits::{BLOCK_BYTES_MAX, RECORD_BYTES_MAX};
+
+/// Feeds `bytes` to every decoder. Panics only if a decoder panics or accepts a non-canonical
+/// encoding.
+fn all_decoders(bytes: &[u8]) {
+    if let Ok(r) = codec::decode::<RecordV1>(bytes, RECORD_BYTES_MAX) {
+        assert_eq!(codec::encode(&r), bytes, "an accepted record re-encodes to its bytes");
+        let _ = r.to_fact();
+        let mut cursor = ChainCursor::genesis();
+        let _ = cursor.check(bytes, &record_hash(bytes));
+    }
+    if let Ok(entries) = block_entries(bytes) {
+        let mut cursor = ChainCursor::genesis();
+        for e in entries.take(100_000) {
+            match e {
+                Ok((body, hash)) => {
+                    if let Ok(r) = cursor.check(body, hash) {
+                        let _ = r.to_fact();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    if let Ok(h) = HeadV1::decode(bytes) {
+        assert_eq!(codec::encode(&h), bytes);
+    }
+    if let Ok((state, hash)) = QuotaSnapshotV1::decode(bytes) {
+        // The state a snapshot decodes to encodes back to the same snapshot.
+        assert_eq!(codec::encode(&QuotaSnapshotV1::from_state(&state, hash)), bytes);
+        let _ = state.licenses.values().map(|l| l.remaining()).count();
+    }
+    if let Ok(o) = codec::decode::<OrderRowV1<String>>(bytes, 1024) {
+        assert_eq!(codec::encode(&o), bytes);
+        let _ = o.into_row();
+    }
+    if let Ok(k) = codec::decode::<KeyEntryV1>(bytes, 1024) {
+        assert_eq!(codec::encode(&k), bytes);
+    }
+    for bucket in [0u16, 1, 0xffff] {
+        if let Ok(b) = IndexBucketV1::decode(bytes, bucket) {
+            assert_eq!(codec::encode(&b), bytes);
+        }
+    }
+}
+
+fn record(seq: u64, prev: [u8; 32], event: WireEvent, context: WireContext) -> RecordV1 {
+    RecordV1 {
+        format: 1,
+        seq,
+        at_secs: 1_780_000_000 + seq as i64,
+        at_nanos: 500,
+        actor: "clerk@mofcom".into(),
+        key: if seq % 2 == 0 { Some(format!("k-{seq}")) } else { None },
+        event,
+        context,
+        prev,
+    }
+}
+
+/// Valid encodings of every stored type: records of every event and context kind, a block, a
+/// head, a snapshot, index entries and a bucket.
+fn valid_encodings() -> Vec<Vec<u8>> {
+    let events = vec![
+        WireEvent::PartyRegistered {
+            party: "bytedance".into(),
+            name: "ByteDance Ltd.".into(),
+            country: "CN".into(),
+            state_backed: false,
+            sector: "internet".into(),
+        },
+        WireEvent::PartyRestricted { party: "cm".into(), reason: "state-backed".into() },
+        WireEvent::LicenseGranted {
+            license: "L-1".into(),
+            authority: "CN-MOFCOM".into(),
+            licensee: "bytedance".into(),
+            product: "H200".into(),
+            quantity: 150_000,
+            valid_from: 20_473,
+            valid_until: 20_837,
+            round: 1,
+        },
+        WireEvent::ConditionAdded {
+            license: "L-1".into(),
+            condition: "C1".into(),
+            rule: WireRule::BundleRatio { domestic: 1, per: 3 },
+            is_final: false,
+        },
+        WireEvent::ConditionAdded {
+            license: "L-1".into(),
+            condition: "C2".into(),
+            rule: WireRule::MaxPerOrder { units: 9_000 },
+            is_final: true,
+        },
+        WireEvent::ConditionAdded {
+            license: "L-1".into(),
+            condition: "C3".into(),
+            rule: WireRule::EndUse { text: "no military use".into() },
+            is_final: true,
+        },
+        WireEvent::ConditionFinalized { license: "L-1".into(), condition: "C1".into() },
+        WireEvent::ConditionWithdrawn { license: "L-1".into(), condition: "C1".into(), reason: "r".into() },
+        WireEvent::OrderPlaced {
+            order: "O-1".into(),
+            license: "L-1".into(),
+            quantity: 20_000,
+            domestic_quantity: 7_000,
+            supplier: "nvidia".into(),
+        },
+        WireEvent::OrderCancelled { order: "O-1".into(), reason: "r".into() },
+        WireEvent::ShipmentRecorded { order: "O-1".into(), quantity: 10_000 },
+        WireEvent::QuotaAmended { license: "L-1".into(), quantity: 120_000, reason: "r".into() },
+        WireEvent::LicenseSuspended { license: "L-1".into(), reason: "r".into() },
+        WireEvent::LicenseReinstated { license: "L-1".into(), reason: "r".into() },
+        WireEvent::LicenseRevoked { license: "L-1".into(), reason: "r".into() },
+    ];
+    let contexts = [
+        WireContext::None,
+        WireContext::Shipment { license: "L-1".into() },
+        WireContext::Cancellation { license: "L-1".into(), quantity_returned: 10_000 },
+    ];
+    let mut out = Vec::new();
+    let mut block = BlockBuilder::new();
+    let mut prev = [0u8; 32];
+    for (i, e) in events.into_iter().enumerate() {
+        let r = record(i as u64, prev, e, contexts[i % 3].clone());
+        let body = codec::encode(&r);
+        let hash = record_hash(&body);
+        block.push(&body, &hash);
+        prev = hash;
+        out.push(body);
+    }
+    out.push(block.finish());
+    out.push(codec::encode(&HeadV1 { format: 1, records: 15, last_hash: prev }));
+    out.push(codec::encode(&HeadV1 { format: 1, records: u64::MAX, last_hash: [0xff; 32] }));
+    let snap = QuotaSnapshotV1 {
+        format: 1,
+        records: 15,
+        last_hash: prev,
+        last_at: Some((1_780_000_000, 5)),
+        parties: vec![(
+            "bytedance".into(),
+            WireParty {
+                name: "ByteDance".into(),
+                country: "CN".into(),
+                state_backed: false,
+                sector: "internet".into(),
+                restricted: false,
+            },
+        )],
+        licenses: vec![(
+            "L-1".into(),
+            WireLicense {
+                authority: "CN-MOFCOM".into(),
+                licensee: "bytedance".into(),
+                product: "H200".into(),
+                round: 1,
+                status: 1,
+                quantity: 150_000,
+                ordered_gross: 20_000,
+                returned: 10_000,
+                shipped: 5_000,
+                valid_from: 20_473,
+                valid_until: 20_837,
+                conditions: vec![
+                    ("C1".into(), WireRule::BundleRatio { domestic: 1, per: 3 }, 1),
+                    ("C2".into(), WireRule::Reporting { text: "monthly".into() }, 2),
+                ],
+            },
+        )],
+    };
+    out.push(codec::encode(&snap));
+    out.push(codec::encode(&QuotaSnapshotV1::from_state(&QuotaState::default(), [0; 32])));
+    let row: OrderRowV1 = OrderRowV1 { license: "L-1".into(), quantity: 20_000, shipped: 10_000, cancelled: false };
+    out.push(codec::encode(&row));
+    out.push(codec::encode(&KeyEntryV1 { seq: 7, event_digest: [7; 32] }));
+    let bucket_of = index_bucket(b'o', "O-1");
+    let bucket: IndexBucketV1 = IndexBucketV1 { orders: vec![("O-1".into(), row)], keys: vec![] };
+    let bytes = codec::encode(&bucket);
+    assert!(IndexBucketV1::decode(&bytes, bucket_of).is_ok());
+    out.push(bytes);
+    out
+}
+
+#[test]
+fn the_valid_encodings_decode() {
+    let v = valid_encodings();
+    for body in &v[..15] {
+        let r: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).expect("valid record");
+        r.to_fact().expect("valid fact");
+    }
+    let n = block_entries(&v[15]).unwrap().collect::<Result<Vec<_>, _>>().unwrap().len();
+    assert_eq!(n, 15);
+    HeadV1::decode(&v[16]).unwrap();
+    QuotaSnapshotV1::decode(&v[18]).unwrap();
+    QuotaSnapshotV1::decode(&v[19]).unwrap();
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Flip(usize, u8),
+    Set(usize, u8),
+    Insert(usize, u8),
+    Remove(usize),
+    Truncate(usize),
+    Append(Vec<u8>),
+    /// Overwrite 9 bytes with a varint claiming a huge length (u64 prefix 253).
+    HugeLength(usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        (any::<usize>(), 1u8..=255).prop_map(|(i, b)| Mutation::Flip(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Set(i, b)),
+        (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        any::<usize>().prop_map(Mutation::Remove),
+        any::<usize>().prop_map(Mutation::Truncate),
+        proptest::collection::vec(any::<u8>(), 1..16).prop_map(Mutation::Append),
+        any::<usize>().prop_map(Mutation::HugeLength),
+    ]
+}
+
+fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
+    let n = bytes.len().max(1);
+    match m {
+        Mutation::Flip(i, b) => {
+            if !bytes.is_empty() {
+                bytes[i % n] ^= b;
+            }
+        }
+        Mutation::Set(i, b) => {
+            if !bytes.is_empty() {
+                bytes[i % n] = *b;
+            }
+        }
+        Mutation::Insert(i, b) => bytes.insert(i % (bytes.len() + 1), *b),
+        Mutation::Remove(i) => {
+            if !bytes.is_empty() {
+                bytes.remove(i % n);
+            }
+        }
+        Mutation::Truncate(i) => bytes.truncate(i % n),
+        Mutation::Append(extra) => bytes.extend_from_slice(extra),
+        Mutation::HugeLength(i) => {
+            let at = i % n;
+            let mut huge = vec![253u8];
+            huge.extend_from_slice(&(u64::MAX / 3).to_le_bytes());
+            for (k, b) in huge.into_iter().enumerate() {
+                if at + k < bytes.len() {
+                    bytes[at + k] = b;
+                } else {
+                    bytes.push(b);
+                }
+            }
+        }
+    }
+}
+
+fn mutated(which: usize, ms: &[Mutation]) -> Vec<u8> {
+    let valid = valid_encodings();
+    let mut bytes = valid[which % valid.len()].clone();
+    for m in ms {
+        apply(&mut bytes, m);
+    }
+    bytes
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic_a_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        all_decoders(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_bytes_behind_a_valid_block_header_never_panic(
+        count in any::<u32>(),
+        rest in proptest::collection::vec(any::<u8>(), 0..2048),
+    ) {
+        let mut bytes = vec![1u8];
+        bytes.extend_from_slice(&count.to_le_bytes());
+        bytes.extend_from_slice(&rest);
+        all_decoders(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_encodings_never_panic(
+        which in 0usize..32,
+        ms in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        all_decoders(&mutated(which, &ms));
+    }
+}
+
+#[test]
+fn hostile_length_prefixes_are_refused_without_allocating() {
+    // A record whose actor claims u64::MAX / 3 bytes, a block claiming 4 billion records, a
+    // snapshot claiming 2^60 parties: each an error, at once.
+    let mut r = vec![1u8, 0, 0, 0, 253];
+    r.extend_from_slice(&(u64::MAX / 3).to_le_bytes());
+    assert!(codec::decode::<RecordV1>(&r, RECORD_BYTES_MAX).is_err());
+    let mut s = vec![1u8, 0];
+    s.extend_from_slice(&[0; 32]);
+    s.push(0);
+    s.push(253);
+    s.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    assert!(QuotaSnapshotV1::decode(&s).is_err());
+    let mut b = vec![1u8];
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    b.extend_from_slice(&u32::MAX.to_le_bytes());
+    let entries: Vec<_> = block_entries(&b).unwrap().collect();
+    assert_eq!(entries.len(), 1, "framing stops at the first error");
+    assert!(entries[0].is_err());
+    let too_big = vec![1u8; BLOCK_BYTES_MAX + 1];
+    assert!(matches!(block_entries(&too_big), Err(DecodeError::TooLarge { .. })));
+}
+
+#[test]
+#[ignore = "soak: run with `cargo test --release --test decoders -- --ignored`"]
+fn soak_decoders() {
+    let mut runner = TestRunner::new(Config { cases: 100_000, ..Config::default() });
+    runner
+        .run(&proptest::collection::vec(any::<u8>(), 0..4096), |bytes| {
+            all_decoders(&bytes);
+            Ok(())
+        })
+        .unwrap();
+    runner
+        .run(&(0usize..32, proptest::collection::vec(mutation(), 1..6)), |(which, ms)| {
+            all_decoders(&mutated(which, &ms));
+            Ok(())
+        })
+        .unwrap();
+    eprintln!("decoders soak: 200,000 inputs, no panic");
+}
