@@ -37,21 +37,23 @@ pub struct IndexOverlay {
 impl IndexOverlay {
     fn bucket(&mut self, store: &Store, kind: u8, id: &str) -> Result<&mut Bucket, IndexError> {
         let b = index_bucket(kind, id);
-        if !self.buckets.contains_key(&b) {
-            let loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
-                None => Bucket::default(),
-                Some(bytes) => {
-                    let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
-                    Bucket {
-                        orders: w.orders.into_iter().map(|(id, r)| (id, r.into_row())).collect(),
-                        keys: w.keys.into_iter().collect(),
-                        dirty: false,
+        match self.buckets.entry(b) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
+                    None => Bucket::default(),
+                    Some(bytes) => {
+                        let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
+                        Bucket {
+                            orders: w.orders.into_iter().map(|(id, r)| (id, r.into_row())).collect(),
+                            keys: w.keys.into_iter().collect(),
+                            dirty: false,
+                        }
                     }
-                }
-            };
-            self.buckets.insert(b, loaded);
+                };
+                Ok(e.insert(loaded))
+            }
         }
-        Ok(self.buckets.get_mut(&b).expect("inserted above"))
     }
 
     /// The row of order `id`, if it was placed.

@@ -405,43 +405,72 @@ impl Ledger {
         let mut expected_seq = None;
         let mut blocks = 0u64;
         let mut uncommitted_blocks = 0u64;
-        for item in self.store.blocks_from(0)? {
-            let (first, bytes) = item?;
-            if first >= head.records && first >= cursor.seq_next {
-                // Left beyond the head by an interrupted append: not part of the ledger.
-                uncommitted_blocks += 1;
-                continue;
-            }
-            blocks += 1;
-            if first != cursor.seq_next {
-                return Err(IntegrityError::Block {
-                    seq: cursor.seq_next,
-                    what: format!("expected a block starting at seq {}, found one keyed {first}", cursor.seq_next),
-                }
-                .into());
-            }
-            let entries = block_entries(&bytes)
-                .map_err(|e| IntegrityError::Record { seq: cursor.seq_next, fault: Fault::Undecodable(e) })?;
-            for entry in entries {
-                let seq = cursor.seq_next;
-                let (body, hash) = entry.map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
-                let record = cursor.check(body, hash).map_err(|fault| IntegrityError::Record { seq, fault })?;
-                let fact =
-                    record.into_fact().map_err(|e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) })?;
-                state.apply(&fact);
-                if expect.as_ref() == Some(hash) {
-                    expected_seq = Some(seq);
-                }
-                while let Some((n, _)) = periodic.last() {
-                    if *n > state.records {
-                        break;
+        let mut computed = Vec::new();
+        // Two threads: this one decodes, links and replays; a reader fetches blocks from sled
+        // and hashes their records (reading and hashing cost about as much as the rest).
+        let blocks_iter = self.store.blocks_from(0)?;
+        std::thread::scope(|scope| -> Result<(), LedgerError> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HashedBlock, StoreError>>(16);
+            scope.spawn(move || {
+                for item in blocks_iter {
+                    let hashed = item.map(|(first, bytes)| {
+                        // A framing error is reported by the checking thread, at its seq.
+                        let hashes = block_entries(&bytes)
+                            .and_then(|it| it.map(|e| e.map(|(body, _)| chain::record_hash(body))).collect())
+                            .unwrap_or_default();
+                        HashedBlock { first, bytes, hashes }
+                    });
+                    let failed = hashed.is_err();
+                    if tx.send(hashed).is_err() || failed {
+                        return;
                     }
-                    let (n, bytes) = periodic.pop().expect("peeked");
-                    check_snapshot(&bytes, n, &state, &cursor.prev, n == state.records)?;
-                    snapshots_checked += 1;
+                }
+            });
+            for item in rx {
+                let HashedBlock { first, bytes, hashes } = item?;
+                if first >= head.records && first >= cursor.seq_next {
+                    // Left beyond the head by an interrupted append: not part of the ledger.
+                    uncommitted_blocks += 1;
+                    continue;
+                }
+                blocks += 1;
+                if first != cursor.seq_next {
+                    return Err(IntegrityError::Block {
+                        seq: cursor.seq_next,
+                        what: format!("expected a block starting at seq {}, found one keyed {first}", cursor.seq_next),
+                    }
+                    .into());
+                }
+                let entries = block_entries(&bytes)
+                    .map_err(|e| IntegrityError::Record { seq: cursor.seq_next, fault: Fault::Undecodable(e) })?;
+                computed.clear();
+                computed.extend(hashes);
+                for (i, entry) in entries.enumerate() {
+                    let seq = cursor.seq_next;
+                    let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
+                    let (body, hash) = entry.map_err(undecodable)?;
+                    let record: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).map_err(undecodable)?;
+                    let this_hash = computed.get(i).copied().unwrap_or_else(|| chain::record_hash(body));
+                    cursor
+                        .check_hashed(&record, this_hash, hash)
+                        .map_err(|fault| IntegrityError::Record { seq, fault })?;
+                    let fact = record.into_fact().map_err(undecodable)?;
+                    state.apply(&fact);
+                    if expect.as_ref() == Some(hash) {
+                        expected_seq = Some(seq);
+                    }
+                    while let Some((n, _)) = periodic.last() {
+                        if *n > state.records {
+                            break;
+                        }
+                        let (n, bytes) = periodic.pop().expect("peeked");
+                        check_snapshot(&bytes, n, &state, &cursor.prev, n == state.records)?;
+                        snapshots_checked += 1;
+                    }
                 }
             }
-        }
+            Ok(())
+        })?;
         if cursor.seq_next != head.records || cursor.prev != head.last_hash {
             return Err(IntegrityError::Head {
                 seq: cursor.seq_next.min(head.records),
@@ -561,6 +590,13 @@ fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {
     LedgerError::Refused { line, event_type: event.type_name(), subject, refusal }
 }
 
+/// A block as read by the verify reader thread, with the hash of each record's bytes.
+struct HashedBlock {
+    first: u64,
+    bytes: sled::IVec,
+    hashes: Vec<[u8; 32]>,
+}
+
 fn decode_snapshot(bytes: &[u8], records: u64) -> Result<QuotaState, LedgerError> {
     let (state, _) = QuotaSnapshotV1::decode(bytes)
         .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
@@ -641,7 +677,7 @@ impl Iterator for Records<'_> {
             if self.cursor.is_none() && record.seq < self.from {
                 continue; // before the requested start, inside the first block
             }
-            let cursor = self.cursor.get_or_insert_with(|| ChainCursor { seq_next: expected, prev: record.prev });
+            let cursor = self.cursor.get_or_insert(ChainCursor { seq_next: expected, prev: record.prev });
             if record.seq != cursor.seq_next {
                 let seq = cursor.seq_next;
                 return self.fail(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq } });

@@ -29,7 +29,7 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
         bail!(super::NotFound(format!("demo needs a fresh ledger, and {} already holds records", dir.display())));
     }
     let defaults = Defaults { at: Timestamp::default(), actor: "demo".to_string() };
-    writeln!(out, "== 1. append the H200 story ({}) into {}", "examples/h200.jsonl", dir.display())?;
+    writeln!(out, "== 1. append the H200 story (examples/h200.jsonl) into {}", dir.display())?;
     let report = super::append_from(&mut ledger, STORY_JSONL.as_bytes(), &defaults)?;
     output::append_report(out, &report, false)?;
 

@@ -495,7 +495,11 @@ pub fn text(field: &'static str, value: &str) -> Result<(), Refusal> {
             format!("{field} must be 1 to {TEXT_BYTES_MAX} bytes long, got {}", value.len()),
         );
     }
-    let bad = if value.is_ascii() { value.bytes().any(|b| b.is_ascii_control()) } else { value.chars().any(char::is_control) };
+    let bad = if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    };
     if bad {
         return refuse(Reason::InvalidText, field, format!("{field} must not contain control characters"));
     }

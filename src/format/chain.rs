@@ -109,13 +109,18 @@ impl ChainCursor {
 
     /// Checks an already decoded record against its bytes and stored hash, and advances.
     pub fn check_decoded(&mut self, record: &RecordV1, body: &[u8], stored_hash: &[u8; 32]) -> Result<(), Fault> {
+        self.check_hashed(record, record_hash(body), stored_hash)
+    }
+
+    /// Checks a decoded record whose bytes hash to `computed` (hashed elsewhere, e.g. on
+    /// another thread) against its stored hash, and advances.
+    pub fn check_hashed(&mut self, record: &RecordV1, computed: [u8; 32], stored_hash: &[u8; 32]) -> Result<(), Fault> {
         if record.seq != self.seq_next {
             return Err(Fault::Gap { found: record.seq });
         }
         if record.prev != self.prev {
             return Err(Fault::BrokenLink);
         }
-        let computed = record_hash(body);
         if &computed != stored_hash {
             return Err(Fault::HashMismatch { stored: *stored_hash, computed });
         }
