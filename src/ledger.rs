@@ -77,7 +77,7 @@ pub enum LedgerError {
     #[error(transparent)]
     Input(#[from] InputError),
     /// An event was refused by a rule (exit 1).
-    #[error("line {line}: {event_type} {subject}: {refusal}")]
+    #[error("line {line}: {event_type} {subject}: {refusal} [field {f}, rule {r}]", f = refusal.field, r = refusal.reason.as_str())]
     Refused {
         /// 1-based input line.
         line: u64,

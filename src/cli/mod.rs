@@ -41,17 +41,24 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
                     .unwrap_or_else(|| "unknown".into()),
             };
-            let report = match file.as_deref() {
-                None => append_from(&mut ledger, BufReader::with_capacity(1 << 20, io::stdin()), &defaults)?,
-                Some(p) if p == Path::new("-") => {
-                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, io::stdin()), &defaults)?
-                }
+            let stdin = || BufReader::with_capacity(1 << 20, io::stdin());
+            let result = match file.as_deref() {
+                None => append_from(&mut ledger, stdin(), &defaults),
+                Some(p) if p == Path::new("-") => append_from(&mut ledger, stdin(), &defaults),
                 Some(p) => {
                     let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, f), &defaults)?
+                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, f), &defaults)
                 }
             };
-            output::append_report(out, &report, json)?;
+            match result {
+                Ok(report) => output::append_report(out, &report, json)?,
+                Err(e) => {
+                    if json {
+                        output::append_failed(out, &e)?;
+                    }
+                    return Err(e.into());
+                }
+            }
         }
         Command::Verify { expect_head, json } => {
             let expect = match expect_head.as_deref() {

@@ -38,6 +38,20 @@ pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Resul
     Ok(())
 }
 
+/// `append --json` failure (the one-line error still goes to stderr): what was refused and why.
+pub fn append_failed(out: &mut dyn Write, e: &LedgerError) -> Result<()> {
+    let error = match e {
+        LedgerError::Refused { line, event_type, subject, refusal } => json!({
+            "line": line, "type": event_type, "subject": subject, "field": refusal.field,
+            "rule": refusal.reason.as_str(), "message": refusal.message,
+        }),
+        LedgerError::Input(i) => json!({ "line": i.line, "field": i.field, "rule": "bad_input", "message": i.message }),
+        other => json!({ "message": other.to_string() }),
+    };
+    writeln!(out, "{}", json!({ "appended": 0, "error": error }))?;
+    Ok(())
+}
+
 /// `verify` success.
 pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()> {
     if json {
