@@ -202,7 +202,19 @@ impl Store {
             .temporary(false)
             .create_new(false)
             .print_profile_on_drop(false);
-        let db = guarded("opening the store", || config.open())?;
+        // sled holds its own lock on store/db until its background threads let go of the file,
+        // which can outlive the previous holder's `LOCK` by a moment: that is "in use" too.
+        let deadline = wait.map(|w| Instant::now() + w);
+        let db = loop {
+            match guarded("opening the store", || config.open()) {
+                Ok(db) => break db,
+                Err(StoreError::Sled(msg)) if msg.contains("could not acquire lock") => match deadline {
+                    Some(d) if Instant::now() < d => std::thread::sleep(Duration::from_millis(LOCK_RETRY_MS)),
+                    _ => return Err(StoreError::InUse(dir.to_path_buf())),
+                },
+                Err(e) => return Err(e),
+            }
+        };
         Ok(Store { db, dir: dir.to_path_buf(), poisoned: false, _lock: lock })
     }
 
