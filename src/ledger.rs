@@ -511,13 +511,23 @@ impl Ledger {
     /// Streams records from `from` (inclusive), checking seq and links as it goes (hashes are
     /// recomputed by `verify`, not here).
     pub fn records(&self, from: u64) -> Result<Records<'_>, LedgerError> {
-        Ok(Records {
-            blocks: self.store.blocks_from(from)?,
-            current: Default::default(),
-            from,
-            cursor: None,
-            end: self.head.records,
-        })
+        Ok(Records::start(self.store.blocks_from(from)?, from, self.head.records))
+    }
+
+    /// The quota state at the head or after `as_of`, replayed from the first record, using no
+    /// snapshot: what an auditor runs to recompute the state from the records alone.
+    pub fn state_replayed(&self, as_of: Option<AsOf>) -> Result<QuotaState, LedgerError> {
+        let mut state = QuotaState::default();
+        for item in self.records(0)? {
+            let r = item?;
+            match as_of {
+                Some(AsOf::Seq(n)) if r.seq > n => break,
+                Some(AsOf::Time(t)) if r.fact.stamp.at > t => break,
+                _ => {}
+            }
+            state.apply(&r.fact);
+        }
+        Ok(state)
     }
 
     /// The quota state after a point in history, replayed from the nearest earlier snapshot.
@@ -624,20 +634,87 @@ fn check_snapshot(
     Ok(())
 }
 
-/// Iterator over stored records; see [`Ledger::records`].
+/// What the reader thread of [`Records`] sends per block: each record decoded, or the error
+/// that stopped the block.
+enum ReadItem {
+    Record { record: RecordV1, body: Vec<u8>, hash: [u8; 32] },
+    Undecodable(DecodeError),
+    Store(StoreError),
+}
+
+fn read_block(bytes: &[u8]) -> Vec<ReadItem> {
+    let entries = match block_entries(bytes) {
+        Ok(it) => it,
+        Err(e) => return vec![ReadItem::Undecodable(e)],
+    };
+    let mut out = Vec::with_capacity(entries.remaining() as usize);
+    for entry in entries {
+        match entry.and_then(|(body, hash)| {
+            codec::decode::<RecordV1>(body, RECORD_BYTES_MAX).map(|r| (r, body.to_vec(), *hash))
+        }) {
+            Ok((record, body, hash)) => out.push(ReadItem::Record { record, body, hash }),
+            Err(e) => {
+                out.push(ReadItem::Undecodable(e));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Iterator over stored records; see [`Ledger::records`]. A reader thread fetches and decodes
+/// blocks ahead; this side checks seqs and links, in order, and stops at the head.
 pub struct Records<'a> {
-    blocks: crate::store::Blocks<'a>,
-    /// The current block's records: `(body, hash)`, consumed from the front.
-    current: std::collections::VecDeque<(Vec<u8>, [u8; 32])>,
+    rx: Option<std::sync::mpsc::Receiver<Vec<ReadItem>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    current: std::collections::VecDeque<ReadItem>,
     from: u64,
     cursor: Option<ChainCursor>,
     end: u64,
+    _ledger: std::marker::PhantomData<&'a Ledger>,
 }
 
 impl Records<'_> {
+    fn start(blocks: crate::store::Blocks, from: u64, end: u64) -> Records<'static> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ReadItem>>(16);
+        // It ends when the blocks do, or when the receiver is dropped (its next send fails);
+        // `Drop` joins it, so no sled handle outlives the ledger.
+        let reader = std::thread::spawn(move || {
+            for item in blocks {
+                let items = match item {
+                    Ok((_, bytes)) => read_block(&bytes),
+                    Err(e) => vec![ReadItem::Store(e)],
+                };
+                let stop = items.iter().any(|i| !matches!(i, ReadItem::Record { .. }));
+                if tx.send(items).is_err() || stop {
+                    return;
+                }
+            }
+        });
+        Records {
+            rx: Some(rx),
+            reader: Some(reader),
+            current: Default::default(),
+            from,
+            cursor: None,
+            end,
+            _ledger: std::marker::PhantomData,
+        }
+    }
+
     fn fail(&mut self, e: impl Into<LedgerError>) -> Option<Result<StoredRecord, LedgerError>> {
         self.end = 0;
         Some(Err(e.into()))
+    }
+}
+
+impl Drop for Records<'_> {
+    fn drop(&mut self) {
+        drop(self.rx.take());
+        if let Some(reader) = self.reader.take() {
+            // A reader that panicked has nothing left to clean up; the panic was its own.
+            let _ = reader.join();
+        }
     }
 }
 
@@ -650,29 +727,24 @@ impl Iterator for Records<'_> {
             if expected >= self.end {
                 return None;
             }
-            let Some((body, hash)) = self.current.pop_front() else {
-                let bytes = match self.blocks.next() {
-                    None => {
+            let Some(item) = self.current.pop_front() else {
+                match self.rx.as_ref().map(|rx| rx.recv()) {
+                    Some(Ok(items)) => self.current = items.into(),
+                    _ => {
                         return self.fail(IntegrityError::Head {
                             seq: expected,
                             what: "the chain ends before the head".into(),
                         })
                     }
-                    Some(Err(e)) => return self.fail(e),
-                    Some(Ok((_, bytes))) => bytes,
-                };
-                let entries = block_entries(&bytes).and_then(|it| {
-                    it.map(|r| r.map(|(b, h)| (b.to_vec(), *h))).collect::<Result<std::collections::VecDeque<_>, _>>()
-                });
-                match entries {
-                    Ok(e) => self.current = e,
-                    Err(e) => return self.fail(IntegrityError::Record { seq: expected, fault: Fault::Undecodable(e) }),
                 }
                 continue;
             };
-            let record: RecordV1 = match codec::decode(&body, RECORD_BYTES_MAX) {
-                Ok(r) => r,
-                Err(e) => return self.fail(IntegrityError::Record { seq: expected, fault: Fault::Undecodable(e) }),
+            let (record, body, hash) = match item {
+                ReadItem::Record { record, body, hash } => (record, body, hash),
+                ReadItem::Undecodable(e) => {
+                    return self.fail(IntegrityError::Record { seq: expected, fault: Fault::Undecodable(e) })
+                }
+                ReadItem::Store(e) => return self.fail(e),
             };
             if self.cursor.is_none() && record.seq < self.from {
                 continue; // before the requested start, inside the first block

@@ -62,6 +62,9 @@ pub enum Command {
         /// Only this party and its licenses
         #[arg(long)]
         party: Option<String>,
+        /// Recompute from the first record, using no persisted snapshot
+        #[arg(long)]
+        full_replay: bool,
         /// Print JSON
         #[arg(long)]
         json: bool,

@@ -79,11 +79,16 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 }
             }
         }
-        Command::State { as_of, license, party, json } => {
+        Command::State { as_of, license, party, full_replay, json } => {
             let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
-            let state = match as_of.as_deref() {
-                None => ledger.state()?,
-                Some(text) => ledger.state_as_of(parse_point(text, "--as-of")?)?,
+            let point = match as_of.as_deref() {
+                None => None,
+                Some(text) => Some(parse_point(text, "--as-of")?),
+            };
+            let state = match (point, full_replay) {
+                (point, true) => ledger.state_replayed(point)?,
+                (None, false) => ledger.state()?,
+                (Some(point), false) => ledger.state_as_of(point)?,
             };
             output::state(out, &ledger, &state, license.as_deref(), party.as_deref(), json)?;
         }
