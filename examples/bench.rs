@@ -693,7 +693,8 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
     let as_of_mid = r.run("qledger state --as-of N/2", &qledger, &mid_args, true, None)?;
 
     let null = Path::new("/dev/null");
-    let replay = r.run("qledger replay --json", &qledger, &q(&["replay", "--json"]), true, Some(null))?;
+    let replay =
+        r.run("qledger state --full-replay", &qledger, &q(&["state", "--full-replay", "--json"]), true, Some(null))?;
     let export_path = dir.join("export.jsonl");
     let mut export_args = l_flag.to_vec();
     export_args.extend(["export".as_ref(), "--out".as_ref(), export_path.as_os_str()]);
@@ -782,7 +783,7 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
     });
     let ql_replay = n / replay.secs;
     rows.push(Row {
-        figure: "full replay from genesis, events/s (qledger: `replay --json > /dev/null`)".into(),
+        figure: "state by full replay from genesis, events/s (`state --full-replay`)".into(),
         ours: rate(ql_replay),
         sqlite: opt(peers.sq_replay, rate),
         raw: "–".into(),
@@ -862,7 +863,7 @@ fn bench(opts: &Opts, n_events: u64, n: f64, manifest: &Path, shared: &Path, gen
     rows.push(rss_row("peak RSS, verify (raw-sled: scan)", verify.rss_mib(), peers.sq_verify_rss, peers.raw_scan_rss));
     rows.push(rss_row("peak RSS, state at the head", state_run.rss_mib(), None, None));
     rows.push(rss_row(&format!("peak RSS, state --as-of seq {mid}"), as_of_mid.rss_mib(), None, None));
-    rows.push(rss_row("peak RSS, replay --json (sqlite: replay)", replay.rss_mib(), peers.sq_replay_rss, None));
+    rows.push(rss_row("peak RSS, state --full-replay (sqlite: replay)", replay.rss_mib(), peers.sq_replay_rss, None));
     rows.push(rss_row("peak RSS, export", export.rss_mib(), None, None));
     if peers.raw_insert_rss.is_some() {
         rows.push(Row {
