@@ -114,10 +114,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             match file {
                 None => output::export(out, &ledger)?,
                 Some(p) => {
-                    let f = File::create(&p).with_context(|| format!("creating {}", p.display()))?;
+                    // Written beside the target and renamed at the end, so a failed export
+                    // (an integrity error half-way) never leaves a partial file under FILE.
+                    let mut tmp = p.clone().into_os_string();
+                    tmp.push(".partial");
+                    let tmp = PathBuf::from(tmp);
+                    let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
                     let mut w = BufWriter::with_capacity(1 << 20, f);
-                    output::export(&mut w, &ledger)?;
-                    w.flush().with_context(|| format!("writing {}", p.display()))?;
+                    let written = output::export(&mut w, &ledger).and_then(|()| {
+                        w.flush().with_context(|| format!("writing {}", tmp.display()))?;
+                        std::fs::rename(&tmp, &p).with_context(|| format!("renaming to {}", p.display()))
+                    });
+                    if written.is_err() {
+                        let _ = std::fs::remove_file(&tmp);
+                    }
+                    written?;
                 }
             }
         }
