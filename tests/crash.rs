@@ -60,7 +60,7 @@ fn check_after_kill(ledger: &Path, heads: &[(u64, String)], round: usize, rng: &
     let (records_known, newest) = heads.last().expect("a head").clone();
     let out = run(ledger, &["verify", "--expect-head", &newest]);
     assert_eq!(out.code, Some(0), "{what}: verify --expect-head {newest} after the kill: {}", out.stderr);
-    if round % 5 == 0 {
+    if round.is_multiple_of(5) {
         let (_, older) = &heads[rng.below(heads.len() as u64) as usize];
         let out = run(ledger, &["verify", "--expect-head", older]);
         assert_eq!(out.code, Some(0), "{what}: an older reported head {older} is gone: {}", out.stderr);
@@ -108,7 +108,12 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
         write(&input, orders(&format!("r{round}-"), "L-1", 0, batch, t_next));
         t_next += batch;
         let before = heads.last().expect("head").0;
-        let delay = Duration::from_millis(rng.below(span_ms * 5 / 4 + 1));
+        // Big (staged) batches: aim at the middle, where blocks are being written ahead.
+        let delay = if batch >= 50_000 {
+            Duration::from_millis(rng.range(span_ms * 3 / 10, span_ms * 8 / 10))
+        } else {
+            Duration::from_millis(rng.below(span_ms * 5 / 4 + 1))
+        };
         let exited = kill_after(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"], delay);
         let after = check_after_kill(&ledger, &heads, round, &mut rng, &what);
         match exited {

@@ -256,7 +256,8 @@ fn change_event(e: &mut WireEvent) {
 
 /// Every per-record field edit, on record `seq`.
 fn field_edits(fx: &Fixture, seq: u64, tally: &mut Tally) {
-    let edits: Vec<(&str, Box<dyn Fn(&mut RecordV1)>)> = vec![
+    type Edit = Box<dyn Fn(&mut RecordV1)>;
+    let edits: Vec<(&str, Edit)> = vec![
         ("event", Box::new(|r| change_event(&mut r.event))),
         ("at", Box::new(|r| r.at_secs -= 60)),
         ("at nanos", Box::new(|r| r.at_nanos += 1)),
@@ -358,8 +359,7 @@ fn deleting_inserting_and_swapping_records_is_caught_at_the_first_bad_seq() {
     // Insertions go into the block with the most room (blocks are filled to their limit).
     let roomy = |b: &[Block]| {
         let bi = (0..b.len()).min_by_key(|&i| frame(&b[i].1).len()).unwrap();
-        let seq = b[bi].0 + b[bi].1.len() as u64 / 2;
-        seq
+        b[bi].0 + b[bi].1.len() as u64 / 2
     };
     case(fx, "insert a forged record with a correct hash and link", &mut t, |db, b| {
         let at = roomy(b);
