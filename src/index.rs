@@ -8,7 +8,7 @@
 
 use crate::domain::OrderRow;
 use crate::format::codec::{self, DecodeError};
-use crate::format::snapshot::{index_bucket, IndexBucketV1, KeyEntryV1, OrderRowV1};
+use crate::format::snapshot::{index_bucket, IndexBucketV1, KeyEntryV1, OrderRowV1, INDEX_BUCKETS};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 
@@ -28,32 +28,43 @@ struct Bucket {
     dirty: bool,
 }
 
-/// The buckets one append call has loaded, with its changes.
-#[derive(Debug, Default)]
+/// Room reserved in a bucket's maps when it is loaded, so that a bulk append does not rehash
+/// each map many times over as it grows.
+const BUCKET_SPARE_ENTRIES: usize = 64;
+
+/// The buckets one append call has loaded, with its changes; indexed by bucket number.
+#[derive(Debug)]
 pub struct IndexOverlay {
-    buckets: HashMap<u16, Bucket>,
+    buckets: Vec<Option<Bucket>>,
+}
+
+impl Default for IndexOverlay {
+    fn default() -> Self {
+        IndexOverlay { buckets: (0..INDEX_BUCKETS).map(|_| None).collect() }
+    }
 }
 
 impl IndexOverlay {
     fn bucket(&mut self, store: &Store, kind: u8, id: &str) -> Result<&mut Bucket, IndexError> {
         let b = index_bucket(kind, id);
-        match self.buckets.entry(b) {
-            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
-                    None => Bucket::default(),
-                    Some(bytes) => {
-                        let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
-                        Bucket {
-                            orders: w.orders.into_iter().map(|(id, r)| (id, r.into_row())).collect(),
-                            keys: w.keys.into_iter().collect(),
-                            dirty: false,
-                        }
+        let slot = &mut self.buckets[usize::from(b)];
+        if slot.is_none() {
+            let mut loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
+                None => Bucket::default(),
+                Some(bytes) => {
+                    let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
+                    Bucket {
+                        orders: w.orders.into_iter().map(|(id, r)| (id, r.into_row())).collect(),
+                        keys: w.keys.into_iter().collect(),
+                        dirty: false,
                     }
-                };
-                Ok(e.insert(loaded))
-            }
+                }
+            };
+            loaded.orders.reserve(BUCKET_SPARE_ENTRIES);
+            loaded.keys.reserve(BUCKET_SPARE_ENTRIES);
+            *slot = Some(loaded);
         }
+        Ok(slot.as_mut().expect("filled above"))
     }
 
     /// The row of order `id`, if it was placed.
@@ -86,7 +97,8 @@ impl IndexOverlay {
     pub fn encode_dirty(&self) -> Vec<(u16, Vec<u8>)> {
         self.buckets
             .iter()
-            .filter(|(_, b)| b.dirty)
+            .enumerate()
+            .filter_map(|(n, b)| b.as_ref().filter(|b| b.dirty).map(|b| (n as u16, b)))
             .map(|(n, b)| {
                 // Hash maps for lookups; sorted on the way out, for one canonical encoding.
                 let mut orders: Vec<_> =
@@ -94,7 +106,7 @@ impl IndexOverlay {
                 orders.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 let mut keys: Vec<_> = b.keys.iter().map(|(k, e)| (k.as_str(), *e)).collect();
                 keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                (*n, codec::encode(&IndexBucketV1 { orders, keys }))
+                (n, codec::encode(&IndexBucketV1 { orders, keys }))
             })
             .collect()
     }
