@@ -636,6 +636,8 @@ fn check_snapshot(
 
 /// What the reader thread of [`Records`] sends per block: each record decoded, or the error
 /// that stopped the block.
+// Records are nearly every item: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum ReadItem {
     Record { record: RecordV1, body: Vec<u8>, hash: [u8; 32] },
     Undecodable(DecodeError),

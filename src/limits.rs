@@ -29,6 +29,11 @@ pub const YEAR_MIN: i32 = 1970;
 pub const YEAR_MAX: i32 = 9999;
 /// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default.
 pub const STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// Free space a commit needs: this many times its bytes, plus the margin below (sled rewrites
+/// whole tree nodes and may start a new segment).
+pub const DISK_SPACE_FACTOR: u64 = 3;
+/// See [`DISK_SPACE_FACTOR`].
+pub const DISK_SPACE_MARGIN_BYTES: u64 = 16 * 1024 * 1024;
 /// How often `--wait` retries a busy ledger, in milliseconds.
 pub const LOCK_RETRY_MS: u64 = 25;
 

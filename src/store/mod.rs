@@ -18,7 +18,7 @@
 //! Architecture Invariant: every write is one `Commit` applied as one sled batch, then flushed
 //! and fsynced; a failed write poisons the store so that nothing more is written through it.
 
-use crate::limits::{LOCK_RETRY_MS, STORE_CACHE_BYTES};
+use crate::limits::{DISK_SPACE_FACTOR, DISK_SPACE_MARGIN_BYTES, LOCK_RETRY_MS, STORE_CACHE_BYTES};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -63,14 +63,26 @@ pub enum StoreError {
         found: String,
     },
     /// A file system call failed.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {error}")]
     Io {
         /// What was being done.
         what: &'static str,
         /// On which path.
         path: PathBuf,
-        /// The OS error.
-        source: io::Error,
+        /// The OS error (in the message, not a separate cause, so it is printed once).
+        error: io::Error,
+    },
+    /// Not enough free space for a commit: refused before anything is written.
+    #[error(
+        "not enough free space in {path}: this append needs about {needed_bytes} bytes, {available_bytes} are free"
+    )]
+    DiskFull {
+        /// The store directory.
+        path: PathBuf,
+        /// Estimated need, margin included.
+        needed_bytes: u64,
+        /// Free bytes available to this process.
+        available_bytes: u64,
     },
     /// sled reported an error (or panicked, which is caught and reported here).
     #[error("store error: {0}")]
@@ -85,7 +97,7 @@ pub enum StoreError {
 
 impl StoreError {
     fn io(what: &'static str, path: &Path, source: io::Error) -> StoreError {
-        StoreError::Io { what, path: path.to_path_buf(), source }
+        StoreError::Io { what, path: path.to_path_buf(), error: source }
     }
 }
 
@@ -263,6 +275,7 @@ impl Store {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
+        self.ensure_space(blocks.iter().map(|(_, b)| b.len() as u64).sum())?;
         let mut batch = sled::Batch::default();
         for seq in remove_blocks {
             batch.remove(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()));
@@ -311,6 +324,12 @@ impl Store {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
+        let values = |v: &[(u64, Vec<u8>)]| v.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+        let bytes = values(&c.blocks)
+            + values(&c.snapshots)
+            + c.index_buckets.iter().map(|(_, b)| b.len() as u64).sum::<u64>()
+            + (c.head.len() + c.head_snapshot.len()) as u64;
+        self.ensure_space(bytes)?;
         let mut batch = sled::Batch::default();
         for seq in c.remove_blocks {
             batch.remove(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()));
@@ -331,6 +350,20 @@ impl Store {
         guarded("writing", || self.db.apply_batch(batch))?;
         self.sync()?;
         self.poisoned = false;
+        Ok(())
+    }
+
+    /// Refuses a write that might not fit. sled 0.34 does not fail cleanly when the disk fills
+    /// up mid-write (seen: a flush that reports success, then a store that no longer opens), so
+    /// the ledger checks before writing, with room for sled's rewrites of whole tree nodes.
+    fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
+        let store_dir = self.dir.join(STORE_DIR);
+        let available_bytes =
+            fs2::available_space(&store_dir).map_err(|e| StoreError::io("measuring free space in", &store_dir, e))?;
+        let needed_bytes = bytes.saturating_mul(DISK_SPACE_FACTOR).saturating_add(DISK_SPACE_MARGIN_BYTES);
+        if available_bytes < needed_bytes {
+            return Err(StoreError::DiskFull { path: store_dir, needed_bytes, available_bytes });
+        }
         Ok(())
     }
 
