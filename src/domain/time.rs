@@ -5,7 +5,7 @@
 
 use crate::limits::{YEAR_MAX, YEAR_MIN};
 use ::time::format_description::well_known::Rfc3339;
-use ::time::{Date, OffsetDateTime, UtcOffset};
+use ::time::{Date, OffsetDateTime};
 use std::fmt;
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -29,14 +29,17 @@ impl Timestamp {
     /// Parses RFC 3339 (any offset, normalized to UTC).
     pub fn parse(text: &str) -> Result<Timestamp, String> {
         let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text:?} is not an RFC 3339 time ({e})"))?;
-        let t = t.to_offset(UtcOffset::UTC);
-        check_year(t.year())?;
-        Ok(Timestamp { secs: t.unix_timestamp(), nanos: t.nanosecond() })
+        // The instant does not depend on the offset; converting to UTC can leave the calendar's
+        // range (9999-12-31T23:00:00-05:00), which `to_offset` answers with a panic.
+        let ts = Timestamp { secs: t.unix_timestamp(), nanos: t.nanosecond() };
+        match ts.to_offset_date_time() {
+            Some(_) => Ok(ts),
+            None => Err(format!("{text:?} is outside the years {YEAR_MIN}..={YEAR_MAX} in UTC")),
+        }
     }
 
     /// Builds a timestamp from an `OffsetDateTime` (the caller's clock).
     pub fn from_offset_date_time(t: OffsetDateTime) -> Timestamp {
-        let t = t.to_offset(UtcOffset::UTC);
         Timestamp { secs: t.unix_timestamp(), nanos: t.nanosecond() }
     }
 
@@ -143,6 +146,13 @@ mod tests {
         assert_eq!(t.nanos, 250_000_000);
         assert_eq!(t.to_string(), "2026-01-20T00:00:00.25Z");
         assert_eq!(t.day().to_string(), "2026-01-20");
+    }
+
+    #[test]
+    fn instants_beyond_the_calendar_in_utc_are_refused_not_a_panic() {
+        assert!(Timestamp::parse("9999-12-31T23:00:00-05:00").is_err());
+        assert!(Timestamp::parse("1970-01-01T01:00:00+02:00").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_ok());
     }
 
     #[test]
