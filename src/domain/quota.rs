@@ -70,10 +70,10 @@ pub struct License {
     pub status: LicenseStatus,
     /// Current quota (after amendments).
     pub quantity: u64,
-    /// Sum of all order quantities placed, cancelled ones included.
-    pub ordered_gross: u64,
-    /// Unshipped quantities that cancellations returned to the quota.
-    pub returned: u64,
+    /// Units committed against the quota: ordered, net of what cancellations returned. Kept
+    /// net (not as a gross sum minus returns) so that no amount of order and cancel churn can
+    /// overflow it: it never exceeds `quantity`.
+    pub ordered: u64,
     /// Units shipped.
     pub shipped: u64,
     /// First valid day.
@@ -87,7 +87,7 @@ pub struct License {
 impl License {
     /// Ordered net of what cancellations returned: the units committed against the quota.
     pub fn ordered(&self) -> u64 {
-        self.ordered_gross.saturating_sub(self.returned)
+        self.ordered
     }
 
     /// `quantity - ordered`.
@@ -160,8 +160,7 @@ impl QuotaState {
                         round: *round,
                         status: LicenseStatus::Active,
                         quantity: *quantity,
-                        ordered_gross: 0,
-                        returned: 0,
+                        ordered: 0,
                         shipped: 0,
                         valid_from: *valid_from,
                         valid_until: *valid_until,
@@ -183,13 +182,13 @@ impl QuotaState {
             }
             Event::OrderPlaced { license, quantity, .. } => {
                 if let Some(l) = self.licenses.get_mut(license) {
-                    l.ordered_gross = l.ordered_gross.saturating_add(*quantity);
+                    l.ordered = l.ordered.saturating_add(*quantity);
                 }
             }
             Event::OrderCancelled { .. } => {
                 if let Context::Cancellation { license, quantity_returned } = &fact.context {
                     if let Some(l) = self.licenses.get_mut(license) {
-                        l.returned = l.returned.saturating_add(*quantity_returned);
+                        l.ordered = l.ordered.saturating_sub(*quantity_returned);
                     }
                 }
             }

@@ -260,10 +260,7 @@ pub fn check(state: &QuotaState, order: Option<&OrderRow>, stamp: &Stamp, event:
                     Rule::EndUse { .. } | Rule::Reporting { .. } => {}
                 }
             }
-            // The sum over all orders may never wrap, even on a quota raised later.
-            if l.ordered_gross.checked_add(*quantity).is_none() {
-                return refuse(Reason::Overflow, "quantity", format!("ordered total on {license} would overflow u64"));
-            }
+            // `quantity <= remaining` keeps `ordered + quantity <= quota`: the sum cannot wrap.
         }
         Event::OrderCancelled { order: id, .. } => {
             let row = order_ref(order, id)?;
