@@ -32,7 +32,9 @@ struct Bucket {
 /// each map many times over as it grows.
 const BUCKET_SPARE_ENTRIES: usize = 64;
 
-/// The buckets one append call has loaded, with its changes; indexed by bucket number.
+/// The buckets one append call has loaded, with its changes; indexed by bucket number. Every
+/// method takes the store to load a bucket from on first use; `None` starts it empty, which is
+/// how `verify` rebuilds the whole index from the records.
 #[derive(Debug)]
 pub struct IndexOverlay {
     buckets: Vec<Option<Bucket>>,
@@ -45,11 +47,15 @@ impl Default for IndexOverlay {
 }
 
 impl IndexOverlay {
-    fn bucket(&mut self, store: &Store, kind: u8, id: &str) -> Result<&mut Bucket, IndexError> {
+    fn bucket(&mut self, store: Option<&Store>, kind: u8, id: &str) -> Result<&mut Bucket, IndexError> {
         let b = index_bucket(kind, id);
         let slot = &mut self.buckets[usize::from(b)];
         if slot.is_none() {
-            let mut loaded = match store.index_bucket(b).map_err(IndexError::Store)? {
+            let stored = match store {
+                Some(store) => store.index_bucket(b).map_err(IndexError::Store)?,
+                None => None,
+            };
+            let mut loaded = match stored {
                 None => Bucket::default(),
                 Some(bytes) => {
                     let w = IndexBucketV1::decode(&bytes, b).map_err(IndexError::Undecodable)?;
@@ -68,17 +74,17 @@ impl IndexOverlay {
     }
 
     /// The row of order `id`, if it was placed.
-    pub fn order(&mut self, store: &Store, id: &str) -> Result<Option<OrderRow>, IndexError> {
+    pub fn order(&mut self, store: Option<&Store>, id: &str) -> Result<Option<OrderRow>, IndexError> {
         Ok(self.bucket(store, b'o', id)?.orders.get(id).cloned())
     }
 
     /// The entry of idempotency key `key`, if it was used.
-    pub fn key(&mut self, store: &Store, key: &str) -> Result<Option<KeyEntryV1>, IndexError> {
+    pub fn key(&mut self, store: Option<&Store>, key: &str) -> Result<Option<KeyEntryV1>, IndexError> {
         Ok(self.bucket(store, b'k', key)?.keys.get(key).copied())
     }
 
     /// Records a new or changed order row.
-    pub fn put_order(&mut self, store: &Store, id: &str, row: OrderRow) -> Result<(), IndexError> {
+    pub fn put_order(&mut self, store: Option<&Store>, id: &str, row: OrderRow) -> Result<(), IndexError> {
         let b = self.bucket(store, b'o', id)?;
         b.orders.insert(id.to_string(), row);
         b.dirty = true;
@@ -86,7 +92,7 @@ impl IndexOverlay {
     }
 
     /// Records a newly used key.
-    pub fn put_key(&mut self, store: &Store, key: &str, entry: KeyEntryV1) -> Result<(), IndexError> {
+    pub fn put_key(&mut self, store: Option<&Store>, key: &str, entry: KeyEntryV1) -> Result<(), IndexError> {
         let b = self.bucket(store, b'k', key)?;
         b.keys.insert(key.to_string(), entry);
         b.dirty = true;

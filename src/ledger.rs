@@ -56,6 +56,21 @@ pub enum IntegrityError {
         /// Records the snapshot claims to cover.
         records: u64,
     },
+    /// A record breaks a rule, or carries another context than the rules resolve: it was
+    /// appended past the rules (e.g. after an edit of the derived index or snapshot).
+    #[error("integrity failure at seq {seq}: the record breaks the rules: {what}")]
+    RuleBroken {
+        /// The first bad seq.
+        seq: u64,
+        /// Which rule, how.
+        what: String,
+    },
+    /// A stored index bucket differs from the one rebuilt from the records.
+    #[error("integrity failure: index bucket {bucket} differs from a rebuild from the records")]
+    Index {
+        /// The bucket.
+        bucket: u16,
+    },
     /// `--expect-head`: no record on the chain has this hash.
     #[error("integrity failure: no record on the chain has hash {0} (the ledger was truncated or rewritten since)")]
     NotOnChain(String),
@@ -144,6 +159,10 @@ pub struct VerifyReport {
     pub records: u64,
     /// Blocks read.
     pub blocks: u64,
+    /// Whether every record was checked against the rules and the index rebuilt.
+    pub rules: bool,
+    /// Stored index buckets found equal to their rebuild.
+    pub index_buckets: u64,
     /// Persisted snapshots compared with the replay (the head snapshot included).
     pub snapshots: u64,
     /// The verified head.
@@ -168,6 +187,17 @@ pub struct StoredRecord {
     pub hash: [u8; 32],
     /// Its canonical bytes (what the hash covers).
     pub bytes: Vec<u8>,
+}
+
+/// How much `verify` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Hashes, links, head and snapshots: memory bounded by the largest block and snapshot.
+    Chain,
+    /// Also every record against the rules in force when it was appended (so a record appended
+    /// through an edited index or snapshot is caught), and every stored index bucket against
+    /// one rebuilt from the records. Holds the order and key index in memory.
+    Rules,
 }
 
 /// A point in history for `state --as-of`.
@@ -285,7 +315,7 @@ impl Ledger {
             let mut digest = None;
             if let Some(key) = &stamp.key {
                 let d = event_digest(&event);
-                if let Some(entry) = index.key(&self.store, key).map_err(index_error)? {
+                if let Some(entry) = index.key(Some(&self.store), key).map_err(index_error)? {
                     if entry.event_digest == d {
                         skipped.push((line, key.clone(), entry.seq));
                         continue;
@@ -301,7 +331,7 @@ impl Ledger {
             }
             let order = match event.order() {
                 None => None,
-                Some(id) => index.order(&self.store, id).map_err(index_error)?,
+                Some(id) => index.order(Some(&self.store), id).map_err(index_error)?,
             };
             let context =
                 domain::check(&state, order.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
@@ -369,25 +399,11 @@ impl Ledger {
         seq: u64,
         digest: Option<[u8; 32]>,
     ) -> Result<(), LedgerError> {
-        let row = match (&fact.event, before) {
-            (Event::OrderPlaced { order, license, quantity, .. }, _) => {
-                Some((order, OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false }))
-            }
-            (Event::OrderCancelled { order, .. }, Some(mut row)) => {
-                row.cancelled = true;
-                Some((order, row))
-            }
-            (Event::ShipmentRecorded { order, quantity }, Some(mut row)) => {
-                row.shipped = row.shipped.saturating_add(*quantity);
-                Some((order, row))
-            }
-            _ => None,
-        };
-        if let Some((id, row)) = row {
-            index.put_order(&self.store, id, row).map_err(index_error)?;
+        if let Some((id, row)) = OrderRow::after(&fact.event, before) {
+            index.put_order(Some(&self.store), id, row).map_err(index_error)?;
         }
         if let (Some(key), Some(event_digest)) = (&fact.stamp.key, digest) {
-            index.put_key(&self.store, key, KeyEntryV1 { seq, event_digest }).map_err(index_error)?;
+            index.put_key(Some(&self.store), key, KeyEntryV1 { seq, event_digest }).map_err(index_error)?;
         }
         Ok(())
     }
@@ -396,7 +412,14 @@ impl Ledger {
     /// snapshot against a fresh replay; with `expect`, also that a record with that hash is on
     /// the chain.
     pub fn verify(&self, expect: Option<[u8; 32]>) -> Result<VerifyReport, LedgerError> {
+        self.verify_with(expect, Depth::Rules)
+    }
+
+    /// [`Ledger::verify`] at a chosen depth.
+    pub fn verify_with(&self, expect: Option<[u8; 32]>, depth: Depth) -> Result<VerifyReport, LedgerError> {
         let head = self.head;
+        // With the rules, the order and key index is rebuilt in memory from the records.
+        let mut rebuild = (depth == Depth::Rules).then(IndexOverlay::default);
         let mut periodic: Vec<(u64, sled::IVec)> = self.store.snapshots().collect::<Result<_, _>>()?;
         periodic.reverse(); // popped from the end in ascending order
         let mut snapshots_checked = 0u64;
@@ -455,6 +478,9 @@ impl Ledger {
                         .check_hashed(&record, this_hash, hash)
                         .map_err(|fault| IntegrityError::Record { seq, fault })?;
                     let fact = record.into_fact().map_err(undecodable)?;
+                    if let Some(index) = rebuild.as_mut() {
+                        recheck(&state, index, &fact, seq)?;
+                    }
                     state.apply(&fact);
                     if expect.as_ref() == Some(hash) {
                         expected_seq = Some(seq);
@@ -492,6 +518,10 @@ impl Ledger {
             check_snapshot(&bytes, head.records, &state, &cursor.prev, true)?;
             snapshots_checked += 1;
         }
+        let mut index_buckets = 0;
+        if let Some(index) = rebuild {
+            index_buckets = self.check_index(&index)?;
+        }
         if let Some(h) = expect {
             // The all-zero hash is the head of the empty ledger, which every ledger extends.
             if expected_seq.is_none() && h != chain::GENESIS_PREV {
@@ -501,11 +531,31 @@ impl Ledger {
         Ok(VerifyReport {
             records: cursor.seq_next,
             blocks,
+            rules: depth == Depth::Rules,
+            index_buckets,
             snapshots: snapshots_checked,
             head,
             expected_seq,
             uncommitted_blocks,
         })
+    }
+
+    /// Compares every stored index bucket with its rebuild; returns how many matched.
+    fn check_index(&self, rebuilt: &IndexOverlay) -> Result<u64, LedgerError> {
+        let mut rebuilt: std::collections::HashMap<u16, Vec<u8>> = rebuilt.encode_dirty().into_iter().collect();
+        let mut matched = 0;
+        for item in self.store.index_buckets() {
+            let (bucket, bytes) = item?;
+            match rebuilt.remove(&bucket) {
+                Some(expected) if expected[..] == bytes[..] => matched += 1,
+                _ => return Err(IntegrityError::Index { bucket }.into()),
+            }
+        }
+        // A bucket the records need but the store lacks.
+        if let Some(bucket) = rebuilt.keys().min() {
+            return Err(IntegrityError::Index { bucket: *bucket }.into());
+        }
+        Ok(matched)
     }
 
     /// Streams records from `from` (inclusive), checking seq and links as it goes (hashes are
@@ -598,6 +648,40 @@ fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {
     // Ids are bounded by the rules, but a refusal for a too-long id must not echo all of it.
     let subject = event.subject().chars().take(64).collect();
     LedgerError::Refused { line, event_type: event.type_name(), subject, refusal }
+}
+
+/// Checks one stored fact against the rules and the index rebuilt so far, then adds it to
+/// the index.
+fn recheck(state: &QuotaState, index: &mut IndexOverlay, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+    let broken = |what: String| IntegrityError::RuleBroken { seq, what };
+    let (event_type, subject) = (fact.event.type_name(), fact.event.subject());
+    if let Some(key) = &fact.stamp.key {
+        if let Some(first) = index.key(None, key).map_err(index_error)? {
+            // Append skips or refuses a reused key: a ledger never holds one twice.
+            return Err(
+                broken(format!("{event_type} {subject}: key {key} was already used at seq {}", first.seq)).into()
+            );
+        }
+    }
+    let before = match fact.event.order() {
+        Some(id) => index.order(None, id).map_err(index_error)?,
+        None => None,
+    };
+    let context = domain::check(state, before.as_ref(), &fact.stamp, &fact.event).map_err(|r| {
+        broken(format!("{event_type} {subject}: {} [field {}, rule {}]", r.message, r.field, r.reason.as_str()))
+    })?;
+    if context != fact.context {
+        return Err(
+            broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into()
+        );
+    }
+    if let Some((id, row)) = OrderRow::after(&fact.event, before) {
+        index.put_order(None, id, row).map_err(index_error)?;
+    }
+    if let Some(key) = &fact.stamp.key {
+        index.put_key(None, key, KeyEntryV1 { seq, event_digest: event_digest(&fact.event) }).map_err(index_error)?;
+    }
+    Ok(())
 }
 
 /// A block as read by the verify reader thread, with the hash of each record's bytes.

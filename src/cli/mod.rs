@@ -9,7 +9,7 @@ pub mod output;
 
 use crate::domain::Timestamp;
 use crate::jsonl::{Defaults, InputError, InputEvent, LineReader};
-use crate::ledger::{AsOf, Ledger, LedgerError};
+use crate::ledger::{AsOf, Depth, Ledger, LedgerError};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
 use args::{Cli, Command};
@@ -60,7 +60,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Verify { expect_head, json } => {
+        Command::Verify { expect_head, chain_only, json } => {
             let expect = match expect_head.as_deref() {
                 None => None,
                 Some(h) => Some(
@@ -69,7 +69,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 ),
             };
             let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
-            match ledger.verify(expect) {
+            let depth = if chain_only { Depth::Chain } else { Depth::Rules };
+            match ledger.verify_with(expect, depth) {
                 Ok(report) => output::verify_ok(out, &report, json)?,
                 Err(e) => {
                     if json {

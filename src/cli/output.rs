@@ -57,20 +57,18 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
     if json {
         let v = json!({
             "ok": true, "records": r.records, "blocks": r.blocks, "snapshots": r.snapshots,
+            "rules_checked": r.rules, "index_buckets": r.index_buckets,
             "head": head_json(&r.head), "expected_head_seq": r.expected_seq,
             "uncommitted_blocks": r.uncommitted_blocks,
         });
         writeln!(out, "{v}")?;
         return Ok(());
     }
-    write!(
-        out,
-        "ok: {} records in {} blocks verified, {} snapshots match a fresh replay; head hash {}",
-        r.records,
-        r.blocks,
-        r.snapshots,
-        hex(&r.head.last_hash)
-    )?;
+    write!(out, "ok: {} records in {} blocks verified", r.records, r.blocks)?;
+    if r.rules {
+        write!(out, ", every record within the rules, {} index buckets match a rebuild", r.index_buckets)?;
+    }
+    write!(out, ", {} snapshots match a fresh replay; head hash {}", r.snapshots, hex(&r.head.last_hash))?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
     }

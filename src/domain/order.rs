@@ -2,6 +2,8 @@
 //! shipment. Kept in the store's order index, not in the quota projection, so that the
 //! projection stays as small as the number of licenses.
 
+use super::event::Event;
+
 /// One order's running totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRow {
@@ -24,5 +26,20 @@ impl OrderRow {
     /// Open: neither cancelled nor fully shipped.
     pub fn is_open(&self) -> bool {
         !self.cancelled && self.shipped < self.quantity
+    }
+
+    /// The order an accepted `event` changes and its row afterwards, given its row `before`:
+    /// placed (a new row), shipped (more shipped) or cancelled. `None` for other events.
+    pub fn after(event: &Event, before: Option<OrderRow>) -> Option<(&str, OrderRow)> {
+        match (event, before) {
+            (Event::OrderPlaced { order, license, quantity, .. }, _) => {
+                Some((order, OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false }))
+            }
+            (Event::OrderCancelled { order, .. }, Some(row)) => Some((order, OrderRow { cancelled: true, ..row })),
+            (Event::ShipmentRecorded { order, quantity }, Some(row)) => {
+                Some((order, OrderRow { shipped: row.shipped.saturating_add(*quantity), ..row }))
+            }
+            _ => None,
+        }
     }
 }

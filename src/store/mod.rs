@@ -256,6 +256,17 @@ impl Store {
         self.get(&prefixed(PREFIX_INDEX, &bucket.to_be_bytes()))
     }
 
+    /// Every stored index bucket, in order: `(bucket, bytes)`.
+    pub fn index_buckets(&self) -> impl Iterator<Item = Result<(u16, sled::IVec), StoreError>> + '_ {
+        self.db.scan_prefix([PREFIX_INDEX]).map(|r| {
+            let (k, v) = r.map_err(sled_err)?;
+            match &k[..] {
+                [PREFIX_INDEX, hi, lo] => Ok((u16::from_be_bytes([*hi, *lo]), v)),
+                _ => Err(StoreError::BadKey(k.to_vec())),
+            }
+        })
+    }
+
     /// First seqs of blocks stored at or beyond `records` (uncommitted: beyond the head).
     pub fn blocks_beyond(&self, records: u64) -> Result<Vec<u64>, StoreError> {
         let mut out = Vec::new();
