@@ -282,7 +282,7 @@ impl Ledger {
         if result.is_err() && !staged.is_empty() {
             // Staged blocks lie beyond the head, invisible to readers; remove them now rather
             // than leave them to the next writer. A failure here changes nothing visible.
-            let _ = self.store.stage(Vec::new(), &staged);
+            let _ = self.store.unstage(&staged);
         }
         result
     }
@@ -295,6 +295,13 @@ impl Ledger {
         let mut state = self.state()?;
         let mut index = IndexOverlay::default();
         let mut remove_blocks = self.store.blocks_beyond(self.head.records)?;
+        if let Some(&first) = remove_blocks.first() {
+            // Only blocks an interrupted append staged from this very head may be removed; any
+            // others mean the head was moved back or deleted: refuse, destroy nothing.
+            if self.store.staging_marker()? != Some(self.head.records) {
+                return Err(IntegrityError::Head { seq: first, what: beyond_head(self.head.records) }.into());
+            }
+        }
         let mut blocks: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut blocks_bytes = 0usize;
         let mut block = BlockBuilder::new();
@@ -355,7 +362,7 @@ impl Ledger {
                 if blocks_bytes >= STAGE_BYTES_MAX {
                     // A large append writes its blocks ahead, beyond the head, to bound memory.
                     staged.extend(blocks.iter().map(|(first, _)| *first));
-                    self.store.stage(std::mem::take(&mut blocks), &remove_blocks)?;
+                    self.store.stage(std::mem::take(&mut blocks), &remove_blocks, self.head.records)?;
                     remove_blocks.clear();
                     blocks_bytes = 0;
                 }
@@ -428,6 +435,7 @@ impl Ledger {
         let mut expected_seq = None;
         let mut blocks = 0u64;
         let mut uncommitted_blocks = 0u64;
+        let staging = self.store.staging_marker()?;
         let mut computed = Vec::new();
         // Two threads: this one decodes, links and replays; a reader fetches blocks from sled
         // and hashes their records (reading and hashing cost about as much as the rest).
@@ -453,6 +461,9 @@ impl Ledger {
                 let HashedBlock { first, bytes, hashes } = item?;
                 if first >= head.records && first >= cursor.seq_next {
                     // Left beyond the head by an interrupted append: not part of the ledger.
+                    if staging != Some(head.records) {
+                        return Err(IntegrityError::Head { seq: first, what: beyond_head(head.records) }.into());
+                    }
                     uncommitted_blocks += 1;
                     continue;
                 }
@@ -642,6 +653,10 @@ fn index_error(e: IndexError) -> LedgerError {
         IndexError::Store(e) => LedgerError::Store(e),
         IndexError::Undecodable(error) => IntegrityError::Undecodable { what: "index bucket", error }.into(),
     }
+}
+
+fn beyond_head(records: u64) -> String {
+    format!("records are stored beyond the head ({records} records) and no interrupted append staged them")
 }
 
 fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {

@@ -36,7 +36,13 @@
 //!   batch that moves the head; a refusal or crash leaves the head and every committed record as
 //!   they were. A failed write poisons the store for the rest of the process.
 //! - Architecture Invariant: snapshots and index buckets are derived data; `verify` trusts only
-//!   the records and recomputes the snapshots.
+//!   the records: it recomputes the snapshots and the index and re-checks every record against
+//!   the rules, so an edit of derived data cannot smuggle a record past them.
+//! - Architecture Invariant: blocks beyond the head exist only under a staging marker for that
+//!   head; nothing else may remove or ignore them.
+//! - Deliberate repetition: `domain::Event` and `format::record::WireEvent` list the same
+//!   variants, with conversions both ways; that is the price of a wire type the domain cannot
+//!   change by accident.
 //! - Architecture Invariant: `cli` decides nothing about quotas; errors are typed in the library
 //!   (`thiserror`), `anyhow` only adds context in the binary.
 

@@ -129,3 +129,30 @@ fn an_edited_index_bucket_alone_is_caught() {
     let bucket = index_bucket(b'o', "O-TC-1");
     assert!(out.stderr.contains(&format!("index bucket {bucket} differs")), "names the bucket: {}", out.stderr);
 }
+
+#[test]
+fn a_deleted_head_is_caught_and_the_next_append_destroys_nothing() {
+    // Regression: with "h" and "p" deleted, every block looked like the leftovers of an
+    // interrupted append: verify passed on 0 records and the next append erased the history.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = story_ledger(dir.path());
+    {
+        let db = sled::open(ledger.join("store")).expect("open store");
+        db.remove(b"h").expect("remove head");
+        db.remove(b"p").expect("remove snapshot");
+        db.flush().expect("flush");
+    }
+    let out = run(&ledger, &["verify"]);
+    assert_eq!(out.code, Some(3), "verify must exit 3: {}", out.stderr);
+    assert!(out.stderr.contains("at seq 0:") && out.stderr.contains("beyond the head"), "{}", out.stderr);
+    let out = append_line(
+        &ledger,
+        &format!(
+            r#"{{"type":"party_registered","at":"{AT}","party":"newco","name":"N","country":"CN","state_backed":false,"sector":"x"}}"#
+        ),
+    );
+    assert_eq!(out.code, Some(3), "append must refuse, not delete: {}", out.stderr);
+    out.assert_one_line_error("append over a deleted head");
+    let db = sled::open(ledger.join("store")).expect("open store");
+    assert_eq!(db.scan_prefix(b"b").count(), 1, "the story's block is still stored");
+}

@@ -14,6 +14,7 @@
 //! "p"              the quota snapshot at the head
 //! "s" n:u64 BE     a quota snapshot after n records (every SNAPSHOT_INTERVAL_RECORDS)
 //! "i" n:u16 BE    command-side index bucket n (order rows and idempotency keys)
+//! "t"              staging marker: u64 BE head record count a large append started from
 //! ```
 //! Architecture Invariant: every write is one `Commit` applied as one sled batch, then flushed
 //! and fsynced; a failed write poisons the store so that nothing more is written through it.
@@ -36,6 +37,7 @@ const STORE_DIR: &str = "store";
 const PREFIX_BLOCK: u8 = b'b';
 const KEY_HEAD: &[u8] = b"h";
 const KEY_HEAD_SNAPSHOT: &[u8] = b"p";
+const KEY_STAGING: &[u8] = b"t";
 const PREFIX_SNAPSHOT: u8 = b's';
 const PREFIX_INDEX: u8 = b'i';
 
@@ -251,6 +253,16 @@ impl Store {
         self.get(KEY_HEAD_SNAPSHOT)
     }
 
+    /// The staging marker: the head record count an interrupted (or running) large append
+    /// started from, if any.
+    pub fn staging_marker(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.get(KEY_STAGING)?.map(|v| match <[u8; 8]>::try_from(&v[..]) {
+            Ok(b) => u64::from_be_bytes(b),
+            // A malformed marker vouches for nothing.
+            Err(_) => u64::MAX,
+        }))
+    }
+
     /// A command-side index bucket.
     pub fn index_bucket(&self, bucket: u16) -> Result<Option<sled::IVec>, StoreError> {
         self.get(&prefixed(PREFIX_INDEX, &bucket.to_be_bytes()))
@@ -282,7 +294,16 @@ impl Store {
     /// Writes blocks of a large append ahead of its commit, beyond the head, where readers
     /// ignore them; they count only once a commit moves the head over them. Not synced here:
     /// the commit's flush and fsync cover them.
-    pub fn stage(&mut self, blocks: Vec<(u64, Vec<u8>)>, remove_blocks: &[u64]) -> Result<(), StoreError> {
+    ///
+    /// Every staged batch also writes the staging marker: the record count of the head the
+    /// append started from. Blocks beyond the head are legitimate only under a marker equal to
+    /// the head; without one they were put there some other way, and nothing removes them.
+    pub fn stage(
+        &mut self,
+        blocks: Vec<(u64, Vec<u8>)>,
+        remove_blocks: &[u64],
+        head_records: u64,
+    ) -> Result<(), StoreError> {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
@@ -294,6 +315,23 @@ impl Store {
         for (seq, bytes) in blocks {
             batch.insert(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()), bytes);
         }
+        batch.insert(KEY_STAGING, &head_records.to_be_bytes()[..]);
+        self.poisoned = true;
+        guarded("writing", || self.db.apply_batch(batch))?;
+        self.poisoned = false;
+        Ok(())
+    }
+
+    /// Removes the blocks a refused append staged, and its staging marker.
+    pub fn unstage(&mut self, staged: &[u64]) -> Result<(), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let mut batch = sled::Batch::default();
+        for seq in staged {
+            batch.remove(prefixed(PREFIX_BLOCK, &seq.to_be_bytes()));
+        }
+        batch.remove(KEY_STAGING);
         self.poisoned = true;
         guarded("writing", || self.db.apply_batch(batch))?;
         self.poisoned = false;
@@ -356,6 +394,7 @@ impl Store {
         }
         batch.insert(KEY_HEAD_SNAPSHOT, c.head_snapshot);
         batch.insert(KEY_HEAD, c.head);
+        batch.remove(KEY_STAGING);
         // Poison first: if anything below fails, the store refuses further writes.
         self.poisoned = true;
         guarded("writing", || self.db.apply_batch(batch))?;
