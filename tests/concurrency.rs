@@ -251,3 +251,37 @@ fn readers_during_a_long_append_wait_and_see_all_or_nothing() {
     ok(&ledger, &["verify"]);
     assert_eq!(records(&ledger), before + n);
 }
+
+/// Regression: four processes appending with `--wait` into a ledger directory that does not
+/// exist yet raced on its creation ("not empty and has no FORMAT file", a shared FORMAT.tmp).
+/// Creators now serialize on the lock: all four appends land, in some order.
+#[test]
+fn four_writers_creating_the_same_new_ledger_all_succeed() {
+    for round in 0..6 {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = dir.path().join("new").join("ledger");
+        let children: Vec<_> = (0..4)
+            .map(|w| {
+                let file = dir.path().join(format!("w{w}.jsonl"));
+                write(
+                    &file,
+                    format!(
+                        r#"{{"type":"party_registered","at":"2026-01-01T00:00:00Z","party":"p{w}","name":"P","country":"CN","state_backed":false,"sector":"x"}}"#
+                    ) + "\n",
+                );
+                let mut c = command(&ledger, &["append", file.to_str().unwrap()]);
+                c.stdout(Stdio::null()).stderr(Stdio::piped());
+                c.spawn().expect("spawn")
+            })
+            .collect();
+        for (w, mut child) in children.into_iter().enumerate() {
+            let status = wait_timeout(&mut child, TIMEOUT, "creating writer");
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().expect("stderr").read_to_string(&mut err).unwrap();
+            assert!(status.success(), "round {round}, writer {w}: {err}");
+        }
+        assert_eq!(records(&ledger), 4, "round {round}");
+        ok(&ledger, &["verify"]);
+    }
+}

@@ -168,20 +168,9 @@ impl Store {
     /// Opens (or creates) the ledger at `dir`, waiting up to `wait` for another process to
     /// release it.
     pub fn open(dir: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Store, StoreError> {
-        let marker = dir.join(FORMAT_FILE);
-        match fs::read(&marker) {
-            Ok(bytes) => {
-                if bytes != FORMAT_MARKER.as_bytes() {
-                    let found = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim().to_string();
-                    return Err(StoreError::UnsupportedFormat { path: dir.to_path_buf(), found });
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let empty = match fs::read_dir(dir) {
-                    Ok(mut it) => it.next().is_none(),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => true,
-                    Err(e) => return Err(StoreError::io("reading directory", dir, e)),
-                };
+        let lock = match read_marker(dir)? {
+            Some(()) => lock(dir, wait)?,
+            None => {
                 if mode == OpenMode::MustExist {
                     let why = if dir.exists() { "it has no FORMAT file" } else { "it does not exist" };
                     return Err(StoreError::NotALedger {
@@ -189,17 +178,18 @@ impl Store {
                         why: format!("{why} (create one with `qledger init` or `qledger append`)"),
                     });
                 }
-                if !empty {
-                    return Err(StoreError::NotALedger {
-                        path: dir.to_path_buf(),
-                        why: "the directory is not empty and has no FORMAT file".to_string(),
-                    });
+                // Checked before anything is written into a directory that is not ours.
+                check_creatable(dir)?;
+                fs::create_dir_all(dir).map_err(|e| StoreError::io("creating", dir, e))?;
+                // Creators serialize on the lock: the first creates, the others then find FORMAT.
+                let lock = lock(dir, wait)?;
+                if read_marker(dir)?.is_none() {
+                    check_creatable(dir)?;
+                    create_ledger_dir(dir)?;
                 }
-                create_ledger_dir(dir)?;
+                lock
             }
-            Err(e) => return Err(StoreError::io("reading", &marker, e)),
-        }
-        let lock = lock(dir, wait)?;
+        };
         let store_dir = dir.join(STORE_DIR);
         if !store_dir.is_dir() {
             return Err(StoreError::NotALedger {
@@ -498,11 +488,49 @@ fn seq_key(prefix: u8, key: &[u8]) -> Result<u64, StoreError> {
     }
 }
 
+/// `Some(())` if `dir` holds this format's FORMAT file, `None` if it has none.
+fn read_marker(dir: &Path) -> Result<Option<()>, StoreError> {
+    let marker = dir.join(FORMAT_FILE);
+    match fs::read(&marker) {
+        Ok(bytes) if bytes == FORMAT_MARKER.as_bytes() => Ok(Some(())),
+        Ok(bytes) => {
+            let found = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim().to_string();
+            Err(StoreError::UnsupportedFormat { path: dir.to_path_buf(), found })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io("reading", &marker, e)),
+    }
+}
+
+/// A ledger may be created in a missing or empty directory, or over what an interrupted or
+/// concurrent creation leaves (`LOCK`, `store/` before `FORMAT` exists, `FORMAT.*.tmp`).
+fn check_creatable(dir: &Path) -> Result<(), StoreError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(it) => it,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StoreError::io("reading directory", dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io("reading directory", dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let leftover =
+            name == LOCK_FILE || name == STORE_DIR || (name.starts_with("FORMAT.") && name.ends_with(".tmp"));
+        if !leftover {
+            return Err(StoreError::NotALedger {
+                path: dir.to_path_buf(),
+                why: "the directory is not empty and has no FORMAT file".to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn create_ledger_dir(dir: &Path) -> Result<(), StoreError> {
     fs::create_dir_all(dir.join(STORE_DIR)).map_err(|e| StoreError::io("creating", dir, e))?;
     // The marker is written last and atomically (temp file + rename), so a directory with a
     // FORMAT file always has its store/ directory.
-    let tmp = dir.join("FORMAT.tmp");
+    let tmp = dir.join(format!("FORMAT.{}.tmp", std::process::id()));
     let mut f = File::create(&tmp).map_err(|e| StoreError::io("creating", &tmp, e))?;
     f.write_all(FORMAT_MARKER.as_bytes()).map_err(|e| StoreError::io("writing", &tmp, e))?;
     f.sync_all().map_err(|e| StoreError::io("syncing", &tmp, e))?;
