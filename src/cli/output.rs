@@ -373,7 +373,8 @@ pub fn export(out: &mut dyn Write, ledger: &Ledger) -> Result<()> {
         let r = item?;
         let v = json!({
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
-            "event": r.fact.event, "prev": hex(&r.prev), "hash": hex(&r.hash), "bytes": hex(&r.bytes),
+            "event": r.fact.event, "context": r.fact.context, "prev": hex(&r.prev), "hash": hex(&r.hash),
+            "bytes": hex(&r.bytes),
         });
         writeln!(out, "{v}")?;
     }

@@ -108,7 +108,9 @@ pub enum Event {
 /// What the rules resolved when they accepted an event, stored with it so that replaying the
 /// quota never needs the order index: the license an order event touched and what a
 /// cancellation returned to the quota.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Serializes as `{"kind": "none" | "shipment" | "cancellation", ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[allow(missing_docs)]
 pub enum Context {
     /// The event names everything it touches.
