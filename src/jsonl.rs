@@ -57,41 +57,80 @@ pub struct Defaults {
 #[serde(deny_unknown_fields)]
 struct RawEvent {
     #[serde(rename = "type")]
+    #[serde(default, deserialize_with = "present")]
     ty: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     at: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     actor: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     key: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     party: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     country: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     state_backed: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
     sector: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     reason: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     license: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     authority: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     licensee: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     product: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     quantity: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     valid_from: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     valid_until: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     round: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     condition: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     rule: Option<RawRule>,
     #[serde(rename = "final")]
+    #[serde(default, deserialize_with = "present")]
     is_final: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
     order: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     domestic_quantity: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     supplier: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRule {
+    #[serde(default, deserialize_with = "present")]
     kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     domestic: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     per: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     units: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
     text: Option<String>,
+}
+
+/// A field that is present must hold a value: `null` is refused (as the wrong type), never
+/// read as absent, so `"at": null` cannot silently mean "now".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Parses one line (without its newline).

@@ -261,9 +261,11 @@ fn state_as_of_a_seq_is_the_state_after_that_record() {
     let s = json_of(&ledger, &["state", "--json", "--as-of", "4"]);
     assert_eq!(party(&s, "china-mobile")["restricted"], false);
 
-    // A seq past the head is the head.
-    let s = json_of(&ledger, &["state", "--json", "--as-of", "999"]);
-    assert_eq!(s["as_of"]["seq"], 30);
+    // A seq past the head names no record: refused (exit 1), not silently the head.
+    let out = run(&ledger, &["state", "--json", "--as-of", "999"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("--as-of 999: the ledger's last seq is 30"), "{}", out.stderr);
+    assert_eq!(json_of(&ledger, &["state", "--json", "--as-of", "30"])["as_of"]["seq"], 30);
 }
 
 #[test]
@@ -667,4 +669,21 @@ fn exit_codes_for_usage_bad_input_and_a_busy_ledger() {
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     drop(held);
     assert_eq!(run(&story, &["head"]).code, 0);
+}
+
+#[test]
+fn odd_arguments_are_refused_and_a_missing_input_creates_no_ledger() {
+    let (dir, ledger) = story_ledger();
+    let head = json_of(&ledger, &["head", "--json"]);
+    let hash = head["hash"].as_str().unwrap();
+    // A sign is not a hex digit (from_str_radix alone would accept "+d2...").
+    let signed = format!("+{}", &hash[1..]);
+    assert_eq!(run(&ledger, &["verify", "--expect-head", &signed]).code, 2);
+    // --from past the head names no record.
+    assert_eq!(run(&ledger, &["replay", "--from", "31"]).code, 1);
+    assert_eq!(run(&ledger, &["replay", "--from", "30"]).code, 0);
+    // An input file that does not exist: exit 1, and no ledger appears at a new path.
+    let fresh = dir.path().join("fresh");
+    assert_eq!(run(&fresh, &["append", "/nonexistent/input.jsonl"]).code, 1);
+    assert!(!fresh.exists(), "a failed append created {}", fresh.display());
 }

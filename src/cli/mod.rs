@@ -33,6 +33,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             writeln!(out, "ledger at {} holds {} records", path.display(), ledger.head().records)?;
         }
         Command::Append { file, actor, json } => {
+            // The input is opened first: a missing file must not leave a new ledger behind.
+            let input: Box<dyn BufRead + Send> = match file.as_deref() {
+                None => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+                Some(p) if p == Path::new("-") => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+                Some(p) => {
+                    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+                    Box::new(BufReader::with_capacity(1 << 20, f))
+                }
+            };
             let path = ledger_path();
             let mut ledger = Ledger::open(&path, OpenMode::CreateIfMissing, wait)?;
             let defaults = Defaults {
@@ -41,16 +50,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
                     .unwrap_or_else(|| "unknown".into()),
             };
-            let stdin = || BufReader::with_capacity(1 << 20, io::stdin());
-            let result = match file.as_deref() {
-                None => append_from(&mut ledger, stdin(), &defaults),
-                Some(p) if p == Path::new("-") => append_from(&mut ledger, stdin(), &defaults),
-                Some(p) => {
-                    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-                    append_from(&mut ledger, BufReader::with_capacity(1 << 20, f), &defaults)
-                }
-            };
-            match result {
+            match append_from(&mut ledger, input, &defaults) {
                 Ok(report) => output::append_report(out, &report, json)?,
                 Err(e) => {
                     if json {
@@ -84,7 +84,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
             let point = match as_of.as_deref() {
                 None => None,
-                Some(text) => Some(parse_point(text, "--as-of")?),
+                Some(text) => Some(within_head(parse_point(text, "--as-of")?, &ledger, "--as-of")?),
             };
             let state = match (point, full_replay) {
                 (point, true) => ledger.state_replayed(point)?,
@@ -100,6 +100,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         }
         Command::Replay { license, from, to, json } => {
             let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            if let Some(from) = from {
+                within_head(AsOf::Seq(from), &ledger, "--from")?;
+            }
             let to = match to.as_deref() {
                 None => None,
                 Some(text) => Some(parse_point(text, "--to")?),
@@ -174,6 +177,18 @@ pub fn append_from(
         });
         ledger.append(rx.into_iter().flatten())
     })
+}
+
+/// A seq must name a record of the ledger: reading after a record that does not exist is an
+/// error, not the head in disguise. Times may lie anywhere.
+fn within_head(point: AsOf, ledger: &Ledger, flag: &str) -> Result<AsOf, NotFound> {
+    match (point, ledger.head().last_seq()) {
+        (AsOf::Seq(seq), Some(last)) if seq > last => {
+            Err(NotFound(format!("{flag} {seq}: the ledger's last seq is {last}")))
+        }
+        (AsOf::Seq(seq), None) => Err(NotFound(format!("{flag} {seq}: the ledger is empty"))),
+        _ => Ok(point),
+    }
 }
 
 /// `SEQ` (digits) or an RFC 3339 time.

@@ -40,7 +40,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Parses 64 hex digits into a hash.
 pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
     let b = text.as_bytes();
-    if b.len() != 64 {
+    // `from_str_radix` alone would take a sign: "+d2b9..." is not 64 hex digits.
+    if b.len() != 64 || !b.iter().all(u8::is_ascii_hexdigit) {
         return None;
     }
     let mut out = [0u8; 32];
