@@ -4,7 +4,6 @@
 //! ```text
 //! PATH/FORMAT      "quotaledger ledger format 1": marks the directory as a ledger
 //! PATH/LOCK        an exclusive lock held by the one process using the ledger
-//! PATH/BLOBS_SYNCED the highest sled blob file already fsynced (an optimization only)
 //! PATH/store/      the sled database (one tree)
 //! ```
 //! Keys in the sled tree (values are `format` wire types):
@@ -15,6 +14,7 @@
 //! "s" n:u64 BE     a quota snapshot after n records (every SNAPSHOT_INTERVAL_RECORDS)
 //! "i" n:u16 BE    command-side index bucket n (order rows and idempotency keys)
 //! "t"              staging marker: u64 BE head record count a large append started from
+//! "w"              u64 BE: sled blob files up to this number were fsynced
 //! ```
 //! Architecture Invariant: every write is one `Commit` applied as one sled batch, then flushed
 //! and fsynced; a failed write poisons the store so that nothing more is written through it.
@@ -31,13 +31,13 @@ use thiserror::Error;
 pub const FORMAT_MARKER: &str = "quotaledger ledger format 1\n";
 const FORMAT_FILE: &str = "FORMAT";
 const LOCK_FILE: &str = "LOCK";
-const BLOBS_SYNCED_FILE: &str = "BLOBS_SYNCED";
 const STORE_DIR: &str = "store";
 
 const PREFIX_BLOCK: u8 = b'b';
 const KEY_HEAD: &[u8] = b"h";
 const KEY_HEAD_SNAPSHOT: &[u8] = b"p";
 const KEY_STAGING: &[u8] = b"t";
+const KEY_BLOBS_SYNCED: &[u8] = b"w";
 const PREFIX_SNAPSHOT: u8 = b's';
 const PREFIX_INDEX: u8 = b'i';
 
@@ -154,6 +154,8 @@ pub struct Store {
     db: sled::Db,
     dir: PathBuf,
     poisoned: bool,
+    /// Blob files numbered up to this were fsynced by an earlier commit.
+    blobs_synced: u64,
     // Held for the life of the store: the OS lock is released when the file closes.
     _lock: File,
 }
@@ -221,7 +223,11 @@ impl Store {
                 Err(e) => return Err(e),
             }
         };
-        Ok(Store { db, dir: dir.to_path_buf(), poisoned: false, _lock: lock })
+        let blobs_synced = match guarded("reading", || db.get(KEY_BLOBS_SYNCED))? {
+            Some(v) => <[u8; 8]>::try_from(&v[..]).map(u64::from_be_bytes).unwrap_or(0),
+            None => 0,
+        };
+        Ok(Store { db, dir: dir.to_path_buf(), poisoned: false, blobs_synced, _lock: lock })
     }
 
     /// The ledger directory.
@@ -411,16 +417,16 @@ impl Store {
     /// `sync_file_range`, which does not flush a drive's write cache; `fsync` does.
     ///
     /// sled never rewrites a blob file (it writes a new one, named by its increasing log
-    /// sequence number), so only blobs above the watermark in `BLOBS_SYNCED` need an fsync:
-    /// syncing all of them made a one-event append on a 1M-event ledger cost ~1000 fsyncs.
-    /// Blobs a crashed writer left unsynced are above the watermark too, so they are synced by
-    /// the next commit. A lost or stale watermark file only means more fsyncs, never fewer.
-    fn sync(&self) -> Result<(), StoreError> {
+    /// sequence number), so only blobs above the watermark need an fsync: syncing all of them
+    /// made a one-event append on a 1M-event ledger cost ~1000 fsyncs. The watermark lives in
+    /// the tree itself (key "w"), written after the fsyncs it vouches for, so it can lag the
+    /// files (more fsyncs) but never run ahead of them, nor of a store restored from a backup;
+    /// blobs a crashed writer left unsynced are above it, so the next commit syncs them.
+    fn sync(&mut self) -> Result<(), StoreError> {
         guarded("flushing", || self.db.flush())?;
         let store_dir = self.dir.join(STORE_DIR);
         let blobs_dir = store_dir.join("blobs");
-        let watermark_path = self.dir.join(BLOBS_SYNCED_FILE);
-        let watermark: u64 = fs::read_to_string(&watermark_path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let watermark = self.blobs_synced;
         let mut highest = watermark;
         if blobs_dir.is_dir() {
             let entries = fs::read_dir(&blobs_dir).map_err(|e| StoreError::io("listing", &blobs_dir, e))?;
@@ -444,9 +450,11 @@ impl Store {
         }
         fsync_dir(&store_dir)?;
         if highest > watermark {
-            // Not synced itself: if it is lost, the next commit syncs more than it must.
-            fs::write(&watermark_path, format!("{highest}\n"))
-                .map_err(|e| StoreError::io("writing", &watermark_path, e))?;
+            self.blobs_synced = highest;
+            // Best effort and not fsynced: if this is lost, a later commit syncs more blobs
+            // than it must. Written after the fsyncs, so it never claims an unsynced blob.
+            let _ = guarded("writing", || self.db.insert(KEY_BLOBS_SYNCED, &highest.to_be_bytes()[..]))
+                .and_then(|_| guarded("flushing", || self.db.flush()));
         }
         Ok(())
     }
