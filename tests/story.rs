@@ -442,6 +442,9 @@ fn replay_shows_each_effect_on_the_quota() {
     // Expected effects, computed from the story by hand:
     let expected = [
         (6, format!("{L1} granted: remaining 150000")),
+        (9, format!("{L1} condition C1 pending")),
+        (10, format!("{L1} condition C2 final")),
+        (15, format!("{L1} condition C1 pending -> final")),
         (18, format!("{L1} remaining 150000 -> 110000")), // O-BD-1 40000
         (19, format!("{L2} remaining 150000 -> 120000")), // O-AL-1 30000
         (20, format!("{L1} remaining 110000 -> 85000")),  // O-BD-2 25000

@@ -357,7 +357,18 @@ pub fn replay(
                         effect = format!("{l} {} -> {}", status_name(b.1), status_name(a.1));
                     }
                     if effect.is_empty() {
-                        effect = format!("{l} remaining {}", a.0);
+                        effect = match &r.fact.event {
+                            Event::ConditionAdded { condition, is_final, .. } => {
+                                format!("{l} condition {condition} {}", if *is_final { "final" } else { "pending" })
+                            }
+                            Event::ConditionFinalized { condition, .. } => {
+                                format!("{l} condition {condition} pending -> final")
+                            }
+                            Event::ConditionWithdrawn { condition, .. } => {
+                                format!("{l} condition {condition} withdrawn")
+                            }
+                            _ => format!("{l} remaining {}", a.0),
+                        };
                     }
                 }
             }
