@@ -199,6 +199,7 @@ impl Store {
                 why: "its store/ directory is missing".into(),
             });
         }
+        remove_unfinished_snapshots(&store_dir)?;
         // Every setting spelled out: no reliance on sled's defaults (its cache is 1 GiB).
         let config = sled::Config::new()
             .path(&store_dir)
@@ -494,6 +495,31 @@ fn seq_key(prefix: u8, key: &[u8]) -> Result<u64, StoreError> {
         }
         _ => Err(StoreError::BadKey(key.to_vec())),
     }
+}
+
+/// Removes the page-table snapshots sled had not finished writing when its process died.
+///
+/// sled 0.34 writes a snapshot to `snap.<lsn>.generating`, fsyncs it, then renames it; on open
+/// it reads the name that sorts last, `.generating` included, and a cut-short one fails its
+/// CRC: "Read corrupted data", and the store no longer opens (sled issues #1527, #1533; seen
+/// here after ~900 kill -9 rounds). An unfinished snapshot is never the only copy of anything:
+/// the previous snapshot and the log are still there, so removing it loses nothing. Called
+/// with the ledger's lock held, so no live sled of ours is writing it.
+fn remove_unfinished_snapshots(store_dir: &Path) -> Result<(), StoreError> {
+    let entries = fs::read_dir(store_dir).map_err(|e| StoreError::io("listing", store_dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::io("listing", store_dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("removing", &entry.path(), e)),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `Some(())` if `dir` holds this format's FORMAT file, `None` if it has none.
