@@ -361,8 +361,12 @@ impl Ledger {
                 block_first = seq;
                 if blocks_bytes >= STAGE_BYTES_MAX {
                     // A large append writes its blocks ahead, beyond the head, to bound memory.
-                    staged.extend(blocks.iter().map(|(first, _)| *first));
+                    let firsts: Vec<u64> = blocks.iter().map(|(first, _)| *first).collect();
                     self.store.stage(std::mem::take(&mut blocks), &remove_blocks, self.head.records)?;
+                    // Counted as staged only once written: a stage that failed wrote nothing
+                    // (one batch), and unstaging would remove the marker that vouches for the
+                    // blocks an earlier interrupted append left.
+                    staged.extend(firsts);
                     remove_blocks.clear();
                     blocks_bytes = 0;
                 }

@@ -654,3 +654,67 @@ fn a_full_disk_fails_the_append_with_exit_4_and_keeps_the_old_head() {
     assert_eq!(records(&ledger), head["records"].as_u64().unwrap() + 1_502);
     ok(&ledger, &["verify"]);
 }
+
+/// Regression: an append refused for disk space at its first staged write used to remove the
+/// staging marker of an earlier interrupted append while leaving that append's blocks beyond
+/// the head: from then on verify failed (exit 3) and every append was refused. A stage that
+/// fails writes nothing, and now also unstages nothing.
+#[test]
+fn a_stage_refused_for_space_keeps_an_earlier_interrupted_append_recoverable() {
+    use quotaledger::format::block::BlockBuilder;
+    use quotaledger::store::{OpenMode, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let _mount = match Mount::tmpfs(&mnt, "160m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED interrupted stage on a full disk: {why}");
+            return;
+        }
+    };
+    let ledger = mnt.join("ledger");
+    let small = dir.path().join("small.jsonl");
+    write(&small, preamble("acme", "L-1") + &orders("a", "L-1", 0, 100, 16_000_000));
+    ok(&ledger, &["append", small.to_str().unwrap()]);
+    let head = head_json(&ledger);
+    let records = head["records"].as_u64().unwrap();
+    // What a kill during a large append leaves: staged blocks beyond the head, and the marker.
+    // The second block's key (records + 5) is one the later append's blocks do not share, as
+    // with real leftovers whose events differ in size.
+    {
+        let mut store = Store::open(&ledger, OpenMode::MustExist, None).expect("open store");
+        let block = || {
+            let mut b = BlockBuilder::new();
+            b.push(b"staged by an append that was killed", &[7; 32]);
+            b.finish()
+        };
+        store.stage(vec![(records, block()), (records + 5, block())], &[], records).expect("stage");
+    }
+    let out = run(&ledger, &["verify"]);
+    assert_eq!(out.code, Some(0), "an interrupted append's leftovers pass verify: {}", out.stderr);
+    // Leave about 30 MiB: less than a first stage of 8 MiB needs (3 x 8 MiB + 16 MiB), and
+    // the input is large enough (~25 MB of blocks) to stage.
+    let filler = mnt.join("filler");
+    let free = fs2::available_space(&mnt).unwrap();
+    std::fs::write(&filler, vec![0u8; free.saturating_sub(30 << 20) as usize]).unwrap();
+    let big = dir.path().join("big.jsonl");
+    write(&big, orders("b", "L-1", 0, 150_000, 17_000_000));
+    let out = run(&ledger, &["append", big.to_str().unwrap()]);
+    check_refusal(&out, 4, &["not enough free space".into()], "a large append on a nearly full disk");
+    // The first stage (8 MiB and one block) needs 3 x that + 16 MiB: about 42 MB.
+    let needed: u64 =
+        out.stderr.split("needs about ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!((40_000_000..45_000_000).contains(&needed), "refused at its first stage: {}", out.stderr);
+    std::fs::remove_file(&filler).unwrap();
+    // Still recoverable: verify passes with the leftovers, and the next append clears them.
+    let out = run(&ledger, &["verify"]);
+    assert_eq!(out.code, Some(0), "verify after the refused stage: {}", out.stderr);
+    assert_eq!(head_json(&ledger), head);
+    ok(&ledger, &["append", big.to_str().unwrap()]);
+    assert_eq!(head_json(&ledger)["records"].as_u64().unwrap(), records + 150_000);
+    let out = run(&ledger, &["verify", "--json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"uncommitted_blocks\":0"), "{stdout}");
+}

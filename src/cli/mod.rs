@@ -95,6 +95,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         }
         Command::Log { license, order, party, from, limit, json } => {
             let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            if let Some(from) = from {
+                within_head(AsOf::Seq(from), &ledger, "--from")?;
+            }
             let filter = output::Filter { license, order, party };
             output::log(out, &ledger, &filter, from.unwrap_or(0), limit, json)?;
         }

@@ -199,7 +199,6 @@ impl Store {
                 why: "its store/ directory is missing".into(),
             });
         }
-        remove_unfinished_snapshots(&store_dir)?;
         // Every setting spelled out: no reliance on sled's defaults (its cache is 1 GiB).
         let config = sled::Config::new()
             .path(&store_dir)
@@ -215,6 +214,8 @@ impl Store {
         // which can outlive the previous holder's `LOCK` by a moment: that is "in use" too.
         let deadline = wait.map(|w| Instant::now() + w);
         let db = loop {
+            // Again on every try: a previous holder still finishing may have left one.
+            remove_unfinished_snapshots(&store_dir)?;
             match guarded("opening the store", || config.open()) {
                 Ok(db) => break db,
                 Err(StoreError::Sled(msg)) if msg.contains("could not acquire lock") => match deadline {
@@ -569,6 +570,16 @@ fn create_ledger_dir(dir: &Path) -> Result<(), StoreError> {
     f.write_all(FORMAT_MARKER.as_bytes()).map_err(|e| StoreError::io("writing", &tmp, e))?;
     f.sync_all().map_err(|e| StoreError::io("syncing", &tmp, e))?;
     fs::rename(&tmp, dir.join(FORMAT_FILE)).map_err(|e| StoreError::io("renaming", &tmp, e))?;
+    // Temporary files of creators that died before renaming theirs are no longer needed.
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with("FORMAT.") && name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
     fsync_dir(dir)
 }
 
