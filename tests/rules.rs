@@ -635,32 +635,22 @@ fn status_moves_only_along_its_transitions() {
 fn remaining_is_quantity_minus_ordered_net_of_returns() {
     // 1000; orders 300, 200, 100; ship 50 of the 200, cancel it (150 returned); amend to 800.
     // ordered = 600 - 150 = 450; remaining = 800 - 450 = 350; shipped 50.
-    let w = licensed(1000)
-        .when(order("A", "L", 300, 1))
-        .then_accepted()
-        .when(order("B", "L", 200, 1))
-        .then_accepted()
-        .when(order("C", "L", 100, 1))
-        .then_accepted()
-        .when(ship("B", 50))
-        .then_accepted();
+    let shipped_b = || {
+        licensed(1000)
+            .when(order("A", "L", 300, 1))
+            .then_accepted()
+            .when(order("B", "L", 200, 1))
+            .then_accepted()
+            .when(order("C", "L", 100, 1))
+            .then_accepted()
+            .when(ship("B", 50))
+            .then_accepted()
+    };
     assert_eq!(
-        w.when(cancel("B")).then_context(),
+        shipped_b().when(cancel("B")).then_context(),
         Context::Cancellation { license: "L".into(), quantity_returned: 150 }
     );
-    let w = licensed(1000)
-        .when(order("A", "L", 300, 1))
-        .then_accepted()
-        .when(order("B", "L", 200, 1))
-        .then_accepted()
-        .when(order("C", "L", 100, 1))
-        .then_accepted()
-        .when(ship("B", 50))
-        .then_accepted()
-        .when(cancel("B"))
-        .then_accepted()
-        .when(amend("L", 800))
-        .then_accepted();
+    let w = shipped_b().when(cancel("B")).then_accepted().when(amend("L", 800)).then_accepted();
     let l = w.license("L");
     assert_eq!((l.quantity, l.ordered(), l.shipped, l.remaining()), (800, 450, 50, 350));
 }

@@ -156,3 +156,24 @@ fn a_deleted_head_is_caught_and_the_next_append_destroys_nothing() {
     let db = sled::open(ledger.join("store")).expect("open store");
     assert_eq!(db.scan_prefix(b"b").count(), 1, "the story's block is still stored");
 }
+
+#[test]
+fn an_export_that_meets_a_broken_record_leaves_no_file() {
+    // The error path of `export --out`: it writes FILE.partial and renames it only when every
+    // record was read, so a failure half-way leaves neither file behind.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = story_ledger(dir.path());
+    {
+        let db = sled::open(ledger.join("store")).expect("open store");
+        let key = [b'b', 0, 0, 0, 0, 0, 0, 0, 0];
+        let block = db.get(key).expect("get").expect("the story's block");
+        db.insert(key, &block[..block.len() / 2]).expect("cut the block short");
+        db.flush().expect("flush");
+    }
+    let out_file = dir.path().join("export.jsonl");
+    let out = run(&ledger, &["export", "--out", out_file.to_str().unwrap()]);
+    assert_eq!(out.code, Some(3), "export of a broken ledger: {}", out.stderr);
+    out.assert_one_line_error("export of a cut block");
+    assert!(!out_file.exists(), "no export file");
+    assert!(!dir.path().join("export.jsonl.partial").exists(), "no partial file");
+}

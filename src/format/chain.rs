@@ -104,13 +104,8 @@ impl ChainCursor {
     /// Checks the next record (its canonical bytes and stored hash) and advances.
     pub fn check(&mut self, body: &[u8], stored_hash: &[u8; 32]) -> Result<RecordV1, Fault> {
         let record: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).map_err(Fault::Undecodable)?;
-        self.check_decoded(&record, body, stored_hash)?;
+        self.check_hashed(&record, record_hash(body), stored_hash)?;
         Ok(record)
-    }
-
-    /// Checks an already decoded record against its bytes and stored hash, and advances.
-    pub fn check_decoded(&mut self, record: &RecordV1, body: &[u8], stored_hash: &[u8; 32]) -> Result<(), Fault> {
-        self.check_hashed(record, record_hash(body), stored_hash)
     }
 
     /// Checks a decoded record whose bytes hash to `computed` (hashed elsewhere, e.g. on

@@ -232,11 +232,6 @@ impl Store {
         Ok(Store { db, dir: dir.to_path_buf(), poisoned: false, blobs_synced, _lock: lock })
     }
 
-    /// The ledger directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, StoreError> {
         guarded("reading", || self.db.get(key))
     }
