@@ -51,7 +51,6 @@
 pub mod cli;
 pub mod domain;
 pub mod format;
-pub mod index;
 pub mod jsonl;
 pub mod ledger;
 pub mod limits;

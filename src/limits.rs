@@ -9,15 +9,13 @@ pub const TEXT_BYTES_MAX: usize = 1024;
 /// Longest input line the JSONL reader accepts, in bytes, newline excluded. A longer line is
 /// refused without being held in memory.
 pub const LINE_BYTES_MAX: usize = 64 * 1024;
-/// Most events one `append` call accepts. One call is one atomic sled batch, so its memory
-/// grows with this.
+/// Most events one `append` call accepts.
 pub const APPEND_EVENTS_MAX: usize = 2_000_000;
 /// Largest canonical record body, in bytes.
 pub const RECORD_BYTES_MAX: usize = 16 * 1024;
-/// Largest block (one sled value holding consecutive records), in bytes. Blocks stay well
-/// under sled 0.34's blob threshold (segment size / 4 = 128 KiB), so they live in its log.
+/// Largest block of a segment file (header and payload), in bytes.
 pub const BLOCK_BYTES_MAX: usize = 64 * 1024;
-/// Block bytes a large append accumulates before writing them ahead of its commit.
+/// Block bytes an append accumulates before writing them beyond the committed length.
 pub const STAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Records between two persisted projection snapshots kept for `state --as-of`.
 pub const SNAPSHOT_INTERVAL_RECORDS: u64 = 100_000;
@@ -27,8 +25,17 @@ pub const SNAPSHOT_BYTES_MAX: usize = 512 * 1024 * 1024;
 pub const YEAR_MIN: i32 = 1970;
 /// See [`YEAR_MIN`].
 pub const YEAR_MAX: i32 = 9999;
-/// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default.
-pub const STORE_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default. sled holds
+/// only the writer's metadata (a few keys).
+pub const META_CACHE_BYTES: u64 = 1024 * 1024;
+/// A segment file rolls to a new one once a block would take it past this size.
+pub const SEGMENT_BYTES_TARGET: u64 = 128 * 1024 * 1024;
+/// Bytes a segment reader reads at a time.
+pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
+/// Entries of the index memtable before it is written out as a run.
+pub const MEMTABLE_ENTRIES_MAX: usize = 200_000;
+/// Live index runs before they are merged into one.
+pub const RUNS_MAX: usize = 8;
 /// Free space a commit needs: this many times its bytes, plus the margin below (sled rewrites
 /// whole tree nodes and may start a new segment).
 pub const DISK_SPACE_FACTOR: u64 = 3;
@@ -41,7 +48,6 @@ pub const LOCK_RETRY_MS: u64 = 25;
 const _: () = assert!(RECORD_BYTES_MAX + 64 <= BLOCK_BYTES_MAX);
 // A record can hold its largest event (a few ids and texts) with room to spare.
 const _: () = assert!(4 * TEXT_BYTES_MAX + 6 * ID_BYTES_MAX + 256 <= RECORD_BYTES_MAX);
-// Blocks must never become sled blobs (segment size 512 KiB / 4).
-const _: () = assert!(BLOCK_BYTES_MAX <= 128 * 1024);
+const _: () = assert!(BLOCK_BYTES_MAX as u64 * 16 <= SEGMENT_BYTES_TARGET);
 const _: () = assert!(YEAR_MIN < YEAR_MAX);
 const _: () = assert!(BLOCK_BYTES_MAX < STAGE_BYTES_MAX);

@@ -10,7 +10,7 @@ pub struct Cli {
     /// Ledger directory [env: QLEDGER_LEDGER] [default: ./ledger; for `demo`, a fresh temporary directory]
     #[arg(long, global = true, env = "QLEDGER_LEDGER", value_name = "PATH", hide_env = true)]
     pub ledger: Option<PathBuf>,
-    /// Wait up to SECONDS for a ledger another process is using (default: fail at once, exit 4)
+    /// Writers: wait up to SECONDS for another writer to finish (default: fail at once, exit 4); readers never wait
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
     pub wait: Option<f64>,
     /// What to do.
@@ -30,6 +30,8 @@ fn parse_wait(s: &str) -> Result<f64, String> {
 pub enum Command {
     /// Create an empty ledger (append also creates one)
     Init,
+    /// Rebuild the derived data (index, sled metadata, snapshots) from the chain
+    Reindex,
     /// Append JSONL events, all or nothing; prints how many were appended and the new head
     Append {
         /// JSON Lines file, or - for standard input (the default)

@@ -29,28 +29,34 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     match cli.command {
         Command::Init => {
             let path = ledger_path();
-            let ledger = Ledger::open(&path, OpenMode::CreateIfMissing, wait)?;
-            writeln!(out, "ledger at {} holds {} records", path.display(), ledger.head().records)?;
+            let ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
+            let records = ledger.head().records;
+            drop(ledger);
+            writeln!(out, "ledger at {} holds {} records", path.display(), records)?;
+        }
+        Command::Reindex => {
+            let path = ledger_path();
+            let mut ledger = open_writer(&path, OpenMode::MustExist, wait)?;
+            let records = ledger.reindex()?;
+            drop(ledger);
+            writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
         }
         Command::Append { file, actor, json } => {
-            // The input is opened first: a missing file must not leave a new ledger behind.
-            let input: Box<dyn BufRead + Send> = match file.as_deref() {
-                None => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
-                Some(p) if p == Path::new("-") => Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
-                Some(p) => {
-                    let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-                    Box::new(BufReader::with_capacity(1 << 20, f))
-                }
-            };
+            // The input is opened first (a missing file must not leave a new ledger behind), and
+            // a pipe or terminal is read to its end before the lock is taken: a writer holds the
+            // lock only while it checks and commits, never while it waits for its input.
+            let input = open_input(file.as_deref())?;
             let path = ledger_path();
-            let mut ledger = Ledger::open(&path, OpenMode::CreateIfMissing, wait)?;
+            let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
             let defaults = Defaults {
                 at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
                 actor: actor
                     .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
                     .unwrap_or_else(|| "unknown".into()),
             };
-            match append_from(&mut ledger, input, &defaults) {
+            let result = append_from(&mut ledger, input, &defaults);
+            drop(ledger);
+            match result {
                 Ok(report) => output::append_report(out, &report, json)?,
                 Err(e) => {
                     if json {
@@ -68,7 +74,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                         .ok_or_else(|| UsageError(format!("--expect-head: {h:?} is not 64 hex digits")))?,
                 ),
             };
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             let depth = if chain_only { Depth::Chain } else { Depth::Rules };
             match ledger.verify_with(expect, depth) {
                 Ok(report) => output::verify_ok(out, &report, json)?,
@@ -81,7 +87,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
         }
         Command::State { as_of, license, party, full_replay, json } => {
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             let point = match as_of.as_deref() {
                 None => None,
                 Some(text) => Some(within_head(parse_point(text, "--as-of")?, &ledger, "--as-of")?),
@@ -94,7 +100,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             output::state(out, &ledger, &state, license.as_deref(), party.as_deref(), json)?;
         }
         Command::Log { license, order, party, from, limit, json } => {
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             if let Some(from) = from {
                 within_head(AsOf::Seq(from), &ledger, "--from")?;
             }
@@ -102,7 +108,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             output::log(out, &ledger, &filter, from.unwrap_or(0), limit, json)?;
         }
         Command::Replay { license, from, to, json } => {
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             if let Some(from) = from {
                 within_head(AsOf::Seq(from), &ledger, "--from")?;
             }
@@ -113,11 +119,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             output::replay(out, &ledger, license.as_deref(), from.unwrap_or(0), to, json)?;
         }
         Command::Head { json } => {
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             output::head(out, &ledger.head(), json)?;
         }
         Command::Export { out: file } => {
-            let ledger = Ledger::open(&ledger_path(), OpenMode::MustExist, wait)?;
+            let ledger = Ledger::open_read(&ledger_path())?;
             match file {
                 None => output::export(out, &ledger)?,
                 Some(p) => {
@@ -142,6 +148,42 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the ledger for writing, telling the user on stderr what recovery did.
+fn open_writer(path: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Ledger, LedgerError> {
+    let ledger = Ledger::open(path, mode, wait)?;
+    if let Some(r) = ledger.recovered() {
+        if r.records_kept > 0 {
+            eprintln!("qledger: note: kept {} records of an interrupted append that had reached the disk whole", r.records_kept);
+        }
+        if r.bytes_cut > 0 {
+            eprintln!(
+                "qledger: note: cut {} bytes of an interrupted append beyond the committed head; they are kept in {}",
+                r.bytes_cut,
+                path.join(crate::store::RECOVERED_DIR).display()
+            );
+        }
+    }
+    Ok(ledger)
+}
+
+/// The append input: a file as it is; standard input (a pipe or a terminal) copied to an
+/// unlinked temporary file first, so that no lock is held while the input trickles in.
+fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead + Send>> {
+    let reader: Box<dyn BufRead + Send> = match file {
+        Some(p) if p != Path::new("-") => {
+            let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            Box::new(BufReader::with_capacity(1 << 20, f))
+        }
+        _ => {
+            let mut spool = tempfile::tempfile().context("creating a temporary file for standard input")?;
+            io::copy(&mut io::stdin().lock(), &mut spool).context("reading standard input")?;
+            io::Seek::seek(&mut spool, io::SeekFrom::Start(0)).context("reading standard input back")?;
+            Box::new(BufReader::with_capacity(1 << 20, spool))
+        }
+    };
+    Ok(reader)
 }
 
 /// Streams JSONL from `reader` into one append call. A second thread reads and parses lines

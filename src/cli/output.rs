@@ -5,7 +5,7 @@ use crate::domain::quota::Condition;
 use crate::domain::rules::status_name;
 use crate::domain::{ConditionStatus, Event, License, QuotaState, Rule};
 use crate::format::chain::hex;
-use crate::ledger::{AppendReport, AsOf, Head, IntegrityError, Ledger, LedgerError, StoredRecord, VerifyReport};
+use crate::ledger::{AppendReport, AsOf, Head, Ledger, LedgerError, StoredRecord, VerifyReport};
 use anyhow::Result;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -57,23 +57,28 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
     if json {
         let v = json!({
             "ok": true, "records": r.records, "blocks": r.blocks, "snapshots": r.snapshots,
-            "rules_checked": r.rules, "index_buckets": r.index_buckets,
+            "rules_checked": r.rules, "index_entries": r.index_entries,
+            "index_records": r.index_records,
             "head": head_json(&r.head), "expected_head_seq": r.expected_seq,
-            "uncommitted_blocks": r.uncommitted_blocks,
         });
         writeln!(out, "{v}")?;
         return Ok(());
     }
     write!(out, "ok: {} records in {} blocks verified", r.records, r.blocks)?;
     if r.rules {
-        write!(out, ", every record within the rules, {} index buckets match a rebuild", r.index_buckets)?;
+        if r.index_records == r.head.records {
+            write!(out, ", every record within the rules, {} index entries match a rebuild", r.index_entries)?;
+        } else {
+            write!(
+                out,
+                ", every record within the rules; the stored index covers {} of {} records (the next append catches it up)",
+                r.index_records, r.head.records
+            )?;
+        }
     }
     write!(out, ", {} snapshots match a fresh replay; head hash {}", r.snapshots, hex(&r.head.last_hash))?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
-    }
-    if r.uncommitted_blocks > 0 {
-        write!(out, "; ignored {} uncommitted blocks beyond the head (an interrupted append)", r.uncommitted_blocks)?;
     }
     writeln!(out)?;
     Ok(())
@@ -82,9 +87,7 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
 /// `verify --json` failure (the one-line error still goes to stderr).
 pub fn verify_failed(out: &mut dyn Write, e: &LedgerError) -> Result<()> {
     let seq = match e {
-        LedgerError::Integrity(IntegrityError::Record { seq, .. })
-        | LedgerError::Integrity(IntegrityError::Block { seq, .. })
-        | LedgerError::Integrity(IntegrityError::Head { seq, .. }) => Some(*seq),
+        LedgerError::Integrity(i) => i.seq(),
         _ => None,
     };
     writeln!(out, "{}", json!({ "ok": false, "seq": seq, "error": e.to_string() }))?;

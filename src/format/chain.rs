@@ -64,6 +64,13 @@ pub enum Fault {
     },
     /// Its `prev` is not the hash of the record before it.
     BrokenLink,
+    /// Its hash does not begin with the locator stored beside it in its block.
+    LocatorMismatch {
+        /// The stored locator (the first 8 bytes of the hash as written).
+        locator: [u8; 8],
+        /// The hash recomputed.
+        computed: [u8; 32],
+    },
     /// Its stored hash is not the hash of its bytes.
     HashMismatch {
         /// Stored.
@@ -79,6 +86,9 @@ impl fmt::Display for Fault {
             Fault::Undecodable(e) => write!(f, "undecodable record ({e})"),
             Fault::Gap { found } => write!(f, "gap: the record there carries seq {found}"),
             Fault::BrokenLink => write!(f, "broken link: prev is not the hash of the record before"),
+            Fault::LocatorMismatch { locator, computed } => {
+                write!(f, "hash mismatch: stored locator {}, computed hash {}", hex(locator), hex(computed))
+            }
             Fault::HashMismatch { stored, computed } => {
                 write!(f, "hash mismatch: stored {}, computed {}", hex(stored), hex(computed))
             }

@@ -5,10 +5,12 @@
 //! from the domain types, so a refactor of the domain cannot change a stored byte unnoticed
 //! (the golden vectors in `tests/golden.rs` would fail).
 
-pub mod block;
 pub mod chain;
 pub mod codec;
+pub mod head;
+pub mod index_run;
 pub mod record;
+pub mod segment;
 pub mod snapshot;
 
 /// The format version written in every record, block, head and snapshot.

@@ -290,3 +290,52 @@ impl IndexBucketV1 {
         Ok(b)
     }
 }
+
+/// Magic of a snapshot file.
+pub const SNAPSHOT_FILE_MAGIC: &[u8; 8] = b"qledsnap";
+/// BLAKE3 `derive_key` context of a snapshot file's checksum.
+pub const SNAPSHOT_FILE_CONTEXT: &str = "quotaledger 2026-11-29 snapshot file v1";
+
+/// A snapshot file: `magic | format:u8 (=1) | 7 zero bytes | len:u64 LE | snapshot bytes |
+/// checksum:[u8; 16]` (BLAKE3 derive_key [`SNAPSHOT_FILE_CONTEXT`] over everything before it).
+pub fn encode_snapshot_file(snapshot: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(snapshot.len() + 40);
+    f.extend_from_slice(SNAPSHOT_FILE_MAGIC);
+    f.push(FORMAT_VERSION);
+    f.extend_from_slice(&[0; 7]);
+    f.extend_from_slice(&(snapshot.len() as u64).to_le_bytes());
+    f.extend_from_slice(snapshot);
+    let sum = snapshot_file_checksum(&f);
+    f.extend_from_slice(&sum);
+    f
+}
+
+/// The snapshot bytes inside a snapshot file, checked.
+pub fn decode_snapshot_file(f: &[u8]) -> Result<&[u8], DecodeError> {
+    let bad = |what: &str| DecodeError::Framing(format!("snapshot file: {what}"));
+    if f.len() < 40 || &f[0..8] != SNAPSHOT_FILE_MAGIC || f[9..16] != [0; 7] {
+        return Err(bad("not a snapshot file"));
+    }
+    if f[8] != FORMAT_VERSION {
+        return Err(DecodeError::Version(f[8]));
+    }
+    let mut l = [0u8; 8];
+    l.copy_from_slice(&f[16..24]);
+    let len = u64::from_le_bytes(l);
+    if len > SNAPSHOT_BYTES_MAX as u64 || f.len() as u64 != 24 + len + 16 {
+        return Err(bad("length mismatch"));
+    }
+    let body_end = f.len() - 16;
+    if snapshot_file_checksum(&f[..body_end]) != f[body_end..] {
+        return Err(bad("checksum mismatch"));
+    }
+    Ok(&f[24..body_end])
+}
+
+fn snapshot_file_checksum(bytes: &[u8]) -> [u8; 16] {
+    let mut h = blake3::Hasher::new_derive_key(SNAPSHOT_FILE_CONTEXT);
+    h.update(bytes);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
+}

@@ -1,0 +1,544 @@
+//! The facade the CLI uses: open a ledger (to read, or to write), append a batch of events,
+//! verify, read records and quota states. It joins the pure parts (`domain`, `format`) to the
+//! store.
+//!
+//! - [`append`]: rules, encoding, hashing, blocks, the commit, the derived data.
+//! - [`read`]: the record stream every reader uses (one reader loop).
+//! - [`verify`]: the whole chain, the snapshots, the rules and the index, trusting nothing.
+
+mod append;
+mod read;
+mod verify;
+
+pub use read::Records;
+
+use crate::domain::{Event, Fact, OrderRow, QuotaState, Refusal, Timestamp};
+use crate::format::chain::{self, Fault};
+use crate::format::codec::{self, DecodeError};
+use crate::format::index_run::{digest, IndexValueV1};
+use crate::format::record::WireEvent;
+use crate::format::snapshot::{OrderRowV1, QuotaSnapshotV1};
+use crate::jsonl::InputError;
+use crate::store::disk::Disk;
+use crate::store::index::Index;
+use crate::store::writer::Writer;
+use crate::store::{self, snapshots, Layout, OpenMode, StoreError};
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+use thiserror::Error;
+
+/// The BLAKE3 `derive_key` context of event digests kept for idempotency keys.
+pub const EVENT_DIGEST_CONTEXT: &str = "quotaledger 2026-11-28 event digest v1";
+
+static EVENT_HASHER: LazyLock<blake3::Hasher> = LazyLock::new(|| blake3::Hasher::new_derive_key(EVENT_DIGEST_CONTEXT));
+
+/// The ledger's integrity is broken: the first bad place and what is wrong there.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IntegrityError {
+    /// A record fails its checks.
+    #[error("integrity failure at seq {seq}: {fault}")]
+    Record {
+        /// The first bad seq.
+        seq: u64,
+        /// What is wrong.
+        fault: Fault,
+    },
+    /// The chain's files are damaged (framing, checksum, a missing part).
+    #[error("integrity failure {}{what}", seq.map(|s| format!("at seq {s}: ")).unwrap_or_else(|| ": ".into()))]
+    Damaged {
+        /// The first seq concerned, if known.
+        seq: Option<u64>,
+        /// What is wrong.
+        what: String,
+    },
+    /// The commit point disagrees with the records.
+    #[error("integrity failure at seq {seq}: head mismatch: {what}")]
+    Head {
+        /// The first seq where head and records disagree.
+        seq: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A persisted snapshot disagrees with a fresh replay.
+    #[error("integrity failure: quota snapshot after {records} records differs from a fresh replay")]
+    Snapshot {
+        /// Records the snapshot claims to cover.
+        records: u64,
+    },
+    /// A record breaks a rule, or carries another context than the rules resolve.
+    #[error("integrity failure at seq {seq}: the record breaks the rules: {what}")]
+    RuleBroken {
+        /// The first bad seq.
+        seq: u64,
+        /// Which rule, how.
+        what: String,
+    },
+    /// The stored index differs from one rebuilt from the records.
+    #[error("integrity failure: the index differs from a rebuild from the records: {what}")]
+    Index {
+        /// How.
+        what: String,
+    },
+    /// `--expect-head`: no record on the chain has this hash.
+    #[error("integrity failure: no record on the chain has hash {0} (the ledger was truncated or rewritten since)")]
+    NotOnChain(String),
+    /// A stored value besides a record does not decode.
+    #[error("integrity failure: stored {what} is undecodable ({error})")]
+    Undecodable {
+        /// Which value.
+        what: &'static str,
+        /// Why.
+        error: DecodeError,
+    },
+}
+
+impl IntegrityError {
+    /// The first bad seq, when the failure has one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            IntegrityError::Record { seq, .. } | IntegrityError::Head { seq, .. } | IntegrityError::RuleBroken { seq, .. } => Some(*seq),
+            IntegrityError::Damaged { seq, .. } => *seq,
+            _ => None,
+        }
+    }
+}
+
+/// Why an operation on a ledger failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// An input line is malformed (exit 1).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// An event was refused by a rule (exit 1).
+    #[error("line {line}: {event_type} {subject}: {refusal} [field {f}, rule {r}]", f = refusal.field, r = refusal.reason.as_str())]
+    Refused {
+        /// 1-based input line.
+        line: u64,
+        /// The event's type.
+        event_type: &'static str,
+        /// The id the event is about.
+        subject: String,
+        /// The rule and field.
+        refusal: Refusal,
+    },
+    /// The input holds nothing to append (exit 1).
+    #[error("{0}")]
+    Empty(String),
+    /// Integrity failure (exit 3).
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+    /// Storage failure (exit 4).
+    #[error(transparent)]
+    Store(StoreError),
+    /// The records were committed, but updating derived data failed (exit 4): the next
+    /// writer catches it up from the chain.
+    #[error("appended {appended} records (head {head}), but updating the derived data failed: {error}; the next append or `qledger reindex` rebuilds it")]
+    DerivedFailed {
+        /// Records committed.
+        appended: u64,
+        /// The new head hash, hex.
+        head: String,
+        /// What failed.
+        error: StoreError,
+    },
+}
+
+impl From<StoreError> for LedgerError {
+    fn from(e: StoreError) -> LedgerError {
+        match e {
+            StoreError::Damaged { seq, what } => LedgerError::Integrity(IntegrityError::Damaged { seq, what }),
+            e => LedgerError::Store(e),
+        }
+    }
+}
+
+impl LedgerError {
+    /// The documented exit code: 1 refused or bad input, 3 integrity, 4 storage.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LedgerError::Input(_) | LedgerError::Refused { .. } | LedgerError::Empty(_) => 1,
+            LedgerError::Integrity(_) => 3,
+            LedgerError::Store(_) | LedgerError::DerivedFailed { .. } => 4,
+        }
+    }
+}
+
+/// The head of a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Number of records.
+    pub records: u64,
+    /// Hash of the last record (zeros for an empty ledger).
+    pub last_hash: [u8; 32],
+}
+
+impl Head {
+    /// The seq of the last record, if any.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.records.checked_sub(1)
+    }
+}
+
+/// What `append` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppendReport {
+    /// Records appended.
+    pub appended: u64,
+    /// `(line, key, seq)` of events skipped because their key and event were already recorded.
+    pub skipped: Vec<(u64, String, u64)>,
+    /// The head after the call.
+    pub head: Head,
+}
+
+/// What a successful `verify` checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: u64,
+    /// Blocks read.
+    pub blocks: u64,
+    /// Whether every record was checked against the rules and the index rebuilt.
+    pub rules: bool,
+    /// Index entries found equal to their rebuild.
+    pub index_entries: u64,
+    /// Persisted snapshots compared with the replay (the head snapshot included).
+    pub snapshots: u64,
+    /// The verified head.
+    pub head: Head,
+    /// With `--expect-head`: the seq of the record with that hash.
+    pub expected_seq: Option<u64>,
+    /// Records the stored index covers (it may lag the head after a crash; the next writer
+    /// catches it up).
+    pub index_records: u64,
+}
+
+/// One record read back: its seq, decoded fact, hash and canonical bytes.
+#[derive(Clone, Debug)]
+pub struct StoredRecord {
+    /// Position.
+    pub seq: u64,
+    /// The fact.
+    pub fact: Fact,
+    /// The previous record's hash.
+    pub prev: [u8; 32],
+    /// Its hash.
+    pub hash: [u8; 32],
+    /// Its canonical bytes (what the hash covers).
+    pub bytes: Vec<u8>,
+}
+
+/// How much `verify` checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Hashes, links, head and snapshots.
+    Chain,
+    /// Also every record against the rules in force when it was appended, with the order and
+    /// key index rebuilt (in temporary run files, bounded memory) and compared with the stored
+    /// one.
+    Rules,
+}
+
+/// A point in history for `state --as-of`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsOf {
+    /// After the record with this seq.
+    Seq(u64),
+    /// After every record with `at <= this`.
+    Time(Timestamp),
+}
+
+/// An open ledger: for reading (no lock, nothing written), or locked for writing.
+#[derive(Debug)]
+pub struct Ledger {
+    layout: Layout,
+    disk: Arc<dyn Disk>,
+    head: Head,
+    writer: Option<Writer>,
+}
+
+/// Digest of an event's canonical bytes, stamp aside: what an idempotency key remembers.
+pub fn event_digest(event: &Event) -> [u8; 32] {
+    let bytes = codec::encode(&WireEvent::from(event.clone()));
+    let mut h = EVENT_HASHER.clone();
+    h.update(&bytes);
+    *h.finalize().as_bytes()
+}
+
+fn short(d: &[u8; 32]) -> [u8; 16] {
+    let mut s = [0u8; 16];
+    s.copy_from_slice(&d[..16]);
+    s
+}
+
+impl Ledger {
+    /// Opens the ledger at `dir` for writing (creating it if `mode` says so), waiting up to
+    /// `wait` for another writer; recovers an interrupted append and catches up derived data.
+    pub fn open(dir: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Ledger, LedgerError> {
+        Ledger::open_on(dir, mode, wait, store::real_disk())
+    }
+
+    /// [`Ledger::open`] with the chain on `disk` (a simulated disk in tests).
+    pub fn open_on(dir: &Path, mode: OpenMode, wait: Option<Duration>, disk: Arc<dyn Disk>) -> Result<Ledger, LedgerError> {
+        let writer = Writer::open(dir, mode, wait, disk.clone())?;
+        let slot = writer.head();
+        let mut ledger = Ledger {
+            layout: Layout::new(dir),
+            disk,
+            head: Head { records: slot.records, last_hash: slot.last_hash },
+            writer: Some(writer),
+        };
+        ledger.check_last_record()?;
+        ledger.catch_up()?;
+        Ok(ledger)
+    }
+
+    /// Opens the ledger at `dir` for reading: no lock, nothing written; it sees the prefix
+    /// committed when it opened.
+    pub fn open_read(dir: &Path) -> Result<Ledger, LedgerError> {
+        Ledger::open_read_on(dir, store::real_disk())
+    }
+
+    /// [`Ledger::open_read`] with the chain on `disk`.
+    pub fn open_read_on(dir: &Path, disk: Arc<dyn Disk>) -> Result<Ledger, LedgerError> {
+        store::check_ledger(dir)?;
+        let slot = store::read_commit_point(disk.as_ref(), dir)?;
+        Ok(Ledger { layout: Layout::new(dir), disk, head: Head { records: slot.records, last_hash: slot.last_hash }, writer: None })
+    }
+
+    /// The head (the commit point this handle reads up to).
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// What recovery did when this writer opened (nothing for a reader).
+    pub fn recovered(&self) -> Option<crate::store::recovery::Recovered> {
+        self.writer.as_ref().map(|w| w.recovered.clone())
+    }
+
+    /// The last committed record must be there and hash to the head: an append refuses to
+    /// continue a chain whose end is missing or differs.
+    fn check_last_record(&self) -> Result<(), LedgerError> {
+        let Some(last) = self.head.last_seq() else { return Ok(()) };
+        let r = self.records(last)?.next().transpose()?;
+        match r {
+            Some(r) if r.hash == self.head.last_hash => Ok(()),
+            Some(r) => Err(IntegrityError::Head {
+                seq: last,
+                what: format!("the last record hashes to {}, the commit point says {}", chain::hex(&r.hash), chain::hex(&self.head.last_hash)),
+            }
+            .into()),
+            None => Err(IntegrityError::Head { seq: last, what: "the last committed record is missing".into() }.into()),
+        }
+    }
+
+    /// The quota state at the head: the head snapshot if it matches the head, else the
+    /// nearest earlier snapshot and the records after it.
+    pub fn state(&self) -> Result<QuotaState, LedgerError> {
+        if let Some(Ok(bytes)) = snapshots::read_head(&self.layout.snapshots())? {
+            if let Ok((state, hash)) = QuotaSnapshotV1::decode(&bytes) {
+                if state.records == self.head.records && hash == self.head.last_hash {
+                    return Ok(state);
+                }
+            }
+        }
+        self.state_replayed_from_snapshot(self.head.records, None)
+    }
+
+    /// The quota state at the head or after `as_of`, replayed from the first record, using no
+    /// snapshot: what an auditor runs to recompute the state from the records alone.
+    pub fn state_replayed(&self, as_of: Option<AsOf>) -> Result<QuotaState, LedgerError> {
+        let mut state = QuotaState::default();
+        let stop = match as_of {
+            Some(AsOf::Seq(n)) => n.saturating_add(1).min(self.head.records),
+            _ => self.head.records,
+        };
+        let time = match as_of {
+            Some(AsOf::Time(t)) => Some(t),
+            _ => None,
+        };
+        self.replay_into(&mut state, stop, time)?;
+        Ok(state)
+    }
+
+    /// Applies records from `state.records` up to (not including) `stop`, stopping early at
+    /// the first record after `time`.
+    fn replay_into(&self, state: &mut QuotaState, stop: u64, time: Option<Timestamp>) -> Result<(), LedgerError> {
+        if state.records >= stop {
+            return Ok(());
+        }
+        for item in Records::unhashed(self, state.records, stop)? {
+            let r = item?;
+            if time.is_some_and(|t| r.fact.stamp.at > t) {
+                break;
+            }
+            state.apply(&r.fact);
+        }
+        Ok(())
+    }
+
+    /// The quota state after a point in history, replayed from the nearest earlier snapshot.
+    pub fn state_as_of(&self, as_of: AsOf) -> Result<QuotaState, LedgerError> {
+        match as_of {
+            AsOf::Seq(seq) => {
+                let records = seq.saturating_add(1).min(self.head.records);
+                if records == self.head.records {
+                    return self.state();
+                }
+                self.state_replayed_from_snapshot(records, None)
+            }
+            AsOf::Time(t) => {
+                let head_state = self.state()?;
+                if head_state.last_at.is_none_or(|last| last <= t) {
+                    return Ok(head_state);
+                }
+                self.state_replayed_from_snapshot(self.head.records, Some(t))
+            }
+        }
+    }
+
+    /// The nearest usable periodic snapshot at or before `records` (and, with `time`, whose
+    /// last record is not after it), then the records after it.
+    fn state_replayed_from_snapshot(&self, records: u64, time: Option<Timestamp>) -> Result<QuotaState, LedgerError> {
+        let dir = self.layout.snapshots();
+        let mut state = QuotaState::default();
+        for n in snapshots::list_periodic(&dir)?.into_iter().rev().filter(|&n| n <= records) {
+            let Some(Ok(bytes)) = snapshots::read_periodic(&dir, n)? else { continue };
+            let Ok((s, hash)) = QuotaSnapshotV1::decode(&bytes) else { continue };
+            let fits_time = time.is_none_or(|t| s.last_at.is_none_or(|at| at <= t));
+            if s.records == n && fits_time && self.hash_matches(n, &hash)? {
+                state = s;
+                break;
+            }
+        }
+        self.replay_into(&mut state, records, time)?;
+        Ok(state)
+    }
+
+    /// Whether the record before position `records` has this hash (checked by its locator: a
+    /// reader's guard against a stale snapshot, not a proof; `verify` compares whole hashes).
+    fn hash_matches(&self, records: u64, hash: &[u8; 32]) -> Result<bool, LedgerError> {
+        if records == self.head.records {
+            return Ok(*hash == self.head.last_hash);
+        }
+        let Some(seq) = records.checked_sub(1) else { return Ok(*hash == chain::GENESIS_PREV) };
+        Ok(read::locator_of(self, seq)? == hash[..8])
+    }
+
+    /// Streams records from `from` (inclusive) to the head, each with its hash (recomputed
+    /// from the block's link, and checked against its stored locator).
+    pub fn records(&self, from: u64) -> Result<Records, LedgerError> {
+        Records::hashed(self, from, self.head.records)
+    }
+
+    /// Rebuilds every derived file from the chain: the index, the sled metadata, the
+    /// snapshots. Returns the records indexed.
+    pub fn reindex(&mut self) -> Result<u64, LedgerError> {
+        let writer = self.writer.as_mut().expect("reindex needs a writer");
+        writer.reset_index()?;
+        self.catch_up_from(0, true)?;
+        Ok(self.head.records)
+    }
+
+    /// Brings the index up to the head and the head snapshot up to date.
+    fn catch_up(&mut self) -> Result<(), LedgerError> {
+        let covered = self.writer.as_ref().map_or(self.head.records, |w| w.index_ref().manifest().records);
+        let snapshot_ok = match snapshots::read_head(&self.layout.snapshots())? {
+            Some(Ok(bytes)) => QuotaSnapshotV1::decode(&bytes)
+                .is_ok_and(|(s, h)| s.records == self.head.records && h == self.head.last_hash),
+            _ => self.head.records == 0,
+        };
+        if covered < self.head.records || !snapshot_ok {
+            self.catch_up_from(covered, false)?;
+        }
+        Ok(())
+    }
+
+    /// Replays records `from..head` into the index, then stores the index, the head snapshot
+    /// and (with `periodic`) every periodic snapshot.
+    fn catch_up_from(&mut self, from: u64, periodic: bool) -> Result<(), LedgerError> {
+        let end = self.head.records;
+        let mut state = QuotaState::default();
+        let mut periodic_bytes = Vec::new();
+        let records = if periodic { Records::hashed(self, 0, end)? } else { Records::unhashed(self, 0, end)? };
+        let writer = self.writer.as_mut().expect("catch-up needs a writer");
+        for item in records {
+            let r = item?;
+            if r.seq >= from {
+                index_fact(writer.index(), &r.fact, r.seq)?;
+            }
+            state.apply(&r.fact);
+            if periodic && state.records % crate::limits::SNAPSHOT_INTERVAL_RECORDS == 0 {
+                periodic_bytes.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, r.hash))));
+            }
+        }
+        let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(&state, self.head.last_hash));
+        writer.update_derived(&head_snapshot, &periodic_bytes)?;
+        Ok(())
+    }
+
+}
+
+/// Updates the index for one accepted fact: its order's row, its idempotency key.
+pub(crate) fn index_fact(index: &mut Index, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+    let before = match fact.event.order() {
+        Some(id) => order_row(index, id)?,
+        None => None,
+    };
+    index_fact_after(index, before, fact, seq)
+}
+
+/// [`index_fact`] with the order's row before the fact already looked up.
+pub(crate) fn index_fact_after(index: &mut Index, before: Option<OrderRow>, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+    if let Some((id, row)) = OrderRow::after(&fact.event, before) {
+        put_order(index, id, &row)?;
+    }
+    if let Some(key) = &fact.stamp.key {
+        let value = IndexValueV1::Key { seq, event: short(&event_digest(&fact.event)) };
+        index.put(digest(b'k', key), codec::encode(&value))?;
+    }
+    Ok(())
+}
+
+/// The row of order `id`, if it was placed.
+pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, LedgerError> {
+    match index.get(&digest(b'o', id))? {
+        None => Ok(None),
+        Some(bytes) => match IndexValueV1::decode(&bytes) {
+            Ok(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
+            Ok(_) => Err(IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid("an order entry holds a key".into()) }.into()),
+            Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
+        },
+    }
+}
+
+/// The `(seq, event digest)` of idempotency key `key`, if it was used.
+pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; 16])>, LedgerError> {
+    match index.get(&digest(b'k', key))? {
+        None => Ok(None),
+        Some(bytes) => match IndexValueV1::decode(&bytes) {
+            Ok(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
+            Ok(_) => Err(IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid("a key entry holds an order".into()) }.into()),
+            Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
+        },
+    }
+}
+
+fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
+    let wire = OrderRowV1 { license: row.license.clone(), quantity: row.quantity, shipped: row.shipped, cancelled: row.cancelled };
+    index.put(digest(b'o', id), codec::encode(&IndexValueV1::Order(wire)))?;
+    Ok(())
+}
+
+/// The short event digest kept with a key.
+pub(crate) fn short_digest(event: &Event) -> [u8; 16] {
+    short(&event_digest(event))
+}
+
+fn refused(line: u64, event: &Event, refusal: Refusal) -> LedgerError {
+    // Ids are bounded by the rules, but a refusal for a too-long id must not echo all of it.
+    let subject = event.subject().chars().take(64).collect();
+    LedgerError::Refused { line, event_type: event.type_name(), subject, refusal }
+}

@@ -1,0 +1,292 @@
+//! `verify`: trusts nothing but the records. Recomputes every hash and link, checks the commit
+//! point and every snapshot against a fresh replay; at [`Depth::Rules`] also re-checks every
+//! record against the rules with the order and key index rebuilt (in temporary run files,
+//! so memory stays bounded) and compares the stored index with the rebuild.
+
+use super::{index_fact, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
+use crate::domain::{self, Fact, QuotaState};
+use crate::format::chain::{self, Fault};
+use crate::format::codec;
+use crate::format::record::RecordV1;
+use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault};
+use crate::format::snapshot::QuotaSnapshotV1;
+use crate::limits::RECORD_BYTES_MAX;
+use crate::store::index::{read_manifest, Index, ManifestV1};
+use crate::store::segment::{BlockReader, RawBlock};
+use crate::store::{snapshots, StoreError};
+use std::sync::mpsc::sync_channel;
+
+/// A block with the hashes of its records (or where hashing stopped).
+type Hashed = Result<(RawBlock, Result<Vec<[u8; 32]>, BlockFault>), StoreError>;
+
+/// The running check: chain cursor, state, rebuilt index, snapshots still to compare.
+struct Check {
+    seq_next: u64,
+    prev: [u8; 32],
+    state: QuotaState,
+    rebuild: Option<Index>,
+    /// `(records, snapshot bytes)` to compare, descending (popped from the end).
+    snapshots: Vec<(u64, Vec<u8>)>,
+    snapshots_checked: u64,
+    expect: Option<[u8; 32]>,
+    expected_seq: Option<u64>,
+    blocks: u64,
+    bytes: Vec<u8>,
+}
+
+impl Ledger {
+    /// Recomputes every hash and link, checks the commit point, every snapshot, the rules and
+    /// the index; with `expect`, also that a record with that hash is on the chain.
+    pub fn verify(&self, expect: Option<[u8; 32]>) -> Result<VerifyReport, LedgerError> {
+        self.verify_with(expect, Depth::Rules)
+    }
+
+    /// [`Ledger::verify`] at a chosen depth.
+    pub fn verify_with(&self, expect: Option<[u8; 32]>, depth: Depth) -> Result<VerifyReport, LedgerError> {
+        let head = self.head;
+        let tmp = match depth {
+            Depth::Rules => Some(tempfile::TempDir::new().map_err(|e| StoreError::io("creating", &std::env::temp_dir(), e))?),
+            Depth::Chain => None,
+        };
+        let rebuild = match &tmp {
+            Some(t) => Some(Index::open(t.path(), ManifestV1::default())?),
+            None => None,
+        };
+        let mut check = Check {
+            seq_next: 0,
+            prev: chain::GENESIS_PREV,
+            state: QuotaState::default(),
+            rebuild,
+            snapshots: self.snapshots_to_check(head)?,
+            snapshots_checked: 0,
+            expect,
+            expected_seq: None,
+            blocks: 0,
+            bytes: Vec::with_capacity(512),
+        };
+        check.compare_snapshots(0)?;
+        self.check_chain(&mut check, head)?;
+        if check.seq_next != head.records || check.prev != head.last_hash {
+            return Err(IntegrityError::Head {
+                seq: check.seq_next.min(head.records),
+                what: format!(
+                    "the commit point says {} records ending in {}, the chain has {} ending in {}",
+                    head.records,
+                    chain::hex(&head.last_hash),
+                    check.seq_next,
+                    chain::hex(&check.prev)
+                ),
+            }
+            .into());
+        }
+        check.compare_snapshots(u64::MAX)?;
+        let (index_entries, index_records) = match check.rebuild.as_mut() {
+            Some(index) => self.check_index(index, head)?,
+            None => (0, 0),
+        };
+        if let Some(h) = expect {
+            // The all-zero hash is the head of the empty ledger, which every ledger extends.
+            if check.expected_seq.is_none() && h != chain::GENESIS_PREV {
+                return Err(IntegrityError::NotOnChain(chain::hex(&h)).into());
+            }
+        }
+        Ok(VerifyReport {
+            records: check.seq_next,
+            blocks: check.blocks,
+            rules: depth == Depth::Rules,
+            index_entries,
+            snapshots: check.snapshots_checked,
+            head,
+            expected_seq: check.expected_seq,
+            index_records,
+        })
+    }
+
+    /// Every snapshot file at or below the head: `(records, bytes)`, descending. A damaged
+    /// file is an integrity failure.
+    fn snapshots_to_check(&self, head: Head) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+        let dir = self.layout.snapshots();
+        let mut out = Vec::new();
+        let damaged = |n: Option<u64>, e: String| IntegrityError::Damaged {
+            seq: None,
+            what: format!("snapshot {}: {e}", n.map_or("head".to_string(), |n| n.to_string())),
+        };
+        for n in snapshots::list_periodic(&dir)?.into_iter().filter(|&n| n <= head.records) {
+            if let Some(read) = snapshots::read_periodic(&dir, n)? {
+                out.push((n, read.map_err(|e| damaged(Some(n), e))?));
+            }
+        }
+        if let Some(read) = snapshots::read_head(&dir)? {
+            let bytes = read.map_err(|e| damaged(None, e))?;
+            let (s, _) = QuotaSnapshotV1::decode(&bytes)
+                .map_err(|error| IntegrityError::Undecodable { what: "head quota snapshot", error })?;
+            if s.records <= head.records {
+                out.push((s.records, bytes));
+            }
+        }
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(out)
+    }
+
+    /// Two threads: a reader hashes each block's chain from its link; this one checks links
+    /// across blocks, decodes, re-checks the rules and replays.
+    fn check_chain(&self, check: &mut Check, head: Head) -> Result<(), LedgerError> {
+        let blocks = BlockReader::new(self.disk.clone(), &self.layout.segments(), 0, head.records)?;
+        std::thread::scope(|scope| -> Result<(), LedgerError> {
+            let (tx, rx) = sync_channel::<Hashed>(16);
+            scope.spawn(move || {
+                let mut hashes = Vec::new();
+                for item in blocks {
+                    let hashed = item.map(|b| {
+                        let r = hash_block(&b.header, &b.payload, &mut hashes).map(|()| hashes.clone());
+                        (b, r)
+                    });
+                    let stop = hashed.is_err();
+                    if tx.send(hashed).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+            for item in rx {
+                let (block, hashes) = item?;
+                check.block(&block, hashes)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Compares the stored index (as published in `index/MANIFEST`) with the rebuild.
+    fn check_index(&self, rebuilt: &mut Index, head: Head) -> Result<(u64, u64), LedgerError> {
+        rebuilt.seal(head.records)?;
+        let dir = self.layout.index();
+        let manifest = match read_manifest(&dir)? {
+            None if head.records == 0 => return Ok((0, 0)),
+            None => return Err(IntegrityError::Index { what: "index/MANIFEST is missing".into() }.into()),
+            Some(m) => m.map_err(|error| IntegrityError::Undecodable { what: "index manifest", error })?,
+        };
+        if manifest.records != head.records {
+            // Behind the head after a crash (the next writer catches it up): nothing to compare.
+            return Ok((0, manifest.records));
+        }
+        let stored = Index::open(&dir, manifest)?;
+        let mut matched = 0u64;
+        let mut a = stored.entries();
+        let mut b = rebuilt.entries();
+        loop {
+            match (a.next().transpose()?, b.next().transpose()?) {
+                (None, None) => return Ok((matched, head.records)),
+                (Some(x), Some(y)) if x == y => matched += 1,
+                (x, y) => {
+                    let what = match (x, y) {
+                        (Some((d, _)), _) | (None, Some((d, _))) => format!("first difference at digest {}", chain::hex(&d)),
+                        (None, None) => unreachable!("handled above"),
+                    };
+                    return Err(IntegrityError::Index { what }.into());
+                }
+            }
+        }
+    }
+}
+
+impl Check {
+    fn block(&mut self, block: &RawBlock, hashes: Result<Vec<[u8; 32]>, BlockFault>) -> Result<(), LedgerError> {
+        let h = &block.header;
+        self.blocks += 1;
+        if h.prev != self.prev {
+            return Err(IntegrityError::Record { seq: h.first_seq, fault: Fault::BrokenLink }.into());
+        }
+        let hashes = hashes.map_err(|f| fault_at(block, f))?;
+        let records = block_records(h, &block.payload)
+            .map_err(|e| IntegrityError::Record { seq: h.first_seq, fault: Fault::Undecodable(e) })?;
+        for (item, hash) in records.zip(hashes) {
+            let seq = self.seq_next;
+            let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
+            let (stored, _) = item.map_err(undecodable)?;
+            canonical_bytes(stored, &self.prev, &mut self.bytes);
+            let record: RecordV1 = codec::decode(&self.bytes, RECORD_BYTES_MAX).map_err(undecodable)?;
+            if record.seq != seq {
+                return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq } }.into());
+            }
+            let fact = record.into_fact().map_err(undecodable)?;
+            if let Some(index) = self.rebuild.as_mut() {
+                recheck(&self.state, index, &fact, seq)?;
+            }
+            self.state.apply(&fact);
+            self.seq_next += 1;
+            self.prev = hash;
+            if self.expect == Some(hash) {
+                self.expected_seq = Some(seq);
+            }
+            self.compare_snapshots(self.state.records)?;
+        }
+        Ok(())
+    }
+
+    /// Compares every snapshot taken after exactly `records` records with the replay (and
+    /// fails on one whose point the replay passed without meeting it).
+    fn compare_snapshots(&mut self, records: u64) -> Result<(), IntegrityError> {
+        while let Some((n, _)) = self.snapshots.last() {
+            let n = *n;
+            if n > records || (records == u64::MAX && n > self.state.records) {
+                return Ok(());
+            }
+            let (_, bytes) = self.snapshots.pop().expect("peeked");
+            let (stored, hash) = QuotaSnapshotV1::decode(&bytes)
+                .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
+            if n != self.state.records || stored != self.state || hash != self.prev {
+                return Err(IntegrityError::Snapshot { records: n });
+            }
+            self.snapshots_checked += 1;
+        }
+        Ok(())
+    }
+}
+
+fn fault_at(block: &RawBlock, f: BlockFault) -> IntegrityError {
+    let seq = block.header.first_seq + u64::from(f.index);
+    match f.error {
+        Some(e) => IntegrityError::Record { seq, fault: Fault::Undecodable(e) },
+        None => {
+            // Recompute the one hash to name it (hash_block stopped at this record).
+            let mut prev = block.header.prev;
+            let mut bytes = Vec::new();
+            let mut fault = Fault::BrokenLink;
+            if let Ok(records) = block_records(&block.header, &block.payload) {
+                for (i, item) in records.enumerate() {
+                    let Ok((stored, loc)) = item else { break };
+                    canonical_bytes(stored, &prev, &mut bytes);
+                    let hash = chain::record_hash(&bytes);
+                    if i as u32 == f.index {
+                        fault = Fault::LocatorMismatch { locator: loc, computed: hash };
+                        break;
+                    }
+                    prev = hash;
+                }
+            }
+            IntegrityError::Record { seq, fault }
+        }
+    }
+}
+
+/// Checks one stored fact against the rules and the index rebuilt so far, then adds it.
+fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+    let broken = |what: String| IntegrityError::RuleBroken { seq, what };
+    let (event_type, subject) = (fact.event.type_name(), fact.event.subject());
+    if let Some(key) = &fact.stamp.key {
+        if let Some((first, _)) = key_entry(index, key)? {
+            // Append skips or refuses a reused key: a ledger never holds one twice.
+            return Err(broken(format!("{event_type} {subject}: key {key} was already used at seq {first}")).into());
+        }
+    }
+    let before = match fact.event.order() {
+        Some(id) => order_row(index, id)?,
+        None => None,
+    };
+    let context = domain::check(state, before.as_ref(), &fact.stamp, &fact.event).map_err(|r| {
+        broken(format!("{event_type} {subject}: {} [field {}, rule {}]", r.message, r.field, r.reason.as_str()))
+    })?;
+    if context != fact.context {
+        return Err(broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into());
+    }
+    index_fact(index, fact, seq)
+}

@@ -1,0 +1,386 @@
+//! The per-event index in files of our own: an LSM tree in miniature (as fjall and RocksDB
+//! build theirs). Framing: `format::index_run`.
+//!
+//! - A memtable (sorted, in memory) takes the changes of the running append; at
+//!   [`MEMTABLE_ENTRIES_MAX`] entries it is written out as a *pending* run, so a bulk append
+//!   holds a bounded amount in memory.
+//! - Runs are immutable sorted files with a page table and a Bloom filter, read page by page
+//!   (one `pread` of at most 4 KiB per lookup that passes the filter). A lookup asks the
+//!   memtable, then the runs from the newest; the newest entry for a digest wins.
+//! - After the chain commit, pending runs join the live list, which the writer stores in sled
+//!   and publishes as `index/MANIFEST` for readers (`verify`). When there are more than
+//!   [`RUNS_MAX`] live runs, they are merged into one.
+//! - Files not in the manifest are leftovers of a writer that died: the next writer removes
+//!   them. Everything here is derived: `qledger reindex` rebuilds it from the chain.
+
+use super::disk::create_new_file;
+use super::snapshots::write_atomically;
+use super::StoreError;
+use crate::format::codec::{self, DecodeError};
+use crate::format::index_run::{
+    decode_footer, encode_footer, page_entries, parse_footer_trailer, parse_run_header, run_header, Bloom, Digest,
+    PageBuilder, PageRef, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
+};
+use crate::limits::{MEMTABLE_ENTRIES_MAX, RUNS_MAX};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Directory of the index inside a ledger.
+pub const INDEX_DIR: &str = "index";
+/// The published manifest file, for readers.
+pub const MANIFEST_FILE: &str = "MANIFEST";
+
+/// Which runs make up the index and how many records it covers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestV1 {
+    /// Records of the chain the index reflects (the index is complete for seqs below this).
+    pub records: u64,
+    /// Live runs, oldest first: `(id, entries)`.
+    pub runs: Vec<(u64, u64)>,
+    /// The id the next run gets.
+    pub next_run: u64,
+}
+
+impl ManifestV1 {
+    /// Decodes a stored manifest.
+    pub fn decode(bytes: &[u8]) -> Result<ManifestV1, DecodeError> {
+        let m: ManifestV1 = codec::decode(bytes, 1 << 20)?;
+        if m.runs.windows(2).any(|w| w[0].0 >= w[1].0) || m.runs.last().is_some_and(|r| r.0 >= m.next_run) {
+            return Err(DecodeError::Invalid("index manifest: run ids out of order".into()));
+        }
+        Ok(m)
+    }
+}
+
+fn run_name(id: u64) -> String {
+    format!("{id:016x}.qidx")
+}
+
+/// One immutable run file, opened: its page table and Bloom filter in memory.
+#[derive(Debug)]
+pub struct Run {
+    id: u64,
+    entries: u64,
+    file: File,
+    path: PathBuf,
+    pages: Vec<PageRef>,
+    bloom: Bloom,
+}
+
+impl Run {
+    /// Opens run `id` in `dir`, reading its header and footer.
+    pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
+        let path = dir.join(run_name(id));
+        let file = File::open(&path).map_err(|e| StoreError::io("opening", &path, e))?;
+        let damaged = |what: String| StoreError::Damaged { seq: None, what: format!("index run {}: {what}", path.display()) };
+        let len = file.metadata().map_err(|e| StoreError::io("reading", &path, e))?.len();
+        if len < (RUN_HEADER_BYTES + FOOTER_TRAILER_BYTES) as u64 {
+            return Err(damaged("cut off".into()));
+        }
+        let mut h = [0u8; RUN_HEADER_BYTES];
+        file.read_exact_at(&mut h, 0).map_err(|e| StoreError::io("reading", &path, e))?;
+        let (entries, pages) = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
+        let mut t = [0u8; FOOTER_TRAILER_BYTES];
+        file.read_exact_at(&mut t, len - FOOTER_TRAILER_BYTES as u64).map_err(|e| StoreError::io("reading", &path, e))?;
+        let (footer_len, crc) = parse_footer_trailer(&t).map_err(|e| damaged(e.to_string()))?;
+        let footer_at = (len - FOOTER_TRAILER_BYTES as u64)
+            .checked_sub(footer_len as u64)
+            .filter(|&at| at >= RUN_HEADER_BYTES as u64)
+            .ok_or_else(|| damaged("footer length out of range".into()))?;
+        let mut f = vec![0u8; footer_len];
+        file.read_exact_at(&mut f, footer_at).map_err(|e| StoreError::io("reading", &path, e))?;
+        let (refs, bloom) = decode_footer(&f, crc, pages).map_err(|e| damaged(e.to_string()))?;
+        if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || p.offset + u64::from(p.len) > footer_at) {
+            return Err(damaged("a page lies outside the file".into()));
+        }
+        Ok(Run { id, entries, file, path, pages: refs, bloom })
+    }
+
+    fn read_page(&self, p: &PageRef) -> Result<Vec<u8>, StoreError> {
+        let mut page = vec![0u8; p.len as usize];
+        self.file.read_exact_at(&mut page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
+        if crc32c::crc32c(&page) != p.crc {
+            return Err(StoreError::Damaged {
+                seq: None,
+                what: format!("index run {}: page checksum mismatch", self.path.display()),
+            });
+        }
+        Ok(page)
+    }
+
+    /// The value stored for `d`, if any.
+    pub fn get(&self, d: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        if !self.bloom.may_contain(d) {
+            return Ok(None);
+        }
+        let i = self.pages.partition_point(|p| p.first <= *d);
+        let Some(p) = i.checked_sub(1).map(|i| self.pages[i]) else { return Ok(None) };
+        let page = self.read_page(&p)?;
+        let entries = page_entries(&page).map_err(|e| self.damaged(e))?;
+        Ok(entries.binary_search_by(|(k, _)| k.cmp(d)).ok().map(|i| entries[i].1.to_vec()))
+    }
+
+    fn damaged(&self, e: DecodeError) -> StoreError {
+        StoreError::Damaged { seq: None, what: format!("index run {}: {e}", self.path.display()) }
+    }
+
+    /// Every entry in digest order, page by page.
+    pub fn iter(&self) -> RunIter<'_> {
+        RunIter { run: self, page: 0, buf: Vec::new(), at: 0 }
+    }
+}
+
+/// Iterator over a run's entries.
+pub struct RunIter<'a> {
+    run: &'a Run,
+    page: usize,
+    buf: Vec<(Digest, Vec<u8>)>,
+    at: usize,
+}
+
+impl Iterator for RunIter<'_> {
+    type Item = Result<(Digest, Vec<u8>), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.at == self.buf.len() {
+            let p = *self.run.pages.get(self.page)?;
+            self.page += 1;
+            let page = match self.run.read_page(&p) {
+                Ok(page) => page,
+                Err(e) => return Some(Err(e)),
+            };
+            match page_entries(&page) {
+                Ok(es) => self.buf = es.into_iter().map(|(d, v)| (d, v.to_vec())).collect(),
+                Err(e) => return Some(Err(self.run.damaged(e))),
+            }
+            self.at = 0;
+        }
+        self.at += 1;
+        Some(Ok(std::mem::take(&mut self.buf[self.at - 1])))
+    }
+}
+
+/// Writes sorted entries as run `id` in `dir` (a new file, never an existing one).
+pub fn write_run(
+    dir: &Path,
+    id: u64,
+    expected_entries: u64,
+    entries: impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>>,
+) -> Result<Run, StoreError> {
+    let path = dir.join(run_name(id));
+    let file = create_new_file(&path).map_err(|e| StoreError::io("creating", &path, e))?;
+    let io_err = |e: io::Error| StoreError::io("writing", &path, e);
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    w.write_all(&[0u8; RUN_HEADER_BYTES]).map_err(io_err)?;
+    let mut offset = RUN_HEADER_BYTES as u64;
+    let mut page = PageBuilder::default();
+    let mut refs = Vec::new();
+    let mut bloom = Bloom::with_entries(expected_entries);
+    let mut count = 0u64;
+    let mut last: Option<Digest> = None;
+    let mut flush = |page: &mut PageBuilder, w: &mut BufWriter<File>, offset: &mut u64| -> Result<(), StoreError> {
+        let (bytes, first) = page.take();
+        w.write_all(&bytes).map_err(io_err)?;
+        refs.push(PageRef { first, offset: *offset, len: bytes.len() as u32, crc: crc32c::crc32c(&bytes) });
+        *offset += bytes.len() as u64;
+        Ok(())
+    };
+    for item in entries {
+        let (d, v) = item?;
+        assert!(last.is_none_or(|l| l < d), "run entries must be sorted and unique");
+        last = Some(d);
+        if !page.fits(v.len()) {
+            flush(&mut page, &mut w, &mut offset)?;
+        }
+        page.push(&d, &v);
+        bloom.insert(&d);
+        count += 1;
+    }
+    if !page.is_empty() {
+        flush(&mut page, &mut w, &mut offset)?;
+    }
+    let pages = refs.len() as u32;
+    w.write_all(&encode_footer(&refs, &bloom)).map_err(io_err)?;
+    let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.write_all_at(&run_header(count, pages), 0).map_err(io_err)?;
+    file.sync_data().map_err(io_err)?;
+    drop(file);
+    Run::open(dir, id)
+}
+
+/// Merges sorted entry streams, the later stream winning on equal digests.
+pub fn merge<'a>(
+    streams: Vec<Box<dyn Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a>>,
+) -> impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a {
+    let mut heads: Vec<Option<(Digest, Vec<u8>)>> = Vec::with_capacity(streams.len());
+    let mut streams = streams;
+    let mut failed: Option<StoreError> = None;
+    for s in streams.iter_mut() {
+        match s.next().transpose() {
+            Ok(h) => heads.push(h),
+            Err(e) => {
+                failed.get_or_insert(e);
+                heads.push(None);
+            }
+        }
+    }
+    std::iter::from_fn(move || {
+        if let Some(e) = failed.take() {
+            heads.iter_mut().for_each(|h| *h = None);
+            return Some(Err(e));
+        }
+        let min = heads.iter().flatten().map(|(d, _)| *d).min()?;
+        let mut winner = None;
+        for (i, h) in heads.iter_mut().enumerate() {
+            if h.as_ref().is_some_and(|(d, _)| *d == min) {
+                winner = h.take();
+                match streams[i].next().transpose() {
+                    Ok(next) => *h = next,
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        }
+        winner.map(Ok)
+    })
+}
+
+/// The index: live runs, pending runs of the running append, and the memtable.
+#[derive(Debug)]
+pub struct Index {
+    dir: PathBuf,
+    manifest: ManifestV1,
+    live: Vec<Run>,
+    pending: Vec<Run>,
+    mem: BTreeMap<Digest, Vec<u8>>,
+}
+
+impl Index {
+    /// Opens the index of `manifest` in `dir` (a directory of its own: the ledger's `index/`,
+    /// or a temporary one for `verify`'s rebuild). Fails if a run is missing or damaged.
+    pub fn open(dir: &Path, manifest: ManifestV1) -> Result<Index, StoreError> {
+        let mut live = Vec::with_capacity(manifest.runs.len());
+        for &(id, entries) in &manifest.runs {
+            let run = Run::open(dir, id)?;
+            if run.entries != entries {
+                return Err(StoreError::Damaged { seq: None, what: format!("index run {id:x} holds another count") });
+            }
+            live.push(run);
+        }
+        Ok(Index { dir: dir.to_path_buf(), manifest, live, pending: Vec::new(), mem: BTreeMap::new() })
+    }
+
+    /// The manifest of the live runs.
+    pub fn manifest(&self) -> &ManifestV1 {
+        &self.manifest
+    }
+
+    /// The value for `d`: memtable, pending runs, live runs, newest first.
+    pub fn get(&self, d: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(v) = self.mem.get(d) {
+            return Ok(Some(v.clone()));
+        }
+        for run in self.pending.iter().rev().chain(self.live.iter().rev()) {
+            if let Some(v) = run.get(d)? {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Sets the value for `d`; writes the memtable out as a pending run when it is full.
+    pub fn put(&mut self, d: Digest, value: Vec<u8>) -> Result<(), StoreError> {
+        self.mem.insert(d, value);
+        if self.mem.len() >= MEMTABLE_ENTRIES_MAX {
+            self.flush_mem()?;
+        }
+        Ok(())
+    }
+
+    fn flush_mem(&mut self) -> Result<(), StoreError> {
+        if self.mem.is_empty() {
+            return Ok(());
+        }
+        let mem = std::mem::take(&mut self.mem);
+        let id = self.manifest.next_run;
+        self.manifest.next_run += 1;
+        let run = write_run(&self.dir, id, mem.len() as u64, mem.into_iter().map(Ok))?;
+        self.pending.push(run);
+        Ok(())
+    }
+
+    /// Ends an append whose records are committed up to `records`: the memtable becomes a
+    /// run, pending runs become live. Returns the new manifest (to store and publish).
+    pub fn seal(&mut self, records: u64) -> Result<ManifestV1, StoreError> {
+        self.flush_mem()?;
+        for run in self.pending.drain(..) {
+            self.manifest.runs.push((run.id, run.entries));
+            self.live.push(run);
+        }
+        self.manifest.records = records;
+        Ok(self.manifest.clone())
+    }
+
+    /// Forgets the running append: memtable dropped, pending run files removed.
+    pub fn abort(&mut self) {
+        self.mem.clear();
+        for run in self.pending.drain(..) {
+            let _ = fs::remove_file(&run.path);
+        }
+    }
+
+    /// Whether the live runs should be merged.
+    pub fn wants_merge(&self) -> bool {
+        self.live.len() > RUNS_MAX
+    }
+
+    /// Merges every live run into one new run; returns the new manifest and the files the
+    /// old manifest named (to remove once the new one is stored).
+    pub fn merge_all(&mut self) -> Result<(ManifestV1, Vec<PathBuf>), StoreError> {
+        let id = self.manifest.next_run;
+        let expected: u64 = self.live.iter().map(|r| r.entries).sum();
+        let streams = self.live.iter().map(|r| Box::new(r.iter()) as Box<dyn Iterator<Item = _>>).collect();
+        let run = write_run(&self.dir, id, expected, merge(streams))?;
+        let old: Vec<PathBuf> = self.live.iter().map(|r| r.path.clone()).collect();
+        self.manifest.next_run = id + 1;
+        self.manifest.runs = vec![(run.id, run.entries)];
+        self.live = vec![run];
+        Ok((self.manifest.clone(), old))
+    }
+
+    /// Every live entry in digest order (the newest value of each digest).
+    pub fn entries(&self) -> impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + '_ {
+        merge(self.live.iter().map(|r| Box::new(r.iter()) as Box<dyn Iterator<Item = _>>).collect())
+    }
+
+    /// Removes run files in the directory that the manifest does not name (a dead writer's).
+    pub fn remove_unlisted(&self) -> Result<(), StoreError> {
+        let listed: Vec<String> = self.manifest.runs.iter().map(|(id, _)| run_name(*id)).collect();
+        let entries = fs::read_dir(&self.dir).map_err(|e| StoreError::io("listing", &self.dir, e))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".qidx") && !listed.contains(&name) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Publishes the manifest for readers (`index/MANIFEST`, by a temporary file and a rename).
+pub fn publish_manifest(dir: &Path, m: &ManifestV1) -> Result<(), StoreError> {
+    write_atomically(&dir.join(MANIFEST_FILE), &codec::encode(m))
+}
+
+/// Reads the published manifest; `None` if there is none.
+pub fn read_manifest(dir: &Path) -> Result<Option<Result<ManifestV1, DecodeError>>, StoreError> {
+    let path = dir.join(MANIFEST_FILE);
+    match fs::read(&path) {
+        Ok(b) => Ok(Some(ManifestV1::decode(&b))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StoreError::io("reading", &path, e)),
+    }
+}

@@ -1,0 +1,369 @@
+//! Segment files on disk: reading blocks of the committed prefix, and the writer that appends
+//! blocks, rolls to a new file at [`SEGMENT_BYTES_TARGET`], syncs, and rolls back what a
+//! refused append wrote beyond the committed length. Framing: `format::segment`.
+
+use super::disk::{Disk, DiskFile};
+use super::StoreError;
+use crate::format::segment::{
+    check_block, parse_block_header, parse_segment_header, segment_header, BlockHeader, BLOCK_HEADER_BYTES,
+    SEGMENT_HEADER_BYTES,
+};
+use crate::limits::{SEGMENT_BYTES_TARGET, SEGMENT_READ_BUFFER_BYTES};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Directory of the segment files inside a ledger.
+pub const SEGMENTS_DIR: &str = "segments";
+const SEGMENT_SUFFIX: &str = ".qseg";
+
+/// The file name of the segment whose first record has `first_seq`.
+pub fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}{SEGMENT_SUFFIX}")
+}
+
+/// The first seqs of every segment file, ascending.
+pub fn list_segments(disk: &dyn Disk, dir: &Path) -> Result<Vec<u64>, StoreError> {
+    let names = disk.list(dir).map_err(|e| StoreError::io("listing", dir, e))?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let first = name
+            .strip_suffix(SEGMENT_SUFFIX)
+            .filter(|n| n.len() == 20 && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u64>().ok());
+        match first {
+            Some(f) => out.push(f),
+            None => {
+                return Err(StoreError::Damaged {
+                    seq: None,
+                    what: format!("{} holds {name:?}, which is not a segment file", dir.display()),
+                })
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// A block as read: header, its bytes, payload, and where it lies.
+#[derive(Debug)]
+pub struct RawBlock {
+    /// The decoded header.
+    pub header: BlockHeader,
+    /// The header's bytes.
+    pub header_bytes: [u8; BLOCK_HEADER_BYTES],
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// First seq of the segment file it is in.
+    pub segment: u64,
+    /// Offset of its header in that file.
+    pub offset: u64,
+}
+
+/// Reads blocks in order from the block holding `from`, checking framing, checksums and seqs,
+/// and stops after the block that holds record `end - 1`.
+pub struct BlockReader {
+    disk: Arc<dyn Disk>,
+    dir: PathBuf,
+    segments: Vec<u64>,
+    index: usize,
+    file: Option<Box<dyn DiskFile>>,
+    file_len: u64,
+    offset: u64,
+    buf: Vec<u8>,
+    buf_start: u64,
+    next_seq: u64,
+    end: u64,
+    failed: bool,
+}
+
+impl std::fmt::Debug for BlockReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockReader").field("dir", &self.dir).field("next_seq", &self.next_seq).finish()
+    }
+}
+
+impl BlockReader {
+    /// A reader of the records `from..end` (whole blocks: the first may start before `from`).
+    pub fn new(disk: Arc<dyn Disk>, dir: &Path, from: u64, end: u64) -> Result<BlockReader, StoreError> {
+        let segments = list_segments(disk.as_ref(), dir)?;
+        let mut r = BlockReader {
+            disk,
+            dir: dir.to_path_buf(),
+            segments,
+            index: 0,
+            file: None,
+            file_len: 0,
+            offset: 0,
+            buf: Vec::new(),
+            buf_start: 0,
+            next_seq: 0,
+            end,
+            failed: false,
+        };
+        if from < end {
+            r.seek(from)?;
+        } else {
+            r.next_seq = end;
+        }
+        Ok(r)
+    }
+
+    fn damaged(&self, what: String) -> StoreError {
+        StoreError::Damaged { seq: Some(self.next_seq), what }
+    }
+
+    /// Positions the reader at the block holding `seq`, walking block headers from the start of
+    /// its segment.
+    fn seek(&mut self, seq: u64) -> Result<(), StoreError> {
+        let index = match self.segments.iter().rposition(|&first| first <= seq) {
+            Some(i) => i,
+            None => return Err(StoreError::Damaged { seq: Some(seq), what: "no segment file holds it".into() }),
+        };
+        self.open_segment(index)?;
+        while self.next_seq <= seq {
+            let (header, _) = match self.read_header()? {
+                Some(h) => h,
+                None => return Err(self.damaged("the segment ends before the committed head".into())),
+            };
+            if header.end_seq() > seq {
+                return Ok(());
+            }
+            self.offset += header.total_bytes();
+            self.next_seq = header.end_seq();
+        }
+        Ok(())
+    }
+
+    fn open_segment(&mut self, index: usize) -> Result<(), StoreError> {
+        let first = self.segments[index];
+        let path = self.dir.join(segment_name(first));
+        let file = self.disk.open(&path, false).map_err(|e| StoreError::io("opening", &path, e))?;
+        let file_len = file.len().map_err(|e| StoreError::io("reading", &path, e))?;
+        let mut h = [0u8; SEGMENT_HEADER_BYTES];
+        let n = read_fully(file.as_ref(), &mut h, 0).map_err(|e| StoreError::io("reading", &path, e))?;
+        let found = parse_segment_header(&h[..n])
+            .map_err(|e| StoreError::Damaged { seq: Some(first), what: format!("segment {}: {e}", path.display()) })?;
+        if found != first {
+            return Err(StoreError::Damaged {
+                seq: Some(first),
+                what: format!("segment {} says it starts at seq {found}", path.display()),
+            });
+        }
+        self.index = index;
+        self.file = Some(file);
+        self.file_len = file_len;
+        self.offset = SEGMENT_HEADER_BYTES as u64;
+        self.buf.clear();
+        self.buf_start = 0;
+        self.next_seq = first;
+        Ok(())
+    }
+
+    /// Bytes `offset..offset + len` of the current file, or `None` if the file ends first.
+    fn bytes_at(&mut self, offset: u64, len: usize) -> Result<Option<&[u8]>, StoreError> {
+        if offset + len as u64 > self.file_len {
+            return Ok(None);
+        }
+        let have = offset >= self.buf_start && offset + len as u64 <= self.buf_start + self.buf.len() as u64;
+        if !have {
+            let want = len.max(SEGMENT_READ_BUFFER_BYTES).min((self.file_len - offset) as usize);
+            self.buf.resize(want, 0);
+            let file = self.file.as_ref().expect("a segment is open");
+            let n = read_fully(file.as_ref(), &mut self.buf, offset)
+                .map_err(|e| StoreError::io("reading", &self.dir.join(segment_name(self.segments[self.index])), e))?;
+            self.buf.truncate(n);
+            self.buf_start = offset;
+            if n < len {
+                return Ok(None);
+            }
+        }
+        let start = (offset - self.buf_start) as usize;
+        Ok(Some(&self.buf[start..start + len]))
+    }
+
+    fn read_header(&mut self) -> Result<Option<(BlockHeader, [u8; BLOCK_HEADER_BYTES])>, StoreError> {
+        let Some(bytes) = self.bytes_at(self.offset, BLOCK_HEADER_BYTES)? else { return Ok(None) };
+        let mut hb = [0u8; BLOCK_HEADER_BYTES];
+        hb.copy_from_slice(bytes);
+        let header = parse_block_header(&hb).map_err(|e| self.damaged(format!("block header: {e}")))?;
+        if header.first_seq != self.next_seq {
+            return Err(self.damaged(format!("a block starting at seq {} stands where seq {} belongs", header.first_seq, self.next_seq)));
+        }
+        Ok(Some((header, hb)))
+    }
+
+    fn next_block(&mut self) -> Result<Option<RawBlock>, StoreError> {
+        if self.next_seq >= self.end {
+            return Ok(None);
+        }
+        if self.file.is_none() || self.offset >= self.file_len {
+            let next = self.index + 1;
+            if self.file.is_none() || next >= self.segments.len() || self.segments[next] != self.next_seq {
+                return Err(self.damaged("the chain ends before the committed head".into()));
+            }
+            self.open_segment(next)?;
+        }
+        let Some((header, header_bytes)) = self.read_header()? else {
+            return Err(self.damaged("a block header is cut off below the committed head".into()));
+        };
+        let payload_offset = self.offset + BLOCK_HEADER_BYTES as u64;
+        let Some(payload) = self.bytes_at(payload_offset, header.payload_len as usize)? else {
+            return Err(self.damaged("a block is cut off below the committed head".into()));
+        };
+        let payload = payload.to_vec();
+        check_block(&header_bytes, &payload).map_err(|e| self.damaged(format!("{e}")))?;
+        let block = RawBlock { header, header_bytes, payload, segment: self.segments[self.index], offset: self.offset };
+        self.offset += header.total_bytes();
+        self.next_seq = header.end_seq();
+        Ok(Some(block))
+    }
+}
+
+impl Iterator for BlockReader {
+    type Item = Result<RawBlock, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let r = self.next_block().transpose();
+        if matches!(r, Some(Err(_))) {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+/// Reads as many bytes as the file has at `offset`, up to `buf.len()`.
+pub fn read_fully(file: &dyn DiskFile, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = file.read_at(&mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// Appends blocks to the last segment, rolling to new files; syncs; rolls back to the
+/// committed length.
+pub struct SegmentWriter {
+    disk: Arc<dyn Disk>,
+    dir: PathBuf,
+    /// The segment being written: first seq, file, length.
+    current: (u64, Box<dyn DiskFile>, u64),
+    /// Earlier segments this append wrote to and has not synced yet.
+    unsynced: Vec<(u64, Box<dyn DiskFile>)>,
+    /// Segments this append created (their directory entries need a sync).
+    created: Vec<u64>,
+    /// The committed end: segment and length.
+    committed: (u64, u64),
+}
+
+impl std::fmt::Debug for SegmentWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SegmentWriter").field("dir", &self.dir).field("committed", &self.committed).finish()
+    }
+}
+
+impl SegmentWriter {
+    /// A writer appending after the committed end `(segment, len)`; bytes beyond it were
+    /// already dealt with by recovery.
+    pub fn open(disk: Arc<dyn Disk>, dir: &Path, segment: u64, len: u64) -> Result<SegmentWriter, StoreError> {
+        let path = dir.join(segment_name(segment));
+        let file = disk.open(&path, true).map_err(|e| StoreError::io("opening", &path, e))?;
+        Ok(SegmentWriter {
+            disk,
+            dir: dir.to_path_buf(),
+            current: (segment, file, len),
+            unsynced: Vec::new(),
+            created: Vec::new(),
+            committed: (segment, len),
+        })
+    }
+
+    /// Creates the first segment of a new ledger (synced, with its directory entry).
+    pub fn create_first(disk: &dyn Disk, dir: &Path) -> Result<(), StoreError> {
+        let path = dir.join(segment_name(0));
+        let file = disk.create_new(&path).map_err(|e| StoreError::io("creating", &path, e))?;
+        file.write_all_at(&segment_header(0), 0).map_err(|e| StoreError::io("writing", &path, e))?;
+        file.sync_data().map_err(|e| StoreError::io("syncing", &path, e))?;
+        disk.sync_dir(dir).map_err(|e| StoreError::io("syncing", dir, e))
+    }
+
+    /// The end of what was written: segment and length.
+    pub fn end(&self) -> (u64, u64) {
+        (self.current.0, self.current.2)
+    }
+
+    /// Appends one block whose first record has `first_seq`, rolling to a new segment first
+    /// when the current one has reached its size.
+    pub fn write_block(&mut self, bytes: &[u8], first_seq: u64) -> Result<(), StoreError> {
+        let roll = self.current.2 > SEGMENT_HEADER_BYTES as u64
+            && self.current.2 + bytes.len() as u64 > SEGMENT_BYTES_TARGET;
+        if roll {
+            self.roll(first_seq)?;
+        }
+        let (first, file, len) = &mut self.current;
+        file.write_all_at(bytes, *len).map_err(|e| StoreError::io("writing", &self.dir.join(segment_name(*first)), e))?;
+        *len += bytes.len() as u64;
+        Ok(())
+    }
+
+    fn roll(&mut self, first_seq: u64) -> Result<(), StoreError> {
+        let path = self.dir.join(segment_name(first_seq));
+        let file = self.disk.create_new(&path).map_err(|e| StoreError::io("creating", &path, e))?;
+        file.write_all_at(&segment_header(first_seq), 0).map_err(|e| StoreError::io("writing", &path, e))?;
+        let old = std::mem::replace(&mut self.current, (first_seq, file, SEGMENT_HEADER_BYTES as u64));
+        self.unsynced.push((old.0, old.1));
+        self.created.push(first_seq);
+        Ok(())
+    }
+
+    /// Makes everything written durable: `fdatasync` of every segment written, then of the
+    /// directory if a segment was created.
+    pub fn sync(&mut self) -> Result<(), StoreError> {
+        for (first, file) in &self.unsynced {
+            file.sync_data().map_err(|e| StoreError::io("syncing", &self.dir.join(segment_name(*first)), e))?;
+        }
+        let (first, file, _) = &self.current;
+        file.sync_data().map_err(|e| StoreError::io("syncing", &self.dir.join(segment_name(*first)), e))?;
+        if !self.created.is_empty() {
+            self.disk.sync_dir(&self.dir).map_err(|e| StoreError::io("syncing", &self.dir, e))?;
+        }
+        self.unsynced.clear();
+        self.created.clear();
+        Ok(())
+    }
+
+    /// Marks the current end as committed (after the commit point moved).
+    pub fn mark_committed(&mut self) {
+        self.committed = (self.current.0, self.current.2);
+    }
+
+    /// Removes what was written since the last commit: segments created, bytes appended.
+    pub fn roll_back(&mut self) -> Result<(), StoreError> {
+        let (segment, len) = self.committed;
+        if self.current.0 != segment {
+            let path = self.dir.join(segment_name(segment));
+            let file = self.disk.open(&path, true).map_err(|e| StoreError::io("opening", &path, e))?;
+            self.current = (segment, file, len);
+        }
+        for first in self.created.drain(..) {
+            let path = self.dir.join(segment_name(first));
+            match self.disk.remove(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::io("removing", &path, e)),
+            }
+        }
+        self.unsynced.clear();
+        let path = self.dir.join(segment_name(segment));
+        self.current.1.set_len(len).map_err(|e| StoreError::io("truncating", &path, e))?;
+        self.current.1.sync_data().map_err(|e| StoreError::io("syncing", &path, e))?;
+        self.current.2 = len;
+        self.disk.sync_dir(&self.dir).map_err(|e| StoreError::io("syncing", &self.dir, e))
+    }
+}
