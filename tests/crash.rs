@@ -143,7 +143,14 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
         let appended = report["appended"].as_u64().expect("appended");
         let skipped = report["skipped"].as_array().expect("skipped").len() as u64;
         assert_eq!(appended + skipped, batch, "{what}: retry accounts for every line");
-        assert_eq!(appended, before + batch - after, "{what}: the retry appended the wrong amount");
+        // A kill after the blocks were synced but before the commit point moved leaves a whole
+        // append beyond it: readers do not see it yet, the next writer keeps it (recovery), and
+        // the retry then skips every line.
+        let kept_by_recovery = after == before && appended == 0;
+        assert!(
+            appended == before + batch - after || kept_by_recovery,
+            "{what}: the retry appended the wrong amount: {appended} (before {before}, after {after})"
+        );
         let now = report["head"]["records"].as_u64().expect("head records");
         assert_eq!(now, before + batch, "{what}: after the retry");
         tally.events_lost += (before + batch).saturating_sub(now);
@@ -235,8 +242,11 @@ fn an_unfinished_sled_snapshot_left_by_a_kill_does_not_lock_the_ledger_out() {
     let head = head_hash(&ledger);
     // What a kill between sled's write and rename of a snapshot leaves: a cut-short file whose
     // name sorts after every finished snapshot.
-    write(&ledger.join("store").join("snap.FFFFFFFFFFFFFFFF.generating"), [0x5a; 40]);
+    write(&ledger.join("meta").join("snap.FFFFFFFFFFFFFFFF.generating"), [0x5a; 40]);
     let out = run(&ledger, &["verify", "--expect-head", &head]);
-    assert_eq!(out.code, Some(0), "verify after an unfinished snapshot: {}", out.stderr);
-    assert!(!ledger.join("store").join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+    assert_eq!(out.code, Some(0), "verify (which never opens sled) after an unfinished snapshot: {}", out.stderr);
+    write(&dir.path().join("more.jsonl"), orders("p", "L-1", 0, 5, 17_000_000));
+    ok(&ledger, &["append", dir.path().join("more.jsonl").to_str().unwrap()]);
+    assert!(!ledger.join("meta").join("snap.FFFFFFFFFFFFFFFF.generating").exists());
+    ok(&ledger, &["verify", "--expect-head", &head]);
 }

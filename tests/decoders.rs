@@ -8,14 +8,22 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use quotaledger::domain::QuotaState;
-use quotaledger::format::block::{block_entries, BlockBuilder};
 use quotaledger::format::chain::{record_hash, ChainCursor};
 use quotaledger::format::codec::{self, DecodeError};
-use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
-use quotaledger::format::snapshot::{
-    index_bucket, HeadV1, IndexBucketV1, KeyEntryV1, OrderRowV1, QuotaSnapshotV1, WireLicense, WireParty,
+use quotaledger::format::head::{HeadSlot, HEAD_SLOT_BYTES};
+use quotaledger::format::index_run::{
+    decode_footer, digest, page_entries, parse_footer_trailer, parse_run_header, IndexValueV1, PageBuilder,
+    FOOTER_TRAILER_BYTES,
 };
-use quotaledger::limits::{BLOCK_BYTES_MAX, RECORD_BYTES_MAX};
+use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
+use quotaledger::format::segment::{
+    block_records, check_block, hash_block, parse_block_header, parse_segment_header, segment_header, BlockBuilder,
+    BLOCK_HEADER_BYTES,
+};
+use quotaledger::format::snapshot::{
+    decode_snapshot_file, encode_snapshot_file, OrderRowV1, QuotaSnapshotV1, WireLicense, WireParty,
+};
+use quotaledger::limits::RECORD_BYTES_MAX;
 
 /// Feeds `bytes` to every decoder. Panics only if a decoder panics or accepts a non-canonical
 /// encoding.
@@ -26,21 +34,23 @@ fn all_decoders(bytes: &[u8]) {
         let mut cursor = ChainCursor::genesis();
         let _ = cursor.check(bytes, &record_hash(bytes));
     }
-    if let Ok(entries) = block_entries(bytes) {
-        let mut cursor = ChainCursor::genesis();
-        for e in entries.take(100_000) {
-            match e {
-                Ok((body, hash)) => {
-                    if let Ok(r) = cursor.check(body, hash) {
-                        let _ = r.to_fact();
-                    }
-                }
-                Err(_) => break,
-            }
+    block_decoders(bytes);
+    if let Ok(Some(h)) = HeadSlot::decode(bytes) {
+        assert_eq!(&h.encode()[..], bytes);
+    }
+    let _ = parse_segment_header(bytes);
+    let _ = parse_run_header(bytes);
+    if let Ok(entries) = page_entries(bytes) {
+        assert!(!entries.is_empty());
+    }
+    if bytes.len() >= FOOTER_TRAILER_BYTES {
+        if let Ok((len, crc)) = parse_footer_trailer(&bytes[bytes.len() - FOOTER_TRAILER_BYTES..]) {
+            let body = &bytes[..bytes.len() - FOOTER_TRAILER_BYTES];
+            let _ = decode_footer(&body[body.len().saturating_sub(len)..], crc, 3);
         }
     }
-    if let Ok(h) = HeadV1::decode(bytes) {
-        assert_eq!(codec::encode(&h), bytes);
+    if let Ok(inner) = decode_snapshot_file(bytes) {
+        assert_eq!(encode_snapshot_file(inner), bytes);
     }
     if let Ok((state, hash)) = QuotaSnapshotV1::decode(bytes) {
         // The state a snapshot decodes to encodes back to the same snapshot.
@@ -51,12 +61,28 @@ fn all_decoders(bytes: &[u8]) {
         assert_eq!(codec::encode(&o), bytes);
         let _ = o.into_row();
     }
-    if let Ok(k) = codec::decode::<KeyEntryV1>(bytes, 1024) {
-        assert_eq!(codec::encode(&k), bytes);
+    if let Ok(v) = IndexValueV1::decode(bytes) {
+        assert_eq!(codec::encode(&v), bytes);
     }
-    for bucket in [0u16, 1, 0xffff] {
-        if let Ok(b) = IndexBucketV1::decode(bytes, bucket) {
-            assert_eq!(codec::encode(&b), bytes);
+}
+
+/// A block of a segment file: header, checksum, records, chain from its link.
+fn block_decoders(bytes: &[u8]) {
+    let Some(hb) = bytes.get(..BLOCK_HEADER_BYTES) else { return };
+    let hb: &[u8; BLOCK_HEADER_BYTES] = hb.try_into().expect("sliced to size");
+    let Ok(header) = parse_block_header(hb) else { return };
+    let payload = &bytes[BLOCK_HEADER_BYTES..];
+    let _ = check_block(hb, payload);
+    let mut hashes = Vec::new();
+    let _ = hash_block(&header, payload, &mut hashes);
+    if let Ok(records) = block_records(&header, payload) {
+        for item in records.take(100_000) {
+            let Ok((stored, _)) = item else { break };
+            let mut body = stored.to_vec();
+            body.extend_from_slice(&header.prev);
+            if let Ok(r) = codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX) {
+                let _ = r.to_fact();
+            }
         }
     }
 }
@@ -137,7 +163,7 @@ fn valid_encodings() -> Vec<Vec<u8>> {
         WireContext::Cancellation { license: "L-1".into(), quantity_returned: 10_000 },
     ];
     let mut out = Vec::new();
-    let mut block = BlockBuilder::new();
+    let mut block = BlockBuilder::new(0, [0; 32]);
     let mut prev = [0u8; 32];
     for (i, e) in events.into_iter().enumerate() {
         let r = record(i as u64, prev, e, contexts[i % 3].clone());
@@ -147,9 +173,13 @@ fn valid_encodings() -> Vec<Vec<u8>> {
         prev = hash;
         out.push(body);
     }
-    out.push(block.finish());
-    out.push(codec::encode(&HeadV1 { format: 1, records: 15, last_hash: prev }));
-    out.push(codec::encode(&HeadV1 { format: 1, records: u64::MAX, last_hash: [0xff; 32] }));
+    out.push(block.finish(true));
+    out.push(
+        HeadSlot { generation: 3, records: 15, last_hash: prev, segment_first_seq: 0, segment_len: 999 }
+            .encode()
+            .to_vec(),
+    );
+    out.push(segment_header(15).to_vec());
     let snap = QuotaSnapshotV1 {
         format: 1,
         records: 15,
@@ -189,12 +219,14 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     out.push(codec::encode(&QuotaSnapshotV1::from_state(&QuotaState::default(), [0; 32])));
     let row: OrderRowV1 = OrderRowV1 { license: "L-1".into(), quantity: 20_000, shipped: 10_000, cancelled: false };
     out.push(codec::encode(&row));
-    out.push(codec::encode(&KeyEntryV1 { seq: 7, event_digest: [7; 32] }));
-    let bucket_of = index_bucket(b'o', "O-1");
-    let bucket: IndexBucketV1 = IndexBucketV1 { orders: vec![("O-1".into(), row)], keys: vec![] };
-    let bytes = codec::encode(&bucket);
-    assert!(IndexBucketV1::decode(&bytes, bucket_of).is_ok());
-    out.push(bytes);
+    out.push(codec::encode(&IndexValueV1::Key { seq: 7, event: [7; 16] }));
+    let mut page = PageBuilder::default();
+    let mut ds = [digest(b'o', "O-1"), digest(b'k', "K-1")];
+    ds.sort();
+    page.push(&ds[0], &codec::encode(&IndexValueV1::Order(row)));
+    page.push(&ds[1], &codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 16] }));
+    out.push(page.take().0);
+    out.push(encode_snapshot_file(&out[18]));
     out
 }
 
@@ -205,9 +237,16 @@ fn the_valid_encodings_decode() {
         let r: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).expect("valid record");
         r.to_fact().expect("valid fact");
     }
-    let n = block_entries(&v[15]).unwrap().collect::<Result<Vec<_>, _>>().unwrap().len();
-    assert_eq!(n, 15);
-    HeadV1::decode(&v[16]).unwrap();
+    let hb: &[u8; BLOCK_HEADER_BYTES] = v[15][..BLOCK_HEADER_BYTES].try_into().unwrap();
+    let header = parse_block_header(hb).unwrap();
+    check_block(hb, &v[15][BLOCK_HEADER_BYTES..]).unwrap();
+    let mut hashes = Vec::new();
+    hash_block(&header, &v[15][BLOCK_HEADER_BYTES..], &mut hashes).unwrap();
+    assert_eq!(hashes.len(), 15);
+    assert!(HeadSlot::decode(&v[16]).unwrap().is_some());
+    assert_eq!(parse_segment_header(&v[17]), Ok(15));
+    assert!(page_entries(&v[22]).is_ok());
+    assert!(decode_snapshot_file(&v[23]).is_ok());
     QuotaSnapshotV1::decode(&v[18]).unwrap();
     QuotaSnapshotV1::decode(&v[19]).unwrap();
 }
@@ -292,10 +331,15 @@ proptest! {
         count in any::<u32>(),
         rest in proptest::collection::vec(any::<u8>(), 0..2048),
     ) {
-        let mut bytes = vec![1u8];
+        let mut bytes = vec![1u8, 0, 0, 0];
         bytes.extend_from_slice(&count.to_le_bytes());
         bytes.extend_from_slice(&rest);
         all_decoders(&bytes);
+        let mut slot = vec![0u8; HEAD_SLOT_BYTES];
+        slot[..8].copy_from_slice(b"qledhead");
+        let n = rest.len().min(HEAD_SLOT_BYTES - 8);
+        slot[8..8 + n].copy_from_slice(&rest[..n]);
+        all_decoders(&slot);
     }
 
     #[test]
@@ -320,14 +364,18 @@ fn hostile_length_prefixes_are_refused_without_allocating() {
     s.push(253);
     s.extend_from_slice(&(1u64 << 60).to_le_bytes());
     assert!(QuotaSnapshotV1::decode(&s).is_err());
-    let mut b = vec![1u8];
+    // A block header claiming 4 billion records in a small payload.
+    let mut b = vec![1u8, 0, 0, 0];
     b.extend_from_slice(&u32::MAX.to_le_bytes());
-    b.extend_from_slice(&u32::MAX.to_le_bytes());
-    let entries: Vec<_> = block_entries(&b).unwrap().collect();
-    assert_eq!(entries.len(), 1, "framing stops at the first error");
-    assert!(entries[0].is_err());
-    let too_big = vec![1u8; BLOCK_BYTES_MAX + 1];
-    assert!(matches!(block_entries(&too_big), Err(DecodeError::TooLarge { .. })));
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&100u32.to_le_bytes());
+    b.extend_from_slice(&[0; 36]);
+    let hb: &[u8; BLOCK_HEADER_BYTES] = b[..].try_into().unwrap();
+    assert!(parse_block_header(hb).is_err());
+    let mut huge = b.clone();
+    huge[16..20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let hb: &[u8; BLOCK_HEADER_BYTES] = huge[..].try_into().unwrap();
+    assert!(matches!(parse_block_header(hb), Err(DecodeError::TooLarge { .. })));
 }
 
 #[test]

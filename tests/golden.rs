@@ -7,11 +7,14 @@
 //! first vector below) and, independently, against `blake3::derive_key`.
 
 use quotaledger::domain::{Day, Timestamp};
-use quotaledger::format::block::{block_entries, BlockBuilder};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV, RECORD_HASH_CONTEXT};
 use quotaledger::format::codec::{self, DecodeError};
+use quotaledger::format::head::HeadSlot;
+use quotaledger::format::index_run::digest;
 use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
-use quotaledger::format::snapshot::HeadV1;
+use quotaledger::format::segment::{
+    block_records, hash_block, parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES,
+};
 use quotaledger::limits::RECORD_BYTES_MAX;
 use std::path::Path;
 
@@ -307,39 +310,81 @@ fn the_frozen_bytes_decode_back_and_chain() {
 }
 
 #[test]
-fn the_head_encodes_to_the_frozen_bytes() {
-    // format 1 | records 31 (one byte, 0x1f) | last_hash, 32 raw bytes.
-    let head = HeadV1 { format: 1, records: 31, last_hash: unhex(CHAIN_HASH[7]).try_into().unwrap() };
-    let bytes = codec::encode(&head);
-    assert_eq!(hex(&bytes), format!("011f{}", CHAIN_HASH[7]));
-    assert_eq!(HeadV1::decode(&bytes).unwrap(), head);
-    // 300 records: fb then u16 LE 0x012c.
-    let head = HeadV1 { format: 1, records: 300, last_hash: [0; 32] };
-    assert_eq!(hex(&codec::encode(&head)), format!("01fb2c01{}", "00".repeat(32)));
-    // Another format version is refused.
-    let mut other = bytes.clone();
-    other[0] = 2;
-    assert_eq!(HeadV1::decode(&other), Err(DecodeError::Version(2)));
+fn the_commit_point_slot_has_the_frozen_bytes() {
+    let slot = HeadSlot {
+        generation: 1,
+        records: 31,
+        last_hash: unhex(CHAIN_HASH[7]).try_into().unwrap(),
+        segment_first_seq: 0,
+        segment_len: 4242,
+    };
+    let bytes = slot.encode();
+    // magic | format 1 | 7 zeros | generation LE | records LE | last_hash | segment first seq LE
+    // | segment length LE (4242 = 0x1092) | 32 zeros | checksum (16 bytes of BLAKE3 derive_key).
+    let body = format!(
+        "716c656468656164{}{}{}{}{}{}{}",
+        "0100000000000000",
+        "0100000000000000",
+        "1f00000000000000",
+        CHAIN_HASH[7],
+        "0000000000000000",
+        "9210000000000000",
+        "00".repeat(32)
+    );
+    assert_eq!(hex(&bytes[..112]), body);
+    assert_eq!(hex(&bytes[112..]), HEAD_CHECKSUM);
+    let sum = blake3::derive_key("quotaledger 2026-11-29 head slot v1", &bytes[..112]);
+    assert_eq!(&sum[..16], &bytes[112..]);
+    assert_eq!(HeadSlot::decode(&bytes), Ok(Some(slot)));
 }
 
+const HEAD_CHECKSUM: &str = "06305067e843f2238d4f575cb4f004fe";
+const BLOCK_CRC: &str = "15efb1d4";
+const SEGMENT_HEADER_HEX: &str = "716c6564677365670100000000000000000000000000000015c0471400000000";
+const DIGEST_O1: &str = "848eea10478a57aa60b90c246d09114b";
+
 #[test]
-fn a_block_has_the_frozen_framing() {
-    let mut b = BlockBuilder::new();
+fn a_segment_header_and_a_block_have_the_frozen_framing() {
+    assert_eq!(hex(&segment_header(0)), SEGMENT_HEADER_HEX);
+    let mut b = BlockBuilder::new(0, [0; 32]);
     for i in 0..2 {
         b.push(&unhex(CHAIN_HEX[i]), &unhex(CHAIN_HASH[i]).try_into().unwrap());
     }
-    let bytes = b.finish();
-    // format 1 | count 2 (u32 LE) | len 94 = 0x5e (u32 LE) | body | hash | len 136 = 0x88 | body | hash
-    let expected = format!(
-        "01{}{}{}{}{}{}{}",
-        "02000000", "5e000000", CHAIN_HEX[0], CHAIN_HASH[0], "88000000", CHAIN_HEX[1], CHAIN_HASH[1]
+    let bytes = b.finish(true);
+    // Record 0 is 94 bytes (62 stored), record 1 is 136 (104 stored): the payload is the two
+    // locators, the two lengths (u16 LE) and the stored bytes, each record less its final prev.
+    let stored = |i: usize| {
+        let r = unhex(CHAIN_HEX[i]);
+        hex(&r[..r.len() - 32])
+    };
+    let payload =
+        format!("{}{}{}{}{}{}", &CHAIN_HASH[0][..16], &CHAIN_HASH[1][..16], "3e00", "6800", stored(0), stored(1));
+    let header = format!(
+        "01010000{}{}{}{}{}",
+        "02000000",
+        "0000000000000000",
+        format!("{:08x}", (payload.len() / 2) as u32)
+            .as_bytes()
+            .chunks(2)
+            .rev()
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<String>(),
+        "00".repeat(32),
+        BLOCK_CRC
     );
-    assert_eq!(hex(&bytes), expected);
-    assert_eq!(bytes.len(), 5 + (4 + 94 + 32) + (4 + 136 + 32));
-    let entries: Vec<_> = block_entries(&bytes).unwrap().collect::<Result<_, _>>().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(hex(entries[1].0), CHAIN_HEX[1]);
-    assert_eq!(hex(entries[1].1), CHAIN_HASH[1]);
+    assert_eq!(hex(&bytes), format!("{header}{payload}"));
+    let hb: &[u8; BLOCK_HEADER_BYTES] = bytes[..BLOCK_HEADER_BYTES].try_into().unwrap();
+    let h = parse_block_header(hb).unwrap();
+    let mut hashes = Vec::new();
+    hash_block(&h, &bytes[BLOCK_HEADER_BYTES..], &mut hashes).unwrap();
+    assert_eq!(hex(&hashes[1]), CHAIN_HASH[1]);
+    assert_eq!(block_records(&h, &bytes[BLOCK_HEADER_BYTES..]).unwrap().count(), 2);
+}
+
+#[test]
+fn index_digests_are_frozen() {
+    assert_eq!(hex(&digest(b'o', "O-1")), DIGEST_O1);
+    assert_eq!(&digest(b'o', "O-1")[..], &blake3::derive_key("quotaledger 2026-11-29 index key v1", b"oO-1")[..16]);
 }
 
 fn fixture_path() -> std::path::PathBuf {

@@ -155,7 +155,10 @@ fn open_writer(path: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Le
     let ledger = Ledger::open(path, mode, wait)?;
     if let Some(r) = ledger.recovered() {
         if r.records_kept > 0 {
-            eprintln!("qledger: note: kept {} records of an interrupted append that had reached the disk whole", r.records_kept);
+            eprintln!(
+                "qledger: note: kept {} records of an interrupted append that had reached the disk whole",
+                r.records_kept
+            );
         }
         if r.bytes_cut > 0 {
             eprintln!(

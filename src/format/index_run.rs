@@ -284,7 +284,12 @@ pub fn decode_footer(f: &[u8], crc: u32, pages: u32) -> Result<(Vec<PageRef>, Bl
         if len as usize > INDEX_PAGE_BYTES_MAX || refs.last().is_some_and(|p: &PageRef| p.first >= first) {
             return Err(bad("page table out of order or oversized page"));
         }
-        refs.push(PageRef { first, offset: u64::from_le_bytes(off), len, crc: u32::from_le_bytes([e[28], e[29], e[30], e[31]]) });
+        refs.push(PageRef {
+            first,
+            offset: u64::from_le_bytes(off),
+            len,
+            crc: u32::from_le_bytes([e[28], e[29], e[30], e[31]]),
+        });
     }
     let rest = &f[table..];
     let bits_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;

@@ -244,7 +244,10 @@ pub fn block_records<'a>(header: &BlockHeader, payload: &'a [u8]) -> Result<Bloc
     let (lens, bodies) = rest.split_at(count * 2);
     let total: usize = lens.chunks_exact(2).map(|l| usize::from(u16::from_le_bytes([l[0], l[1]]))).sum();
     if total != bodies.len() {
-        return Err(DecodeError::Framing(format!("record lengths add up to {total}, the block holds {}", bodies.len())));
+        return Err(DecodeError::Framing(format!(
+            "record lengths add up to {total}, the block holds {}",
+            bodies.len()
+        )));
     }
     Ok(BlockRecords { locators, lens, bodies, next: 0, count })
 }

@@ -1,5 +1,5 @@
-//! Wire types of everything stored besides records: the head, the quota snapshots, and the
-//! command-side index entries (orders and idempotency keys). All go through `codec` and are
+//! Wire types of everything stored besides records and their framing: the quota snapshots
+//! (and their files) and the order rows of the index. All go through `codec` and are
 //! decoded strictly; none is trusted by `verify`, which recomputes each from the records.
 
 use super::codec::{self, DecodeError};
@@ -9,28 +9,6 @@ use crate::domain::quota::Condition;
 use crate::domain::{ConditionStatus, Day, License, LicenseStatus, OrderRow, Party, QuotaState, Rule, Timestamp};
 use crate::limits::SNAPSHOT_BYTES_MAX;
 use serde::{Deserialize, Serialize};
-
-/// The head: how many records the ledger holds and the hash of the last one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeadV1 {
-    /// Always [`FORMAT_VERSION`].
-    pub format: u8,
-    /// Number of records (= the next seq).
-    pub records: u64,
-    /// Hash of the last record (zeros when empty).
-    pub last_hash: [u8; 32],
-}
-
-impl HeadV1 {
-    /// Decodes a stored head.
-    pub fn decode(bytes: &[u8]) -> Result<HeadV1, DecodeError> {
-        let head: HeadV1 = codec::decode(bytes, 64)?;
-        if head.format != FORMAT_VERSION {
-            return Err(DecodeError::Version(head.format));
-        }
-        Ok(head)
-    }
-}
 
 /// An order index entry. Generic over the string type so that encoding can borrow (`&str` and
 /// `String` encode to the same bytes).
@@ -58,15 +36,6 @@ impl OrderRowV1 {
     pub fn into_row(self) -> OrderRow {
         OrderRow { license: self.license, quantity: self.quantity, shipped: self.shipped, cancelled: self.cancelled }
     }
-}
-
-/// An idempotency key index entry: the record that used the key and a digest of its event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyEntryV1 {
-    /// The record's seq.
-    pub seq: u64,
-    /// BLAKE3 of the canonical bytes of the record's event (stamp aside).
-    pub event_digest: [u8; 32],
 }
 
 /// A persisted quota projection after `records` records, the last with hash `last_hash`.
@@ -245,49 +214,6 @@ impl QuotaSnapshotV1 {
             state.licenses.insert(id, license);
         }
         Ok((state, w.last_hash))
-    }
-}
-
-/// Number of index buckets (a power of two). Part of the format.
-pub const INDEX_BUCKETS: u32 = 1 << 12;
-
-/// The bucket of an order id or idempotency key: FNV-1a 64 over `kind` then the id's bytes,
-/// folded (`(h ^ (h >> 32) ^ (h >> 16)) & (INDEX_BUCKETS - 1)`). Kind is `b'o'` or `b'k'`.
-/// 4096 buckets: few enough that a bulk append's one sled batch stays small (sled copies a
-/// leaf per insert), many enough that a bucket stays far below sled's blob size at 1M events.
-pub fn index_bucket(kind: u8, id: &str) -> u16 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in std::iter::once(kind).chain(id.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    ((h ^ (h >> 32) ^ (h >> 16)) & (INDEX_BUCKETS as u64 - 1)) as u16
-}
-
-/// One bucket of the command-side index: the order rows and idempotency keys whose ids hash
-/// to it, each list sorted by id without duplicates.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IndexBucketV1<S = String> {
-    /// `(order id, row)`.
-    pub orders: Vec<(S, OrderRowV1<S>)>,
-    /// `(key, entry)`.
-    pub keys: Vec<(S, KeyEntryV1)>,
-}
-
-impl IndexBucketV1 {
-    /// Decodes a stored bucket, checking that its ids belong to `bucket` and are sorted.
-    pub fn decode(bytes: &[u8], bucket: u16) -> Result<IndexBucketV1, DecodeError> {
-        let b: IndexBucketV1 = codec::decode(bytes, SNAPSHOT_BYTES_MAX)?;
-        let ordered = b.orders.windows(2).all(|w| w[0].0 < w[1].0) && b.keys.windows(2).all(|w| w[0].0 < w[1].0);
-        let placed = b.orders.iter().all(|(id, _)| index_bucket(b'o', id) == bucket)
-            && b.keys.iter().all(|(k, _)| index_bucket(b'k', k) == bucket);
-        if !ordered || !placed {
-            return Err(DecodeError::Invalid(format!("index bucket {bucket} is not sorted or holds foreign ids")));
-        }
-        if b.orders.iter().any(|(_, r)| r.shipped > r.quantity) {
-            return Err(DecodeError::Invalid("order shipped more than ordered".to_string()));
-        }
-        Ok(b)
     }
 }
 

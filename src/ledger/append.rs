@@ -2,9 +2,7 @@
 //! and framed into blocks; the blocks written beyond the committed length; then the commit
 //! point moved, and the derived data updated.
 
-use super::{
-    index_fact_after, key_entry, order_row, refused, short_digest, AppendReport, Head, Ledger, LedgerError,
-};
+use super::{index_fact_after, key_entry, order_row, refused, short_digest, AppendReport, Head, Ledger, LedgerError};
 use crate::domain::{self, Fact, QuotaState, Reason, Refusal};
 use crate::format::chain;
 use crate::format::codec;
@@ -84,7 +82,8 @@ impl Ledger {
                 Some(id) => order_row(writer.index_ref(), id)?,
                 None => None,
             };
-            let context = domain::check(&state, before.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
+            let context =
+                domain::check(&state, before.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
             let seq = state.records;
             let fact = Fact { stamp, event, context };
             index_fact_after(writer.index(), before, &fact, seq)?;

@@ -98,7 +98,9 @@ impl IntegrityError {
     /// The first bad seq, when the failure has one.
     pub fn seq(&self) -> Option<u64> {
         match self {
-            IntegrityError::Record { seq, .. } | IntegrityError::Head { seq, .. } | IntegrityError::RuleBroken { seq, .. } => Some(*seq),
+            IntegrityError::Record { seq, .. }
+            | IntegrityError::Head { seq, .. }
+            | IntegrityError::RuleBroken { seq, .. } => Some(*seq),
             IntegrityError::Damaged { seq, .. } => *seq,
             _ => None,
         }
@@ -281,7 +283,12 @@ impl Ledger {
     }
 
     /// [`Ledger::open`] with the chain on `disk` (a simulated disk in tests).
-    pub fn open_on(dir: &Path, mode: OpenMode, wait: Option<Duration>, disk: Arc<dyn Disk>) -> Result<Ledger, LedgerError> {
+    pub fn open_on(
+        dir: &Path,
+        mode: OpenMode,
+        wait: Option<Duration>,
+        disk: Arc<dyn Disk>,
+    ) -> Result<Ledger, LedgerError> {
         let writer = Writer::open(dir, mode, wait, disk.clone())?;
         let slot = writer.head();
         let mut ledger = Ledger {
@@ -305,7 +312,12 @@ impl Ledger {
     pub fn open_read_on(dir: &Path, disk: Arc<dyn Disk>) -> Result<Ledger, LedgerError> {
         store::check_ledger(dir)?;
         let slot = store::read_commit_point(disk.as_ref(), dir)?;
-        Ok(Ledger { layout: Layout::new(dir), disk, head: Head { records: slot.records, last_hash: slot.last_hash }, writer: None })
+        Ok(Ledger {
+            layout: Layout::new(dir),
+            disk,
+            head: Head { records: slot.records, last_hash: slot.last_hash },
+            writer: None,
+        })
     }
 
     /// The head (the commit point this handle reads up to).
@@ -327,7 +339,11 @@ impl Ledger {
             Some(r) if r.hash == self.head.last_hash => Ok(()),
             Some(r) => Err(IntegrityError::Head {
                 seq: last,
-                what: format!("the last record hashes to {}, the commit point says {}", chain::hex(&r.hash), chain::hex(&self.head.last_hash)),
+                what: format!(
+                    "the last record hashes to {}, the commit point says {}",
+                    chain::hex(&r.hash),
+                    chain::hex(&self.head.last_hash)
+                ),
             }
             .into()),
             None => Err(IntegrityError::Head { seq: last, what: "the last committed record is missing".into() }.into()),
@@ -478,7 +494,6 @@ impl Ledger {
         writer.update_derived(&head_snapshot, &periodic_bytes)?;
         Ok(())
     }
-
 }
 
 /// Updates the index for one accepted fact: its order's row, its idempotency key.
@@ -491,7 +506,12 @@ pub(crate) fn index_fact(index: &mut Index, fact: &Fact, seq: u64) -> Result<(),
 }
 
 /// [`index_fact`] with the order's row before the fact already looked up.
-pub(crate) fn index_fact_after(index: &mut Index, before: Option<OrderRow>, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+pub(crate) fn index_fact_after(
+    index: &mut Index,
+    before: Option<OrderRow>,
+    fact: &Fact,
+    seq: u64,
+) -> Result<(), LedgerError> {
     if let Some((id, row)) = OrderRow::after(&fact.event, before) {
         put_order(index, id, &row)?;
     }
@@ -508,7 +528,11 @@ pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, Led
         None => Ok(None),
         Some(bytes) => match IndexValueV1::decode(&bytes) {
             Ok(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
-            Ok(_) => Err(IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid("an order entry holds a key".into()) }.into()),
+            Ok(_) => Err(IntegrityError::Undecodable {
+                what: "index entry",
+                error: DecodeError::Invalid("an order entry holds a key".into()),
+            }
+            .into()),
             Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
         },
     }
@@ -520,14 +544,23 @@ pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; 16
         None => Ok(None),
         Some(bytes) => match IndexValueV1::decode(&bytes) {
             Ok(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
-            Ok(_) => Err(IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid("a key entry holds an order".into()) }.into()),
+            Ok(_) => Err(IntegrityError::Undecodable {
+                what: "index entry",
+                error: DecodeError::Invalid("a key entry holds an order".into()),
+            }
+            .into()),
             Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
         },
     }
 }
 
 fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
-    let wire = OrderRowV1 { license: row.license.clone(), quantity: row.quantity, shipped: row.shipped, cancelled: row.cancelled };
+    let wire = OrderRowV1 {
+        license: row.license.clone(),
+        quantity: row.quantity,
+        shipped: row.shipped,
+        cancelled: row.cancelled,
+    };
     index.put(digest(b'o', id), codec::encode(&IndexValueV1::Order(wire)))?;
     Ok(())
 }

@@ -108,7 +108,9 @@ fn decode_record(
     canonical_bytes(stored, prev, bytes);
     let hash = if hashed { chain::record_hash(bytes) } else { [0; 32] };
     if hashed && locator(&hash) != loc {
-        return Err(IntegrityError::Record { seq, fault: Fault::LocatorMismatch { locator: loc, computed: hash } }.into());
+        return Err(
+            IntegrityError::Record { seq, fault: Fault::LocatorMismatch { locator: loc, computed: hash } }.into()
+        );
     }
     let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
     let record: RecordV1 = codec::decode(bytes, RECORD_BYTES_MAX).map_err(undecodable)?;
@@ -157,7 +159,9 @@ impl Iterator for Records {
                 _ => {
                     let seq = self.next;
                     self.end = 0;
-                    return Some(Err(IntegrityError::Head { seq, what: "the chain ends before the head".into() }.into()));
+                    return Some(Err(
+                        IntegrityError::Head { seq, what: "the chain ends before the head".into() }.into()
+                    ));
                 }
             }
         }

@@ -45,7 +45,9 @@ impl Ledger {
     pub fn verify_with(&self, expect: Option<[u8; 32]>, depth: Depth) -> Result<VerifyReport, LedgerError> {
         let head = self.head;
         let tmp = match depth {
-            Depth::Rules => Some(tempfile::TempDir::new().map_err(|e| StoreError::io("creating", &std::env::temp_dir(), e))?),
+            Depth::Rules => {
+                Some(tempfile::TempDir::new().map_err(|e| StoreError::io("creating", &std::env::temp_dir(), e))?)
+            }
             Depth::Chain => None,
         };
         let rebuild = match &tmp {
@@ -178,7 +180,9 @@ impl Ledger {
                 (Some(x), Some(y)) if x == y => matched += 1,
                 (x, y) => {
                     let what = match (x, y) {
-                        (Some((d, _)), _) | (None, Some((d, _))) => format!("first difference at digest {}", chain::hex(&d)),
+                        (Some((d, _)), _) | (None, Some((d, _))) => {
+                            format!("first difference at digest {}", chain::hex(&d))
+                        }
                         (None, None) => unreachable!("handled above"),
                     };
                     return Err(IntegrityError::Index { what }.into());
@@ -286,7 +290,9 @@ fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Resu
         broken(format!("{event_type} {subject}: {} [field {}, rule {}]", r.message, r.field, r.reason.as_str()))
     })?;
     if context != fact.context {
-        return Err(broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into());
+        return Err(
+            broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into()
+        );
     }
     index_fact(index, fact, seq)
 }

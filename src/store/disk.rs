@@ -119,6 +119,9 @@ pub fn create_new_file(path: &Path) -> io::Result<File> {
 /// Creates a directory owner-only (no error if it exists as a directory).
 pub fn create_dir(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        fs::create_dir_all(parent)?;
+    }
     match fs::DirBuilder::new().mode(DIR_MODE).create(path) {
         Ok(()) => fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => Ok(()),

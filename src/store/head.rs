@@ -27,7 +27,8 @@ fn read_slots(file: &dyn DiskFile, path: &Path) -> Result<HeadSlot, StoreError> 
     let mut s0 = [0u8; HEAD_SLOT_BYTES];
     let mut s1 = [0u8; HEAD_SLOT_BYTES];
     let n0 = super::segment::read_fully(file, &mut s0, 0).map_err(|e| StoreError::io("reading", path, e))?;
-    let n1 = super::segment::read_fully(file, &mut s1, HEAD_SLOT1_OFFSET).map_err(|e| StoreError::io("reading", path, e))?;
+    let n1 =
+        super::segment::read_fully(file, &mut s1, HEAD_SLOT1_OFFSET).map_err(|e| StoreError::io("reading", path, e))?;
     let damaged = |what: String| StoreError::Damaged { seq: None, what: format!("{}: {what}", path.display()) };
     if n0 < HEAD_SLOT_BYTES && n1 < HEAD_SLOT_BYTES {
         return Err(damaged("cut off".into()));
@@ -73,7 +74,8 @@ impl HeadWriter {
             segment_len: SEGMENT_HEADER_BYTES as u64,
         };
         file.write_all_at(&slot.encode(), 0).map_err(|e| StoreError::io("writing", &path, e))?;
-        file.write_all_at(&[0u8; HEAD_SLOT_BYTES], HEAD_SLOT1_OFFSET).map_err(|e| StoreError::io("writing", &path, e))?;
+        file.write_all_at(&[0u8; HEAD_SLOT_BYTES], HEAD_SLOT1_OFFSET)
+            .map_err(|e| StoreError::io("writing", &path, e))?;
         file.sync_data().map_err(|e| StoreError::io("syncing", &path, e))
     }
 

@@ -76,7 +76,8 @@ impl Run {
     pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
         let path = dir.join(run_name(id));
         let file = File::open(&path).map_err(|e| StoreError::io("opening", &path, e))?;
-        let damaged = |what: String| StoreError::Damaged { seq: None, what: format!("index run {}: {what}", path.display()) };
+        let damaged =
+            |what: String| StoreError::Damaged { seq: None, what: format!("index run {}: {what}", path.display()) };
         let len = file.metadata().map_err(|e| StoreError::io("reading", &path, e))?.len();
         if len < (RUN_HEADER_BYTES + FOOTER_TRAILER_BYTES) as u64 {
             return Err(damaged("cut off".into()));
@@ -85,7 +86,8 @@ impl Run {
         file.read_exact_at(&mut h, 0).map_err(|e| StoreError::io("reading", &path, e))?;
         let (entries, pages) = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
         let mut t = [0u8; FOOTER_TRAILER_BYTES];
-        file.read_exact_at(&mut t, len - FOOTER_TRAILER_BYTES as u64).map_err(|e| StoreError::io("reading", &path, e))?;
+        file.read_exact_at(&mut t, len - FOOTER_TRAILER_BYTES as u64)
+            .map_err(|e| StoreError::io("reading", &path, e))?;
         let (footer_len, crc) = parse_footer_trailer(&t).map_err(|e| damaged(e.to_string()))?;
         let footer_at = (len - FOOTER_TRAILER_BYTES as u64)
             .checked_sub(footer_len as u64)

@@ -51,7 +51,8 @@ impl Meta {
         match Meta::open_once(dir) {
             Ok(m) => Ok((m, false)),
             Err(StoreError::Sled(_)) => {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                let secs =
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 let aside = dir.with_file_name(format!("{META_DIR}.broken-{secs}"));
                 fs::rename(dir, &aside).map_err(|e| StoreError::io("moving aside", dir, e))?;
                 Ok((Meta::open_once(dir)?, true))

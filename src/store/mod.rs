@@ -83,7 +83,9 @@ pub enum StoreError {
         error: io::Error,
     },
     /// Not enough free space for a commit: refused before anything is written.
-    #[error("not enough free space in {path}: this append needs about {needed_bytes} bytes, {available_bytes} are free")]
+    #[error(
+        "not enough free space in {path}: this append needs about {needed_bytes} bytes, {available_bytes} are free"
+    )]
     DiskFull {
         /// The directory.
         path: PathBuf,
@@ -175,7 +177,12 @@ pub fn real_disk() -> Arc<dyn Disk> {
 
 /// Creates the ledger at `dir` if it has none (under the lock, so concurrent creators
 /// serialize), and takes the writers' lock.
-pub fn lock_for_writing(dir: &Path, mode: OpenMode, wait: Option<Duration>, disk: &dyn Disk) -> Result<File, StoreError> {
+pub fn lock_for_writing(
+    dir: &Path,
+    mode: OpenMode,
+    wait: Option<Duration>,
+    disk: &dyn Disk,
+) -> Result<File, StoreError> {
     if read_marker(dir)?.is_some() {
         return lock(dir, wait);
     }
@@ -243,7 +250,9 @@ fn read_marker(dir: &Path) -> Result<Option<()>, StoreError> {
         Ok(bytes) => {
             let mut found = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]).trim().to_string();
             if bytes == FORMAT_MARKER_V1.as_bytes() {
-                found.push_str(": the sled store of qledger 0.1; export it with that version and append the events anew");
+                found.push_str(
+                    ": the sled store of qledger 0.1; export it with that version and append the events anew",
+                );
             }
             Err(StoreError::UnsupportedFormat { path: dir.to_path_buf(), found })
         }
@@ -268,7 +277,15 @@ fn check_creatable(dir: &Path) -> Result<(), StoreError> {
     if names.is_empty() {
         return Ok(());
     }
-    let ours = [CREATING_FILE, LOCK_FILE, head::HEAD_FILE, segment::SEGMENTS_DIR, index::INDEX_DIR, snapshots::SNAPSHOTS_DIR, meta::META_DIR];
+    let ours = [
+        CREATING_FILE,
+        LOCK_FILE,
+        head::HEAD_FILE,
+        segment::SEGMENTS_DIR,
+        index::INDEX_DIR,
+        snapshots::SNAPSHOTS_DIR,
+        meta::META_DIR,
+    ];
     let only_ours = names.iter().all(|n| ours.contains(&n.as_str()) || n.starts_with(".tmp-"));
     if names.iter().any(|n| n == CREATING_FILE) && only_ours {
         return Ok(());

@@ -39,15 +39,23 @@ pub fn recover(disk: &dyn Disk, dir: &Path, seg_dir: &Path, head: &mut HeadWrite
     let segments = list_segments(disk, seg_dir)?;
     let damaged = |what: String| StoreError::Damaged { seq: Some(slot.records), what };
     if !segments.contains(&slot.segment_first_seq) {
-        return Err(damaged(format!("the segment of the commit point ({}) is missing", segment_name(slot.segment_first_seq))));
+        return Err(damaged(format!(
+            "the segment of the commit point ({}) is missing",
+            segment_name(slot.segment_first_seq)
+        )));
     }
     let path = seg_dir.join(segment_name(slot.segment_first_seq));
     let file = disk.open(&path, true).map_err(|e| StoreError::io("opening", &path, e))?;
     let len = file.len().map_err(|e| StoreError::io("reading", &path, e))?;
     if len < slot.segment_len {
-        return Err(damaged(format!("{} is shorter ({len} bytes) than its committed length {}", path.display(), slot.segment_len)));
+        return Err(damaged(format!(
+            "{} is shorter ({len} bytes) than its committed length {}",
+            path.display(),
+            slot.segment_len
+        )));
     }
-    let start = Cursor { segment: slot.segment_first_seq, offset: slot.segment_len, seq: slot.records, prev: slot.last_hash };
+    let start =
+        Cursor { segment: slot.segment_first_seq, offset: slot.segment_len, seq: slot.records, prev: slot.last_hash };
     let end = scan(disk, seg_dir, &segments, start)?;
     let mut report = Recovered::default();
     if end.seq > slot.records {
@@ -72,7 +80,8 @@ fn scan(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], start: Cursor) -> Res
                 Some(&next) if next == at.seq => {
                     let f = open(disk, seg_dir, next)?;
                     let mut h = [0u8; SEGMENT_HEADER_BYTES];
-                    let n = read_fully(f.as_ref(), &mut h, 0).map_err(|e| StoreError::io("reading", &seg_dir.join(segment_name(next)), e))?;
+                    let n = read_fully(f.as_ref(), &mut h, 0)
+                        .map_err(|e| StoreError::io("reading", &seg_dir.join(segment_name(next)), e))?;
                     if parse_segment_header(&h[..n]) != Ok(next) {
                         return Ok(committed);
                     }
@@ -93,7 +102,8 @@ fn scan(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], start: Cursor) -> Res
             return Ok(committed);
         }
         let mut payload = vec![0u8; header.payload_len as usize];
-        let whole = read_fully(file.as_ref(), &mut payload, at.offset + BLOCK_HEADER_BYTES as u64).unwrap_or(0) == payload.len();
+        let whole = read_fully(file.as_ref(), &mut payload, at.offset + BLOCK_HEADER_BYTES as u64).unwrap_or(0)
+            == payload.len();
         if !whole || check_block(&hb, &payload).is_err() || hash_block(&header, &payload, &mut hashes).is_err() {
             return Ok(committed);
         }

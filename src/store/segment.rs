@@ -187,7 +187,10 @@ impl BlockReader {
         hb.copy_from_slice(bytes);
         let header = parse_block_header(&hb).map_err(|e| self.damaged(format!("block header: {e}")))?;
         if header.first_seq != self.next_seq {
-            return Err(self.damaged(format!("a block starting at seq {} stands where seq {} belongs", header.first_seq, self.next_seq)));
+            return Err(self.damaged(format!(
+                "a block starting at seq {} stands where seq {} belongs",
+                header.first_seq, self.next_seq
+            )));
         }
         Ok(Some((header, hb)))
     }
@@ -301,13 +304,14 @@ impl SegmentWriter {
     /// Appends one block whose first record has `first_seq`, rolling to a new segment first
     /// when the current one has reached its size.
     pub fn write_block(&mut self, bytes: &[u8], first_seq: u64) -> Result<(), StoreError> {
-        let roll = self.current.2 > SEGMENT_HEADER_BYTES as u64
-            && self.current.2 + bytes.len() as u64 > SEGMENT_BYTES_TARGET;
+        let roll =
+            self.current.2 > SEGMENT_HEADER_BYTES as u64 && self.current.2 + bytes.len() as u64 > SEGMENT_BYTES_TARGET;
         if roll {
             self.roll(first_seq)?;
         }
         let (first, file, len) = &mut self.current;
-        file.write_all_at(bytes, *len).map_err(|e| StoreError::io("writing", &self.dir.join(segment_name(*first)), e))?;
+        file.write_all_at(bytes, *len)
+            .map_err(|e| StoreError::io("writing", &self.dir.join(segment_name(*first)), e))?;
         *len += bytes.len() as u64;
         Ok(())
     }
