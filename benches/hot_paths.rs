@@ -8,17 +8,20 @@
 //! - `record/encode+hash`: canonical encoding of a typical order record and its BLAKE3 hash;
 //! - `rules/check order_placed`: the rule check of an order on a license with conditions;
 //! - `block/append until full`: pushing typical records into a block until it is full;
-//! - `block/verify`: decoding and chain-checking every record of one full block;
+//! - `block/verify`: checksum, chain from the block's link, decoding and checking every record
+//!   of one full block;
 //! - `jsonl/parse_line`: parsing one input line of an order.
 //!
 //! The end-to-end figures (whole commands against the peers) are `examples/bench.rs`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quotaledger::domain::{check, Fact, QuotaState, Timestamp};
-use quotaledger::format::block::{block_entries, BlockBuilder};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV};
 use quotaledger::format::codec::encode_into;
 use quotaledger::format::record::RecordV1;
+use quotaledger::format::segment::{
+    block_records, check_block, hash_block, parse_block_header, BlockBuilder, BLOCK_HEADER_BYTES,
+};
 use quotaledger::jsonl::{parse_line, Defaults};
 use std::hint::black_box;
 use std::time::Duration;
@@ -64,7 +67,7 @@ fn order_fact(state: &QuotaState, order_no: u64) -> Fact {
 
 /// A full block of chained order records starting at seq 0, and how many records it holds.
 fn chained_block(state: &QuotaState) -> (Vec<u8>, u64) {
-    let mut block = BlockBuilder::new();
+    let mut block = BlockBuilder::new(0, GENESIS_PREV);
     let mut prev = GENESIS_PREV;
     let mut body = Vec::with_capacity(512);
     for seq in 0.. {
@@ -79,7 +82,7 @@ fn chained_block(state: &QuotaState) -> (Vec<u8>, u64) {
         prev = hash;
     }
     let count = u64::from(block.count());
-    (block.finish(), count)
+    (block.finish(true), count)
 }
 
 fn benches(c: &mut Criterion) {
@@ -123,7 +126,7 @@ fn benches(c: &mut Criterion) {
     encode_into(&record, &mut body);
     let hash = record_hash(&body);
     let append_count = {
-        let mut builder = BlockBuilder::new();
+        let mut builder = BlockBuilder::new(0, GENESIS_PREV);
         while builder.fits(body.len()) {
             builder.push(&body, &hash);
         }
@@ -133,31 +136,39 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(append_count));
     g.bench_function("append until full", |b| {
         b.iter(|| {
-            let mut builder = BlockBuilder::new();
+            let mut builder = BlockBuilder::new(0, GENESIS_PREV);
             while builder.fits(body.len()) {
                 builder.push(black_box(&body), &hash);
             }
-            black_box(builder.finish())
+            black_box(builder.finish(true))
         })
     });
     g.throughput(Throughput::Elements(count));
+    let hb: [u8; BLOCK_HEADER_BYTES] = block[..BLOCK_HEADER_BYTES].try_into().expect("a block has a header");
+    let header = parse_block_header(&hb).expect("block header");
+    let payload = &block[BLOCK_HEADER_BYTES..];
     g.bench_function("verify", |b| {
+        let mut hashes = Vec::new();
+        let mut bytes = Vec::with_capacity(512);
         b.iter(|| {
+            check_block(&hb, black_box(payload)).expect("checksum");
+            hash_block(&header, payload, &mut hashes).expect("chain holds");
             let mut cursor = ChainCursor::genesis();
-            for entry in block_entries(black_box(&block)).expect("block frames") {
-                let (body, hash) = entry.expect("entry frames");
-                black_box(cursor.check(body, hash).expect("chain holds"));
+            let mut prev = header.prev;
+            for (entry, hash) in block_records(&header, payload).expect("block frames").zip(&hashes) {
+                let (stored, _) = entry.expect("entry frames");
+                bytes.clear();
+                bytes.extend_from_slice(stored);
+                bytes.extend_from_slice(&prev);
+                black_box(cursor.check(&bytes, hash).expect("chain holds"));
+                prev = *hash;
             }
             cursor.seq_next
         })
     });
     g.bench_function("hash check only", |b| {
-        b.iter(|| {
-            for entry in block_entries(black_box(&block)).expect("block frames") {
-                let (body, hash) = entry.expect("entry frames");
-                assert_eq!(&record_hash(body), hash);
-            }
-        })
+        let mut hashes = Vec::new();
+        b.iter(|| hash_block(&header, black_box(payload), &mut hashes).expect("chain holds"))
     });
     g.finish();
 

@@ -474,24 +474,26 @@ fn another_format_version_is_exit_4_and_left_alone() {
     ok(&ledger, &["append", STORY, "--actor", "clerk"]);
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1").replace("2026-01-10", "2026-06-10"));
-    for marker in ["quotaledger ledger format 2\n", "quotaledger ledger format 1", "", "\u{0}\u{0}garbage\n"] {
+    for marker in ["quotaledger ledger format 3\n", "quotaledger ledger format 1\n", "", "\u{0}\u{0}garbage\n"] {
         write(&ledger.join("FORMAT"), marker);
-        let before = listing(&ledger.join("store"));
+        let before = listing(&ledger.join("segments"));
         for args in [&["append", input.to_str().unwrap()][..], &["verify"], &["state"], &["export"]] {
             let out = run(&ledger, args);
             check_refusal(&out, 4, &["unsupported ledger format".into()], &format!("FORMAT {marker:?} {args:?}"));
         }
-        assert_eq!(listing(&ledger.join("store")), before, "FORMAT {marker:?}: the store was touched");
+        assert_eq!(listing(&ledger.join("segments")), before, "FORMAT {marker:?}: the chain was touched");
     }
     write(&ledger.join("FORMAT"), quotaledger::store::FORMAT_MARKER);
     ok(&ledger, &["verify"]);
-    // The FORMAT file is there but the store is gone.
-    std::fs::remove_dir_all(ledger.join("store")).unwrap();
-    let out = run(&ledger, &["verify"]);
-    check_refusal(&out, 4, &["store".into()], "store/ missing");
+    // The FORMAT file is there but the chain is gone: damage (exit 3), never an empty ledger.
+    std::fs::remove_dir_all(ledger.join("segments")).unwrap();
+    for args in [&["verify"][..], &["head"], &["state"], &["export"]] {
+        let out = run(&ledger, args);
+        check_refusal(&out, 3, &["segments".into()], &format!("segments/ missing, {args:?}"));
+    }
     let out = run(&ledger, &["append", input.to_str().unwrap()]);
-    check_refusal(&out, 4, &["store".into()], "store/ missing, append");
-    assert!(!ledger.join("store").exists(), "append recreated a missing store");
+    check_refusal(&out, 3, &["segments".into()], "segments/ missing, append");
+    assert!(!ledger.join("segments").exists(), "append recreated the missing chain");
 }
 
 /// A tmpfs mounted for one test, unmounted on drop.
@@ -557,7 +559,7 @@ fn a_read_only_ledger_refuses_appends_with_exit_4_and_keeps_its_head() {
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1").replace("2026-01-10", "2026-06-10"));
     set_mode_recursive(&ledger, 0o555, 0o444);
-    let probe = ledger.join("store").join("probe");
+    let probe = ledger.join("segments").join("probe");
     let writable = std::fs::write(&probe, b"x").is_ok();
     let _ = std::fs::remove_file(&probe);
     if writable {
@@ -692,7 +694,13 @@ fn an_append_refused_for_space_keeps_the_ledger_recoverable() {
     let big = dir.path().join("big.jsonl");
     write(&big, orders("b", "L-1", 0, 150_000, 17_000_000));
     let out = run(&ledger, &["append", big.to_str().unwrap()]);
-    check_refusal(&out, 4, &["not enough free space".into()], "a large append on a nearly full disk");
+    // The writer first says what recovery did (a note), then the one-line refusal.
+    let (notes, rest): (Vec<&str>, Vec<&str>) = out.stderr.lines().partition(|l| l.starts_with("qledger: note: "));
+    assert_eq!(notes.len(), 1, "recovery notes: {}", out.stderr);
+    assert!(notes[0].contains("cut 49 bytes"), "{}", notes[0]);
+    assert_eq!(out.code, Some(4), "{}", out.stderr);
+    assert_eq!(rest.len(), 1, "{}", out.stderr);
+    assert!(rest[0].contains("not enough free space"), "{}", out.stderr);
     std::fs::remove_file(&filler).unwrap();
     let out = run(&ledger, &["verify"]);
     assert_eq!(out.code, Some(0), "verify after the refused append: {}", out.stderr);

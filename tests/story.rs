@@ -664,14 +664,18 @@ fn exit_codes_for_usage_bad_input_and_a_busy_ledger() {
     // A missing input file is bad input too.
     assert_eq!(run(&ledger, &["append", dir.path().join("missing.jsonl").to_str().unwrap()]).code, 1);
 
-    // Busy: while this process holds the ledger open, the binary gets exit 4, one line.
-    let (_d, story) = story_ledger();
+    // Busy: while this process holds the ledger for writing, a writer gets exit 4, one line;
+    // a reader is never busy.
+    let (d, story) = story_ledger();
     let held = quotaledger::ledger::Ledger::open(&story, quotaledger::store::OpenMode::MustExist, None).unwrap();
-    let r = run(&story, &["head"]);
+    let more = d.path().join("more.jsonl");
+    std::fs::write(&more, r#"{"type":"party_restricted","party":"tencent","reason":"r"}"#).unwrap();
+    let r = run(&story, &["append", more.to_str().unwrap()]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
+    assert_eq!(run(&story, &["head"]).code, 0, "a reader while a writer holds the ledger");
     drop(held);
-    assert_eq!(run(&story, &["head"]).code, 0);
+    assert_eq!(run(&story, &["append", more.to_str().unwrap()]).code, 0);
 }
 
 #[test]

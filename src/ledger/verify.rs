@@ -126,7 +126,7 @@ impl Ledger {
                 out.push((s.records, bytes));
             }
         }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|s| std::cmp::Reverse(s.0));
         Ok(out)
     }
 

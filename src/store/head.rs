@@ -93,7 +93,7 @@ impl HeadWriter {
             segment_first_seq: segment.0,
             segment_len: segment.1,
         };
-        let offset = if next.generation % 2 == 0 { 0 } else { HEAD_SLOT1_OFFSET };
+        let offset = if next.generation.is_multiple_of(2) { 0 } else { HEAD_SLOT1_OFFSET };
         self.file.write_all_at(&next.encode(), offset).map_err(|e| StoreError::io("writing", &self.path, e))?;
         self.file.sync_data().map_err(|e| StoreError::io("syncing", &self.path, e))?;
         self.slot = next;

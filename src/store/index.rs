@@ -214,10 +214,11 @@ pub fn write_run(
     Run::open(dir, id)
 }
 
+/// A sorted stream of index entries.
+pub type EntryStream<'a> = Box<dyn Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a>;
+
 /// Merges sorted entry streams, the later stream winning on equal digests.
-pub fn merge<'a>(
-    streams: Vec<Box<dyn Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a>>,
-) -> impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a {
+pub fn merge<'a>(streams: Vec<EntryStream<'a>>) -> impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a {
     let mut heads: Vec<Option<(Digest, Vec<u8>)>> = Vec::with_capacity(streams.len());
     let mut streams = streams;
     let mut failed: Option<StoreError> = None;

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 /// Directory of the sled database inside a ledger.
 pub const META_DIR: &str = "meta";
 const KEY_MANIFEST: &[u8] = b"manifest";
+/// How long a writer waits for sled's own lock, held past `LOCK` by a writer that just ended.
+const META_LOCK_WAIT_MS: u64 = 10_000;
 
 /// The open sled database.
 pub struct Meta {
@@ -45,19 +47,35 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T, Stor
 
 impl Meta {
     /// Opens (or creates) the sled database in `dir`. A database sled cannot open is moved
-    /// aside to `meta.broken-<unix seconds>` and a fresh one created: it holds only derived
+    /// aside to `meta.broken-<unix time>` and a fresh one created: it holds only derived
     /// data, which the caller then rebuilds.
     pub fn open(dir: &Path) -> Result<(Meta, bool), StoreError> {
-        match Meta::open_once(dir) {
+        match Meta::open_locked(dir) {
             Ok(m) => Ok((m, false)),
             Err(StoreError::Sled(_)) => {
-                let secs =
-                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                let aside = dir.with_file_name(format!("{META_DIR}.broken-{secs}"));
+                let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                let aside = dir.with_file_name(format!("{META_DIR}.broken-{}-{}", t.as_secs(), t.subsec_nanos()));
                 fs::rename(dir, &aside).map_err(|e| StoreError::io("moving aside", dir, e))?;
-                Ok((Meta::open_once(dir)?, true))
+                Ok((Meta::open_locked(dir)?, true))
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// sled's own lock on its files can outlive the previous writer's `LOCK` by a moment (its
+    /// threads let go of the file after the process released `LOCK`): wait for it, bounded.
+    fn open_locked(dir: &Path) -> Result<Meta, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(META_LOCK_WAIT_MS);
+        loop {
+            match Meta::open_once(dir) {
+                Err(StoreError::Sled(msg)) if msg.contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::InUse(dir.to_path_buf()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(crate::limits::LOCK_RETRY_MS));
+                }
+                r => return r,
+            }
         }
     }
 

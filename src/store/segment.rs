@@ -23,7 +23,16 @@ pub fn segment_name(first_seq: u64) -> String {
 
 /// The first seqs of every segment file, ascending.
 pub fn list_segments(disk: &dyn Disk, dir: &Path) -> Result<Vec<u64>, StoreError> {
-    let names = disk.list(dir).map_err(|e| StoreError::io("listing", dir, e))?;
+    let names = match disk.list(dir) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StoreError::Damaged {
+                seq: None,
+                what: format!("the segments directory {} is missing", dir.display()),
+            })
+        }
+        Err(e) => return Err(StoreError::io("listing", dir, e)),
+    };
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let first = name
