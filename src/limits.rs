@@ -15,8 +15,6 @@ pub const APPEND_EVENTS_MAX: usize = 2_000_000;
 pub const RECORD_BYTES_MAX: usize = 16 * 1024;
 /// Largest block of a segment file (header and payload), in bytes.
 pub const BLOCK_BYTES_MAX: usize = 64 * 1024;
-/// Block bytes an append accumulates before writing them beyond the committed length.
-pub const STAGE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Records between two persisted projection snapshots kept for `state --as-of`.
 pub const SNAPSHOT_INTERVAL_RECORDS: u64 = 100_000;
 /// Largest persisted projection snapshot, in bytes (a decode bound, not a design target).
@@ -50,4 +48,3 @@ const _: () = assert!(RECORD_BYTES_MAX + 64 <= BLOCK_BYTES_MAX);
 const _: () = assert!(4 * TEXT_BYTES_MAX + 6 * ID_BYTES_MAX + 256 <= RECORD_BYTES_MAX);
 const _: () = assert!(BLOCK_BYTES_MAX as u64 * 16 <= SEGMENT_BYTES_TARGET);
 const _: () = assert!(YEAR_MIN < YEAR_MAX);
-const _: () = assert!(BLOCK_BYTES_MAX < STAGE_BYTES_MAX);

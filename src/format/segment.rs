@@ -176,11 +176,6 @@ impl BlockBuilder {
         self.first_seq + u64::from(self.count)
     }
 
-    /// Bytes the finished block will take.
-    pub fn finish_len(&self) -> usize {
-        BLOCK_HEADER_BYTES + self.payload_len()
-    }
-
     fn payload_len(&self) -> usize {
         self.locators.len() + self.lens.len() + self.bodies.len()
     }
@@ -202,8 +197,25 @@ impl BlockBuilder {
         self.count += 1;
     }
 
+    /// The finished block's bytes, and the builder emptied for a block starting at
+    /// `first_seq` linked to `prev` (its buffers kept).
+    pub fn finish_and_reset(&mut self, first_seq: u64, prev: [u8; 32], commit: bool) -> Vec<u8> {
+        let out = self.encode(commit);
+        self.first_seq = first_seq;
+        self.prev = prev;
+        self.locators.clear();
+        self.lens.clear();
+        self.bodies.clear();
+        self.count = 0;
+        out
+    }
+
     /// The finished block's bytes (header and payload), flagged [`FLAG_COMMIT`] if `commit`.
     pub fn finish(self, commit: bool) -> Vec<u8> {
+        self.encode(commit)
+    }
+
+    fn encode(&self, commit: bool) -> Vec<u8> {
         assert!(self.count > 0, "an empty block is never written");
         let payload_len = self.payload_len();
         let mut out = Vec::with_capacity(BLOCK_HEADER_BYTES + payload_len);

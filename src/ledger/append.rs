@@ -10,13 +10,12 @@ use crate::format::record::RecordV1;
 use crate::format::segment::BlockBuilder;
 use crate::format::snapshot::QuotaSnapshotV1;
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, STAGE_BYTES_MAX};
+use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
 
 /// Blocks built and not yet written, with the first seq of each.
 #[derive(Default)]
 struct Pending {
     blocks: Vec<(u64, Vec<u8>)>,
-    bytes: usize,
 }
 
 impl Ledger {
@@ -97,14 +96,11 @@ impl Ledger {
             debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
             let hash = chain::record_hash(&body);
             if !block.fits(body.len()) {
-                let full = std::mem::replace(&mut block, BlockBuilder::new(seq, prev));
-                pending.bytes += BlockBuilder::finish_len(&full);
-                pending.blocks.push((block_first, full.finish(false)));
+                // A full block is written at once, beyond the committed length.
+                pending.blocks.push((block_first, block.finish_and_reset(seq, prev, false)));
+                writer.write_blocks(&pending.blocks)?;
+                pending.blocks.clear();
                 block_first = seq;
-                if pending.bytes >= STAGE_BYTES_MAX {
-                    writer.write_blocks(&pending.blocks)?;
-                    pending = Pending::default();
-                }
             }
             block.push(&body, &hash);
             prev = hash;

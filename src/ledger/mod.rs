@@ -516,8 +516,7 @@ pub(crate) fn index_fact_after(
         put_order(index, id, &row)?;
     }
     if let Some(key) = &fact.stamp.key {
-        let value = IndexValueV1::Key { seq, event: short(&event_digest(&fact.event)) };
-        index.put(digest(b'k', key), codec::encode(&value))?;
+        index.put(digest(b'k', key), IndexValueV1::Key { seq, event: short(&event_digest(&fact.event)) })?;
     }
     Ok(())
 }
@@ -526,15 +525,8 @@ pub(crate) fn index_fact_after(
 pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, LedgerError> {
     match index.get(&digest(b'o', id))? {
         None => Ok(None),
-        Some(bytes) => match IndexValueV1::decode(&bytes) {
-            Ok(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
-            Ok(_) => Err(IntegrityError::Undecodable {
-                what: "index entry",
-                error: DecodeError::Invalid("an order entry holds a key".into()),
-            }
-            .into()),
-            Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
-        },
+        Some(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
+        Some(_) => Err(wrong_entry("an order entry holds a key")),
     }
 }
 
@@ -542,16 +534,13 @@ pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, Led
 pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; 16])>, LedgerError> {
     match index.get(&digest(b'k', key))? {
         None => Ok(None),
-        Some(bytes) => match IndexValueV1::decode(&bytes) {
-            Ok(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
-            Ok(_) => Err(IntegrityError::Undecodable {
-                what: "index entry",
-                error: DecodeError::Invalid("a key entry holds an order".into()),
-            }
-            .into()),
-            Err(error) => Err(IntegrityError::Undecodable { what: "index entry", error }.into()),
-        },
+        Some(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
+        Some(_) => Err(wrong_entry("a key entry holds an order")),
     }
+}
+
+fn wrong_entry(what: &str) -> LedgerError {
+    IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid(what.into()) }.into()
 }
 
 fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
@@ -561,7 +550,7 @@ fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerEr
         shipped: row.shipped,
         cancelled: row.cancelled,
     };
-    index.put(digest(b'o', id), codec::encode(&IndexValueV1::Order(wire)))?;
+    index.put(digest(b'o', id), IndexValueV1::Order(wire))?;
     Ok(())
 }
 

@@ -23,7 +23,9 @@ use crate::format::index_run::{
 };
 use crate::limits::{MEMTABLE_ENTRIES_MAX, RUNS_MAX};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use crate::format::index_run::IndexValueV1;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
@@ -258,7 +260,22 @@ pub struct Index {
     manifest: ManifestV1,
     live: Vec<Run>,
     pending: Vec<Run>,
-    mem: BTreeMap<Digest, Vec<u8>>,
+    mem: HashMap<Digest, IndexValueV1, BuildHasherDefault<DigestHasher>>,
+}
+
+/// Digests are uniformly random already: their first 8 bytes are the hash.
+#[derive(Default)]
+pub struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for (i, b) in bytes.iter().take(8).enumerate() {
+            self.0 ^= u64::from(*b) << (8 * i);
+        }
+    }
 }
 
 impl Index {
@@ -273,7 +290,7 @@ impl Index {
             }
             live.push(run);
         }
-        Ok(Index { dir: dir.to_path_buf(), manifest, live, pending: Vec::new(), mem: BTreeMap::new() })
+        Ok(Index { dir: dir.to_path_buf(), manifest, live, pending: Vec::new(), mem: HashMap::default() })
     }
 
     /// The manifest of the live runs.
@@ -282,20 +299,20 @@ impl Index {
     }
 
     /// The value for `d`: memtable, pending runs, live runs, newest first.
-    pub fn get(&self, d: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
+    pub fn get(&self, d: &Digest) -> Result<Option<IndexValueV1>, StoreError> {
         if let Some(v) = self.mem.get(d) {
             return Ok(Some(v.clone()));
         }
         for run in self.pending.iter().rev().chain(self.live.iter().rev()) {
-            if let Some(v) = run.get(d)? {
-                return Ok(Some(v));
+            if let Some(bytes) = run.get(d)? {
+                return IndexValueV1::decode(&bytes).map(Some).map_err(|e| run.damaged(e));
             }
         }
         Ok(None)
     }
 
     /// Sets the value for `d`; writes the memtable out as a pending run when it is full.
-    pub fn put(&mut self, d: Digest, value: Vec<u8>) -> Result<(), StoreError> {
+    pub fn put(&mut self, d: Digest, value: IndexValueV1) -> Result<(), StoreError> {
         self.mem.insert(d, value);
         if self.mem.len() >= MEMTABLE_ENTRIES_MAX {
             self.flush_mem()?;
@@ -307,10 +324,14 @@ impl Index {
         if self.mem.is_empty() {
             return Ok(());
         }
-        let mem = std::mem::take(&mut self.mem);
+        // Drained, not taken: the map keeps its room for the next entries of a bulk append.
+        let mut mem: Vec<(Digest, IndexValueV1)> = self.mem.drain().collect();
+        mem.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let id = self.manifest.next_run;
         self.manifest.next_run += 1;
-        let run = write_run(&self.dir, id, mem.len() as u64, mem.into_iter().map(Ok))?;
+        let count = mem.len() as u64;
+        let entries = mem.into_iter().map(|(d, v)| Ok((d, codec::encode(&v))));
+        let run = write_run(&self.dir, id, count, entries)?;
         self.pending.push(run);
         Ok(())
     }
