@@ -55,3 +55,4 @@ pub mod jsonl;
 pub mod ledger;
 pub mod limits;
 pub mod store;
+pub mod tlog;

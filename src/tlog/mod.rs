@@ -1,0 +1,3 @@
+//! Transparency-log building blocks (issue 10), pure and storage-independent.
+
+pub mod merkle;
