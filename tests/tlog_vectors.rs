@@ -180,3 +180,165 @@ fn generated_proofs_equal_the_published_ones() {
 fn hex_decode(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Signed notes: C2SP signed-note and golang.org/x/mod/sumdb/note (note_test.go).
+
+mod notes {
+    use quotaledger::tlog::note::{self, NoteError, SignerKey, VerifierKey};
+
+    /// c2sp.org/signed-note, "Verifier keys", "Example".
+    const C2SP_VKEY: &str = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+    const C2SP_NOTE: &str = "This is an example message.\n\n\u{2014} example.com/foo Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+    /// c2sp.org/signed-note, the opening example (its key is not published: parse only).
+    const C2SP_QUASIMODO: &str = "Ognuno sta solo sul cuor della terra\ntrafitto da un raggio di sole:\n\ned \u{e8} subito sera.\n\n\u{2014} quasimodo.example/salvatore NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=\n";
+
+    // golang.org/x/mod/sumdb/note/note_test.go
+    const PETER_VKEY: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
+    const PETER_SKEY: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const ENOCH_VKEY: &str = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop";
+    const TEXT: &str =
+        "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+    const PETER_SIG: &str = "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    const ENOCH_SIG: &str = "\u{2014} EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n";
+
+    fn peter() -> VerifierKey {
+        VerifierKey::parse(PETER_VKEY).unwrap()
+    }
+    fn enoch() -> VerifierKey {
+        VerifierKey::parse(ENOCH_VKEY).unwrap()
+    }
+
+    #[test]
+    fn c2sp_example_verifies() {
+        let key = VerifierKey::parse(C2SP_VKEY).unwrap();
+        assert_eq!(key.key_id(), 0x530d903a);
+        assert_eq!(key.to_string(), C2SP_VKEY);
+        let opened = note::open(C2SP_NOTE.as_bytes(), &[key]).unwrap();
+        assert_eq!(opened.text, "This is an example message.\n");
+        assert_eq!(opened.verified.len(), 1);
+    }
+
+    #[test]
+    fn c2sp_opening_example_parses() {
+        let parsed = note::Note::parse(C2SP_QUASIMODO.as_bytes()).unwrap();
+        assert_eq!(parsed.signatures.len(), 1);
+        assert_eq!(parsed.signatures[0].name, "quasimodo.example/salvatore");
+        assert_eq!(parsed.to_text(), C2SP_QUASIMODO);
+        assert!(parsed.text.ends_with("sera.\n") && parsed.text.contains(":\n\ned"));
+        let err = note::open(C2SP_QUASIMODO.as_bytes(), &[peter()]).unwrap_err();
+        assert_eq!(err, NoteError::NoVerifiedSignature { unverified: 1 });
+    }
+
+    #[test]
+    fn go_keys_parse_and_round_trip() {
+        assert_eq!(peter().key_id(), 0xc74f20a3);
+        assert_eq!(peter().to_string(), PETER_VKEY);
+        assert_eq!(enoch().key_id(), 0xaf0cfe78);
+        let signer = SignerKey::parse(PETER_SKEY).unwrap();
+        assert_eq!(signer.key_id(), 0xc74f20a3);
+        assert_eq!(signer.verifier().unwrap(), peter());
+        assert_eq!(signer.to_secret_string(), PETER_SKEY);
+        assert!(!format!("{signer:?}").contains("AYEK"));
+    }
+
+    /// TestNewVerifier and TestNewSigner: every proper substring and every single-byte
+    /// increment of a key is refused.
+    #[test]
+    fn go_key_manglings_are_refused() {
+        for (key, parse) in [
+            (PETER_VKEY, (|k: &str| VerifierKey::parse(k).is_ok()) as fn(&str) -> bool),
+            (PETER_SKEY, |k: &str| SignerKey::parse(k).is_ok()),
+        ] {
+            let b = key.as_bytes();
+            for i in 0..=b.len() {
+                for j in i + 1..=b.len() {
+                    if (i, j) != (0, b.len()) {
+                        let sub = String::from_utf8_lossy(&b[i..j]);
+                        assert!(!parse(&sub), "substring {sub:?} accepted");
+                    }
+                }
+            }
+            for i in 0..b.len() {
+                let mut m = b.to_vec();
+                m[i] = m[i].wrapping_add(1);
+                let m = String::from_utf8_lossy(&m);
+                assert!(!parse(&m), "mangled {m:?} accepted");
+            }
+        }
+        // Wrong-length key and unknown algorithm, each with its key hash adjusted.
+        assert!(
+            VerifierKey::parse("PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==").is_err()
+        );
+        assert_eq!(
+            VerifierKey::parse("PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"),
+            Err(NoteError::UnsupportedAlgorithm(0x65))
+        );
+    }
+
+    /// TestSign: the exact signed note, byte for byte.
+    #[test]
+    fn go_sign_reproduces_the_signature() {
+        let signer = SignerKey::parse(PETER_SKEY).unwrap();
+        let signed = note::sign(TEXT, &[&signer]).unwrap();
+        assert_eq!(signed, format!("{TEXT}\n{PETER_SIG}"));
+        assert_eq!(note::sign("abc", &[&signer]), Err(NoteError::BadText));
+    }
+
+    /// TestOpen.
+    #[test]
+    fn go_open() {
+        let both = format!("{TEXT}\n{PETER_SIG}{ENOCH_SIG}");
+        let n = note::open(both.as_bytes(), &[peter()]).unwrap();
+        assert_eq!(n.text, TEXT);
+        assert_eq!((n.verified.len(), n.unverified.len()), (1, 1));
+        assert_eq!((n.verified[0].name.as_str(), n.unverified[0].key_id), ("PeterNeumann", 0xaf0cfe78));
+
+        let n = note::open(both.as_bytes(), &[peter(), enoch()]).unwrap();
+        assert_eq!((n.verified.len(), n.unverified.len()), (2, 0));
+
+        assert_eq!(note::open(both.as_bytes(), &[]), Err(NoteError::NoVerifiedSignature { unverified: 2 }));
+
+        let enoch_only = format!("{TEXT}\n{ENOCH_SIG}");
+        assert!(matches!(
+            note::open(enoch_only.as_bytes(), &[enoch(), peter(), enoch()]),
+            Err(NoteError::AmbiguousKey { .. })
+        ));
+        let peter_only = format!("{TEXT}\n{PETER_SIG}");
+        note::open(peter_only.as_bytes(), &[enoch(), peter(), enoch()]).unwrap();
+
+        let many = format!("{TEXT}\n{}", PETER_SIG.repeat(101));
+        assert_eq!(note::open(many.as_bytes(), &[peter()]), Err(NoteError::TooManySignatures { max: 100 }));
+        assert_eq!(note::open(many.as_bytes(), &[]), Err(NoteError::TooManySignatures { max: 100 }));
+
+        // The sig string is "— " (4 bytes) then ASCII: byte 60 is inside the base64.
+        let invalid = format!("{TEXT}\n{}ABCD{}", &PETER_SIG[..60], &PETER_SIG[60..]);
+        assert!(matches!(note::open(invalid.as_bytes(), &[peter()]), Err(NoteError::InvalidSignature { .. })));
+
+        let dup =
+            format!("{TEXT}\n{PETER_SIG}{PETER_SIG}{ENOCH_SIG}{ENOCH_SIG}{}ABCD{}", &ENOCH_SIG[..60], &ENOCH_SIG[60..]);
+        let n = note::open(dup.as_bytes(), &[peter()]).unwrap();
+        assert_eq!((n.verified.len(), n.unverified.len()), (1, 2));
+
+        let bad_msgs = [
+            TEXT.to_string(),
+            format!("{TEXT}\n"),
+            format!("{TEXT}\n{}", &PETER_SIG[..PETER_SIG.len() - 1]),
+            format!("\x01{TEXT}\n{PETER_SIG}"),
+            format!("{TEXT}\n\u{2014} Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="),
+            format!("{TEXT}\n{PETER_SIG}Unexpected line.\n"),
+        ];
+        for msg in &bad_msgs {
+            assert!(note::open(msg.as_bytes(), &[peter()]).is_err(), "{msg:?}");
+        }
+        let mut not_utf8 = vec![0xff];
+        not_utf8.extend_from_slice(format!("{TEXT}\n{PETER_SIG}").as_bytes());
+        assert_eq!(note::open(&not_utf8, &[peter()]), Err(NoteError::NotUtf8));
+
+        // A signature under another name or key ID is someone else's: not verified.
+        let misnamed = peter_only.replace("PeterNeumann", "CarmenSandiego");
+        assert!(matches!(note::open(misnamed.as_bytes(), &[peter()]), Err(NoteError::NoVerifiedSignature { .. })));
+        let wrong_id = peter_only.replace("x08g", "xxxx");
+        assert!(matches!(note::open(wrong_id.as_bytes(), &[peter()]), Err(NoteError::NoVerifiedSignature { .. })));
+    }
+}

@@ -1,3 +1,4 @@
 //! Transparency-log building blocks (issue 10), pure and storage-independent.
 
 pub mod merkle;
+pub mod note;
