@@ -342,3 +342,37 @@ mod notes {
         assert!(matches!(note::open(wrong_id.as_bytes(), &[peter()]), Err(NoteError::NoVerifiedSignature { .. })));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: C2SP tlog-checkpoint (and the same checkpoint cosigned, from tlog-cosignature).
+
+mod checkpoints {
+    use quotaledger::tlog::checkpoint::Checkpoint;
+    use quotaledger::tlog::note::{self, NoteError};
+
+    const TEXT: &str = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+    const LOG_SIG: &str = "\u{2014} example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=\n";
+    const COSIG: &str = "\u{2014} witness.example.com/w1 jWbPPwAAAABkGFDLEZMHwSRaJNiIDoe9DYn/zXcrtPHeolMI5OWXEhZCB9dlrDJsX3b2oyin1nPZqhf5nNo0xUe+mbIUBkBIfZ+qnA==\n";
+
+    #[test]
+    fn spec_example_parses_and_formats_exactly() {
+        let c = Checkpoint::parse(TEXT).unwrap();
+        assert_eq!((c.origin.as_str(), c.size), ("example.com/behind-the-sofa", 20852163));
+        assert_eq!(c.root[..4], [0x0a, 0xc5, 0x18, 0x6a]);
+        assert!(c.extensions.is_empty());
+        assert_eq!(c.to_text(), TEXT);
+    }
+
+    #[test]
+    fn spec_examples_are_valid_signed_notes() {
+        for sigs in [LOG_SIG.to_owned(), format!("{LOG_SIG}{COSIG}")] {
+            let msg = format!("{TEXT}\n{sigs}");
+            let parsed = note::Note::parse(msg.as_bytes()).unwrap();
+            assert_eq!(parsed.text, TEXT);
+            assert_eq!(parsed.to_text(), msg);
+            assert_eq!(parsed.signatures[0].key_id.to_be_bytes()[0], 0x03);
+            // Without the log's key, nothing is verified, so the note is not accepted.
+            assert!(matches!(note::open(msg.as_bytes(), &[]), Err(NoteError::NoVerifiedSignature { .. })));
+        }
+    }
+}
