@@ -376,3 +376,84 @@ mod checkpoints {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tiles: C2SP tlog-tiles and golang.org/x/mod/sumdb/tlog (tlog_test.go tilePaths).
+
+mod tiles {
+    use quotaledger::tlog::tiles::{self, Tile, TileLevel};
+
+    fn hashes(level: u8, index: u64, width: u16) -> Tile {
+        Tile { level: TileLevel::Hashes(level), index, width }
+    }
+
+    #[test]
+    fn c2sp_index_encoding() {
+        assert_eq!(tiles::encode_index(1234067), "x001/x234/067");
+        assert_eq!(hashes(0, 1234067, 256).path(), "tile/0/x001/x234/067");
+        assert_eq!(Tile::parse_path("tile/0/x001/x234/067"), Ok(hashes(0, 1234067, 256)));
+    }
+
+    /// "a tree of size 70,000 will be represented by 273 full level 0 tiles, one partial
+    /// level 0 tile of width 112, one full level 1 tile, one partial level 1 tile of width
+    /// 17, and one partial level 2 tile of width 1"; "a tree of size 256 will be represented
+    /// by a full level 0 tile and a partial level 1 tile of width 1".
+    #[test]
+    fn c2sp_tiles_of_a_tree() {
+        let all = tiles::new_tiles(0, 70_000);
+        let full0 = all.iter().filter(|t| t.level == TileLevel::Hashes(0) && t.is_full()).count();
+        assert_eq!(full0, 273);
+        let rest: Vec<String> =
+            all.iter().filter(|t| !(t.level == TileLevel::Hashes(0) && t.is_full())).map(Tile::path).collect();
+        assert_eq!(rest, ["tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1"]);
+        let paths: Vec<String> = tiles::new_tiles(0, 256).iter().map(Tile::path).collect();
+        assert_eq!(paths, ["tile/0/000", "tile/1/000.p/1"]);
+    }
+
+    /// Go's tilePaths with the tile height dropped from the path (C2SP tiles are all 8 high;
+    /// Go's "data" level is C2SP's "entries").
+    #[test]
+    fn go_tile_paths() {
+        let valid = [
+            ("tile/0/001", hashes(0, 1, 256)),
+            ("tile/0/001.p/5", hashes(0, 1, 5)),
+            ("tile/5/x123/x456/078", hashes(5, 123456078, 256)),
+            ("tile/5/x123/x456/078.p/2", hashes(5, 123456078, 2)),
+            ("tile/0/x003/x057/500", hashes(0, 3057500, 256)),
+            ("tile/entries/x003/x057/500", Tile { level: TileLevel::Entries, index: 3057500, width: 256 }),
+        ];
+        for (path, tile) in valid {
+            assert_eq!(tile.path(), path);
+            assert_eq!(Tile::parse_path(path), Ok(tile), "{path}");
+        }
+        for path in ["tile/5/123/456/078", "tile/-1/123/456/078", "tile/data/x003/x057/500"] {
+            assert!(Tile::parse_path(path).is_err(), "{path}");
+        }
+    }
+
+    #[test]
+    fn non_canonical_paths_are_refused() {
+        let bad = [
+            "tile/0/x000/001",
+            "tile/0/1",
+            "tile/0/0001",
+            "tile/00/001",
+            "tile/64/001",
+            "tile/0/001.p/0",
+            "tile/0/001.p/256",
+            "tile/0/001.p/05",
+            "tile/0/001.p/",
+            "tile/0/x001",
+            "tile/0/001/",
+            "/tile/0/001",
+            "tile/0/x018/x446/x744/x073/x709/x551/616",
+            "tile/entries/001.p/+5",
+            "tile/0/x1/001",
+            "",
+        ];
+        for path in bad {
+            assert!(Tile::parse_path(path).is_err(), "{path}");
+        }
+        assert!(Tile::parse_path("tile/63/x018/x446/x744/x073/x709/x551/615").is_ok());
+    }
+}

@@ -3,3 +3,4 @@
 pub mod checkpoint;
 pub mod merkle;
 pub mod note;
+pub mod tiles;
