@@ -30,7 +30,7 @@
 
 use base64::Engine as _;
 
-use super::merkle::Hash;
+use super::merkle::{self, Hash, Sha256, VerifyError};
 use super::note::{self, NoteError, SignerKey, VerifiedNote, VerifierKey};
 
 /// Longest origin line, in bytes.
@@ -65,6 +65,12 @@ pub enum CheckpointError {
     /// Too many extension lines, or one too long or empty.
     #[error("at most {EXTENSION_LINES_MAX} extension lines of 1 to {EXTENSION_LINE_BYTES_MAX} bytes")]
     Extension,
+    /// A proof against the checkpoint does not verify.
+    #[error("proof: {0}")]
+    Proof(#[from] VerifyError),
+    /// A consistency proof between checkpoints of two different logs.
+    #[error("the checkpoints are of different logs ({0:?} and {1:?})")]
+    OriginsDiffer(String, String),
     /// The checkpoint is of another log than the one expected.
     #[error("the checkpoint's origin is {got:?}, expected {expected:?}")]
     WrongOrigin {
@@ -138,6 +144,25 @@ impl Checkpoint {
         let text = self.to_text();
         Self::parse(&text)?;
         Ok(note::sign(&text, &[signer])?)
+    }
+}
+
+impl Checkpoint {
+    /// Checks that `leaf_hash` is leaf `index` of the tree this checkpoint signs. The tree
+    /// size and root come from the checkpoint only: an RFC 9162 inclusion proof alone does
+    /// not bind the tree size (the proof of leaf 0 in a tree of 5 also fits "a tree of 6"
+    /// with the same root), the signature over size and root does.
+    pub fn verify_inclusion(&self, index: u64, leaf_hash: &Hash, proof: &[Hash]) -> Result<(), CheckpointError> {
+        Ok(merkle::verify_inclusion::<Sha256>(index, self.size, leaf_hash, proof, &self.root)?)
+    }
+
+    /// Checks that this checkpoint's tree is a prefix of `newer`'s, both of the same log.
+    /// Equal sizes need equal roots and an empty proof (two roots for one size are a fork).
+    pub fn verify_consistency(&self, newer: &Checkpoint, proof: &[Hash]) -> Result<(), CheckpointError> {
+        if self.origin != newer.origin {
+            return Err(CheckpointError::OriginsDiffer(self.origin.clone(), newer.origin.clone()));
+        }
+        Ok(merkle::verify_consistency::<Sha256>(self.size, newer.size, proof, &self.root, &newer.root)?)
     }
 }
 
@@ -277,5 +302,24 @@ mod tests {
             open_checkpoint(not_checkpoint.as_bytes(), "example.com/log", &verifier),
             Err(CheckpointError::Lines)
         );
+    }
+
+    #[test]
+    fn proofs_are_checked_against_the_signed_size_and_root() {
+        use crate::tlog::merkle::{MemoryTree, TreeHasher};
+        let mut tree = MemoryTree::<Sha256>::from_entries(["a", "b", "c", "d", "e"]);
+        let older_tree = MemoryTree::<Sha256>::from_entries(["a", "b", "c"]);
+        let newer = Checkpoint::new("o", 5, tree.root(), vec![]).unwrap();
+        let older = Checkpoint::new("o", 3, older_tree.root(), vec![]).unwrap();
+        let proof = merkle::prove_inclusion::<Sha256, _>(&mut tree, 2, 5).unwrap();
+        newer.verify_inclusion(2, &Sha256::hash_leaf(b"c"), &proof).unwrap();
+        assert!(newer.verify_inclusion(1, &Sha256::hash_leaf(b"c"), &proof).is_err());
+        let proof = merkle::prove_consistency::<Sha256, _>(&mut tree, 3, 5).unwrap();
+        older.verify_consistency(&newer, &proof).unwrap();
+        assert!(newer.verify_consistency(&older, &proof).is_err());
+        let other_log = Checkpoint { origin: "p".into(), ..newer.clone() };
+        assert!(matches!(older.verify_consistency(&other_log, &proof), Err(CheckpointError::OriginsDiffer(..))));
+        let fork = Checkpoint { root: [0; 32], ..newer.clone() };
+        assert!(newer.verify_consistency(&fork, &[]).is_err());
     }
 }

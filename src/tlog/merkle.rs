@@ -723,4 +723,17 @@ mod tests {
         assert_eq!(Sha256::hash_from_slice(&[0; 31]), Err(HashLengthError { expected: 32, got: 31 }));
         assert!(Sha256::hash_from_slice(&[0; 32]).is_ok());
     }
+
+    /// RFC 9162 inclusion proofs do not bind the tree size by themselves: the path of leaf 0
+    /// is the same computation in trees of 5 and 6 leaves. What binds the size is the signed
+    /// checkpoint that pairs it with the root (`Checkpoint::verify_inclusion`).
+    #[test]
+    fn bare_inclusion_proofs_do_not_bind_the_tree_size() {
+        let mut tree = MemoryTree::<Sha256>::from_entries(entries(5));
+        let root5 = tree.root();
+        let proof = prove_inclusion::<Sha256, _>(&mut tree, 0, 5).unwrap();
+        let leaf = Sha256::hash_leaf(&entries(1)[0]);
+        assert_eq!(verify_inclusion::<Sha256>(0, 6, &leaf, &proof, &root5), Ok(()));
+        assert!(verify_inclusion::<Sha256>(0, 10, &leaf, &proof, &root5).is_err());
+    }
 }
