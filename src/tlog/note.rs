@@ -571,7 +571,7 @@ mod tests {
             format!("a\n\n- example.com/log {sig64}\n"),
             format!("a\n\n\u{2014} example.com/log {sig64} \n"),
             format!("a\n\n\u{2014} example.com/log {}\n", sig64.trim_end_matches('=')),
-            format!("a\n\n\u{2014} example.com/log AAAAAA==\n"),
+            "a\n\n\u{2014} example.com/log AAAAAA==\n".to_owned(),
             format!("a\r\n\n\u{2014} example.com/log {sig64}\n"),
             format!("a\t\n\n\u{2014} example.com/log {sig64}\n"),
             "a\n\n".to_owned(),

@@ -247,7 +247,7 @@ fn new_tiles_with_height(height: u32, old_size: u64, new_size: u64) -> Vec<(u8, 
 pub fn tile_for_node(level: u8, index: u64, size: u64) -> Result<(Tile, std::ops::Range<u64>), TileError> {
     let outside = |context| TileError::NodeOutside { level, index, context };
     let end = index.checked_add(1).and_then(|i| i.checked_mul(1u64.checked_shl(u32::from(level))?));
-    if !end.is_some_and(|end| end <= size) {
+    if end.is_none_or(|end| end > size) {
         return Err(outside("the tree"));
     }
     let tile_level = u32::from(level) / TILE_HEIGHT;
