@@ -98,8 +98,18 @@ impl Checkpoint {
     /// A checkpoint, checked as [`Checkpoint::parse`] would check its text.
     pub fn new(origin: &str, size: u64, root: Hash, extensions: Vec<String>) -> Result<Self, CheckpointError> {
         let checkpoint = Self { origin: origin.to_owned(), size, root, extensions };
-        Self::parse(&checkpoint.to_text())?;
+        checkpoint.check()?;
         Ok(checkpoint)
+    }
+
+    /// Checks that the text of this checkpoint parses back to it (no field smuggles a newline
+    /// or breaks a limit).
+    pub fn check(&self) -> Result<(), CheckpointError> {
+        if Self::parse(&self.to_text())? == *self {
+            Ok(())
+        } else {
+            Err(CheckpointError::Lines)
+        }
     }
 
     /// Parses checkpoint text (a note's text) strictly.
@@ -141,9 +151,8 @@ impl Checkpoint {
         if signer.name() != self.origin {
             return Err(CheckpointError::WrongOrigin { expected: signer.name().to_owned(), got: self.origin.clone() });
         }
-        let text = self.to_text();
-        Self::parse(&text)?;
-        Ok(note::sign(&text, &[signer])?)
+        self.check()?;
+        Ok(note::sign(&self.to_text(), &[signer])?)
     }
 }
 
@@ -270,6 +279,16 @@ mod tests {
             assert!(Checkpoint::parse(case).is_err(), "{case:?}");
         }
         assert!(Checkpoint::parse("o\n18446744073709551615\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n").is_ok());
+    }
+
+    #[test]
+    fn fields_cannot_smuggle_lines() {
+        let origin = format!("o\n7\n{ROOT_B64}");
+        assert_eq!(Checkpoint::new(&origin, 5, [1; 32], vec![]), Err(CheckpointError::Lines));
+        let ext = vec!["a\nb".to_owned()];
+        assert_eq!(Checkpoint::new("o", 5, [1; 32], ext.clone()), Err(CheckpointError::Lines));
+        let forged = Checkpoint { origin: "o".into(), size: 5, root: [1; 32], extensions: ext };
+        assert!(forged.sign(&SignerKey::from_seed("o", &[1; 32]).unwrap()).is_err());
     }
 
     #[test]
