@@ -154,9 +154,7 @@ impl Checkpoint {
         self.check()?;
         Ok(note::sign(&self.to_text(), &[signer])?)
     }
-}
 
-impl Checkpoint {
     /// Checks that `leaf_hash` is leaf `index` of the tree this checkpoint signs. The tree
     /// size and root come from the checkpoint only: an RFC 9162 inclusion proof alone does
     /// not bind the tree size (the proof of leaf 0 in a tree of 5 also fits "a tree of 6"
