@@ -19,6 +19,11 @@
 //!   on demand by an append.
 //! - [`ledger`]: the facade: open, append (rules + encode + hash + commit), verify, read records,
 //!   state at the head or as of a point.
+//! - [`tlog`]: transparency-log formats and proofs, pure: the RFC 9162 Merkle tree with
+//!   inclusion and consistency proofs ([`tlog::merkle`]: "where is a proof checked?"), C2SP
+//!   signed notes with Ed25519 keys ([`tlog::note`]), checkpoints ([`tlog::checkpoint`]) and
+//!   tiles ([`tlog::tiles`]). It knows nothing of the store; the store answers its
+//!   `NodeSource` / `TileReader` traits.
 //! - [`cli`]: clap arguments, human and JSON output, the demo. `src/main.rs` is main -> run ->
 //!   ExitCode.
 //!
@@ -43,6 +48,8 @@
 //! - Deliberate repetition: `domain::Event` and `format::record::WireEvent` list the same
 //!   variants, with conversions both ways; that is the price of a wire type the domain cannot
 //!   change by accident.
+//! - Architecture Invariant: `tlog` does no I/O and imports nothing of the ledger; its
+//!   verifiers fail closed and its parsers accept one spelling of each value.
 //! - Architecture Invariant: `cli` decides nothing about quotas; errors are typed in the library
 //!   (`thiserror`), `anyhow` only adds context in the binary.
 
@@ -55,3 +62,4 @@ pub mod jsonl;
 pub mod ledger;
 pub mod limits;
 pub mod store;
+pub mod tlog;
