@@ -17,16 +17,16 @@ use super::disk::create_new_file;
 use super::snapshots::write_atomically;
 use super::StoreError;
 use crate::format::codec::{self, DecodeError};
+use crate::format::index_run::IndexValueV1;
 use crate::format::index_run::{
     decode_footer, encode_footer, page_entries, parse_footer_trailer, parse_run_header, run_header, Bloom, Digest,
     PageBuilder, PageRef, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
 };
 use crate::limits::{MEMTABLE_ENTRIES_MAX, RUNS_MAX};
 use serde::{Deserialize, Serialize};
-use crate::format::index_run::IndexValueV1;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::fs::{self, File};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -326,7 +326,7 @@ impl Index {
         }
         // Drained, not taken: the map keeps its room for the next entries of a bulk append.
         let mut mem: Vec<(Digest, IndexValueV1)> = self.mem.drain().collect();
-        mem.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        mem.sort_unstable_by_key(|e| e.0);
         let id = self.manifest.next_run;
         self.manifest.next_run += 1;
         let count = mem.len() as u64;
