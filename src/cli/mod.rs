@@ -8,8 +8,8 @@ pub mod demo;
 pub mod output;
 
 use crate::domain::Timestamp;
-use crate::jsonl::{Defaults, InputError, InputEvent, LineReader};
-use crate::ledger::{AsOf, Depth, Ledger, LedgerError};
+use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::ledger::{AsOf, Depth, Ledger, LedgerError, Prepared};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
 use args::{Cli, Command};
@@ -198,7 +198,7 @@ pub fn append_from(
 ) -> Result<crate::ledger::AppendReport, LedgerError> {
     const CHUNK_EVENTS: usize = 1024;
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<InputEvent, InputError>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, InputError>>>(8);
         scope.spawn(move || {
             let mut lines = LineReader::new(reader);
             let mut last_line = 0;
@@ -208,7 +208,7 @@ pub fn append_from(
                     Ok(None) => break,
                     Ok(Some((n, bytes))) => {
                         last_line = n;
-                        crate::jsonl::parse_line(n, bytes, defaults)
+                        crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new)
                     }
                     Err(e) => Err(e.into_input_error(last_line + 1)),
                 };
@@ -223,7 +223,7 @@ pub fn append_from(
             }
             let _ = tx.send(chunk);
         });
-        ledger.append(rx.into_iter().flatten())
+        ledger.append_prepared(rx.into_iter().flatten())
     })
 }
 

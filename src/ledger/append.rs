@@ -2,10 +2,11 @@
 //! and framed into blocks; the blocks written beyond the committed length; then the commit
 //! point moved, and the derived data updated.
 
-use super::{index_fact_after, key_entry, order_row, refused, short_digest, AppendReport, Head, Ledger, LedgerError};
-use crate::domain::{self, Fact, QuotaState, Reason, Refusal};
+use super::{key_at, order_at, put_order_at, refused, short_digest, AppendReport, Head, Ledger, LedgerError};
+use crate::domain::{self, Fact, OrderRow, QuotaState, Reason, Refusal};
 use crate::format::chain;
 use crate::format::codec;
+use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
 use crate::format::record::RecordV1;
 use crate::format::segment::BlockBuilder;
 use crate::format::snapshot::QuotaSnapshotV1;
@@ -18,6 +19,27 @@ struct Pending {
     blocks: Vec<(u64, Vec<u8>)>,
 }
 
+/// An input event with the digests the index looks it up by, computed once (the CLI computes
+/// them on its parsing thread, beside the rules thread).
+#[derive(Debug)]
+pub struct Prepared {
+    /// The parsed event.
+    pub input: InputEvent,
+    /// Digest of its order id, if it names an order.
+    pub order: Option<Digest>,
+    /// Digest of its idempotency key, if it has one, and the short digest of its event.
+    pub key: Option<(Digest, [u8; KEY_EVENT_BYTES])>,
+}
+
+impl Prepared {
+    /// Computes the digests of `input`.
+    pub fn new(input: InputEvent) -> Prepared {
+        let order = input.event.order().map(|id| digest(b'o', id));
+        let key = input.stamp.key.as_deref().map(|k| (digest(b'k', k), short_digest(&input.event)));
+        Prepared { input, order, key }
+    }
+}
+
 impl Ledger {
     /// Appends a batch of parsed events, all or nothing. Each is checked against the state the
     /// ones before it leave; the first refusal or input error aborts the whole call, and what
@@ -25,6 +47,14 @@ impl Ledger {
     pub fn append(
         &mut self,
         events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+    ) -> Result<AppendReport, LedgerError> {
+        self.append_prepared(events.into_iter().map(|e| e.map(Prepared::new)))
+    }
+
+    /// [`Ledger::append`] of events whose digests are already computed.
+    pub fn append_prepared(
+        &mut self,
+        events: impl IntoIterator<Item = Result<Prepared, InputError>>,
     ) -> Result<AppendReport, LedgerError> {
         if self.writer.is_none() {
             return Err(LedgerError::Empty("this ledger was opened for reading".into()));
@@ -42,7 +72,7 @@ impl Ledger {
 
     fn append_inner(
         &mut self,
-        events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+        events: impl IntoIterator<Item = Result<Prepared, InputError>>,
     ) -> Result<AppendReport, LedgerError> {
         let mut state = self.state()?;
         let start = self.head;
@@ -55,7 +85,7 @@ impl Ledger {
         let mut body = Vec::with_capacity(512);
         let mut seen = 0usize;
         for item in events {
-            let InputEvent { line, stamp, event } = item?;
+            let Prepared { input: InputEvent { line, stamp, event }, order, key } = item?;
             seen += 1;
             if seen > APPEND_EVENTS_MAX {
                 return Err(LedgerError::Empty(format!(
@@ -63,29 +93,34 @@ impl Ledger {
                 )));
             }
             let writer = self.writer.as_mut().expect("checked by append");
-            if let Some(key) = &stamp.key {
-                if let Some((seq, digest)) = key_entry(writer.index_ref(), key)? {
-                    if digest == short_digest(&event) {
-                        skipped.push((line, key.clone(), seq));
+            if let (Some(k), Some((kd, ed))) = (&stamp.key, key) {
+                if let Some((seq, stored)) = key_at(writer.index_ref(), &kd)? {
+                    if stored == ed {
+                        skipped.push((line, k.clone(), seq));
                         continue;
                     }
                     let refusal = Refusal {
                         reason: Reason::KeyReused,
                         field: "key",
-                        message: format!("key {key} was used at seq {seq} for a different event"),
+                        message: format!("key {k} was used at seq {seq} for a different event"),
                     };
                     return Err(refused(line, &event, refusal));
                 }
             }
-            let before = match event.order() {
-                Some(id) => order_row(writer.index_ref(), id)?,
+            let before = match order {
+                Some(d) => order_at(writer.index_ref(), &d)?,
                 None => None,
             };
             let context =
                 domain::check(&state, before.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
             let seq = state.records;
             let fact = Fact { stamp, event, context };
-            index_fact_after(writer.index(), before, &fact, seq)?;
+            if let Some((_, row)) = OrderRow::after(&fact.event, before) {
+                put_order_at(writer.index(), order.expect("an order event has an order digest"), &row)?;
+            }
+            if let Some((kd, ed)) = key {
+                writer.index().put(kd, IndexValueV1::Key { seq, event: ed })?;
+            }
             state.apply(&fact);
             let record = RecordV1::from_fact(seq, prev, fact);
             body.clear();

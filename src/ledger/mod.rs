@@ -10,12 +10,13 @@ mod append;
 mod read;
 mod verify;
 
+pub use append::Prepared;
 pub use read::Records;
 
 use crate::domain::{Event, Fact, OrderRow, QuotaState, Refusal, Timestamp};
 use crate::format::chain::{self, Fault};
 use crate::format::codec::{self, DecodeError};
-use crate::format::index_run::{digest, IndexValueV1};
+use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
 use crate::format::record::WireEvent;
 use crate::format::snapshot::{OrderRowV1, QuotaSnapshotV1};
 use crate::jsonl::InputError;
@@ -269,9 +270,9 @@ pub fn event_digest(event: &Event) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-fn short(d: &[u8; 32]) -> [u8; 16] {
-    let mut s = [0u8; 16];
-    s.copy_from_slice(&d[..16]);
+fn short(d: &[u8; 32]) -> [u8; KEY_EVENT_BYTES] {
+    let mut s = [0u8; KEY_EVENT_BYTES];
+    s.copy_from_slice(&d[..KEY_EVENT_BYTES]);
     s
 }
 
@@ -523,7 +524,12 @@ pub(crate) fn index_fact_after(
 
 /// The row of order `id`, if it was placed.
 pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, LedgerError> {
-    match index.get(&digest(b'o', id))? {
+    order_at(index, &digest(b'o', id))
+}
+
+/// The row of the order with digest `d`.
+pub(crate) fn order_at(index: &Index, d: &Digest) -> Result<Option<OrderRow>, LedgerError> {
+    match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
         Some(_) => Err(wrong_entry("an order entry holds a key")),
@@ -531,8 +537,13 @@ pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, Led
 }
 
 /// The `(seq, event digest)` of idempotency key `key`, if it was used.
-pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; 16])>, LedgerError> {
-    match index.get(&digest(b'k', key))? {
+pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+    key_at(index, &digest(b'k', key))
+}
+
+/// The `(seq, event digest)` of the key with digest `d`.
+pub(crate) fn key_at(index: &Index, d: &Digest) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+    match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
         Some(_) => Err(wrong_entry("a key entry holds an order")),
@@ -544,18 +555,23 @@ fn wrong_entry(what: &str) -> LedgerError {
 }
 
 fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
+    put_order_at(index, digest(b'o', id), row)
+}
+
+/// Stores the row of the order with digest `d`.
+pub(crate) fn put_order_at(index: &mut Index, d: Digest, row: &OrderRow) -> Result<(), LedgerError> {
     let wire = OrderRowV1 {
         license: row.license.clone(),
         quantity: row.quantity,
         shipped: row.shipped,
         cancelled: row.cancelled,
     };
-    index.put(digest(b'o', id), IndexValueV1::Order(wire))?;
+    index.put(d, IndexValueV1::Order(wire))?;
     Ok(())
 }
 
 /// The short event digest kept with a key.
-pub(crate) fn short_digest(event: &Event) -> [u8; 16] {
+pub(crate) fn short_digest(event: &Event) -> [u8; KEY_EVENT_BYTES] {
     short(&event_digest(event))
 }
 

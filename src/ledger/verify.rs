@@ -3,7 +3,7 @@
 //! record against the rules with the order and key index rebuilt (in temporary run files,
 //! so memory stays bounded) and compares the stored index with the rebuild.
 
-use super::{index_fact, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
+use super::{index_fact_after, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
 use crate::domain::{self, Fact, QuotaState};
 use crate::format::chain::{self, Fault};
 use crate::format::codec;
@@ -294,5 +294,5 @@ fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Resu
             broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into()
         );
     }
-    index_fact(index, fact, seq)
+    index_fact_after(index, before, fact, seq)
 }
