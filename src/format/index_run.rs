@@ -165,6 +165,33 @@ pub fn page_entries(page: &[u8]) -> Result<Vec<(Digest, &[u8])>, DecodeError> {
     Ok(out)
 }
 
+/// The value stored for `d` in a page, scanning it in place (no allocation); framing errors
+/// are reported as by [`page_entries`].
+pub fn find_in_page<'a>(page: &'a [u8], d: &Digest) -> Result<Option<&'a [u8]>, DecodeError> {
+    let bad = |what: &str| DecodeError::Framing(format!("index page: {what}"));
+    if page.len() < 2 || page.len() > INDEX_PAGE_BYTES_MAX {
+        return Err(bad("size out of range"));
+    }
+    let count = u16::from_le_bytes([page[0], page[1]]);
+    let mut rest = &page[2..];
+    for _ in 0..count {
+        if rest.len() < DIGEST_BYTES + 1 {
+            return Err(bad("entry cut off"));
+        }
+        let len = usize::from(rest[DIGEST_BYTES]);
+        let start = DIGEST_BYTES + 1;
+        if rest.len() < start + len {
+            return Err(bad("value cut off"));
+        }
+        match rest[..DIGEST_BYTES].cmp(&d[..]) {
+            std::cmp::Ordering::Equal => return Ok(Some(&rest[start..start + len])),
+            std::cmp::Ordering::Greater => return Ok(None),
+            std::cmp::Ordering::Less => rest = &rest[start + len..],
+        }
+    }
+    Ok(None)
+}
+
 /// A page table entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageRef {

@@ -19,8 +19,8 @@ use super::StoreError;
 use crate::format::codec::{self, DecodeError};
 use crate::format::index_run::IndexValueV1;
 use crate::format::index_run::{
-    decode_footer, encode_footer, page_entries, parse_footer_trailer, parse_run_header, run_header, Bloom, Digest,
-    PageBuilder, PageRef, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
+    decode_footer, encode_footer, find_in_page, page_entries, parse_footer_trailer, parse_run_header, run_header,
+    Bloom, Digest, PageBuilder, PageRef, FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, RUN_HEADER_BYTES,
 };
 use crate::limits::{MEMTABLE_ENTRIES_MAX, RUNS_MAX};
 use serde::{Deserialize, Serialize};
@@ -106,14 +106,19 @@ impl Run {
 
     fn read_page(&self, p: &PageRef) -> Result<Vec<u8>, StoreError> {
         let mut page = vec![0u8; p.len as usize];
-        self.file.read_exact_at(&mut page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
-        if crc32c::crc32c(&page) != p.crc {
+        self.read_page_into(p, &mut page)?;
+        Ok(page)
+    }
+
+    fn read_page_into(&self, p: &PageRef, page: &mut [u8]) -> Result<(), StoreError> {
+        self.file.read_exact_at(page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
+        if crc32c::crc32c(page) != p.crc {
             return Err(StoreError::Damaged {
                 seq: None,
                 what: format!("index run {}: page checksum mismatch", self.path.display()),
             });
         }
-        Ok(page)
+        Ok(())
     }
 
     /// The value stored for `d`, if any.
@@ -123,9 +128,10 @@ impl Run {
         }
         let i = self.pages.partition_point(|p| p.first <= *d);
         let Some(p) = i.checked_sub(1).map(|i| self.pages[i]) else { return Ok(None) };
-        let page = self.read_page(&p)?;
-        let entries = page_entries(&page).map_err(|e| self.damaged(e))?;
-        Ok(entries.binary_search_by(|(k, _)| k.cmp(d)).ok().map(|i| entries[i].1.to_vec()))
+        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+        let page = &mut buf[..p.len as usize];
+        self.read_page_into(&p, page)?;
+        Ok(find_in_page(page, d).map_err(|e| self.damaged(e))?.map(<[u8]>::to_vec))
     }
 
     fn damaged(&self, e: DecodeError) -> StoreError {
