@@ -1,7 +1,7 @@
 //! The facade the CLI uses: open a ledger, append a batch of events, verify, read records and
 //! quota states. It joins the pure parts (`domain`, `format`) to the store.
 
-use crate::domain::{self, Event, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
+use crate::domain::{self, Admission, Event, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
 use crate::format::block::{block_entries, BlockBuilder};
 use crate::format::chain::{self, ChainCursor, Fault};
 use crate::format::codec::{self, DecodeError};
@@ -10,7 +10,9 @@ use crate::format::snapshot::{HeadV1, KeyEntryV1, QuotaSnapshotV1};
 use crate::format::FORMAT_VERSION;
 use crate::index::{IndexError, IndexOverlay};
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, STAGE_BYTES_MAX};
+use crate::limits::{
+    APPEND_EVENTS_MAX, AT_FUTURE_MARGIN_SECS_DEFAULT, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, STAGE_BYTES_MAX,
+};
 use crate::store::{Commit, OpenMode, Store, StoreError};
 use std::path::Path;
 use std::sync::LazyLock;
@@ -152,6 +154,13 @@ pub struct AppendReport {
     pub head: Head,
 }
 
+/// How one `append` call admits its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendOptions {
+    /// Accept events whose `at` lies further ahead of the clock than the ledger's margin.
+    pub allow_future: bool,
+}
+
 /// What a successful `verify` checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -277,8 +286,17 @@ impl Ledger {
         &mut self,
         events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
     ) -> Result<AppendReport, LedgerError> {
+        self.append_with(events, AppendOptions::default())
+    }
+
+    /// [`Ledger::append`] with options.
+    pub fn append_with(
+        &mut self,
+        events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+        options: AppendOptions,
+    ) -> Result<AppendReport, LedgerError> {
         let mut staged = Vec::new();
-        let result = self.append_inner(events, &mut staged);
+        let result = self.append_inner(events, options, &mut staged);
         if result.is_err() && !staged.is_empty() {
             // Staged blocks lie beyond the head, invisible to readers; remove them now rather
             // than leave them to the next writer. A failure here changes nothing visible.
@@ -287,12 +305,30 @@ impl Ledger {
         result
     }
 
+    // --- admission (issue 8): the clock, the margin and the call's options ------------------
+
+    /// How far ahead of the clock an event's `at` may lie: the ledger's setting.
+    // The per-ledger setting is not stored yet: every ledger has the default.
+    pub fn future_margin_secs(&self) -> u32 {
+        AT_FUTURE_MARGIN_SECS_DEFAULT
+    }
+
+    /// The admission checks of one append call, at the system clock.
+    fn admission(&self, options: AppendOptions) -> Admission {
+        let now = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+        Admission::new(now, self.future_margin_secs(), options.allow_future)
+    }
+
+    // --- end of admission -------------------------------------------------------------------
+
     fn append_inner(
         &mut self,
         events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+        options: AppendOptions,
         staged: &mut Vec<u64>,
     ) -> Result<AppendReport, LedgerError> {
         let mut state = self.state()?;
+        let mut admission = self.admission(options);
         let mut index = IndexOverlay::default();
         let mut remove_blocks = self.store.blocks_beyond(self.head.records)?;
         if let Some(&first) = remove_blocks.first() {
@@ -312,7 +348,7 @@ impl Ledger {
         let mut body = Vec::with_capacity(512);
         let mut seen = 0usize;
         for item in events {
-            let InputEvent { line, stamp, event } = item?;
+            let InputEvent { line, stamp, event, flags } = item?;
             seen += 1;
             if seen > APPEND_EVENTS_MAX {
                 return Err(LedgerError::Empty(format!(
@@ -341,7 +377,7 @@ impl Ledger {
                 Some(id) => index.order(Some(&self.store), id).map_err(index_error)?,
             };
             let context =
-                domain::check(&state, order.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
+                admission.check(&state, order.as_ref(), &stamp, &event, flags).map_err(|r| refused(line, &event, r))?;
             let seq = state.records;
             let fact = Fact { stamp, event, context };
             self.update_index(&mut index, order, &fact, seq, digest)?;

@@ -7,7 +7,7 @@
 
 use proptest::prelude::*;
 use quotaledger::domain::{
-    check, ConditionStatus, Day, Event, Fact, LicenseStatus, OrderRow, QuotaState, Rule, Stamp, Timestamp,
+    check, ConditionStatus, Day, Event, Fact, InputFlags, LicenseStatus, OrderRow, QuotaState, Rule, Stamp, Timestamp,
 };
 use quotaledger::format::chain::{record_hash, ChainCursor};
 use quotaledger::format::codec;
@@ -119,8 +119,9 @@ impl Model {
         self.try_interpret(op).unwrap_or_else(|| {
             let party = self.fresh("p");
             Event::PartyRegistered {
+                // Names differ: a party whose name looks like another's is refused at append.
+                name: format!("Party {party} Ltd."),
                 party,
-                name: "Party Ltd.".into(),
                 country: "CN".into(),
                 state_backed: false,
                 sector: "internet".into(),
@@ -280,10 +281,10 @@ fn story() -> impl Strategy<Value = Story> {
 }
 
 fn append(ledger: &mut Ledger, facts: &[Fact], first_line: u64) {
-    let events = facts
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Ok(InputEvent { line: first_line + i as u64, stamp: f.stamp.clone(), event: f.event.clone() }));
+    let events = facts.iter().enumerate().map(|(i, f)| {
+        let (stamp, event) = (f.stamp.clone(), f.event.clone());
+        Ok(InputEvent { line: first_line + i as u64, stamp, event, flags: InputFlags::default() })
+    });
     let report = ledger.append(events).expect("a valid batch is appended");
     assert_eq!(report.appended, facts.len() as u64);
     assert!(report.skipped.is_empty());
