@@ -686,9 +686,15 @@ mod binary {
     /// Appends `input` and asserts: exit 1, one stderr line containing `expected`, and the
     /// same head and byte-identical export as before.
     fn assert_refused_unchanged(ledger: &Path, input: &str, expected: &str) {
+        assert_refused_unchanged_with(ledger, &[], input, expected)
+    }
+
+    /// [`assert_refused_unchanged`] with more `append` arguments.
+    fn assert_refused_unchanged_with(ledger: &Path, args: &[&str], input: &str, expected: &str) {
         let head = ok(ledger, &["head", "--json"]);
         let export = ok(ledger, &["export"]);
-        let out = qledger(ledger).args(["append", "-"]).write_stdin(input.as_bytes().to_vec()).output().unwrap();
+        let out =
+            qledger(ledger).args(["append", "-"]).args(args).write_stdin(input.as_bytes().to_vec()).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(1), "expected a refusal for {input}\nstderr: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
@@ -784,11 +790,6 @@ mod binary {
                 line("party_registered", r#""party":"bytedance","name":"B","country":"CN","state_backed":false,"sector":"x""#),
                 "line 1: party_registered bytedance: party bytedance is already registered".into(),
             ),
-            // L1 is valid until 2027-01-19: the next day is outside.
-            (
-                order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(AT, "2027-01-20T00:00:00Z"),
-                "line 1: order_placed O-9: at 2027-01-20T00:00:00Z is outside the validity".into(),
-            ),
             (
                 order_line("O-9", "CN-IMP-2026-9999", 3, 1),
                 "line 1: order_placed O-9: license CN-IMP-2026-9999 does not exist".into(),
@@ -819,6 +820,14 @@ mod binary {
         for (input, expected) in &cases {
             assert_refused_unchanged(&ledger, input, expected);
         }
+        // L1 is valid until 2027-01-19: the next day is outside (and may lie ahead of the clock
+        // by more than the margin, so the append allows the future).
+        assert_refused_unchanged_with(
+            &ledger,
+            &["--allow-future"],
+            &order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(AT, "2027-01-20T00:00:00Z"),
+            "line 1: order_placed O-9: at 2027-01-20T00:00:00Z is outside the validity",
+        );
         ok(&ledger, &["verify"]);
     }
 
