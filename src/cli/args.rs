@@ -123,7 +123,8 @@ pub enum Command {
     },
     /// Every record as JSON Lines, with its canonical bytes in hex
     Export {
-        /// Write to FILE instead of standard output
+        /// Write to FILE instead of standard output (outside the ledger directory; a new owner-only
+        /// file renamed over FILE when complete)
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
