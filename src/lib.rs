@@ -8,7 +8,9 @@
 //!
 //! - [`domain`]: events ([`domain::event`]), the quota projection ([`domain::quota`]), the
 //!   rules that accept or refuse an event ([`domain::rules`]: "where is an order checked against
-//!   quota?"), order rows ([`domain::order`]) and business time ([`domain::time`]).
+//!   quota?"), what `append` checks beyond them ([`domain::admission`]: the clock's margin,
+//!   input-only limits on ids and texts, u64 totals, lookalike parties), order rows
+//!   ([`domain::order`]) and business time ([`domain::time`]).
 //! - [`format`]: the ledger format: wire types ([`format::record`], [`format::snapshot`]), the
 //!   canonical encoding ([`format::codec`]), block framing ([`format::block`]) and the hash
 //!   chain ([`format::chain`]). The README's "Ledger format" section is its spec.
@@ -24,8 +26,9 @@
 //!   signed notes with Ed25519 keys ([`tlog::note`]), checkpoints ([`tlog::checkpoint`]) and
 //!   tiles ([`tlog::tiles`]). It knows nothing of the store; the store answers its
 //!   `NodeSource` / `TileReader` traits.
-//! - [`cli`]: clap arguments, human and JSON output, the demo. `src/main.rs` is main -> run ->
-//!   ExitCode.
+//! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
+//!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
+//!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
 //!
 //! # Architecture invariants
 //!
@@ -40,6 +43,10 @@
 //! - Architecture Invariant: one `append` call is all or nothing: it becomes visible in one sled
 //!   batch that moves the head; a refusal or crash leaves the head and every committed record as
 //!   they were. A failed write poisons the store for the rest of the process.
+//! - Architecture Invariant: `verify` re-checks every record against `domain::rules`, never
+//!   against `domain::admission`: admission depends on what a record does not hold (the clock,
+//!   a flag of the call or of the line) or holds input to more than older versions did, so
+//!   every record an older version accepted still decodes and verifies.
 //! - Architecture Invariant: snapshots and index buckets are derived data; `verify` trusts only
 //!   the records: it recomputes the snapshots and the index and re-checks every record against
 //!   the rules, so an edit of derived data cannot smuggle a record past them.

@@ -39,6 +39,11 @@ pub const RUNS_MAX: usize = 8;
 pub const DISK_SPACE_FACTOR: u64 = 3;
 /// See [`DISK_SPACE_FACTOR`].
 pub const DISK_SPACE_MARGIN_BYTES: u64 = 16 * 1024 * 1024;
+/// How far an event's `at` may lie ahead of the clock of the process that appends it, in
+/// seconds, unless the append says `--allow-future`: one day, for clocks and time zones that
+/// disagree a little. Beyond it a typo (2062 for 2026) would freeze the ledger, whose `at` never
+/// goes backwards. The default of the per-ledger setting.
+pub const AT_FUTURE_MARGIN_SECS_DEFAULT: u32 = 86_400;
 /// How often `--wait` retries a busy ledger, in milliseconds.
 pub const LOCK_RETRY_MS: u64 = 25;
 

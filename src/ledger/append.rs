@@ -2,8 +2,10 @@
 //! and framed into blocks; the blocks written beyond the committed length; then the commit
 //! point moved, and the derived data updated.
 
-use super::{key_at, order_at, put_order_at, refused, short_digest, AppendReport, Head, Ledger, LedgerError};
-use crate::domain::{self, Fact, OrderRow, QuotaState, Reason, Refusal};
+use super::{
+    key_at, order_at, put_order_at, refused, short_digest, AppendOptions, AppendReport, Head, Ledger, LedgerError,
+};
+use crate::domain::{Admission, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
 use crate::format::chain;
 use crate::format::codec;
 use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
@@ -11,7 +13,7 @@ use crate::format::record::RecordV1;
 use crate::format::segment::BlockBuilder;
 use crate::format::snapshot::QuotaSnapshotV1;
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::limits::{APPEND_EVENTS_MAX, AT_FUTURE_MARGIN_SECS_DEFAULT, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
 
 /// Blocks built and not yet written, with the first seq of each.
 #[derive(Default)]
@@ -48,18 +50,28 @@ impl Ledger {
         &mut self,
         events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
     ) -> Result<AppendReport, LedgerError> {
-        self.append_prepared(events.into_iter().map(|e| e.map(Prepared::new)))
+        self.append_with(events, AppendOptions::default())
     }
 
-    /// [`Ledger::append`] of events whose digests are already computed.
-    pub fn append_prepared(
+    /// [`Ledger::append`] with options.
+    pub fn append_with(
+        &mut self,
+        events: impl IntoIterator<Item = Result<InputEvent, InputError>>,
+        options: AppendOptions,
+    ) -> Result<AppendReport, LedgerError> {
+        self.append_prepared_with(events.into_iter().map(|e| e.map(Prepared::new)), options)
+    }
+
+    /// [`Ledger::append_with`] of events whose digests are already computed.
+    pub fn append_prepared_with(
         &mut self,
         events: impl IntoIterator<Item = Result<Prepared, InputError>>,
+        options: AppendOptions,
     ) -> Result<AppendReport, LedgerError> {
         if self.writer.is_none() {
             return Err(LedgerError::Empty("this ledger was opened for reading".into()));
         }
-        let result = self.append_inner(events);
+        let result = self.append_inner(events, options);
         if matches!(result, Err(ref e) if !matches!(e, LedgerError::DerivedFailed { .. })) {
             if let Some(w) = self.writer.as_mut() {
                 // Nothing below the committed length is touched; a failure here leaves bytes
@@ -70,11 +82,29 @@ impl Ledger {
         result
     }
 
+    // --- admission (issue 8): the clock, the margin and the call's options ------------------
+
+    /// How far ahead of the clock an event's `at` may lie: the ledger's setting.
+    // The per-ledger setting is not stored yet: every ledger has the default.
+    pub fn future_margin_secs(&self) -> u32 {
+        AT_FUTURE_MARGIN_SECS_DEFAULT
+    }
+
+    /// The admission checks of one append call, at the system clock.
+    fn admission(&self, options: AppendOptions) -> Admission {
+        let now = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+        Admission::new(now, self.future_margin_secs(), options.allow_future)
+    }
+
+    // --- end of admission -------------------------------------------------------------------
+
     fn append_inner(
         &mut self,
         events: impl IntoIterator<Item = Result<Prepared, InputError>>,
+        options: AppendOptions,
     ) -> Result<AppendReport, LedgerError> {
         let mut state = self.state()?;
+        let mut admission = self.admission(options);
         let start = self.head;
         let mut block = BlockBuilder::new(start.records, start.last_hash);
         let mut block_first = start.records;
@@ -85,7 +115,7 @@ impl Ledger {
         let mut body = Vec::with_capacity(512);
         let mut seen = 0usize;
         for item in events {
-            let Prepared { input: InputEvent { line, stamp, event }, order, key } = item?;
+            let Prepared { input: InputEvent { line, stamp, event, flags }, order, key } = item?;
             seen += 1;
             if seen > APPEND_EVENTS_MAX {
                 return Err(LedgerError::Empty(format!(
@@ -111,8 +141,9 @@ impl Ledger {
                 Some(d) => order_at(writer.index_ref(), &d)?,
                 None => None,
             };
-            let context =
-                domain::check(&state, before.as_ref(), &stamp, &event).map_err(|r| refused(line, &event, r))?;
+            let context = admission
+                .check(&state, before.as_ref(), &stamp, &event, flags)
+                .map_err(|r| refused(line, &event, r))?;
             let seq = state.records;
             let fact = Fact { stamp, event, context };
             if let Some((_, row)) = OrderRow::after(&fact.event, before) {

@@ -196,6 +196,13 @@ pub struct AppendReport {
     pub head: Head,
 }
 
+/// How one `append` call admits its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendOptions {
+    /// Accept events whose `at` lies further ahead of the clock than the ledger's margin.
+    pub allow_future: bool,
+}
+
 /// What a successful `verify` checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
