@@ -436,3 +436,115 @@ fn a_byte_order_mark_at_the_start_of_the_input_is_skipped() {
     ok(&ledger, &["append", file.to_str().unwrap()]);
     assert_eq!(records(&ledger), 2);
 }
+
+/// Issue 8, item 4: a directory that holds anything but a ledger or the tool's own proven
+/// leftovers is never taken over: `init` and `append` refuse it (exit 4) and write nothing.
+#[test]
+fn init_refuses_a_directory_holding_only_a_store_dir_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("ledger");
+    std::fs::create_dir_all(target.join("store")).unwrap();
+    std::fs::write(target.join("store").join("db"), b"a user's own database").unwrap();
+    let before = files_under(&target);
+    for args in [&["init"][..], &["append", STORY]] {
+        let out = run(&target, args);
+        assert_eq!(out.code, Some(4), "{args:?}: {}", out.stderr);
+        out.assert_one_line_error("takeover");
+        assert!(out.stderr.contains("not empty"), "{}", out.stderr);
+        assert_eq!(files_under(&target), before, "{args:?} wrote into a foreign directory");
+    }
+    assert_eq!(std::fs::read(target.join("store").join("db")).unwrap(), b"a user's own database");
+}
+
+/// ...but an interrupted creation, proven by the CREATING marker the tool writes first, is
+/// started over.
+#[test]
+fn a_creation_interrupted_after_its_marker_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("ledger");
+    std::fs::create_dir_all(target.join("segments")).unwrap();
+    std::fs::write(target.join("CREATING"), b"").unwrap();
+    std::fs::write(target.join("segments").join("00000000000000000000.qseg"), b"half a header").unwrap();
+    ok(&target, &["init"]);
+    assert!(!target.join("CREATING").exists());
+    ok(&target, &["append", STORY, "--actor", "clerk"]);
+    ok(&target, &["verify"]);
+}
+
+/// Issue 8, item 8: every file and directory a ledger is made of is owner-only, whatever the
+/// umask (sled's own files live inside the owner-only meta/).
+#[test]
+fn the_files_of_a_ledger_are_owner_only_under_umask_000() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    for args in [&["init"][..], &["append", STORY, "--actor", "clerk"]] {
+        let mut cmd = command(&ledger, args);
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::umask(0);
+                Ok(())
+            });
+        }
+        let out = run_cmd(cmd, None, TIMEOUT, "umask 000");
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    let mut checked = 0;
+    let mut stack = vec![ledger.clone()];
+    while let Some(d) = stack.pop() {
+        let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
+        if d.file_name().is_some_and(|n| n == "meta") {
+            continue;
+        }
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} files checked");
+}
+
+/// Issue 8, item 8: readers take no lock and write nothing: with the lock file gone they
+/// answer, no lock file appears, and every file keeps its bytes.
+#[test]
+fn readers_take_no_lock_and_write_nothing() {
+    let (_dir, ledger) = story_ledger();
+    std::fs::remove_file(ledger.join("LOCK")).unwrap();
+    let listing = |l: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        files_under(l).into_iter().map(|f| (f.clone(), std::fs::read(&f).unwrap())).collect()
+    };
+    let before = listing(&ledger);
+    for args in [&["verify"][..], &["state", "--json"], &["log"], &["replay"], &["head"], &["export"]] {
+        let out = run(&ledger, args);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+    }
+    assert!(!ledger.join("LOCK").exists(), "a reader created the lock file");
+    assert!(listing(&ledger) == before, "a reader changed a file of the ledger");
+}
+
+/// Issue 8, item 1: the margin is a per-ledger setting, fixed at `init`, recorded in the ledger
+/// (`SETTINGS`), and refused as a change once the ledger holds records.
+#[test]
+fn the_future_margin_is_a_setting_of_the_ledger_fixed_at_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("ledger");
+    ok(&ledger, &["init", "--future-margin", "3600"]);
+    let settings = std::fs::read_to_string(ledger.join("SETTINGS")).unwrap();
+    assert_eq!(settings, "quotaledger settings 1\nfuture_margin_secs=3600\n");
+    let before = snapshot(&ledger);
+    let out = append(&ledger, &["--actor", "clerk"], &(party_line(&from_now(2 * 3600), "p-late", "Late") + "\n"));
+    assert_refused(&ledger, &out, 1, &["at_in_future"], &before);
+    let out = append(&ledger, &["--actor", "clerk"], &(party_line(&from_now(1800), "p-soon", "Soon") + "\n"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = run(&ledger, &["init", "--future-margin", "86400"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("fixed once a ledger holds records"), "{}", out.stderr);
+    ok(&ledger, &["init", "--future-margin", "3600"]);
+}

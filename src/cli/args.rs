@@ -31,7 +31,12 @@ fn parse_wait(s: &str) -> Result<f64, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an empty ledger (append also creates one)
-    Init,
+    Init {
+        /// How far ahead of the clock an event's `at` may lie, in seconds (default 86400, one
+        /// day); fixed once the ledger holds records
+        #[arg(long, value_name = "SECS")]
+        future_margin: Option<u32>,
+    },
     /// Rebuild the derived data (index, sled metadata, snapshots) from the chain
     Reindex,
     /// Append JSONL events, all or nothing; prints how many were appended and the new head

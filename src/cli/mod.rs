@@ -43,12 +43,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let wait = cli.wait.map(Duration::from_secs_f64);
     let ledger_path = || resolve_ledger(cli.ledger.as_deref());
     match cli.command {
-        Command::Init => {
+        Command::Init { future_margin } => {
             let path = ledger_path();
-            let ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
-            let records = ledger.head().records;
+            let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
+            if let Some(secs) = future_margin {
+                ledger.set_future_margin_secs(secs)?;
+            }
+            let (records, margin) = (ledger.head().records, ledger.future_margin_secs()?);
             drop(ledger);
-            writeln!(out, "ledger at {} holds {} records", path.display(), records)?;
+            writeln!(out, "ledger at {} holds {} records; future margin {margin} s", path.display(), records)?;
         }
         Command::Reindex => {
             let path = ledger_path();

@@ -13,7 +13,7 @@ use crate::format::record::RecordV1;
 use crate::format::segment::BlockBuilder;
 use crate::format::snapshot::QuotaSnapshotV1;
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, AT_FUTURE_MARGIN_SECS_DEFAULT, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
 
 /// Blocks built and not yet written, with the first seq of each.
 #[derive(Default)]
@@ -84,16 +84,36 @@ impl Ledger {
 
     // --- admission (issue 8): the clock, the margin and the call's options ------------------
 
-    /// How far ahead of the clock an event's `at` may lie: the ledger's setting.
-    // The per-ledger setting is not stored yet: every ledger has the default.
-    pub fn future_margin_secs(&self) -> u32 {
-        AT_FUTURE_MARGIN_SECS_DEFAULT
+    /// How far ahead of the clock an event's `at` may lie: the ledger's setting
+    /// (`PATH/SETTINGS`, fixed by `qledger init --future-margin`; one day by default).
+    pub fn future_margin_secs(&self) -> Result<u32, LedgerError> {
+        Ok(crate::store::read_settings(&self.layout.dir)?.future_margin_secs)
+    }
+
+    /// Sets the margin; only while the ledger holds no records, so that nobody widens it later
+    /// to let a backdated or future-dated event through.
+    pub fn set_future_margin_secs(&mut self, secs: u32) -> Result<(), LedgerError> {
+        if self.writer.is_none() {
+            return Err(LedgerError::Empty("this ledger was opened for reading".into()));
+        }
+        let current = crate::store::read_settings(&self.layout.dir)?;
+        if current.future_margin_secs == secs {
+            return Ok(());
+        }
+        if self.head.records > 0 {
+            return Err(LedgerError::Empty(format!(
+                "the future margin is fixed once a ledger holds records (it is {} seconds)",
+                current.future_margin_secs
+            )));
+        }
+        crate::store::write_settings(&self.layout.dir, &crate::store::Settings { future_margin_secs: secs })?;
+        Ok(())
     }
 
     /// The admission checks of one append call, at the system clock.
-    fn admission(&self, options: AppendOptions) -> Admission {
+    fn admission(&self, options: AppendOptions) -> Result<Admission, LedgerError> {
         let now = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
-        Admission::new(now, self.future_margin_secs(), options.allow_future)
+        Ok(Admission::new(now, self.future_margin_secs()?, options.allow_future))
     }
 
     // --- end of admission -------------------------------------------------------------------
@@ -104,7 +124,7 @@ impl Ledger {
         options: AppendOptions,
     ) -> Result<AppendReport, LedgerError> {
         let mut state = self.state()?;
-        let mut admission = self.admission(options);
+        let mut admission = self.admission(options)?;
         let start = self.head;
         let mut block = BlockBuilder::new(start.records, start.last_hash);
         let mut block_first = start.records;
