@@ -31,7 +31,7 @@ pub const SEGMENT_BYTES_TARGET: u64 = 128 * 1024 * 1024;
 /// Bytes a segment reader reads at a time.
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
-pub const MEMTABLE_ENTRIES_MAX: usize = 200_000;
+pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
 /// Live index runs before they are merged into one.
 pub const RUNS_MAX: usize = 8;
 /// Free space a commit needs: this many times its bytes, plus the margin below (sled rewrites

@@ -14,6 +14,158 @@ use crate::format::segment::BlockBuilder;
 use crate::format::snapshot::QuotaSnapshotV1;
 use crate::jsonl::{InputError, InputEvent};
 use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::store::index::Index;
+use crate::store::writer::BlockSink;
+use crate::store::StoreError;
+
+/// Items the rules thread hands the encoder in one batch.
+const ENCODER_BATCH_ITEMS: usize = 512;
+/// Batches the encoder may lag behind.
+const ENCODER_QUEUE_BATCHES: usize = 8;
+
+/// What the rules thread hands the encoder.
+enum Work {
+    /// An accepted fact and its seq.
+    Fact(u64, Fact),
+    /// The state after `records % SNAPSHOT_INTERVAL_RECORDS == 0` records: snapshot it.
+    Snapshot(Box<QuotaState>),
+    /// Every event was accepted: the last block is the commit block.
+    End,
+}
+
+/// What the encoder made: the last block (not yet written: it carries COMMIT), the hash of the
+/// last record, the periodic snapshots.
+struct Encoded {
+    last_block: Option<(u64, Vec<u8>)>,
+    prev: [u8; 32],
+    periodic: Vec<(u64, Vec<u8>)>,
+}
+
+/// Checks every event against the rules, in order, keeping the index and the state, and hands
+/// each accepted fact to `emit` (false: the encoder stopped). Returns the skipped lines.
+fn check_events(
+    events: impl IntoIterator<Item = Result<Prepared, InputError>>,
+    index: &mut Index,
+    admission: &mut Admission,
+    state: &mut QuotaState,
+    emit: &mut dyn FnMut(Work) -> bool,
+) -> Result<Vec<(u64, String, u64)>, LedgerError> {
+    let mut skipped = Vec::new();
+    let mut seen = 0usize;
+    for item in events {
+        let Prepared { input: InputEvent { line, stamp, event, flags }, order, key } = item?;
+        seen += 1;
+        if seen > APPEND_EVENTS_MAX {
+            return Err(LedgerError::Empty(format!(
+                "line {line}: one append takes at most {APPEND_EVENTS_MAX} events; split the input"
+            )));
+        }
+        if let (Some(k), Some((kd, ed))) = (&stamp.key, key) {
+            if let Some((seq, stored)) = key_at(index, &kd)? {
+                if stored == ed {
+                    skipped.push((line, k.clone(), seq));
+                    continue;
+                }
+                let refusal = Refusal {
+                    reason: Reason::KeyReused,
+                    field: "key",
+                    message: format!("key {k} was used at seq {seq} for a different event"),
+                };
+                return Err(refused(line, &event, refusal));
+            }
+        }
+        let before = match order {
+            Some(d) => order_at(index, &d)?,
+            None => None,
+        };
+        let context =
+            admission.check(state, before.as_ref(), &stamp, &event, flags).map_err(|r| refused(line, &event, r))?;
+        let seq = state.records;
+        let fact = Fact { stamp, event, context };
+        if let Some((_, row)) = OrderRow::after(&fact.event, before) {
+            put_order_at(index, order.expect("an order event has an order digest"), &row)?;
+        }
+        if let Some((kd, ed)) = key {
+            index.put(kd, IndexValueV1::Key { seq, event: ed })?;
+        }
+        state.apply(&fact);
+        let mut ok = emit(Work::Fact(seq, fact));
+        if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
+            ok &= emit(Work::Snapshot(Box::new(state.clone())));
+        }
+        if !ok {
+            // The encoder stopped (a failed write): its error is the one to report.
+            return Ok(skipped);
+        }
+    }
+    if seen == 0 {
+        return Err(LedgerError::Empty("the input holds no events".to_string()));
+    }
+    Ok(skipped)
+}
+
+/// The encoding half of an append: records encoded, hashed, framed into blocks, and full
+/// blocks written beyond the committed length.
+struct Encoder<'w> {
+    sink: BlockSink<'w>,
+    block: BlockBuilder,
+    block_first: u64,
+    prev: [u8; 32],
+    body: Vec<u8>,
+    periodic: Vec<(u64, Vec<u8>)>,
+}
+
+impl<'w> Encoder<'w> {
+    fn new(sink: BlockSink<'w>, start: Head) -> Encoder<'w> {
+        Encoder {
+            sink,
+            block: BlockBuilder::new(start.records, start.last_hash),
+            block_first: start.records,
+            prev: start.last_hash,
+            body: Vec::with_capacity(512),
+            periodic: Vec::new(),
+        }
+    }
+
+    fn run(mut self, rx: std::sync::mpsc::Receiver<Vec<Work>>) -> Result<Encoded, StoreError> {
+        let mut ended = false;
+        for batch in rx {
+            for work in batch {
+                match work {
+                    Work::Fact(seq, fact) => self.push(seq, fact)?,
+                    Work::Snapshot(state) => self.snapshot(&state),
+                    Work::End => ended = true,
+                }
+            }
+        }
+        let last_block = (ended && self.block.count() > 0).then(|| (self.block_first, self.block.finish(true)));
+        Ok(Encoded { last_block, prev: self.prev, periodic: self.periodic })
+    }
+
+    fn push(&mut self, seq: u64, fact: Fact) -> Result<(), StoreError> {
+        let record = RecordV1::from_fact(seq, self.prev, fact);
+        self.body.clear();
+        codec::encode_into(&record, &mut self.body);
+        // The field limits bound a record's size (see the const asserts in `limits`).
+        assert!(self.body.len() <= RECORD_BYTES_MAX, "record of {} bytes passed the field limits", self.body.len());
+        // Paired with the strict decode on read: what we write must read back as itself.
+        debug_assert_eq!(codec::decode::<RecordV1>(&self.body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
+        let hash = chain::record_hash(&self.body);
+        if !self.block.fits(self.body.len()) {
+            // A full block is written at once, beyond the committed length.
+            let full = self.block.finish_and_reset(seq, self.prev, false);
+            self.sink.write_block(&full, self.block_first)?;
+            self.block_first = seq;
+        }
+        self.block.push(&self.body, &hash);
+        self.prev = hash;
+        Ok(())
+    }
+
+    fn snapshot(&mut self, state: &QuotaState) {
+        self.periodic.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(state, self.prev))));
+    }
+}
 
 /// Blocks built and not yet written, with the first seq of each.
 #[derive(Default)]
@@ -126,82 +278,41 @@ impl Ledger {
         let mut state = self.state()?;
         let mut admission = self.admission(options)?;
         let start = self.head;
-        let mut block = BlockBuilder::new(start.records, start.last_hash);
-        let mut block_first = start.records;
-        let mut pending = Pending::default();
-        let mut periodic = Vec::new();
-        let mut skipped = Vec::new();
-        let mut prev = start.last_hash;
-        let mut body = Vec::with_capacity(512);
-        let mut seen = 0usize;
-        for item in events {
-            let Prepared { input: InputEvent { line, stamp, event, flags }, order, key } = item?;
-            seen += 1;
-            if seen > APPEND_EVENTS_MAX {
-                return Err(LedgerError::Empty(format!(
-                    "line {line}: one append takes at most {APPEND_EVENTS_MAX} events; split the input"
-                )));
-            }
-            let writer = self.writer.as_mut().expect("checked by append");
-            if let (Some(k), Some((kd, ed))) = (&stamp.key, key) {
-                if let Some((seq, stored)) = key_at(writer.index_ref(), &kd)? {
-                    if stored == ed {
-                        skipped.push((line, k.clone(), seq));
-                        continue;
-                    }
-                    let refusal = Refusal {
-                        reason: Reason::KeyReused,
-                        field: "key",
-                        message: format!("key {k} was used at seq {seq} for a different event"),
-                    };
-                    return Err(refused(line, &event, refusal));
+        let writer = self.writer.as_mut().expect("checked by append");
+        let (index, sink) = writer.split();
+        // Two halves on two threads: this one checks rules and keeps the index; the encoder
+        // encodes, hashes and writes blocks. (A third, the caller's, parses the input.)
+        let (skipped, encoded) = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(ENCODER_QUEUE_BATCHES);
+            let encoder = scope.spawn(move || Encoder::new(sink, start).run(rx));
+            let mut batch = Vec::with_capacity(ENCODER_BATCH_ITEMS);
+            let checked = check_events(events, index, &mut admission, &mut state, &mut |w| {
+                batch.push(w);
+                if batch.len() == ENCODER_BATCH_ITEMS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(ENCODER_BATCH_ITEMS));
+                    return tx.send(full).is_ok();
                 }
+                true
+            });
+            let sent = checked.is_ok() && (batch.is_empty() || tx.send(std::mem::take(&mut batch)).is_ok());
+            if checked.is_ok() {
+                let _ = tx.send(vec![Work::End]);
             }
-            let before = match order {
-                Some(d) => order_at(writer.index_ref(), &d)?,
-                None => None,
-            };
-            let context = admission
-                .check(&state, before.as_ref(), &stamp, &event, flags)
-                .map_err(|r| refused(line, &event, r))?;
-            let seq = state.records;
-            let fact = Fact { stamp, event, context };
-            if let Some((_, row)) = OrderRow::after(&fact.event, before) {
-                put_order_at(writer.index(), order.expect("an order event has an order digest"), &row)?;
+            drop(tx);
+            let encoded = encoder.join().unwrap_or_else(|_| Err(StoreError::Poisoned));
+            match (checked, encoded) {
+                (Err(e), _) => Err(e),
+                (Ok(_), Err(e)) => Err(e.into()),
+                (Ok(_), Ok(_)) if !sent => Err(StoreError::Poisoned.into()),
+                (Ok(skipped), Ok(encoded)) => Ok((skipped, encoded)),
             }
-            if let Some((kd, ed)) = key {
-                writer.index().put(kd, IndexValueV1::Key { seq, event: ed })?;
-            }
-            state.apply(&fact);
-            let record = RecordV1::from_fact(seq, prev, fact);
-            body.clear();
-            codec::encode_into(&record, &mut body);
-            // The field limits bound a record's size (see the const asserts in `limits`).
-            assert!(body.len() <= RECORD_BYTES_MAX, "record of {} bytes passed the field limits", body.len());
-            // Paired with the strict decode on read: what we write must read back as itself.
-            debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
-            let hash = chain::record_hash(&body);
-            if !block.fits(body.len()) {
-                // A full block is written at once, beyond the committed length.
-                pending.blocks.push((block_first, block.finish_and_reset(seq, prev, false)));
-                writer.write_blocks(&pending.blocks)?;
-                pending.blocks.clear();
-                block_first = seq;
-            }
-            block.push(&body, &hash);
-            prev = hash;
-            if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
-                periodic.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, prev))));
-            }
-        }
-        if seen == 0 {
-            return Err(LedgerError::Empty("the input holds no events".to_string()));
-        }
+        })?;
         let appended = state.records - start.records;
         if appended == 0 {
             return Ok(AppendReport { appended, skipped, head: start });
         }
-        pending.blocks.push((block_first, block.finish(true)));
+        let Encoded { last_block, prev, periodic } = encoded;
+        let pending = Pending { blocks: last_block.into_iter().collect() };
         self.commit(pending, &state, prev, &periodic)?;
         Ok(AppendReport { appended, skipped, head: self.head })
     }

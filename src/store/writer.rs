@@ -113,6 +113,13 @@ impl Writer {
         Ok(r)
     }
 
+    /// The index and a sink for blocks, to be used from two threads by one append.
+    pub fn split(&mut self) -> (&mut Index, BlockSink<'_>) {
+        let sink =
+            BlockSink { segments: &mut self.segments, dir: self.layout.segments(), poisoned: &mut self.poisoned };
+        (&mut self.index, sink)
+    }
+
     /// Writes blocks beyond the committed length (invisible to readers until a commit).
     pub fn write_blocks(&mut self, blocks: &[(u64, Vec<u8>)]) -> Result<(), StoreError> {
         let bytes: u64 = blocks.iter().map(|(_, b)| b.len() as u64).sum();
@@ -182,6 +189,27 @@ impl Writer {
         self.store_manifest(&fresh, true)?;
         self.index = Index::open(&self.layout.index(), fresh)?;
         self.index.remove_unlisted()
+    }
+}
+
+/// Writes blocks beyond the committed length for an append running on another thread.
+pub struct BlockSink<'a> {
+    segments: &'a mut SegmentWriter,
+    dir: std::path::PathBuf,
+    poisoned: &'a mut bool,
+}
+
+impl BlockSink<'_> {
+    /// Writes one block whose first record has `first_seq`, after checking for space.
+    pub fn write_block(&mut self, bytes: &[u8], first_seq: u64) -> Result<(), StoreError> {
+        if *self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        ensure_space(&self.dir, bytes.len() as u64)?;
+        *self.poisoned = true;
+        self.segments.write_block(bytes, first_seq)?;
+        *self.poisoned = false;
+        Ok(())
     }
 }
 
