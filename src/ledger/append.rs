@@ -330,6 +330,8 @@ impl Ledger {
         writer.commit(state.records, last_hash)?;
         let appended = state.records - self.head.records;
         self.head = Head { records: state.records, last_hash };
+        let slot = writer.head();
+        self.end = (slot.segment_first_seq, slot.segment_len);
         let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(state, last_hash));
         writer.update_derived(&head_snapshot, periodic).map_err(|error| LedgerError::DerivedFailed {
             appended,

@@ -266,6 +266,8 @@ pub struct Ledger {
     layout: Layout,
     disk: Arc<dyn Disk>,
     head: Head,
+    /// Where the commit point says the committed blocks end: segment and length.
+    end: (u64, u64),
     writer: Option<Writer>,
 }
 
@@ -297,15 +299,17 @@ impl Ledger {
         wait: Option<Duration>,
         disk: Arc<dyn Disk>,
     ) -> Result<Ledger, LedgerError> {
+        // The writer refuses a commit point the chain does not bear out before it recovers or
+        // touches anything (`store::recovery::check_commit_point`).
         let writer = Writer::open(dir, mode, wait, disk.clone())?;
         let slot = writer.head();
         let mut ledger = Ledger {
             layout: Layout::new(dir),
             disk,
             head: Head { records: slot.records, last_hash: slot.last_hash },
+            end: (slot.segment_first_seq, slot.segment_len),
             writer: Some(writer),
         };
-        ledger.check_last_record()?;
         ledger.catch_up()?;
         Ok(ledger)
     }
@@ -324,6 +328,7 @@ impl Ledger {
             layout: Layout::new(dir),
             disk,
             head: Head { records: slot.records, last_hash: slot.last_hash },
+            end: (slot.segment_first_seq, slot.segment_len),
             writer: None,
         })
     }
@@ -336,26 +341,6 @@ impl Ledger {
     /// What recovery did when this writer opened (nothing for a reader).
     pub fn recovered(&self) -> Option<crate::store::recovery::Recovered> {
         self.writer.as_ref().map(|w| w.recovered.clone())
-    }
-
-    /// The last committed record must be there and hash to the head: an append refuses to
-    /// continue a chain whose end is missing or differs.
-    fn check_last_record(&self) -> Result<(), LedgerError> {
-        let Some(last) = self.head.last_seq() else { return Ok(()) };
-        let r = self.records(last)?.next().transpose()?;
-        match r {
-            Some(r) if r.hash == self.head.last_hash => Ok(()),
-            Some(r) => Err(IntegrityError::Head {
-                seq: last,
-                what: format!(
-                    "the last record hashes to {}, the commit point says {}",
-                    chain::hex(&r.hash),
-                    chain::hex(&self.head.last_hash)
-                ),
-            }
-            .into()),
-            None => Err(IntegrityError::Head { seq: last, what: "the last committed record is missing".into() }.into()),
-        }
     }
 
     /// The quota state at the head: the head snapshot if it matches the head, else the

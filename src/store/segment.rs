@@ -5,7 +5,7 @@
 use super::disk::{Disk, DiskFile};
 use super::StoreError;
 use crate::format::segment::{
-    check_block, parse_block_header, parse_segment_header, segment_header, BlockHeader, BLOCK_HEADER_BYTES,
+    check_block, hash_block, parse_block_header, parse_segment_header, segment_header, BlockHeader, BLOCK_HEADER_BYTES,
     SEGMENT_HEADER_BYTES,
 };
 use crate::limits::{SEGMENT_BYTES_TARGET, SEGMENT_READ_BUFFER_BYTES};
@@ -223,7 +223,13 @@ impl BlockReader {
             return Err(self.damaged("a block is cut off below the committed head".into()));
         };
         let payload = payload.to_vec();
-        check_block(&header_bytes, &payload).map_err(|e| self.damaged(format!("{e}")))?;
+        if let Err(e) = check_block(&header_bytes, &payload) {
+            // Name the first record the damage reaches: the first whose hash, recomputed from
+            // the block's link, differs from its locator (the block's first if none does).
+            let mut hashes = Vec::new();
+            let index = hash_block(&header, &payload, &mut hashes).err().map_or(0, |f| f.index);
+            return Err(StoreError::Damaged { seq: Some(header.first_seq + u64::from(index)), what: format!("{e}") });
+        }
         let block = RawBlock { header, header_bytes, payload, segment: self.segments[self.index], offset: self.offset };
         self.offset += header.total_bytes();
         self.next_seq = header.end_seq();

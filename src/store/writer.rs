@@ -18,7 +18,7 @@ use super::disk::Disk;
 use super::head::{read_head, HeadWriter};
 use super::index::{publish_manifest, Index, ManifestV1};
 use super::meta::Meta;
-use super::recovery::{recover, Recovered};
+use super::recovery::{check_commit_point, recover, Recovered};
 use super::segment::SegmentWriter;
 use super::{ensure_space, lock_for_writing, snapshots, Layout, OpenMode, StoreError};
 use crate::format::codec;
@@ -68,6 +68,7 @@ impl Writer {
         let lock = lock_for_writing(dir, mode, wait, disk.as_ref())?;
         let layout = Layout::new(dir);
         let slot = read_head(disk.as_ref(), dir)?;
+        check_commit_point(disk.clone(), &layout.segments(), &slot)?;
         let mut head = HeadWriter::open(disk.as_ref(), dir, slot)?;
         let recovered = recover(disk.as_ref(), dir, &layout.segments(), &mut head)?;
         let slot = head.slot();

@@ -1,6 +1,10 @@
 //! Helpers shared by the crash, tamper, hostile-input, decoder and concurrency suites: running
-//! `qledger` with a timeout, generating valid events, a seeded xorshift, soak-mode switches.
+//! `qledger` with a timeout, generating valid events, a seeded xorshift, soak-mode switches;
+//! and, in `segments`, an insider's tools for the tamper suites (segment files, HEAD, index runs,
+//! snapshots, edited and written back).
 #![allow(dead_code)]
+
+pub mod segments;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
