@@ -24,6 +24,8 @@ const ENCODER_BATCH_ITEMS: usize = 512;
 const ENCODER_QUEUE_BATCHES: usize = 8;
 
 /// What the rules thread hands the encoder.
+// Facts are nearly every item: boxing them would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Work {
     /// An accepted fact and its seq.
     Fact(u64, Fact),
@@ -90,7 +92,7 @@ fn check_events(
         }
         state.apply(&fact);
         let mut ok = emit(Work::Fact(seq, fact));
-        if state.records % SNAPSHOT_INTERVAL_RECORDS == 0 {
+        if state.records.is_multiple_of(SNAPSHOT_INTERVAL_RECORDS) {
             ok &= emit(Work::Snapshot(Box::new(state.clone())));
         }
         if !ok {
@@ -299,7 +301,7 @@ impl Ledger {
                 let _ = tx.send(vec![Work::End]);
             }
             drop(tx);
-            let encoded = encoder.join().unwrap_or_else(|_| Err(StoreError::Poisoned));
+            let encoded = encoder.join().unwrap_or(Err(StoreError::Poisoned));
             match (checked, encoded) {
                 (Err(e), _) => Err(e),
                 (Ok(_), Err(e)) => Err(e.into()),
