@@ -393,27 +393,17 @@ pub fn ensure_space(dir: &Path, bytes: u64) -> Result<(), StoreError> {
 }
 
 /// The committed prefix a reader sees, after checking that the segment holding its end is
-/// there and at least as long as the commit point says (one `stat`, so that even `head` never
-/// presents a ledger whose chain is gone).
+/// there (one `open`, so that even `head` never presents a ledger whose chain is gone; a
+/// segment cut short is named at its first bad seq by the readers that read it).
 pub fn read_commit_point(disk: &dyn Disk, dir: &Path) -> Result<HeadSlot, StoreError> {
     let slot = head::read_head(disk, dir)?;
     let path = Layout::new(dir).segments().join(segment::segment_name(slot.segment_first_seq));
-    let damaged = |what: String| StoreError::Damaged { seq: Some(slot.records), what };
     match disk.open(&path, false) {
-        Ok(f) => {
-            let len = f.len().map_err(|e| StoreError::io("reading", &path, e))?;
-            if len < slot.segment_len {
-                return Err(damaged(format!(
-                    "{} is shorter than its committed length {}",
-                    path.display(),
-                    slot.segment_len
-                )));
-            }
-            Ok(slot)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(damaged(format!("{} holds the committed head and is missing", path.display())))
-        }
+        Ok(_) => Ok(slot),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Damaged {
+            seq: Some(slot.segment_first_seq),
+            what: format!("{}, which holds the committed head, is missing", path.display()),
+        }),
         Err(e) => Err(StoreError::io("opening", &path, e)),
     }
 }
