@@ -492,7 +492,15 @@ fn totals_of_state(v: &Value) -> Res<BTreeMap<String, u64>> {
     t.iter().map(|(k, v)| Ok((k.clone(), v.as_u64().ok_or_else(|| format!("totals.{k} is not a u64: {v}"))?))).collect()
 }
 
+mod gen;
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("gen") => return tool_exit(gen_cmd(&args[1..])),
+        Some("check") => return tool_exit(check_cmd(&args[1..])),
+        _ => {}
+    }
     match real_main() {
         Ok(code) => code,
         Err(e) => {
@@ -953,4 +961,40 @@ fn info_row() -> Row {
         result: "–".into(),
         ..Row::default()
     }
+}
+
+fn tool_exit(r: Res<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `bench gen N [--seed S]`: N events to stdout, as `gen_events.py N --seed S`.
+fn gen_cmd(args: &[String]) -> Res<()> {
+    let (events, seed) = match args {
+        [n] => (n.parse()?, gen::DEFAULT_SEED),
+        [n, flag, s] if flag == "--seed" => (n.parse()?, s.parse()?),
+        _ => return Err("usage: bench gen N [--seed S]".into()),
+    };
+    let stdout = std::io::stdout().lock();
+    match gen::generate(events, seed, stdout) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
+}
+
+/// `bench check FILE`: the checker's report, as `gen_events.py --check FILE`.
+fn check_cmd(args: &[String]) -> Res<()> {
+    let [file] = args else {
+        return Err("usage: bench check FILE".into());
+    };
+    let report = gen::check::check_file(Path::new(file))?;
+    for line in &report.lines {
+        println!("{line}");
+    }
+    Ok(())
 }
