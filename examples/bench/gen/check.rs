@@ -16,22 +16,20 @@ use std::path::Path;
 use super::START_ISO;
 
 /// The final totals over all licenses, as the script's `totals:` line prints them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Totals {
-    pub licenses: u64,
-    pub licensed: i128,
+struct Totals {
+    licenses: u64,
+    licensed: i128,
     /// Gross: every order's quantity, cancellations not deducted.
-    pub ordered: i128,
+    ordered: i128,
     /// What cancellations returned to the quota.
-    pub returned: i128,
-    pub shipped: i128,
-    pub remaining: i128,
+    returned: i128,
+    shipped: i128,
+    remaining: i128,
 }
 
-/// A valid file's report: the script's four output lines and the totals.
+/// A valid file's report: the script's four output lines (the last one the totals).
 pub struct Report {
     pub lines: Vec<String>,
-    pub totals: Totals,
 }
 
 /// Why a file did not check out: the script's `INVALID: line N: ...`, or a read error.
@@ -452,6 +450,7 @@ impl Checker {
         let types: Vec<String> = self.counts.iter().map(|(t, n)| format!("{t}={n}")).collect();
         let restricted = self.parties.values().filter(|r| **r).count();
         let t = &totals;
+        need(t.remaining == t.licensed - (t.ordered - t.returned), || "remaining != licensed - net ordered".into())?;
         Ok(Report {
             lines: vec![
                 format!(
@@ -473,7 +472,6 @@ impl Checker {
                     t.licenses, t.licensed, t.ordered, t.returned, t.shipped, t.remaining
                 ),
             ],
-            totals,
         })
     }
 
