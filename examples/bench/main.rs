@@ -125,7 +125,6 @@ fn parse_opts(args: &[String]) -> Res<Opts> {
             "--raw-sled" => o.raw_sled = Some(true),
             "--no-raw-sled" => o.raw_sled = Some(false),
             "--append-chunk" => o.append_chunk = Some(parse_count(value("--append-chunk")?)?),
-            "-h" | "--help" => return Err(usage().into()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage()).into()),
         }
     }
@@ -180,6 +179,10 @@ fn check_cmd(args: &[String]) -> Res<()> {
 }
 
 fn real_main(args: &[String]) -> Res<ExitCode> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{}", usage());
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = parse_opts(args)?;
     let dir = match &opts.keep {
         Some(d) => d.clone(),
@@ -362,6 +365,13 @@ fn print_report(opts: &Opts, dir: &Path, input: &Generated, ours: &Ours, peers: 
     println!();
     print_table(&rows);
     println!();
+    println!(
+        "reader beside a bulk append: {} readers (head, state, verify --chain-only, in turn): {}",
+        rw.readers.len(),
+        rw.exit_summary()
+    );
+    let same = if rw.same_head { "equals" } else { "DIFFERS FROM" };
+    println!("reader beside a bulk append: the writer's final head {same} the undisturbed ledger's");
     let choice = opts.peers();
     if !choice.raw_sled && choice.sqlite {
         println!("raw-sled skipped above {RAW_SLED_MAX_EVENTS} events (--raw-sled runs it).");

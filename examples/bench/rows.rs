@@ -206,20 +206,14 @@ pub fn rw_rows(o: &Ours, rw: &RwResult) -> Vec<Row> {
     let committed_ok = rw.all_committed() && ok > 0;
     vec![
         Row {
-            figure: "reader during a writer's bulk append: readers that succeeded (head/state/verify --chain-only)"
-                .into(),
+            figure: "reader beside a bulk append: readers that succeeded".into(),
             ours: format!("{ok} of {total}"),
             target: "all, and the writer too".into(),
             result: verdict(Some(total > 0 && ok == total && rw.writer_ok && rw.same_head)),
             ..info_row()
         },
         Row {
-            figure: "reader during a writer's bulk append: reader exit codes".into(),
-            ours: rw.exit_summary(),
-            ..info_row()
-        },
-        Row {
-            figure: "reader during a writer's bulk append: every reader saw a committed prefix".into(),
+            figure: "reader beside a bulk append: every reader saw a committed prefix".into(),
             ours: if ok == 0 {
                 "no reader succeeded".into()
             } else if rw.all_committed() {
@@ -232,12 +226,12 @@ pub fn rw_rows(o: &Ours, rw: &RwResult) -> Vec<Row> {
             ..info_row()
         },
         Row {
-            figure: "reader during a writer's bulk append: slowest reader".into(),
+            figure: "reader beside a bulk append: slowest reader".into(),
             ours: opt(rw.max_reader_secs(), ms),
             ..info_row()
         },
         Row {
-            figure: "reader during a writer's bulk append: writer slowdown vs undisturbed".into(),
+            figure: "reader beside a bulk append: writer slowdown vs undisturbed".into(),
             ours: if rw.writer_ok {
                 format!("{:+.1}%", slowdown * 100.0)
             } else {

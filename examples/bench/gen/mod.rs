@@ -195,7 +195,7 @@ struct Gen<W: Write> {
 
 impl<W: Write> Gen<W> {
     fn new(events: u64, seed: u64, out: W) -> Gen<W> {
-        let one_off_at = |fraction: f64| (events >= 20_000).then(|| (events as f64 * fraction) as u64);
+        let one_off_at = |fraction: f64| (events >= 20_000).then_some((events as f64 * fraction) as u64);
         Gen {
             events,
             rng: PyRandom::new(seed),
