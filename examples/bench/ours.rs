@@ -64,12 +64,22 @@ pub struct Ours {
     pub append_calls: usize,
     pub disk_len: u64,
     pub disk_alloc: u64,
-    pub verify_chain: Run,
-    pub verify_rules: Run,
-    pub state: Run,
+    pub reads: Reads,
     pub totals: BTreeMap<String, u64>,
     pub state_head_secs: f64,
     pub state_head_small_secs: f64,
+    pub one_loaded_secs: f64,
+    pub one_empty_secs: f64,
+    pub one_small_secs: f64,
+    /// (records, head hash) after each append call of the bulk load, and (0, zeros) before.
+    pub committed: BTreeMap<u64, String>,
+}
+
+/// The read commands on the loaded ledger, each one process with its peak RSS.
+pub struct Reads {
+    pub verify_chain: Run,
+    pub verify_rules: Run,
+    pub state: Run,
     pub near_end: u64,
     pub mid: u64,
     pub as_of_end: Run,
@@ -78,11 +88,42 @@ pub struct Ours {
     pub log: Run,
     pub replay: Run,
     pub export: Run,
-    pub one_loaded_secs: f64,
-    pub one_empty_secs: f64,
-    pub one_small_secs: f64,
-    /// (records, head hash) after each append call of the bulk load, and (0, zeros) before.
-    pub committed: BTreeMap<u64, String>,
+}
+
+/// `verify` both ways, `state` (head, as of two seqs, full replay), `log`, `replay`, `export`.
+fn read_commands(q: &Qledger, r: &mut Runner, ledger: &Path, dir: &Path, count: u64) -> Res<Reads> {
+    // `verify --chain-only` does what the peers' verify does (hashes and links, plus our head
+    // and snapshots); plain `verify` also re-checks every record against the rules.
+    let verify_chain = q.run(r, "qledger verify --chain-only", ledger, &["verify", "--chain-only"], true)?;
+    let verify_rules = q.run(r, "qledger verify (rules)", ledger, &["verify"], true)?;
+    let state = q.run(r, "qledger state --json", ledger, &["state", "--json"], true)?;
+    let (near_end, mid) = (count - 2, count / 2);
+    let (end_seq, mid_seq) = (near_end.to_string(), mid.to_string());
+    let as_of_end = q.run(r, "qledger state --as-of N-2", ledger, &["state", "--as-of", &end_seq, "--json"], true)?;
+    let as_of_mid = q.run(r, "qledger state --as-of N/2", ledger, &["state", "--as-of", &mid_seq, "--json"], true)?;
+    let null = Some(Path::new("/dev/null"));
+    let os = |a: &[&'static str]| -> Vec<&'static OsStr> { a.iter().map(|s| OsStr::new(*s)).collect() };
+    let full_replay =
+        q.run_os(r, "qledger state --full-replay", ledger, &os(&["state", "--full-replay", "--json"]), true, null)?;
+    let log = q.run_os(r, "qledger log --json", ledger, &os(&["log", "--json"]), true, null)?;
+    let replay = q.run_os(r, "qledger replay --json", ledger, &os(&["replay", "--json"]), true, null)?;
+    let export_path = dir.join("export.jsonl");
+    let export_args: [&OsStr; 3] = ["export".as_ref(), "--out".as_ref(), export_path.as_os_str()];
+    let export = q.run_os(r, "qledger export", ledger, &export_args, true, None)?;
+    fs::remove_file(&export_path)?;
+    Ok(Reads {
+        verify_chain,
+        verify_rules,
+        state,
+        near_end,
+        mid,
+        as_of_end,
+        as_of_mid,
+        full_replay,
+        log,
+        replay,
+        export,
+    })
 }
 
 /// Appends the chunks, one `qledger append` call each; the result sums their times and CPU and
@@ -254,41 +295,13 @@ pub fn measure(q: &Qledger, r: &mut Runner, dir: &Path, input: &Input) -> Res<Ou
         return Err(format!("the ledger holds {records} records after appending {} events", input.count).into());
     }
     let committed = committed_prefixes(q, r, &ledger, input.chunk_ends)?;
-    // `verify --chain-only` does what the peers' verify does (hashes and links, plus our head
-    // and snapshots); plain `verify` also re-checks every record against the rules.
-    let verify_chain = q.run(r, "qledger verify --chain-only", &ledger, &["verify", "--chain-only"], true)?;
-    let verify_rules = q.run(r, "qledger verify (rules)", &ledger, &["verify"], true)?;
-    let state = q.run(r, "qledger state --json", &ledger, &["state", "--json"], true)?;
-    let totals = totals_of_state(&state.stdout)?;
+    let reads = read_commands(q, r, &ledger, dir, input.count)?;
+    let totals = totals_of_state(&reads.state.stdout)?;
     compare_totals(&totals, input.checker_totals)?;
     eprintln!("  totals match the checker: {totals:?}");
     let small = small_ledger(q, r, dir, input.events)?;
     let state_head_secs = state_head_median(q, r, &ledger, "head")?;
     let state_head_small_secs = state_head_median(q, r, &small, "head, 1k ledger")?;
-    let (near_end, mid) = (input.count - 2, input.count / 2);
-    let as_of = |seq: u64| ["state".to_string(), "--as-of".into(), seq.to_string(), "--json".into()];
-    let end_args = as_of(near_end);
-    let mid_args = as_of(mid);
-    let end_args: Vec<&str> = end_args.iter().map(String::as_str).collect();
-    let mid_args: Vec<&str> = mid_args.iter().map(String::as_str).collect();
-    let as_of_end = q.run(r, "qledger state --as-of N-2", &ledger, &end_args, true)?;
-    let as_of_mid = q.run(r, "qledger state --as-of N/2", &ledger, &mid_args, true)?;
-    let null = Some(Path::new("/dev/null"));
-    let os = |a: &[&'static str]| -> Vec<&'static OsStr> { a.iter().map(|s| OsStr::new(*s)).collect() };
-    let full_replay =
-        q.run_os(r, "qledger state --full-replay", &ledger, &os(&["state", "--full-replay", "--json"]), true, null)?;
-    let log = q.run_os(r, "qledger log --json", &ledger, &os(&["log", "--json"]), true, null)?;
-    let replay = q.run_os(r, "qledger replay --json", &ledger, &os(&["replay", "--json"]), true, null)?;
-    let export_path = dir.join("export.jsonl");
-    let export = q.run_os(
-        r,
-        "qledger export",
-        &ledger,
-        &["export".as_ref(), "--out".as_ref(), export_path.as_os_str()],
-        true,
-        None,
-    )?;
-    fs::remove_file(&export_path)?;
     let (one_loaded_secs, one_empty_secs, one_small_secs) =
         one_event_appends(q, r, dir, input.events, &ledger, &small)?;
     // The ledgers still verify after the one-event appends.
@@ -300,20 +313,10 @@ pub fn measure(q: &Qledger, r: &mut Runner, dir: &Path, input: &Input) -> Res<Ou
         append_calls: input.chunks.len(),
         disk_len,
         disk_alloc,
-        verify_chain,
-        verify_rules,
-        state,
+        reads,
         totals,
         state_head_secs,
         state_head_small_secs,
-        near_end,
-        mid,
-        as_of_end,
-        as_of_mid,
-        full_replay,
-        log,
-        replay,
-        export,
         one_loaded_secs,
         one_empty_secs,
         one_small_secs,

@@ -52,28 +52,28 @@ pub fn rate_rows(n: f64, o: &Ours, p: &Peers) -> Vec<Row> {
         bulk,
         rate_row(
             "verify --chain-only, events/s (raw-sled: scan + BLAKE3)".into(),
-            n / o.verify_chain.secs,
+            n / o.reads.verify_chain.secs,
             p.sq_verify,
             p.raw_scan,
             Some(2.0),
         ),
         rate_row(
             "verify with rules and index rebuild (default), events/s".into(),
-            n / o.verify_rules.secs,
+            n / o.reads.verify_rules.secs,
             p.sq_verify,
             None,
             Some(1.5),
         ),
         rate_row(
             "state by full replay from genesis, events/s (`state --full-replay`)".into(),
-            n / o.full_replay.secs,
+            n / o.reads.full_replay.secs,
             p.sq_replay,
             None,
             Some(5.0),
         ),
-        Row { figure: "export --out FILE, events/s".into(), ours: rate(n / o.export.secs), ..info_row() },
-        Row { figure: "log --json, events/s".into(), ours: rate(n / o.log.secs), ..info_row() },
-        Row { figure: "replay --json, events/s".into(), ours: rate(n / o.replay.secs), ..info_row() },
+        Row { figure: "export --out FILE, events/s".into(), ours: rate(n / o.reads.export.secs), ..info_row() },
+        Row { figure: "log --json, events/s".into(), ours: rate(n / o.reads.log.secs), ..info_row() },
+        Row { figure: "replay --json, events/s".into(), ours: rate(n / o.reads.replay.secs), ..info_row() },
     ]
 }
 
@@ -89,7 +89,7 @@ pub fn core_rows(o: &Ours, p: &Peers) -> Vec<Row> {
         },
         Row {
             figure: "verify: cores busy (CPU s ÷ wall s)".into(),
-            ours: cores(o.verify_chain.cores()),
+            ours: cores(o.reads.verify_chain.cores()),
             sqlite: cores(p.sq_verify_cores),
             raw: cores(p.raw_scan_cores),
             ..info_row()
@@ -116,8 +116,8 @@ pub fn latency_rows(n_events: u64, o: &Ours) -> Vec<Row> {
         },
         median_row(format!("state at the head, {k}-event ledger, median of {REPEATS}"), o.state_head_small_secs),
         growth_row(format!("state at the head: {n_events} ÷ {k} events"), o.state_head_secs, o.state_head_small_secs),
-        median_row(format!("state --as-of seq {} (from nearest snapshot)", o.near_end), o.as_of_end.secs),
-        median_row(format!("state --as-of seq {} (from nearest snapshot)", o.mid), o.as_of_mid.secs),
+        median_row(format!("state --as-of seq {} (from nearest snapshot)", o.reads.near_end), o.reads.as_of_end.secs),
+        median_row(format!("state --as-of seq {} (from nearest snapshot)", o.reads.mid), o.reads.as_of_mid.secs),
         median_row(format!("append 1 event, loaded ledger ({n_events}), median of {REPEATS}"), o.one_loaded_secs),
         median_row(format!("append 1 event, {k}-event ledger, median of {REPEATS}"), o.one_small_secs),
         median_row(format!("append 1 event, empty ledger, median of {REPEATS}"), o.one_empty_secs),
@@ -148,17 +148,17 @@ pub fn rss_rows(o: &Ours, p: &Peers) -> Vec<Row> {
         rss_row("peak RSS, bulk append (raw-sled: batch load)", o.append.rss_mib(), p.sq_load_rss, p.raw_load_rss),
         rss_row(
             "peak RSS, verify --chain-only (raw-sled: scan)",
-            o.verify_chain.rss_mib(),
+            o.reads.verify_chain.rss_mib(),
             p.sq_verify_rss,
             p.raw_scan_rss,
         ),
-        rss_row("peak RSS, verify with rules (default)", o.verify_rules.rss_mib(), None, None),
-        rss_row("peak RSS, state at the head", o.state.rss_mib(), None, None),
-        rss_row(&format!("peak RSS, state --as-of seq {}", o.mid), o.as_of_mid.rss_mib(), None, None),
-        rss_row("peak RSS, state --full-replay (sqlite: replay)", o.full_replay.rss_mib(), p.sq_replay_rss, None),
-        rss_row("peak RSS, log --json", o.log.rss_mib(), None, None),
-        rss_row("peak RSS, replay --json", o.replay.rss_mib(), None, None),
-        rss_row("peak RSS, export", o.export.rss_mib(), None, None),
+        rss_row("peak RSS, verify with rules (default)", o.reads.verify_rules.rss_mib(), None, None),
+        rss_row("peak RSS, state at the head", o.reads.state.rss_mib(), None, None),
+        rss_row(&format!("peak RSS, state --as-of seq {}", o.reads.mid), o.reads.as_of_mid.rss_mib(), None, None),
+        rss_row("peak RSS, state --full-replay (sqlite: replay)", o.reads.full_replay.rss_mib(), p.sq_replay_rss, None),
+        rss_row("peak RSS, log --json", o.reads.log.rss_mib(), None, None),
+        rss_row("peak RSS, replay --json", o.reads.replay.rss_mib(), None, None),
+        rss_row("peak RSS, export", o.reads.export.rss_mib(), None, None),
     ];
     if p.raw_insert_rss.is_some() {
         rows.push(Row {
