@@ -34,7 +34,8 @@ fn trim_eol(mut line: &[u8]) -> &[u8] {
     line
 }
 
-fn load(dir: &str, file: &str, batched: bool) -> Res<()> {
+/// Loads FILE into the sled store at DIR; returns the `load:` (or `load-insert:`) line.
+pub fn load(dir: &str, file: &str, batched: bool) -> Res<String> {
     let t0 = Instant::now();
     let db = sled::open(dir)?;
     let mut seq: u64 = match db.last()? {
@@ -79,15 +80,15 @@ fn load(dir: &str, file: &str, batched: bool) -> Res<()> {
     drop(db);
     let secs = t0.elapsed().as_secs_f64();
     let n = seq - first;
-    println!(
+    Ok(format!(
         "{}: events={n} secs={secs:.3} events_per_s={:.0} batches={batches} secs_applied={t_applied:.3} secs_flushed={t_flushed:.3} flush_bytes={flushed}",
         if batched { "load" } else { "load-insert" },
         n as f64 / secs
-    );
-    Ok(())
+    ))
 }
 
-fn scan(dir: &str) -> Res<()> {
+/// Reads every value of the store at DIR in key order and chains them; returns the `scan:` line.
+pub fn scan(dir: &str) -> Res<String> {
     let t0 = Instant::now();
     let db = sled::open(dir)?;
     let t_open = t0.elapsed().as_secs_f64();
@@ -110,21 +111,22 @@ fn scan(dir: &str) -> Res<()> {
     }
     let n = expect - 1;
     let secs = t0.elapsed().as_secs_f64();
-    println!(
+    Ok(format!(
         "scan: events={n} secs={secs:.3} events_per_s={:.0} secs_open={t_open:.3} value_bytes={bytes} head={}",
         n as f64 / secs,
         hex(&prev)
-    );
-    Ok(())
+    ))
 }
 
 /// `bench raw-sled ARGS...`.
 pub fn command(args: &[String]) -> Res<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["load", dir, file] => load(dir, file, true),
-        ["load-insert", dir, file] => load(dir, file, false),
-        ["scan", dir] => scan(dir),
-        _ => Err("usage: bench raw-sled load DIR FILE | load-insert DIR FILE | scan DIR".into()),
-    }
+    let out = match args.as_slice() {
+        ["load", dir, file] => load(dir, file, true)?,
+        ["load-insert", dir, file] => load(dir, file, false)?,
+        ["scan", dir] => scan(dir)?,
+        _ => return Err("usage: bench raw-sled load DIR FILE | load-insert DIR FILE | scan DIR".into()),
+    };
+    println!("{out}");
+    Ok(())
 }

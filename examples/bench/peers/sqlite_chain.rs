@@ -142,7 +142,8 @@ impl Loader<'_> {
     }
 }
 
-fn load(db: &str, file: &str) -> Res<()> {
+/// Loads FILE into DB; returns the `load:` line.
+pub fn load(db: &str, file: &str) -> Res<String> {
     let t0 = Instant::now();
     let mut conn = open_rw(db)?;
     // continue an existing chain
@@ -158,16 +159,16 @@ fn load(db: &str, file: &str) -> Res<()> {
     conn.close().map_err(|(_, e)| e)?; // checkpoints the WAL into the database file
     let secs = t0.elapsed().as_secs_f64();
     let n = loader.seq - first;
-    println!(
+    Ok(format!(
         "load: events={n} secs={secs:.3} events_per_s={:.0} commits={commits} secs_to_last_commit={t_commit:.3} head={} sqlite={}",
         n as f64 / secs,
         hex(&loader.prev),
         rusqlite::version()
-    );
-    Ok(())
+    ))
 }
 
-fn verify(db: &str) -> Res<()> {
+/// Recomputes the chain of DB; returns the `verify:` line.
+pub fn verify(db: &str) -> Res<String> {
     let t0 = Instant::now();
     let conn = open_ro(db)?;
     let mut stmt = conn.prepare("SELECT seq, prev_hash, hash, body FROM events ORDER BY seq")?;
@@ -194,8 +195,7 @@ fn verify(db: &str) -> Res<()> {
     }
     let n = expect - 1;
     let secs = t0.elapsed().as_secs_f64();
-    println!("verify: events={n} secs={secs:.3} events_per_s={:.0} head={}", n as f64 / secs, hex(&prev));
-    Ok(())
+    Ok(format!("verify: events={n} secs={secs:.3} events_per_s={:.0} head={}", n as f64 / secs, hex(&prev)))
 }
 
 #[derive(Default, Clone)]
@@ -280,15 +280,16 @@ impl Replay {
         Ok(())
     }
 
-    fn print_totals(&self, per_license: bool) {
+    fn totals_lines(&self, per_license: bool) -> Vec<String> {
+        let mut lines = Vec::new();
         let (mut licensed, mut ordered, mut returned, mut shipped, mut remaining) = (0, 0, 0, 0, 0);
         for (id, l) in self.lic_ids.iter().zip(&self.lics) {
             let rem = (l.quantity + l.returned) as i64 - l.ordered as i64;
             if per_license {
-                println!(
+                lines.push(format!(
                     "license {id}: quantity={} ordered={} returned={} shipped={} remaining={rem}",
                     l.quantity, l.ordered, l.returned, l.shipped
-                );
+                ));
             }
             licensed += l.quantity;
             ordered += l.ordered;
@@ -296,14 +297,17 @@ impl Replay {
             shipped += l.shipped;
             remaining += rem;
         }
-        println!(
+        lines.push(format!(
             "totals: licenses={} licensed={licensed} ordered={ordered} returned={returned} shipped={shipped} remaining={remaining}",
             self.lics.len()
-        );
+        ));
+        lines
     }
 }
 
-fn replay(db: &str, per_license: bool) -> Res<()> {
+/// Folds the events of DB into per-license totals; returns the `replay:` line, then (with
+/// `per_license`) one line per license, then the `totals:` line.
+pub fn replay(db: &str, per_license: bool) -> Res<String> {
     let t0 = Instant::now();
     let conn = open_ro(db)?;
     let mut stmt = conn.prepare("SELECT seq, body FROM events ORDER BY seq")?;
@@ -318,19 +322,25 @@ fn replay(db: &str, per_license: bool) -> Res<()> {
         state.apply(seq, ev)?;
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("replay: events={n} secs={secs:.3} events_per_s={:.0} orders={}", n as f64 / secs, state.orders.len());
-    state.print_totals(per_license);
-    Ok(())
+    let mut lines = vec![format!(
+        "replay: events={n} secs={secs:.3} events_per_s={:.0} orders={}",
+        n as f64 / secs,
+        state.orders.len()
+    )];
+    lines.extend(state.totals_lines(per_license));
+    Ok(lines.join("\n"))
 }
 
 /// `bench sqlite-chain ARGS...`.
 pub fn command(args: &[String]) -> Res<()> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match args.as_slice() {
-        ["load", db, file] => load(db, file),
-        ["verify", db] => verify(db),
-        ["replay", db] => replay(db, false),
-        ["replay", db, "--per-license"] => replay(db, true),
-        _ => Err("usage: bench sqlite-chain load DB FILE | verify DB | replay DB [--per-license]".into()),
-    }
+    let out = match args.as_slice() {
+        ["load", db, file] => load(db, file)?,
+        ["verify", db] => verify(db)?,
+        ["replay", db] => replay(db, false)?,
+        ["replay", db, "--per-license"] => replay(db, true)?,
+        _ => return Err("usage: bench sqlite-chain load DB FILE | verify DB | replay DB [--per-license]".into()),
+    };
+    println!("{out}");
+    Ok(())
 }
