@@ -199,10 +199,10 @@ pub fn disk_rows(n: f64, o: &Ours, p: &Peers) -> Vec<Row> {
     rows
 }
 
-pub fn rw_rows(o: &Ours, rw: &RwResult) -> Vec<Row> {
+pub fn rw_rows(rw: &RwResult) -> Vec<Row> {
     let total = rw.readers.len();
     let ok = rw.readers_ok();
-    let slowdown = rw.writer_secs / o.append.secs - 1.0;
+    let slowdown = rw.slowdown();
     let committed_ok = rw.all_committed() && ok > 0;
     vec![
         Row {
@@ -231,7 +231,7 @@ pub fn rw_rows(o: &Ours, rw: &RwResult) -> Vec<Row> {
             ..info_row()
         },
         Row {
-            figure: "reader beside a bulk append: writer slowdown vs undisturbed".into(),
+            figure: "reader beside a bulk append: writer slowdown vs the same load alone".into(),
             ours: if rw.writer_ok {
                 format!("{:+.1}%", slowdown * 100.0)
             } else {

@@ -4,7 +4,8 @@
 //! `--json`, never with `--wait`. Reported: how many readers succeeded, whether each successful
 //! reader saw a committed prefix (a head, in records and hash, that the ledger had after one of
 //! the writer's append calls, or the empty ledger), and how much slower the writer was than the
-//! undisturbed bulk append. A reader that fails (today: exit 4, "in use") is counted, not fatal.
+//! same load into a fresh ledger with no reader, run just before it (so both see the same
+//! machine). A reader that fails (today: exit 4, "in use") is counted, not fatal.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -41,6 +42,8 @@ pub struct RwResult {
     pub writer_ok: bool,
     pub writer_error: String,
     pub writer_secs: f64,
+    /// The same load with no reader beside it.
+    pub alone_secs: f64,
     /// Whether the writer's ledger ended with the same head as the undisturbed one.
     pub same_head: bool,
     pub readers: Vec<ReaderRun>,
@@ -63,6 +66,11 @@ impl RwResult {
             *counts.entry(format!("{} {code}", r.op)).or_insert(0) += 1;
         }
         counts.iter().map(|(c, n)| format!("{c} × {n}")).collect::<Vec<_>>().join(", ")
+    }
+
+    /// How much longer the writer took with readers than alone (0.1 = 10% slower).
+    pub fn slowdown(&self) -> f64 {
+        self.writer_secs / self.alone_secs - 1.0
     }
 
     pub fn max_reader_secs(&self) -> Option<f64> {
@@ -112,49 +120,79 @@ fn read_once(
     Ok(ReaderRun { op, code, secs, committed: seen, error })
 }
 
-/// Runs the writer on a fresh ledger in `dir` and readers until it is done.
+/// A fresh, initialized (empty) ledger at `ledger`.
+fn fresh_ledger(q: &Qledger, ledger: &Path) -> Res<()> {
+    if ledger.exists() {
+        fs::remove_dir_all(ledger)?;
+    }
+    let init = Command::new(&q.bin).arg("--ledger").arg(ledger).arg("init").stdout(Stdio::null()).status()?;
+    if !init.success() {
+        return Err(format!("qledger init of {} failed ({init})", ledger.display()).into());
+    }
+    Ok(())
+}
+
+/// The writer alone on a fresh ledger: its wall time.
+fn write_alone(q: &Qledger, dir: &Path, chunks: &[PathBuf]) -> Res<f64> {
+    let ledger = dir.join("qledger-alone");
+    fresh_ledger(q, &ledger)?;
+    let err_log = dir.join("logs").join("rw-alone.err");
+    let (ok, secs) = write_all(q.bin.clone(), ledger.clone(), chunks.to_vec(), err_log)?;
+    fs::remove_dir_all(&ledger)?;
+    if !ok {
+        return Err("the bulk append with no reader beside it failed (logs/rw-alone.err)".into());
+    }
+    eprintln!("  writer alone: {secs:.3} s");
+    Ok(secs)
+}
+
+/// Readers, one after the other with a pause, until the writer is done.
+fn read_until_done<T>(
+    bin: &Path,
+    ledger: &Path,
+    writer: &thread::JoinHandle<T>,
+    committed: &BTreeMap<u64, String>,
+) -> Res<Vec<ReaderRun>> {
+    let mut readers = Vec::new();
+    for (op, args) in READERS.iter().cycle() {
+        if writer.is_finished() {
+            break;
+        }
+        let run = read_once(bin, ledger, op, args, committed)?;
+        let code = run.code.map_or("killed".into(), |c| format!("exit {c}"));
+        eprintln!("  reader {op}: {code} in {:.3} s {}", run.secs, run.error);
+        readers.push(run);
+        thread::sleep(READER_PAUSE);
+    }
+    Ok(readers)
+}
+
+/// Runs the writer alone, then again on a fresh ledger in `dir` with readers until it is done.
 pub fn reader_during_writer(
     q: &Qledger,
     dir: &Path,
     chunks: &[PathBuf],
     committed: &BTreeMap<u64, String>,
 ) -> Res<RwResult> {
+    let alone_secs = write_alone(q, dir, chunks)?;
     let ledger = dir.join("qledger-rw");
-    if ledger.exists() {
-        fs::remove_dir_all(&ledger)?;
-    }
-    let init = Command::new(&q.bin).arg("--ledger").arg(&ledger).arg("init").stdout(Stdio::null()).status()?;
-    if !init.success() {
-        return Err(format!("qledger init of {} failed ({init})", ledger.display()).into());
-    }
+    fresh_ledger(q, &ledger)?;
     let err_log = dir.join("logs").join("rw-writer.err");
     let (bin, led, parts, log) = (q.bin.clone(), ledger.clone(), chunks.to_vec(), err_log.clone());
     let writer = thread::spawn(move || write_all(bin, led, parts, log).map_err(|e| e.to_string()));
-    let mut readers = Vec::new();
-    let mut next = 0;
-    while !writer.is_finished() {
-        let (op, args) = READERS[next % READERS.len()];
-        next += 1;
-        let run = read_once(&q.bin, &ledger, op, args, committed)?;
-        eprintln!(
-            "  reader {op}: {} in {:.3} s {}",
-            run.code.map_or("killed".into(), |c| format!("exit {c}")),
-            run.secs,
-            run.error
-        );
-        readers.push(run);
-        thread::sleep(READER_PAUSE);
-    }
+    let readers = read_until_done(&q.bin, &ledger, &writer, committed)?;
     let (writer_ok, writer_secs) = writer.join().map_err(|_| "the writer thread panicked")??;
     let writer_error = fs::read_to_string(&err_log)?.lines().next().unwrap_or_default().to_string();
     let head = Command::new(&q.bin).arg("--ledger").arg(&ledger).args(["head", "--json"]).output()?;
     let final_head = Qledger::head_of(&String::from_utf8_lossy(&head.stdout)).ok();
     let last = committed.iter().next_back().map(|(k, v)| (*k, v.clone()));
     fs::remove_dir_all(&ledger)?;
+    eprintln!("  writer with readers: {writer_secs:.3} s");
     Ok(RwResult {
         writer_ok,
         writer_error,
         writer_secs,
+        alone_secs,
         same_head: final_head.is_some() && final_head == last,
         readers,
     })
