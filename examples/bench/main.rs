@@ -266,8 +266,15 @@ fn append_chunks(opts: &Opts, events: &Path, dir: &Path) -> Res<(Vec<PathBuf>, V
     Ok((chunks, ends))
 }
 
+/// The 1-, 5- and 15-minute load averages (other processes make a run noisy).
+fn load_average() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
 fn bench(opts: &Opts, dir: &Path) -> Res<ExitCode> {
     let n = opts.events as f64;
+    let load_at_start = load_average();
     let exe = std::env::current_exe()?;
     let mut r = new_runner(dir)?;
     let rss_via = if r.use_time_bin { "/usr/bin/time" } else { "polling VmHWM" };
@@ -295,6 +302,7 @@ fn bench(opts: &Opts, dir: &Path) -> Res<ExitCode> {
         fs::remove_dir_all(dir.join("chunks"))?;
     }
     print_report(opts, dir, &input, &ours, &peers, &rw);
+    println!("load average at the start: {load_at_start}; at the end: {}", load_average());
     Ok(ExitCode::SUCCESS)
 }
 
