@@ -11,7 +11,7 @@
 //!   quota?"), what `append` checks beyond them ([`domain::admission`]: the clock's margin,
 //!   input-only limits on ids and texts, u64 totals, lookalike parties), order rows
 //!   ([`domain::order`]) and business time ([`domain::time`]).
-//! - [`format`]: the ledger format, pure (bytes in, bytes out): wire types
+//! - [`format`](mod@format): the ledger format, pure (bytes in, bytes out): wire types
 //!   ([`format::record`], [`format::snapshot`]), the canonical encoding ([`format::codec`]),
 //!   the hash chain ([`format::chain`]), and the framing of every file: segments and blocks
 //!   ([`format::segment`]), the commit point ([`format::head`]), index runs
@@ -26,7 +26,7 @@
 //!   ([`store::recovery`]), the per-event index as an LSM tree of run files
 //!   ([`store::index`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
 //!   ([`store::meta`]).
-//! - [`ledger`]: the facade: open to read or to write, append ([`ledger`]'s `append`: rules +
+//! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
 //!   encode + hash + commit), the one reader loop (`read`), verify (`verify`), state at the
 //!   head or as of a point, reindex.
 //! - [`tlog`]: transparency-log formats and proofs, pure: the RFC 9162 Merkle tree with

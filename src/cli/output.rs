@@ -1,6 +1,6 @@
 //! Human and JSON output. The JSON shapes are documented in the README and stable.
 //!
-//! Every field from the ledger that human output shows goes through [`terminal::escape`]
+//! Every field from the ledger that human output shows goes through [`super::terminal::escape`]
 //! (`esc`), so no id or text can act on the terminal. Sums over licenses are u128: a total
 //! never wraps or panics, even over a ledger older than the rule that keeps totals in u64.
 

@@ -2,9 +2,9 @@
 //! verify, read records and quota states. It joins the pure parts (`domain`, `format`) to the
 //! store.
 //!
-//! - [`append`]: rules, encoding, hashing, blocks, the commit, the derived data.
-//! - [`read`]: the record stream every reader uses (one reader loop).
-//! - [`verify`]: the whole chain, the snapshots, the rules and the index, trusting nothing.
+//! - `append`: rules, encoding, hashing, blocks, the commit, the derived data.
+//! - `read`: the record stream every reader uses (one reader loop).
+//! - `verify`: the whole chain, the snapshots, the rules and the index, trusting nothing.
 
 mod append;
 mod read;
