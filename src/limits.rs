@@ -32,8 +32,11 @@ pub const SEGMENT_BYTES_TARGET: u64 = 128 * 1024 * 1024;
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
 pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
-/// Live index runs before they are merged into one.
+/// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
+/// A merge takes an older run only while it holds at most this many times the entries of
+/// the newer runs taken.
+pub const MERGE_GROWTH: u64 = 4;
 /// Free space a commit needs: this many times its bytes, plus the margin below (sled rewrites
 /// whole tree nodes and may start a new segment).
 pub const DISK_SPACE_FACTOR: u64 = 3;

@@ -221,7 +221,7 @@ fn one_event_appends(
         let one = dir.join(format!("one-{i}.jsonl"));
         let line = serde_json::json!({
             "type": "party_registered", "party": format!("bench-party-{}-{i}", std::process::id()),
-            "name": "Bench Party", "country": "CN", "state_backed": false, "sector": "bench",
+            "name": format!("Bench Party {i}"), "country": "CN", "state_backed": false, "sector": "bench",
             "at": at, "actor": "bench",
         });
         fs::write(&one, format!("{line}\n"))?;

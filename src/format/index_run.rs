@@ -286,6 +286,21 @@ pub fn encode_footer(pages: &[PageRef], bloom: &Bloom) -> Vec<u8> {
     f
 }
 
+/// Decodes one page table entry (its bounds are the caller's to check).
+pub fn parse_page_ref(e: &[u8; PAGE_ENTRY_BYTES]) -> PageRef {
+    let mut first = [0u8; DIGEST_BYTES];
+    first.copy_from_slice(&e[0..DIGEST_BYTES]);
+    let e = &e[DIGEST_BYTES..];
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&e[0..8]);
+    PageRef {
+        first,
+        offset: u64::from_le_bytes(off),
+        len: u32::from_le_bytes([e[8], e[9], e[10], e[11]]),
+        crc: u32::from_le_bytes([e[12], e[13], e[14], e[15]]),
+    }
+}
+
 /// Bytes at the end of the footer: length, checksum, magic.
 pub const FOOTER_TRAILER_BYTES: usize = 16;
 
@@ -314,21 +329,11 @@ pub fn decode_footer(f: &[u8], crc: u32, pages: u32) -> Result<(Vec<PageRef>, Bl
     }
     let mut refs = Vec::with_capacity(pages as usize);
     for e in f[..table].chunks_exact(PAGE_ENTRY_BYTES) {
-        let mut first = [0u8; DIGEST_BYTES];
-        first.copy_from_slice(&e[0..DIGEST_BYTES]);
-        let e = &e[DIGEST_BYTES..];
-        let mut off = [0u8; 8];
-        off.copy_from_slice(&e[0..8]);
-        let len = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
-        if len as usize > INDEX_PAGE_BYTES_MAX || refs.last().is_some_and(|p: &PageRef| p.first >= first) {
+        let p = parse_page_ref(e.try_into().expect("chunks of PAGE_ENTRY_BYTES"));
+        if p.len as usize > INDEX_PAGE_BYTES_MAX || refs.last().is_some_and(|q: &PageRef| q.first >= p.first) {
             return Err(bad("page table out of order or oversized page"));
         }
-        refs.push(PageRef {
-            first,
-            offset: u64::from_le_bytes(off),
-            len,
-            crc: u32::from_le_bytes([e[12], e[13], e[14], e[15]]),
-        });
+        refs.push(p);
     }
     let rest = &f[table..];
     let bits_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;

@@ -166,8 +166,9 @@ impl Writer {
             }
             snapshots::write_head(&w.layout.snapshots(), head_snapshot)?;
             fault_point("snapshots-written");
-            if w.index.wants_merge() {
-                let (manifest, old) = w.index.merge_all()?;
+            let k = w.index.merge_count();
+            if k > 1 {
+                let (manifest, old) = w.index.merge_newest(k)?;
                 w.store_manifest(&manifest, true)?;
                 for path in old {
                     let _ = fs::remove_file(path);
