@@ -11,7 +11,8 @@
 //!    (`index-written`); 5. the quota snapshots are written (`snapshots-written`).
 //!
 //! A crash before 3 leaves the old commit point: the next writer keeps the blocks if they
-//! form whole appends (the append that wrote them had finished step 2) or cuts them.
+//! form whole appends (syncing them first: a kill before step 2 leaves whole blocks in the
+//! page cache that a power loss would still take) or cuts them.
 //! A crash after 3 leaves derived data behind the chain: the next writer catches it up.
 
 use super::disk::Disk;
