@@ -303,6 +303,11 @@ fn power_loss_rounds(rounds: u64, fresh_every: u64, t: &mut Tally) {
     for round in 0..rounds {
         let what = format!("round {round} (seed {seed})");
         if round % fresh_every == 0 {
+            if round > 0 {
+                // The last round's crash on this ledger, checked before the next ledger starts.
+                let w = open_and_check(&dir, &disk, &mut model, &mut rng, &format!("{what}, last open"), t);
+                w.verify(None).unwrap_or_else(|e| panic!("{what}: last verify: {e}"));
+            }
             dir = tmp.path().join(format!("ledger-{round}"));
             disk = SimDisk::new();
             model = Model::default();
