@@ -17,7 +17,7 @@
 
 use super::disk::Disk;
 use super::head::{read_head, HeadWriter};
-use super::index::{publish_manifest, Index, ManifestV1};
+use super::index::{publish_manifest, read_manifest, Index, ManifestV1};
 use super::meta::Meta;
 use super::recovery::{recover, Recovered};
 use super::segment::SegmentWriter;
@@ -80,6 +80,11 @@ impl Writer {
         snapshots::remove_temporaries(&layout.index())?;
         let (meta, _) = Meta::open(&layout.meta())?;
         let index = open_index(&layout.index(), &meta, slot.records)?;
+        // Readers go by index/MANIFEST. A writer killed between storing a manifest in sled and
+        // publishing it left one naming older runs: republish before removing them.
+        if read_manifest(&layout.index())?.and_then(Result::ok).as_ref() != Some(index.manifest()) {
+            publish_manifest(&layout.index(), index.manifest())?;
+        }
         index.remove_unlisted()?;
         Ok(Writer { layout, _lock: lock, head, segments, index, meta, poisoned: false, recovered })
     }
