@@ -328,7 +328,7 @@ fn power_loss_rounds(rounds: u64, fresh_every: u64, t: &mut Tally) {
         }
         let mut failed = false;
         for j in 0..rng.range(1, 3) {
-            let n = if rng.below(15) == 0 { rng.range(300, 800) } else { rng.range(1, 40) };
+            let n = if rng.below(15) == 0 { rng.range(300, 600) } else { rng.range(1, 40) };
             let text = orders(&format!("r{round}a{j}-"), "L-1", 0, n, clock);
             clock += n;
             let armed = rng.below(3) == 0;
@@ -389,7 +389,7 @@ fn power_loss_rounds(rounds: u64, fresh_every: u64, t: &mut Tally) {
 #[test]
 fn power_loss_mid_append_loses_no_acknowledged_event_and_leaves_failed_appends_whole_or_absent() {
     let mut t = Tally::default();
-    power_loss_rounds(200, 20, &mut t);
+    power_loss_rounds(200, 15, &mut t);
     eprintln!("power loss short: {t:?}");
     assert_eq!(t.lost, 0);
     assert!(t.failed_appends >= 20 && t.crashes >= 100, "too few faults landed: {t:?}");
