@@ -2,8 +2,9 @@
 //!
 //! Below the committed length nothing is ever removed: damage there is an integrity failure.
 //! Beyond it, appends whose every block is whole and valid, ending in a COMMIT block that
-//! continues the chain, were synced by a writer that died before it moved the commit point:
-//! they are kept (the commit point moves over them). Whatever follows the last such append is
+//! continues the chain, were written by a writer that died before it moved the commit point:
+//! they are kept (synced first, as the writer may have died before its fdatasync, then the
+//! commit point moves over them). Whatever follows the last such append is
 //! a torn tail: its bytes are copied to `recovered/` as found, synced, and only then cut.
 //! All of this is done on the word of the commit point, so first the chain must bear it out
 //! ([`check_commit_point`]): a `HEAD` that names another end than the chain's is refused.
@@ -115,6 +116,10 @@ pub fn recover(disk: &dyn Disk, dir: &Path, seg_dir: &Path, head: &mut HeadWrite
     let mut report = Recovered::default();
     if end.seq > slot.records {
         report.records_kept = end.seq - slot.records;
+        // Whole blocks are not synced blocks: a writer killed between its writes and its
+        // fdatasync leaves them whole in the page cache. They are made durable before the
+        // commit point moves over them.
+        sync_kept(disk, seg_dir, &segments, slot.segment_first_seq, end.segment)?;
         head.commit(end.seq, end.prev, (end.segment, end.offset))?;
     }
     report.bytes_cut = cut_tail(disk, dir, seg_dir, &segments, &end)?;
@@ -169,6 +174,18 @@ fn scan(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], start: Cursor) -> Res
             committed = at;
         }
     }
+}
+
+/// `fdatasync` of the segments `from..=to`, and of their directory if that spans a new file.
+fn sync_kept(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], from: u64, to: u64) -> Result<(), StoreError> {
+    for &s in segments.iter().filter(|&&s| s >= from && s <= to) {
+        let path = seg_dir.join(segment_name(s));
+        open(disk, seg_dir, s)?.sync_data().map_err(|e| StoreError::io("syncing", &path, e))?;
+    }
+    if to != from {
+        disk.sync_dir(seg_dir).map_err(|e| StoreError::io("syncing", seg_dir, e))?;
+    }
+    Ok(())
 }
 
 fn open(disk: &dyn Disk, seg_dir: &Path, segment: u64) -> Result<Box<dyn DiskFile>, StoreError> {

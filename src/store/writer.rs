@@ -11,12 +11,13 @@
 //!    (`index-written`); 5. the quota snapshots are written (`snapshots-written`).
 //!
 //! A crash before 3 leaves the old commit point: the next writer keeps the blocks if they
-//! form whole appends (the append that wrote them had finished step 2) or cuts them.
+//! form whole appends (syncing them first: a kill before step 2 leaves whole blocks in the
+//! page cache that a power loss would still take) or cuts them.
 //! A crash after 3 leaves derived data behind the chain: the next writer catches it up.
 
 use super::disk::Disk;
 use super::head::{read_head, HeadWriter};
-use super::index::{publish_manifest, Index, ManifestV1};
+use super::index::{publish_manifest, read_manifest, Index, ManifestV1};
 use super::meta::Meta;
 use super::recovery::{check_commit_point, recover, Recovered};
 use super::segment::SegmentWriter;
@@ -80,6 +81,11 @@ impl Writer {
         snapshots::remove_temporaries(&layout.index())?;
         let (meta, _) = Meta::open(&layout.meta())?;
         let index = open_index(&layout.index(), &meta, slot.records)?;
+        // Readers go by index/MANIFEST. A writer killed between storing a manifest in sled and
+        // publishing it left one naming older runs: republish before removing them.
+        if read_manifest(&layout.index())?.and_then(Result::ok).as_ref() != Some(index.manifest()) {
+            publish_manifest(&layout.index(), index.manifest())?;
+        }
         index.remove_unlisted()?;
         Ok(Writer { layout, _lock: lock, head, segments, index, meta, poisoned: false, recovered })
     }
