@@ -26,8 +26,10 @@ pub const YEAR_MAX: i32 = 9999;
 /// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default. sled holds
 /// only the writer's metadata (a few keys).
 pub const META_CACHE_BYTES: u64 = 1024 * 1024;
-/// A segment file rolls to a new one once a block would take it past this size.
-pub const SEGMENT_BYTES_TARGET: u64 = 128 * 1024 * 1024;
+/// A segment file rolls to a new one once a block would take it past this size. Finding a
+/// record walks the block headers of its segment (at most ~512 small reads at this size), so
+/// this bounds what a seek costs, whatever the ledger's size.
+pub const SEGMENT_BYTES_TARGET: u64 = 32 * 1024 * 1024;
 /// Bytes a segment reader reads at a time.
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
