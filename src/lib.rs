@@ -55,6 +55,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod domain;
 pub mod format;

@@ -125,4 +125,8 @@ pub enum Command {
     },
     /// Build the H200 story in a fresh ledger, verify it, replay it and print the quota state
     Demo,
+    /// The audit commands (issue 10): keygen, checkpoint, prove, check-proof, bundle,
+    /// check-bundle, publish, audit.
+    #[command(flatten)]
+    Audit(super::audit::AuditCommand),
 }

@@ -95,6 +95,7 @@ impl Ledger {
             // Paired with the strict decode on read: what we write must read back as itself.
             debug_assert_eq!(codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
             let hash = chain::record_hash(&body);
+            writer.tree().push(&body)?;
             if !block.fits(body.len()) {
                 // A full block is written at once, beyond the committed length.
                 pending.blocks.push((block_first, block.finish_and_reset(seq, prev, false)));
@@ -134,10 +135,7 @@ impl Ledger {
         let appended = state.records - self.head.records;
         self.head = Head { records: state.records, last_hash };
         let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(state, last_hash));
-        writer.update_derived(&head_snapshot, periodic).map_err(|error| LedgerError::DerivedFailed {
-            appended,
-            head: chain::hex(&last_hash),
-            error,
-        })
+        let derived = writer.update_derived(&head_snapshot, periodic).and_then(|()| writer.publish_tree());
+        derived.map_err(|error| LedgerError::DerivedFailed { appended, head: chain::hex(&last_hash), error })
     }
 }

@@ -32,6 +32,8 @@ struct Check {
     expected_seq: Option<u64>,
     blocks: u64,
     bytes: Vec<u8>,
+    /// The Merkle tree and the stored checkpoints (issue 10).
+    tree: super::audit::TreeCheck,
 }
 
 impl Ledger {
@@ -65,6 +67,7 @@ impl Ledger {
             expected_seq: None,
             blocks: 0,
             bytes: Vec::with_capacity(512),
+            tree: self.tree_check(head.records)?,
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
@@ -82,6 +85,7 @@ impl Ledger {
             .into());
         }
         check.compare_snapshots(u64::MAX)?;
+        let (tree_leaves, checkpoints) = check.tree.finish()?;
         let (index_entries, index_records) = match check.rebuild.as_mut() {
             Some(index) => self.check_index(index, head)?,
             None => (0, 0),
@@ -101,6 +105,8 @@ impl Ledger {
             head,
             expected_seq: check.expected_seq,
             index_records,
+            tree_leaves,
+            checkpoints,
         })
     }
 
@@ -218,6 +224,7 @@ impl Check {
             self.state.apply(&fact);
             self.seq_next += 1;
             self.prev = hash;
+            self.tree.record(&self.bytes, &hash, &self.state)?;
             if self.expect == Some(hash) {
                 self.expected_seq = Some(seq);
             }

@@ -20,6 +20,7 @@ use super::index::{publish_manifest, Index, ManifestV1};
 use super::meta::Meta;
 use super::recovery::{recover, Recovered};
 use super::segment::SegmentWriter;
+use super::tree::TreeWriter;
 use super::{ensure_space, lock_for_writing, snapshots, Layout, OpenMode, StoreError};
 use crate::format::codec;
 use crate::format::head::HeadSlot;
@@ -49,6 +50,7 @@ pub struct Writer {
     segments: SegmentWriter,
     index: Index,
     meta: Meta,
+    tree: TreeWriter,
     poisoned: bool,
     /// What recovery did on open.
     pub recovered: Recovered,
@@ -80,7 +82,8 @@ impl Writer {
         let (meta, _) = Meta::open(&layout.meta())?;
         let index = open_index(&layout.index(), &meta, slot.records)?;
         index.remove_unlisted()?;
-        Ok(Writer { layout, _lock: lock, head, segments, index, meta, poisoned: false, recovered })
+        let tree = TreeWriter::open(&layout.tree(), slot.records)?;
+        Ok(Writer { layout, _lock: lock, head, segments, index, meta, tree, poisoned: false, recovered })
     }
 
     /// The commit point.
@@ -143,6 +146,7 @@ impl Writer {
     /// Removes what a refused append wrote beyond the committed length, and its index changes.
     pub fn roll_back(&mut self) -> Result<(), StoreError> {
         self.index.abort();
+        self.tree.abort();
         self.guard(|w| w.segments.roll_back())
     }
 
@@ -167,6 +171,29 @@ impl Writer {
             }
             Ok(())
         })
+    }
+
+    /// The Merkle tree (issue 10): leaves are pushed by the running append.
+    pub fn tree(&mut self) -> &mut TreeWriter {
+        &mut self.tree
+    }
+
+    /// The Merkle tree, read-only.
+    pub fn tree_ref(&self) -> &TreeWriter {
+        &self.tree
+    }
+
+    /// Publishes the tree's pending leaves after the commit point moved (derived data, like
+    /// steps 4 and 5; fault point `tree-written`).
+    pub fn publish_tree(&mut self) -> Result<(), StoreError> {
+        let records = self.head.slot().records;
+        self.guard(|w| w.tree.publish(records))
+    }
+
+    /// Starts the tree over, empty (for a rebuild from the chain).
+    pub fn reset_tree(&mut self) -> Result<(), StoreError> {
+        self.tree.abort();
+        self.guard(|w| w.tree.reset())
     }
 
     fn store_manifest(&self, m: &ManifestV1, durable: bool) -> Result<(), StoreError> {
