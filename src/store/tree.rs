@@ -104,6 +104,8 @@ impl Edge {
     pub fn push(&mut self, leaf: Hash) -> Result<Vec<Hash>, TileError> {
         let hashes = stored_hashes(self.size, leaf, self)?;
         let top = hashes.len() - 1;
+        // Levels below `top` are no longer on the edge: cleared, so equal edges compare equal.
+        self.nodes[..top].fill([0; 32]);
         self.nodes[top] = hashes[top];
         self.size += 1;
         Ok(hashes)
