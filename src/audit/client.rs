@@ -27,7 +27,8 @@ use crate::tlog::checkpoint::{open_checkpoint, Checkpoint};
 use crate::tlog::merkle::{self, Sha256, TreeHasher};
 use crate::tlog::note::{VerifierKey, NOTE_BYTES_MAX};
 use crate::tlog::tiles::{
-    decode_entry_bundle, new_entry_bundles, Tile, TileNodeSource, TileReader, HASH_BYTES, TILE_WIDTH,
+    decode_entry_bundle, new_entry_bundles, Tile, TileLevel, TileNodeSource, TileReader, HASH_BYTES, TILE_HEIGHT,
+    TILE_WIDTH,
 };
 use std::cell::Cell;
 use std::fs;
@@ -232,6 +233,7 @@ fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, 
     let mut edge = Edge::default();
     let mut state = QuotaState::default();
     let mut prev = chain::GENESIS_PREV;
+    let mut tiles = ExpectedTiles::default();
     for bundle in new_entry_bundles(0, cp.size) {
         let data = source.fetch(&bundle.path(), ENTRY_BUNDLE_BYTES_MAX).map_err(|e| match e {
             Fetch::Missing(m) | Fetch::Failed(m) => format!("entry bundle: {m}"),
@@ -239,7 +241,8 @@ fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, 
         let entries = decode_entry_bundle(&data, bundle.width).map_err(|e| format!("{}: {e}", bundle.path()))?;
         for entry in entries {
             let seq = edge.size();
-            edge.push(Sha256::hash_leaf(entry)).map_err(|e| e.to_string())?;
+            let hashes = edge.push(Sha256::hash_leaf(entry)).map_err(|e| e.to_string())?;
+            tiles.add(source, &hashes)?;
             let record: RecordV1 = codec::decode(entry, RECORD_BYTES_MAX)
                 .map_err(|e| format!("entry {seq} is not a canonical record: {e}"))?;
             if record.seq != seq || record.prev != prev {
@@ -252,10 +255,61 @@ fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, 
     if edge.root() != cp.root {
         return Err("the entries do not give the checkpoint's root".into());
     }
+    tiles.finish(source)?;
     if claims_of(&state, prev) != *claims {
         return Err("the entries do not give the checkpoint's head hash and quota-state root".into());
     }
     Ok(edge.size())
+}
+
+/// The hash tiles the entries imply, compared with the published ones as each fills up
+/// (and the partial ones at the end): one tile of hashes per tile level in memory.
+#[derive(Default)]
+struct ExpectedTiles {
+    /// Per tile level: the index of the tile being filled and its hashes so far.
+    levels: Vec<(u64, Vec<u8>)>,
+}
+
+impl ExpectedTiles {
+    /// The stored hashes of one leaf (`hashes[l]` is a node of tree level `l`).
+    fn add(&mut self, source: &Source, hashes: &[crate::tlog::merkle::Hash]) -> Result<(), String> {
+        for (level, hash) in hashes.iter().enumerate().step_by(TILE_HEIGHT as usize) {
+            let tile_level = level / TILE_HEIGHT as usize;
+            if self.levels.len() == tile_level {
+                self.levels.push((0, Vec::with_capacity(TILE_BYTES_MAX as usize)));
+            }
+            let (index, data) = &mut self.levels[tile_level];
+            data.extend_from_slice(hash);
+            if data.len() as u64 == TILE_BYTES_MAX {
+                compare_tile(source, tile_level, *index, data)?;
+                *index += 1;
+                data.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the partial tiles left at the end.
+    fn finish(&self, source: &Source) -> Result<(), String> {
+        for (tile_level, (index, data)) in self.levels.iter().enumerate() {
+            if !data.is_empty() {
+                compare_tile(source, tile_level, *index, data)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn compare_tile(source: &Source, tile_level: usize, index: u64, expected: &[u8]) -> Result<(), String> {
+    let width = (expected.len() / HASH_BYTES) as u16;
+    let tile = Tile { level: TileLevel::Hashes(tile_level as u8), index, width };
+    let found = source.fetch(&tile.path(), TILE_BYTES_MAX).map_err(|e| match e {
+        Fetch::Missing(m) | Fetch::Failed(m) => format!("hash tile: {m}"),
+    })?;
+    if found != expected {
+        return Err(format!("{} is not the tile the entries give", tile.path()));
+    }
+    Ok(())
 }
 
 /// `$XDG_STATE_HOME/qledger/audit`, else `$HOME/.local/state/qledger/audit`.
