@@ -241,7 +241,7 @@ fn mutate_json(v: &mut serde_json::Value, pick: &mut u64, seed: u64) -> bool {
         }
         Value::Number(n) if *pick == 0 => {
             let x = n.as_u64().unwrap_or(0);
-            *v = Value::from(if seed % 2 == 0 { x.wrapping_add(1 + seed % 5) } else { x.wrapping_sub(1) });
+            *v = Value::from(if seed.is_multiple_of(2) { x.wrapping_add(1 + seed % 5) } else { x.wrapping_sub(1) });
             true
         }
         Value::String(s) if *pick == 0 => {
