@@ -24,6 +24,12 @@
 //!   signed notes with Ed25519 keys ([`tlog::note`]), checkpoints ([`tlog::checkpoint`]) and
 //!   tiles ([`tlog::tiles`]). It knows nothing of the store; the store answers its
 //!   `NodeSource` / `TileReader` traits.
+//! - [`audit`] (issue 10): what a checkpoint claims ([`audit::claims`]: head hash, quota-state
+//!   tree), keys ([`audit::keys`]), checkpoints, proofs and bundles with their offline checks
+//!   ([`audit::proofs`]: "where is a proof document checked?"), the tlog-tiles directory
+//!   ([`audit::publish`]) and the auditing client ([`audit::client`]). The tree itself is
+//!   derived data of the store ([`store::tree`]); checkpoints are kept by
+//!   [`store::checkpoints`]; `verify` checks both (`ledger/audit.rs`).
 //! - [`cli`]: clap arguments, human and JSON output, the demo. `src/main.rs` is main -> run ->
 //!   ExitCode.
 //!
