@@ -136,6 +136,14 @@ fn checkpoints_proofs_and_bundles_round_trip_and_wrong_keys_are_refused() {
 
     let v: serde_json::Value = serde_json::from_str(&ok(&ledger, &["verify", "--json"])).unwrap();
     assert_eq!((v["checkpoints"].as_u64(), v["tree_leaves"].as_u64()), (Some(2), Some(702)));
+
+    // The header walk `prove` uses finds every record, in every block, byte for byte.
+    let reader = quotaledger::ledger::Ledger::open_read(&ledger).unwrap();
+    for r in reader.records(0).unwrap() {
+        let r = r.unwrap();
+        assert_eq!(reader.record_bytes(r.seq).unwrap(), r.bytes, "seq {}", r.seq);
+    }
+    assert!(reader.record_bytes(702).is_err());
 }
 
 #[test]

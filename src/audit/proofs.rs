@@ -229,8 +229,7 @@ fn entry(ledger: &Ledger, seq: u64) -> Result<Vec<u8>, AuditError> {
     if seq >= ledger.head().records {
         return Err(AuditError::Input(format!("record {seq} is past this reader's head; retry")));
     }
-    let record = Records::hashed(ledger, seq, seq + 1)?.next().transpose()?;
-    record.map(|r| r.bytes).ok_or_else(|| AuditError::Input(format!("record {seq} is missing")))
+    Ok(ledger.record_bytes(seq)?)
 }
 
 /// `prove --seq N [--size M]`.

@@ -19,6 +19,15 @@ impl Ledger {
         &self.layout.dir
     }
 
+    /// The canonical bytes of committed record `seq`, found by block headers (a few
+    /// milliseconds at any size; see `store::locate`).
+    pub fn record_bytes(&self, seq: u64) -> Result<Vec<u8>, LedgerError> {
+        if seq >= self.head.records {
+            return Err(LedgerError::Empty(format!("record {seq} is past the head ({} records)", self.head.records)));
+        }
+        Ok(crate::store::locate::record_bytes(self.disk.as_ref(), &self.layout.segments(), seq)?)
+    }
+
     /// The published Merkle tree (`None` if no writer of this version has opened the ledger
     /// yet). Readers take no lock; the tree may cover more records than this handle's head.
     pub fn tree(&self) -> Result<Option<TreeReader>, LedgerError> {

@@ -26,6 +26,7 @@ pub mod checkpoints;
 pub mod disk;
 pub mod head;
 pub mod index;
+pub mod locate;
 pub mod meta;
 pub mod recovery;
 pub mod segment;
