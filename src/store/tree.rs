@@ -30,6 +30,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 /// Directory of the tree inside a ledger.
 pub const TREE_DIR: &str = "tree";
@@ -39,6 +42,10 @@ pub const HASHES_FILE: &str = "hashes";
 pub const MANIFEST_FILE: &str = "MANIFEST";
 /// Bytes of hashes an append buffers before writing them out.
 pub const TREE_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+/// Records handed to the hashing thread at a time.
+pub const TREE_BATCH_RECORDS: usize = 4096;
+/// Batches queued for the hashing thread before the append waits for it.
+pub const TREE_BATCHES_IN_FLIGHT: usize = 4;
 /// Bytes a reader reads at a time (one page, kept for the next node nearby).
 pub const TREE_READ_PAGE_BYTES: usize = 4096;
 /// Bytes of one stored hash.
@@ -155,17 +162,75 @@ fn open_hashes(path: &Path, write: bool) -> Result<File, StoreError> {
         .map_err(|e| StoreError::io("opening", path, e))
 }
 
-/// Maintains the tree for the writer (who holds the ledger's lock).
+/// Maintains the tree for the writer (who holds the ledger's lock). Records' bytes are
+/// gathered in batches of [`TREE_BATCH_RECORDS`] and hashed on a thread of their own while
+/// the append goes on (a bulk append keeps one core busy; the tree takes the other's spare
+/// time); an append that never fills a batch hashes inline when it publishes.
 #[derive(Debug)]
 pub struct TreeWriter {
     dir: PathBuf,
     path: PathBuf,
-    file: File,
+    file: Arc<File>,
     committed: Edge,
-    pending: Edge,
+    /// Bytes of hashes of the committed tree.
+    committed_len: u64,
+    /// Leaves pushed, published or not.
+    pushed: u64,
+    batch: Batch,
+    worker: Option<Worker>,
+}
+
+/// Records to hash: their bytes, concatenated, and where each ends.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// The hashing thread of one append.
+#[derive(Debug)]
+struct Worker {
+    tx: SyncSender<Batch>,
+    handle: JoinHandle<Result<Hasher, StoreError>>,
+}
+
+/// Hashes leaves onto an edge and writes the stored hashes beyond the valid length.
+#[derive(Debug)]
+struct Hasher {
+    edge: Edge,
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
-    buf_at: u64,
+    at: u64,
+    file: Arc<File>,
+    path: PathBuf,
+}
+
+impl Hasher {
+    fn hash(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        let mut start = 0;
+        for &end in &batch.ends {
+            let leaf = Sha256::hash_leaf(&batch.bytes[start..end]);
+            start = end;
+            let hashes = self.edge.push(leaf).map_err(|e| StoreError::Damaged { seq: None, what: e.to_string() })?;
+            for hash in &hashes {
+                self.buf.extend_from_slice(hash);
+            }
+            if self.buf.len() >= TREE_WRITE_BUFFER_BYTES {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all_at(&self.buf, self.at).map_err(|e| StoreError::io("writing", &self.path, e))?;
+        self.at += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
 }
 
 impl TreeWriter {
@@ -183,10 +248,18 @@ impl TreeWriter {
                 Edge::default()
             }
         };
-        let valid = hashes_len(committed.size)?;
-        file.set_len(valid).map_err(|e| StoreError::io("truncating", &path, e))?;
-        let buf = Vec::with_capacity(TREE_WRITE_BUFFER_BYTES + LEVELS * 32);
-        Ok(TreeWriter { dir: dir.to_path_buf(), path, file, committed, pending: committed, buf, buf_at: valid })
+        let committed_len = hashes_len(committed.size)?;
+        file.set_len(committed_len).map_err(|e| StoreError::io("truncating", &path, e))?;
+        Ok(TreeWriter {
+            dir: dir.to_path_buf(),
+            path,
+            file: Arc::new(file),
+            committed,
+            committed_len,
+            pushed: committed.size,
+            batch: Batch::default(),
+            worker: None,
+        })
     }
 
     /// Leaves of the published tree.
@@ -201,66 +274,119 @@ impl TreeWriter {
 
     /// Leaves including those of the running append.
     pub fn pending_size(&self) -> u64 {
-        self.pending.size
+        self.pushed
     }
 
     /// Appends the leaf of one record, given its canonical bytes.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), StoreError> {
-        let leaf = Sha256::hash_leaf(entry);
-        let hashes = self.pending.push(leaf).map_err(|e| StoreError::Damaged { seq: None, what: e.to_string() })?;
-        for hash in &hashes {
-            self.buf.extend_from_slice(hash);
-        }
-        if self.buf.len() >= TREE_WRITE_BUFFER_BYTES {
-            self.flush()?;
+        self.batch.bytes.extend_from_slice(entry);
+        self.batch.ends.push(self.batch.bytes.len());
+        self.pushed += 1;
+        if self.batch.ends.len() >= TREE_BATCH_RECORDS {
+            self.send()?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), StoreError> {
-        if self.buf.is_empty() {
-            return Ok(());
+    fn hasher(&self) -> Hasher {
+        Hasher {
+            edge: self.committed,
+            buf: Vec::with_capacity(TREE_WRITE_BUFFER_BYTES + LEVELS * 32),
+            at: self.committed_len,
+            file: self.file.clone(),
+            path: self.path.clone(),
         }
-        self.file.write_all_at(&self.buf, self.buf_at).map_err(|e| StoreError::io("writing", &self.path, e))?;
-        self.buf_at += self.buf.len() as u64;
-        self.buf.clear();
+    }
+
+    /// Hands the batch to the hashing thread, starting it if need be.
+    fn send(&mut self) -> Result<(), StoreError> {
+        let batch = std::mem::take(&mut self.batch);
+        if self.worker.is_none() {
+            let (tx, rx) = sync_channel::<Batch>(TREE_BATCHES_IN_FLIGHT);
+            let mut hasher = self.hasher();
+            let handle = std::thread::Builder::new()
+                .name("qledger-tree".into())
+                .spawn(move || {
+                    for batch in rx {
+                        hasher.hash(&batch)?;
+                    }
+                    Ok(hasher)
+                })
+                .map_err(|e| StoreError::io("starting the tree thread for", &self.path, e))?;
+            self.worker = Some(Worker { tx, handle });
+        }
+        let worker = self.worker.as_ref().expect("started above");
+        if worker.tx.send(batch).is_err() {
+            // The thread stopped on an error: report it.
+            return self.finish().map(|_| ());
+        }
         Ok(())
+    }
+
+    /// Every pushed leaf hashed and written: the hasher, from the thread or inline.
+    fn finish(&mut self) -> Result<Hasher, StoreError> {
+        let batch = std::mem::take(&mut self.batch);
+        let mut hasher = match self.worker.take() {
+            Some(Worker { tx, handle }) => {
+                let sent = batch.ends.is_empty() || tx.send(batch).is_ok();
+                drop(tx);
+                let joined = handle
+                    .join()
+                    .map_err(|_| StoreError::Damaged { seq: None, what: "the tree thread panicked".into() })??;
+                if !sent {
+                    return Err(StoreError::Damaged { seq: None, what: "the tree thread stopped early".into() });
+                }
+                joined
+            }
+            None => {
+                let mut hasher = self.hasher();
+                hasher.hash(&batch)?;
+                hasher
+            }
+        };
+        hasher.flush()?;
+        Ok(hasher)
     }
 
     /// Publishes the pending leaves, which must be the chain's `records` committed records:
     /// hashes written and synced, then the manifest replaced.
     pub fn publish(&mut self, records: u64) -> Result<(), StoreError> {
-        if self.pending.size != records {
+        if self.pushed != records {
             return Err(StoreError::Damaged {
-                seq: Some(self.pending.size.min(records)),
-                what: format!("the tree has {} leaves, the chain {records} records", self.pending.size),
+                seq: Some(self.pushed.min(records)),
+                what: format!("the tree has {} leaves, the chain {records} records", self.pushed),
             });
         }
-        self.flush()?;
+        let hasher = self.finish()?;
         self.file.sync_data().map_err(|e| StoreError::io("syncing", &self.path, e))?;
-        write_manifest(&self.dir, &TreeManifest { size: self.pending.size, root: self.pending.root() })?;
-        self.committed = self.pending;
+        write_manifest(&self.dir, &TreeManifest { size: hasher.edge.size, root: hasher.edge.root() })?;
+        self.committed = hasher.edge;
+        self.committed_len = hasher.at;
         super::writer::fault_point("tree-written");
         Ok(())
     }
 
-    /// Forgets the leaves of a refused append (their bytes beyond the valid length are
+    /// Forgets the leaves of a refused append (hashes it wrote beyond the valid length are
     /// overwritten by the next append or cut by the next writer).
     pub fn abort(&mut self) {
-        self.pending = self.committed;
-        self.buf.clear();
-        self.buf_at = hashes_len(self.committed.size).unwrap_or(self.buf_at);
+        if let Some(Worker { tx, handle }) = self.worker.take() {
+            drop(tx);
+            // Its result is what is being thrown away.
+            let _ = handle.join();
+        }
+        self.batch = Batch::default();
+        self.pushed = self.committed.size;
     }
 
     /// Starts over, empty (for a rebuild from the chain): the manifest first, so that a
     /// reader never reads hashes the manifest does not cover.
     pub fn reset(&mut self) -> Result<(), StoreError> {
+        self.abort();
         write_manifest(&self.dir, &TreeManifest { size: 0, root: Sha256::empty_root() })?;
         self.file.set_len(0).map_err(|e| StoreError::io("truncating", &self.path, e))?;
         self.committed = Edge::default();
-        self.pending = self.committed;
-        self.buf.clear();
-        self.buf_at = 0;
+        self.committed_len = 0;
+        self.pushed = 0;
         Ok(())
     }
 }
@@ -492,7 +618,7 @@ mod tests {
         }
         w.publish(10).unwrap();
         let root10 = w.root();
-        for i in 10..20_000 {
+        for i in 10..40_000 {
             w.push(&entry(i)).unwrap();
         }
         w.abort();
