@@ -155,6 +155,7 @@ pub struct Signed {
 /// verifier key) under `PATH/checkpoints/`. Returns the signed note and whether it is new.
 pub fn checkpoint(ledger: &Ledger, signer: &SignerKey) -> Result<(String, bool), AuditError> {
     let (size, root, claims) = ledger.head_claims()?;
+    ledger.index_blocks()?;
     let bad = |e: &dyn std::fmt::Display| AuditError::Input(format!("checkpoint: {e}"));
     let note =
         Checkpoint::new(signer.name(), size, root, claims.lines()).and_then(|c| c.sign(signer)).map_err(|e| bad(&e))?;

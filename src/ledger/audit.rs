@@ -25,7 +25,16 @@ impl Ledger {
         if seq >= self.head.records {
             return Err(LedgerError::Empty(format!("record {seq} is past the head ({} records)", self.head.records)));
         }
-        Ok(crate::store::locate::record_bytes(self.disk.as_ref(), &self.layout.segments(), seq)?)
+        Ok(crate::store::locate::record_bytes(self.disk.as_ref(), &self.layout.segments(), &self.layout.tree(), seq)?)
+    }
+
+    /// Extends the block index `prove` finds records by over the committed blocks (writers).
+    pub fn index_blocks(&self) -> Result<u64, LedgerError> {
+        if self.writer.is_none() {
+            return Err(LedgerError::Empty("indexing blocks needs a writer".into()));
+        }
+        let (segments, tree) = (self.layout.segments(), self.layout.tree());
+        Ok(crate::store::locate::index_blocks(self.disk.as_ref(), &segments, &tree, self.head.records)?)
     }
 
     /// The published Merkle tree (`None` if no writer of this version has opened the ledger
