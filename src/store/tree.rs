@@ -42,6 +42,9 @@ pub const HASHES_FILE: &str = "hashes";
 pub const MANIFEST_FILE: &str = "MANIFEST";
 /// Bytes of hashes an append buffers before writing them out.
 pub const TREE_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+/// Bytes of hashes the hashing thread writes between two `fdatasync`s: the tree's bytes
+/// reach the disk while the append goes on, so that the sync before the manifest is short.
+pub const TREE_SYNC_BYTES: u64 = 16 * 1024 * 1024;
 /// Records handed to the hashing thread at a time.
 pub const TREE_BATCH_RECORDS: usize = 4096;
 /// Batches queued for the hashing thread before the append waits for it.
@@ -201,6 +204,8 @@ struct Hasher {
     buf: Vec<u8>,
     /// File offset of `buf[0]`.
     at: u64,
+    /// Bytes written since the last `fdatasync`.
+    unsynced: u64,
     file: Arc<File>,
     path: PathBuf,
 }
@@ -228,7 +233,12 @@ impl Hasher {
         }
         self.file.write_all_at(&self.buf, self.at).map_err(|e| StoreError::io("writing", &self.path, e))?;
         self.at += self.buf.len() as u64;
+        self.unsynced += self.buf.len() as u64;
         self.buf.clear();
+        if self.unsynced >= TREE_SYNC_BYTES {
+            self.file.sync_data().map_err(|e| StoreError::io("syncing", &self.path, e))?;
+            self.unsynced = 0;
+        }
         Ok(())
     }
 }
@@ -293,6 +303,7 @@ impl TreeWriter {
             edge: self.committed,
             buf: Vec::with_capacity(TREE_WRITE_BUFFER_BYTES + LEVELS * 32),
             at: self.committed_len,
+            unsynced: 0,
             file: self.file.clone(),
             path: self.path.clone(),
         }
