@@ -45,6 +45,9 @@ pub const TREE_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 /// Bytes of hashes the hashing thread writes between two `fdatasync`s: the tree's bytes
 /// reach the disk while the append goes on, so that the sync before the manifest is short.
 pub const TREE_SYNC_BYTES: u64 = 16 * 1024 * 1024;
+/// Environment variable that makes a writer leave the tree alone (the benchmark's switch for
+/// measuring what the tree costs an append; the next writer without it catches the tree up).
+pub const TREE_OFF_ENV: &str = "QLEDGER_TREE_OFF";
 /// Records handed to the hashing thread at a time.
 pub const TREE_BATCH_RECORDS: usize = 4096;
 /// Batches queued for the hashing thread before the append waits for it.
@@ -181,6 +184,8 @@ pub struct TreeWriter {
     pushed: u64,
     batch: Batch,
     worker: Option<Worker>,
+    /// `QLEDGER_TREE_OFF` is set: pushes and publications do nothing.
+    off: bool,
 }
 
 /// Records to hash: their bytes, concatenated, and where each ends.
@@ -269,6 +274,7 @@ impl TreeWriter {
             pushed: committed.size,
             batch: Batch::default(),
             worker: None,
+            off: std::env::var_os(TREE_OFF_ENV).is_some_and(|v| !v.is_empty() && v != "0"),
         })
     }
 
@@ -289,6 +295,9 @@ impl TreeWriter {
 
     /// Appends the leaf of one record, given its canonical bytes.
     pub fn push(&mut self, entry: &[u8]) -> Result<(), StoreError> {
+        if self.off {
+            return Ok(());
+        }
         self.batch.bytes.extend_from_slice(entry);
         self.batch.ends.push(self.batch.bytes.len());
         self.pushed += 1;
@@ -362,6 +371,9 @@ impl TreeWriter {
     /// Publishes the pending leaves, which must be the chain's `records` committed records:
     /// hashes written and synced, then the manifest replaced.
     pub fn publish(&mut self, records: u64) -> Result<(), StoreError> {
+        if self.off {
+            return Ok(());
+        }
         if self.pushed != records {
             return Err(StoreError::Damaged {
                 seq: Some(self.pushed.min(records)),
