@@ -28,8 +28,9 @@
 //!   tree), keys ([`audit::keys`]), checkpoints, proofs and bundles with their offline checks
 //!   ([`audit::proofs`]: "where is a proof document checked?"), the tlog-tiles directory
 //!   ([`audit::publish`]) and the auditing client ([`audit::client`]). The tree itself is
-//!   derived data of the store ([`store::tree`]); checkpoints are kept by
-//!   [`store::checkpoints`]; `verify` checks both (`ledger/audit.rs`).
+//!   derived data of the store ([`store::tree`]; records found for proofs by
+//!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
+//!   (`ledger/audit.rs`).
 //! - [`cli`]: clap arguments, human and JSON output, the demo. `src/main.rs` is main -> run ->
 //!   ExitCode.
 //!

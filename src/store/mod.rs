@@ -10,7 +10,7 @@
 //! PATH/index/      the per-event index: run files and MANIFEST (`store::index`)  derived
 //! PATH/snapshots/  quota snapshots (`store::snapshots`)                           derived
 //! PATH/meta/       sled: the writer's metadata (the index manifest; a few keys)   derived
-//! PATH/tree/       the Merkle tree over the records (`store::tree`)              derived
+//! PATH/tree/       the Merkle tree over the records (`store::tree`), block index  derived
 //! PATH/checkpoints/ signed checkpoints (`store::checkpoints`), kept as evidence
 //! PATH/recovered/  torn tails cut by recovery, kept as found
 //! ```
