@@ -571,6 +571,18 @@ fn verify_catches_a_tampered_tree_or_checkpoint_and_a_lagging_tree_is_caught_up(
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(out.stderr.contains("checkpoint of size 42"), "{}", out.stderr);
 
+    // A ledger larger than one batch of the threaded tree check: a node flipped near its end.
+    let big = ledger_with(dir, "big", "g", 9_000, &key);
+    ok(&big, &["verify"]);
+    let hashes = big.join("tree/hashes");
+    let mut bytes = std::fs::read(&hashes).unwrap();
+    let at = bytes.len() - 1000;
+    bytes[at] ^= 1;
+    write(&hashes, &bytes);
+    let out = run(&big, &["verify"]);
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(out.stderr.contains("Merkle tree"), "{}", out.stderr);
+
     // A crash after the commit point, before the tree was published: the next writer catches
     // the tree up from the chain.
     let lag = dir.join("lag");

@@ -12,6 +12,8 @@ use crate::tlog::checkpoint::{open_checkpoint, Checkpoint};
 use crate::tlog::merkle::{Hash, Sha256, TreeHasher};
 use crate::tlog::note::VerifierKey;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 impl Ledger {
     /// The ledger directory.
@@ -97,8 +99,16 @@ impl Ledger {
             pending.push(open_stored(&dir, id)?);
         }
         pending.reverse();
-        let mut check = TreeCheck { edge: Edge::default(), stored, pending, checkpoints: 0 };
-        check.compare_checkpoints(&QuotaState::default(), &chain::GENESIS_PREV)?;
+        let mut check = TreeCheck {
+            pending,
+            records: 0,
+            batch: CheckBatch::default(),
+            tree: TreeWork { edge: Edge::default(), stored, checkpoints: 0 },
+            worker: None,
+        };
+        check.claims_due(&QuotaState::default(), &chain::GENESIS_PREV);
+        let batch = std::mem::take(&mut check.batch);
+        check.tree.run(&batch)?;
         Ok(check)
     }
 }
@@ -134,68 +144,163 @@ struct StoredTree {
     root: Option<Hash>,
 }
 
-/// `verify`'s tree check: the tree recomputed from the records, compared node by node with
-/// the stored one, and with every stored checkpoint at its size (root, head hash, state root).
-pub(super) struct TreeCheck {
+/// Records handed to the tree-checking thread at a time.
+const CHECK_BATCH_RECORDS: usize = 4096;
+/// Batches queued for the tree-checking thread.
+const CHECK_BATCHES_IN_FLIGHT: usize = 4;
+
+/// Records' canonical bytes, and the checkpoints due after some of them with the claims the
+/// replay computed for them.
+#[derive(Default)]
+struct CheckBatch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// `(records after which it is due, the checkpoint, the claims of the replay)`.
+    due: Vec<(u64, OpenedCheckpoint, Claims)>,
+}
+
+/// The tree recomputed from the records, compared node by node with the stored one, and at
+/// each checkpoint's size with its root and claims: on a thread of its own.
+struct TreeWork {
     edge: Edge,
     stored: Option<StoredTree>,
-    /// Checkpoints still to check, the smallest size last.
-    pending: Vec<OpenedCheckpoint>,
     checkpoints: u64,
 }
+
+impl TreeWork {
+    fn run(&mut self, batch: &CheckBatch) -> Result<(), IntegrityError> {
+        let mut due = batch.due.iter().peekable();
+        let mut start = 0;
+        for &end in &batch.ends {
+            self.leaf(&batch.bytes[start..end])?;
+            start = end;
+            while let Some((_, c, claims)) = due.next_if(|d| d.0 == self.edge.size()) {
+                self.compare(c, claims)?;
+            }
+        }
+        for (_, c, claims) in due {
+            self.compare(c, claims)?;
+        }
+        Ok(())
+    }
+
+    fn leaf(&mut self, bytes: &[u8]) -> Result<(), IntegrityError> {
+        let seq = self.edge.size();
+        let tree_error = |what: String| IntegrityError::Tree { seq: Some(seq), what };
+        let hashes = self.edge.push(Sha256::hash_leaf(bytes)).map_err(|e| tree_error(e.to_string()))?;
+        let Some(stored) = self.stored.as_mut().filter(|s| seq < s.covered) else { return Ok(()) };
+        for hash in hashes {
+            if stored.hashes.next_hash().map_err(|e| tree_error(e.to_string()))? != Some(hash) {
+                return Err(tree_error("the stored tree differs from the tree of the records".into()));
+            }
+        }
+        if seq + 1 == stored.covered && stored.root.is_some_and(|root| root != self.edge.root()) {
+            return Err(tree_error("the tree manifest's root differs".into()));
+        }
+        Ok(())
+    }
+
+    fn compare(&mut self, c: &OpenedCheckpoint, claims: &Claims) -> Result<(), IntegrityError> {
+        let bad = |what: &str| IntegrityError::Checkpoint { size: c.id.size, what: what.to_owned() };
+        if c.id.size != self.edge.size() {
+            return Err(bad("the chain ends before its size"));
+        }
+        if c.checkpoint.root != self.edge.root() {
+            return Err(bad("its root is not the root of the records' tree"));
+        }
+        if c.claims.head != claims.head {
+            return Err(bad("its head hash is not the hash of its last record"));
+        }
+        if c.claims != *claims {
+            return Err(bad("its quota-state root is not the root of the replayed state"));
+        }
+        self.checkpoints += 1;
+        Ok(())
+    }
+}
+
+/// `verify`'s tree check: the replay side gathers records and computes the claims due at each
+/// checkpoint; a thread recomputes the tree and compares (as an append hashes its tree).
+pub(super) struct TreeCheck {
+    /// Checkpoints still due, the smallest size last.
+    pending: Vec<OpenedCheckpoint>,
+    records: u64,
+    batch: CheckBatch,
+    /// The work, until a thread takes it.
+    tree: TreeWork,
+    worker: Option<CheckWorker>,
+}
+
+/// The tree-checking thread: where batches go, and what it hands back.
+type CheckWorker = (SyncSender<CheckBatch>, JoinHandle<Result<TreeWork, IntegrityError>>);
 
 impl TreeCheck {
     /// One record, after the state applied it: its canonical bytes and hash.
     pub(super) fn record(&mut self, bytes: &[u8], hash: &[u8; 32], state: &QuotaState) -> Result<(), IntegrityError> {
-        let seq = self.edge.size();
-        let hashes = self
-            .edge
-            .push(Sha256::hash_leaf(bytes))
-            .map_err(|e| IntegrityError::Tree { seq: Some(seq), what: e.to_string() })?;
-        if let Some(stored) = self.stored.as_mut().filter(|s| seq < s.covered) {
-            for hash in hashes {
-                let found = stored
-                    .hashes
-                    .next_hash()
-                    .map_err(|e| IntegrityError::Tree { seq: Some(seq), what: e.to_string() })?;
-                if found != Some(hash) {
-                    return Err(IntegrityError::Tree {
-                        seq: Some(seq),
-                        what: "the stored tree differs from the tree of the records".into(),
-                    });
-                }
-            }
-            if seq + 1 == stored.covered && stored.root.is_some_and(|root| root != self.edge.root()) {
-                return Err(IntegrityError::Tree { seq: Some(seq), what: "the tree manifest's root differs".into() });
-            }
+        self.batch.bytes.extend_from_slice(bytes);
+        self.batch.ends.push(self.batch.bytes.len());
+        self.records += 1;
+        self.claims_due(state, hash);
+        if self.batch.ends.len() >= CHECK_BATCH_RECORDS {
+            self.send()?;
         }
-        self.compare_checkpoints(state, hash)
+        Ok(())
     }
 
-    /// Checks every pending checkpoint of the current size.
-    fn compare_checkpoints(&mut self, state: &QuotaState, head: &[u8; 32]) -> Result<(), IntegrityError> {
-        while self.pending.last().is_some_and(|c| c.id.size == self.edge.size()) {
+    /// The claims of the replay for every checkpoint due at the current size.
+    fn claims_due(&mut self, state: &QuotaState, head: &[u8; 32]) {
+        while self.pending.last().is_some_and(|c| c.id.size == self.records) {
             let c = self.pending.pop().expect("checked by the loop condition");
-            let bad = |what: &str| IntegrityError::Checkpoint { size: c.id.size, what: what.to_owned() };
-            if c.checkpoint.root != self.edge.root() {
-                return Err(bad("its root is not the root of the records' tree"));
-            }
-            if c.claims.head != *head {
-                return Err(bad("its head hash is not the hash of its last record"));
-            }
-            if c.claims != claims_of(state, *head) {
-                return Err(bad("its quota-state root is not the root of the replayed state"));
-            }
-            self.checkpoints += 1;
+            self.batch.due.push((self.records, c, claims_of(state, *head)));
+        }
+    }
+
+    fn send(&mut self) -> Result<(), IntegrityError> {
+        let batch = std::mem::take(&mut self.batch);
+        if self.worker.is_none() {
+            let (tx, rx) = sync_channel::<CheckBatch>(CHECK_BATCHES_IN_FLIGHT);
+            let mut work =
+                std::mem::replace(&mut self.tree, TreeWork { edge: Edge::default(), stored: None, checkpoints: 0 });
+            let handle = std::thread::spawn(move || {
+                for batch in rx {
+                    work.run(&batch)?;
+                }
+                Ok(work)
+            });
+            self.worker = Some((tx, handle));
+        }
+        let sent = self.worker.as_ref().is_some_and(|(tx, _)| tx.send(batch).is_ok());
+        if !sent {
+            // The thread stopped on an integrity failure: report it now.
+            self.join()?;
+        }
+        Ok(())
+    }
+
+    fn join(&mut self) -> Result<(), IntegrityError> {
+        if let Some((tx, handle)) = self.worker.take() {
+            drop(tx);
+            self.tree = handle
+                .join()
+                .map_err(|_| IntegrityError::Tree { seq: None, what: "the tree check panicked".into() })??;
         }
         Ok(())
     }
 
     /// After the last record: `(leaves of the stored tree compared, checkpoints checked)`.
-    pub(super) fn finish(self) -> Result<(u64, u64), IntegrityError> {
+    pub(super) fn finish(mut self) -> Result<(u64, u64), IntegrityError> {
+        let batch = std::mem::take(&mut self.batch);
+        match self.worker.as_ref() {
+            // A failed send means the thread stopped on a failure, which `join` reports.
+            Some((tx, _)) => {
+                let _ = tx.send(batch);
+            }
+            None => self.tree.run(&batch)?,
+        }
+        self.join()?;
         if let Some(c) = self.pending.last() {
             return Err(IntegrityError::Checkpoint { size: c.id.size, what: "the chain ends before its size".into() });
         }
-        Ok((self.stored.map_or(0, |s| s.covered), self.checkpoints))
+        Ok((self.tree.stored.map_or(0, |s| s.covered), self.tree.checkpoints))
     }
 }
