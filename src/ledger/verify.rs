@@ -67,7 +67,7 @@ impl Ledger {
             expected_seq: None,
             blocks: 0,
             bytes: Vec::with_capacity(512),
-            tree: self.tree_check(head.records)?,
+            tree: self.tree_check(head.records, depth == Depth::Rules)?,
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
