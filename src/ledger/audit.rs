@@ -288,8 +288,10 @@ impl TreeCheck {
         }
         let sent = self.worker.as_ref().is_some_and(|(tx, _)| tx.send(batch).is_ok());
         if !sent {
-            // The thread stopped on an integrity failure: report it now.
+            // The thread stopped on an integrity failure: report it now (and never go on
+            // without the batch).
             self.join()?;
+            return Err(IntegrityError::Tree { seq: None, what: "the tree check stopped early".into() });
         }
         Ok(())
     }

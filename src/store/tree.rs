@@ -337,8 +337,9 @@ impl TreeWriter {
         }
         let worker = self.worker.as_ref().expect("started above");
         if worker.tx.send(batch).is_err() {
-            // The thread stopped on an error: report it.
-            return self.finish().map(|_| ());
+            // The thread stopped on an error: report it (and never go on without the batch).
+            let stopped = StoreError::Damaged { seq: None, what: "the tree thread stopped early".into() };
+            return Err(self.finish().err().unwrap_or(stopped));
         }
         Ok(())
     }
