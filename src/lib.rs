@@ -34,6 +34,13 @@
 //!   signed notes with Ed25519 keys ([`tlog::note`]), checkpoints ([`tlog::checkpoint`]) and
 //!   tiles ([`tlog::tiles`]). It knows nothing of the store; the store answers its
 //!   `NodeSource` / `TileReader` traits.
+//! - [`audit`] (issue 10): what a checkpoint claims ([`audit::claims`]: head hash, quota-state
+//!   tree), keys ([`audit::keys`]), checkpoints, proofs and bundles with their offline checks
+//!   ([`audit::proofs`]: "where is a proof document checked?"), the tlog-tiles directory
+//!   ([`audit::publish`]) and the auditing client ([`audit::client`]). The tree itself is
+//!   derived data of the store ([`store::tree`]; records found for proofs by
+//!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
+//!   (`ledger/audit.rs`).
 //! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
 //!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
 //!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
@@ -76,6 +83,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod cli;
 pub mod domain;
 pub mod format;

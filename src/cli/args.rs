@@ -60,8 +60,8 @@ pub enum Command {
         /// Also check that a record with this hash is on the chain (exit 3 if not)
         #[arg(long, value_name = "HEX")]
         expect_head: Option<String>,
-        /// Check hashes, links, head and snapshots only, not the rules and the index (memory
-        /// stays bounded on very large ledgers)
+        /// Check hashes, links, head and snapshots only, not the rules, the index, the Merkle
+        /// tree and the checkpoints (memory stays bounded on very large ledgers)
         #[arg(long)]
         chain_only: bool,
         /// Print the result as JSON
@@ -137,4 +137,8 @@ pub enum Command {
     },
     /// Build the H200 story in a fresh ledger, verify it, replay it and print the quota state
     Demo,
+    /// The audit commands (issue 10): keygen, checkpoint, prove, check-proof, bundle,
+    /// check-bundle, publish, audit.
+    #[command(flatten)]
+    Audit(super::audit::AuditCommand),
 }

@@ -4,6 +4,7 @@
 //! [`crate::ledger::Ledger`] and results into text or JSON.
 
 pub mod args;
+pub mod audit;
 pub mod demo;
 pub mod output;
 pub mod sink;
@@ -152,6 +153,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
         // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
+        Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -267,6 +269,9 @@ pub struct NotFound(pub String);
 /// The exit code for an error: 1 refused or bad input, 2 usage, 3 integrity, 4 storage.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<crate::audit::AuditError>() {
+            return e.exit_code();
+        }
         if let Some(e) = cause.downcast_ref::<LedgerError>() {
             return e.exit_code();
         }

@@ -66,6 +66,7 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
             "rules_checked": r.rules, "index_entries": r.index_entries,
             "index_records": r.index_records,
             "head": head_json(&r.head), "expected_head_seq": r.expected_seq,
+            "tree_leaves": r.tree_leaves, "checkpoints": r.checkpoints,
         });
         writeln!(out, "{v}")?;
         return Ok(());
@@ -82,7 +83,13 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
             )?;
         }
     }
-    write!(out, ", {} snapshots match a fresh replay; head hash {}", r.snapshots, hex(&r.head.last_hash))?;
+    write!(out, ", {} snapshots match a fresh replay", r.snapshots)?;
+    write!(
+        out,
+        ", the Merkle tree of {} records and {} signed checkpoints match the records",
+        r.tree_leaves, r.checkpoints
+    )?;
+    write!(out, "; head hash {}", hex(&r.head.last_hash))?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
     }

@@ -9,9 +9,11 @@ pub mod chain;
 pub mod codec;
 pub mod head;
 pub mod index_run;
+pub mod license_row;
 pub mod record;
 pub mod segment;
 pub mod snapshot;
+pub mod tree;
 
 /// The format version written in every record, block, head and snapshot.
 pub const FORMAT_VERSION: u8 = 1;

@@ -153,6 +153,7 @@ impl<'w> Encoder<'w> {
         // Paired with the strict decode on read: what we write must read back as itself.
         debug_assert_eq!(codec::decode::<RecordV1>(&self.body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
         let hash = chain::record_hash(&self.body);
+        self.sink.push_leaf(&self.body)?;
         if !self.block.fits(self.body.len()) {
             // A full block is written at once, beyond the committed length.
             let full = self.block.finish_and_reset(seq, self.prev, false);
@@ -335,10 +336,7 @@ impl Ledger {
         let slot = writer.head();
         self.end = (slot.segment_first_seq, slot.segment_len);
         let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(state, last_hash));
-        writer.update_derived(&head_snapshot, periodic).map_err(|error| LedgerError::DerivedFailed {
-            appended,
-            head: chain::hex(&last_hash),
-            error,
-        })
+        let derived = writer.update_derived(&head_snapshot, periodic).and_then(|()| writer.publish_tree());
+        derived.map_err(|error| LedgerError::DerivedFailed { appended, head: chain::hex(&last_hash), error })
     }
 }

@@ -7,6 +7,7 @@
 //! - `verify`: the whole chain, the snapshots, the rules and the index, trusting nothing.
 
 mod append;
+mod audit;
 mod read;
 mod verify;
 
@@ -85,6 +86,22 @@ pub enum IntegrityError {
     /// `--expect-head`: no record on the chain has this hash.
     #[error("integrity failure: no record on the chain has hash {0} (the ledger was truncated or rewritten since)")]
     NotOnChain(String),
+    /// The stored Merkle tree differs from the tree of the records (issue 10).
+    #[error("integrity failure{}: Merkle tree: {what}", seq.map(|s| format!(" at seq {s}")).unwrap_or_default())]
+    Tree {
+        /// The first leaf concerned, if known.
+        seq: Option<u64>,
+        /// What is wrong.
+        what: String,
+    },
+    /// A stored checkpoint does not check against the records (issue 10).
+    #[error("integrity failure: checkpoint of size {size}: {what}")]
+    Checkpoint {
+        /// The tree size it signs.
+        size: u64,
+        /// What is wrong.
+        what: String,
+    },
     /// A stored value besides a record does not decode.
     #[error("integrity failure: stored {what} is undecodable ({error})")]
     Undecodable {
@@ -102,7 +119,7 @@ impl IntegrityError {
             IntegrityError::Record { seq, .. }
             | IntegrityError::Head { seq, .. }
             | IntegrityError::RuleBroken { seq, .. } => Some(*seq),
-            IntegrityError::Damaged { seq, .. } => *seq,
+            IntegrityError::Damaged { seq, .. } | IntegrityError::Tree { seq, .. } => *seq,
             _ => None,
         }
     }
@@ -223,6 +240,11 @@ pub struct VerifyReport {
     /// Records the stored index covers (it may lag the head after a crash; the next writer
     /// catches it up).
     pub index_records: u64,
+    /// Leaves of the stored Merkle tree compared with the tree of the records (it may lag the
+    /// head after a crash, like the index).
+    pub tree_leaves: u64,
+    /// Stored checkpoints checked: signature, root, head hash and quota-state root.
+    pub checkpoints: u64,
 }
 
 /// One record read back: its seq, decoded fact, hash and canonical bytes.
@@ -448,6 +470,7 @@ impl Ledger {
         let writer = self.writer.as_mut().expect("reindex needs a writer");
         writer.reset_index()?;
         self.catch_up_from(0, true)?;
+        self.rebuild_tree()?;
         Ok(self.head.records)
     }
 
@@ -462,7 +485,7 @@ impl Ledger {
         if covered < self.head.records || !snapshot_ok {
             self.catch_up_from(covered, false)?;
         }
-        Ok(())
+        self.catch_up_tree()
     }
 
     /// Replays records `from..head` into the index, then stores the index, the head snapshot

@@ -41,6 +41,8 @@ struct Check {
     stored: Option<(u64, Index)>,
     /// Stored index entries found equal to the rebuild.
     index_entries: u64,
+    /// The Merkle tree and the stored checkpoints (issue 10).
+    tree: super::audit::TreeCheck,
 }
 
 impl Ledger {
@@ -84,6 +86,7 @@ impl Ledger {
             head_records: head.records,
             stored,
             index_entries: 0,
+            tree: self.tree_check(head.records, depth == Depth::Rules)?,
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
@@ -121,6 +124,7 @@ impl Ledger {
             }
         }
         let index_entries = check.index_entries;
+        let (tree_leaves, checkpoints) = check.tree.finish()?;
         if let Some(h) = expect {
             // The all-zero hash is the head of the empty ledger, which every ledger extends.
             if check.expected_seq.is_none() && h != chain::GENESIS_PREV {
@@ -136,6 +140,8 @@ impl Ledger {
             head,
             expected_seq: check.expected_seq,
             index_records,
+            tree_leaves,
+            checkpoints,
         })
     }
 
@@ -245,6 +251,7 @@ impl Check {
             self.state.apply(&fact);
             self.seq_next += 1;
             self.prev = hash;
+            self.tree.record(&self.bytes, &hash, &self.state)?;
             if self.expect == Some(hash) {
                 self.expected_seq = Some(seq);
             }

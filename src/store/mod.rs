@@ -10,6 +10,8 @@
 //! PATH/index/      the per-event index: run files and MANIFEST (`store::index`)  derived
 //! PATH/snapshots/  quota snapshots (`store::snapshots`)                           derived
 //! PATH/meta/       sled: the writer's metadata (the index manifest; a few keys)   derived
+//! PATH/tree/       the Merkle tree over the records (`store::tree`), block index  derived
+//! PATH/checkpoints/ signed checkpoints (`store::checkpoints`), kept as evidence
 //! PATH/recovered/  torn tails cut by recovery, kept as found
 //! ```
 //! Architecture Invariant: the segments and `HEAD` are the truth; everything else is derived
@@ -20,13 +22,16 @@
 //! them, then moves the commit point (one `HEAD` slot, synced); a failed write poisons the
 //! writer, which accepts nothing more.
 
+pub mod checkpoints;
 pub mod disk;
 pub mod head;
 pub mod index;
+pub mod locate;
 pub mod meta;
 pub mod recovery;
 pub mod segment;
 pub mod snapshots;
+pub mod tree;
 pub mod writer;
 
 use crate::format::head::HeadSlot;
@@ -197,6 +202,14 @@ impl Layout {
     /// `meta/`.
     pub fn meta(&self) -> PathBuf {
         self.dir.join(meta::META_DIR)
+    }
+    /// `tree/` (issue 10): the Merkle tree over the records.
+    pub fn tree(&self) -> PathBuf {
+        self.dir.join(tree::TREE_DIR)
+    }
+    /// `checkpoints/` (issue 10): signed checkpoints kept as evidence.
+    pub fn checkpoints(&self) -> PathBuf {
+        self.dir.join(checkpoints::CHECKPOINTS_DIR)
     }
 }
 

@@ -21,6 +21,7 @@ use super::index::{publish_manifest, read_manifest, Index, ManifestV1};
 use super::meta::Meta;
 use super::recovery::{check_commit_point, recover, Recovered};
 use super::segment::SegmentWriter;
+use super::tree::TreeWriter;
 use super::{ensure_space, lock_for_writing, snapshots, Layout, OpenMode, StoreError};
 use crate::format::codec;
 use crate::format::head::HeadSlot;
@@ -50,6 +51,7 @@ pub struct Writer {
     segments: SegmentWriter,
     index: Index,
     meta: Meta,
+    tree: TreeWriter,
     poisoned: bool,
     /// What recovery did on open.
     pub recovered: Recovered,
@@ -87,7 +89,8 @@ impl Writer {
             publish_manifest(&layout.index(), index.manifest())?;
         }
         index.remove_unlisted()?;
-        Ok(Writer { layout, _lock: lock, head, segments, index, meta, poisoned: false, recovered })
+        let tree = TreeWriter::open(&layout.tree(), slot.records)?;
+        Ok(Writer { layout, _lock: lock, head, segments, index, meta, tree, poisoned: false, recovered })
     }
 
     /// The commit point.
@@ -122,8 +125,12 @@ impl Writer {
 
     /// The index and a sink for blocks, to be used from two threads by one append.
     pub fn split(&mut self) -> (&mut Index, BlockSink<'_>) {
-        let sink =
-            BlockSink { segments: &mut self.segments, dir: self.layout.segments(), poisoned: &mut self.poisoned };
+        let sink = BlockSink {
+            segments: &mut self.segments,
+            tree: &mut self.tree,
+            dir: self.layout.segments(),
+            poisoned: &mut self.poisoned,
+        };
         (&mut self.index, sink)
     }
 
@@ -157,6 +164,7 @@ impl Writer {
     /// Removes what a refused append wrote beyond the committed length, and its index changes.
     pub fn roll_back(&mut self) -> Result<(), StoreError> {
         self.index.abort();
+        self.tree.abort();
         self.guard(|w| w.segments.roll_back())
     }
 
@@ -184,6 +192,29 @@ impl Writer {
         })
     }
 
+    /// The Merkle tree (issue 10): leaves are pushed by the running append.
+    pub fn tree(&mut self) -> &mut TreeWriter {
+        &mut self.tree
+    }
+
+    /// The Merkle tree, read-only.
+    pub fn tree_ref(&self) -> &TreeWriter {
+        &self.tree
+    }
+
+    /// Publishes the tree's pending leaves after the commit point moved (derived data, like
+    /// steps 4 and 5; fault point `tree-written`).
+    pub fn publish_tree(&mut self) -> Result<(), StoreError> {
+        let records = self.head.slot().records;
+        self.guard(|w| w.tree.publish(records))
+    }
+
+    /// Starts the tree over, empty (for a rebuild from the chain).
+    pub fn reset_tree(&mut self) -> Result<(), StoreError> {
+        self.tree.abort();
+        self.guard(|w| w.tree.reset())
+    }
+
     fn store_manifest(&self, m: &ManifestV1, durable: bool) -> Result<(), StoreError> {
         self.meta.set_manifest(&codec::encode(m), durable)?;
         publish_manifest(&self.layout.index(), m)
@@ -203,11 +234,17 @@ impl Writer {
 /// Writes blocks beyond the committed length for an append running on another thread.
 pub struct BlockSink<'a> {
     segments: &'a mut SegmentWriter,
+    tree: &'a mut TreeWriter,
     dir: std::path::PathBuf,
     poisoned: &'a mut bool,
 }
 
 impl BlockSink<'_> {
+    /// Appends the Merkle tree leaf of one record, given its canonical bytes (issue 10).
+    pub fn push_leaf(&mut self, record: &[u8]) -> Result<(), StoreError> {
+        self.tree.push(record)
+    }
+
     /// Writes one block whose first record has `first_seq`, after checking for space.
     pub fn write_block(&mut self, bytes: &[u8], first_seq: u64) -> Result<(), StoreError> {
         if *self.poisoned {

@@ -1,0 +1,358 @@
+//! `audit SOURCE --key VKEY [--full]`: checks a published log (a directory or an http(s) URL
+//! of a tlog-tiles layout) as a transparency-log client does.
+//!
+//! 1. Fetch `checkpoint`, open it with the user's key (origin = the key's name) and parse its
+//!    claims; check that the hash tiles give its root.
+//! 2. Compare it with the last checkpoint this user verified for that origin, kept in the
+//!    user's state directory (`$XDG_STATE_HOME/qledger/audit/`, else
+//!    `~/.local/state/qledger/audit/`; never inside a ledger): a smaller tree is a rollback, the
+//!    same size with another root a fork, a larger tree needs a consistency proof from the
+//!    tiles. Any of these failing is [`AuditError::Misbehaviour`] (exit 3) with both
+//!    checkpoints as evidence.
+//! 3. With `--full`, re-hash every entry of the entry bundles: the tree root, the BLAKE3 chain
+//!    (seqs and links), the head hash and the quota-state root must be the signed ones.
+//! 4. Keep the new checkpoint as the last verified one (never a smaller one).
+
+use super::claims::{b64, claims_of, Claims};
+use super::AuditError;
+use crate::domain::QuotaState;
+use crate::format::chain;
+use crate::format::codec;
+use crate::format::record::RecordV1;
+use crate::limits::RECORD_BYTES_MAX;
+use crate::store::disk::{create_dir, create_new_file};
+use crate::store::snapshots::temp_path;
+use crate::store::tree::Edge;
+use crate::tlog::checkpoint::{open_checkpoint, Checkpoint};
+use crate::tlog::merkle::{self, Sha256, TreeHasher};
+use crate::tlog::note::{VerifierKey, NOTE_BYTES_MAX};
+use crate::tlog::tiles::{
+    decode_entry_bundle, new_entry_bundles, Tile, TileLevel, TileNodeSource, TileReader, HASH_BYTES, TILE_HEIGHT,
+    TILE_WIDTH,
+};
+use std::cell::Cell;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+/// Seconds one http(s) request may take, connection included.
+pub const FETCH_TIMEOUT_SECS: u64 = 30;
+/// Largest hash tile, in bytes.
+pub const TILE_BYTES_MAX: u64 = TILE_WIDTH * HASH_BYTES as u64;
+/// Largest entry bundle, in bytes (256 entries of at most one record each, with lengths).
+pub const ENTRY_BUNDLE_BYTES_MAX: u64 = TILE_WIDTH * (2 + RECORD_BYTES_MAX as u64);
+/// The name of this program's directory in the user's state directory.
+pub const STATE_SUBDIR: &str = "qledger/audit";
+
+/// Where a published log is read from.
+pub enum Source {
+    /// A directory.
+    Dir(PathBuf),
+    /// An `http://` or `https://` URL prefix.
+    Http {
+        /// The prefix, without a trailing `/`.
+        base: String,
+        /// The client.
+        agent: ureq::Agent,
+    },
+}
+
+/// Why a fetch failed: the log does not have it, or it could not be reached.
+#[derive(Debug)]
+enum Fetch {
+    Missing(String),
+    Failed(String),
+}
+
+impl Source {
+    /// A URL (`http://`, `https://`) or a directory.
+    pub fn parse(source: &str) -> Source {
+        if source.starts_with("http://") || source.starts_with("https://") {
+            let config = ureq::Agent::config_builder()
+                .timeout_global(Some(Duration::from_secs(FETCH_TIMEOUT_SECS)))
+                .http_status_as_error(false)
+                .build();
+            Source::Http { base: source.trim_end_matches('/').to_owned(), agent: config.into() }
+        } else {
+            Source::Dir(PathBuf::from(source))
+        }
+    }
+
+    fn fetch(&self, rel: &str, max: u64) -> Result<Vec<u8>, Fetch> {
+        match self {
+            Source::Dir(dir) => fetch_file(&dir.join(rel), max),
+            Source::Http { base, agent } => fetch_http(agent, &format!("{base}/{rel}"), max),
+        }
+    }
+}
+
+fn fetch_file(path: &Path, max: u64) -> Result<Vec<u8>, Fetch> {
+    let file = fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Fetch::Missing(format!("{}: not found", path.display())),
+        _ => Fetch::Failed(format!("{}: {e}", path.display())),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| Fetch::Failed(format!("{}: {e}", path.display())))?;
+    if bytes.len() as u64 > max {
+        return Err(Fetch::Missing(format!("{}: larger than {max} bytes", path.display())));
+    }
+    Ok(bytes)
+}
+
+fn fetch_http(agent: &ureq::Agent, url: &str, max: u64) -> Result<Vec<u8>, Fetch> {
+    let mut response = agent.get(url).call().map_err(|e| Fetch::Failed(format!("{url}: {e}")))?;
+    let status = response.status().as_u16();
+    if status == 404 || status == 410 {
+        return Err(Fetch::Missing(format!("{url}: HTTP {status}")));
+    }
+    if status != 200 {
+        return Err(Fetch::Failed(format!("{url}: HTTP {status}")));
+    }
+    response.body_mut().with_config().limit(max).read_to_vec().map_err(|e| Fetch::Missing(format!("{url}: {e}")))
+}
+
+/// Tiles from a source; remembers whether a failure was the source's being unreachable.
+struct Tiles<'a> {
+    source: &'a Source,
+    unreachable: Rc<Cell<bool>>,
+}
+
+impl TileReader for Tiles<'_> {
+    type Error = String;
+    fn read_tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
+        self.source.fetch(&tile.path(), TILE_BYTES_MAX).map_err(|e| match e {
+            Fetch::Missing(m) => m,
+            Fetch::Failed(m) => {
+                self.unreachable.set(true);
+                m
+            }
+        })
+    }
+}
+
+/// What a successful audit saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// The log.
+    pub origin: String,
+    /// The tree size verified.
+    pub size: u64,
+    /// Its root, base64.
+    pub root: String,
+    /// The size of the last checkpoint verified before, if any.
+    pub previous: Option<u64>,
+    /// Entries re-hashed (`--full`).
+    pub entries: Option<u64>,
+}
+
+/// Audits the log at `source` with the verifier key `key`; `state_dir` is the user's state
+/// directory ([`user_state_dir`]).
+pub fn audit(source: &Source, key: &VerifierKey, full: bool, state_dir: &Path) -> Result<AuditReport, AuditError> {
+    let note = source.fetch("checkpoint", NOTE_BYTES_MAX as u64).map_err(|e| match e {
+        Fetch::Missing(m) => AuditError::Input(format!("no checkpoint: {m}")),
+        Fetch::Failed(m) => AuditError::Unreachable(m),
+    })?;
+    let (cp, claims) = open(&note, key).map_err(AuditError::Rejected)?;
+    let note = String::from_utf8_lossy(&note).into_owned();
+    let unreachable = Rc::new(Cell::new(false));
+    let mut tiles = TileNodeSource::new(Tiles { source, unreachable: unreachable.clone() }, cp.size);
+    let caught = |what: String, evidence: String| {
+        if unreachable.get() {
+            AuditError::Unreachable(what)
+        } else {
+            AuditError::Misbehaviour { what, evidence }
+        }
+    };
+    let root =
+        merkle::root::<Sha256, _>(&mut tiles, cp.size).map_err(|e| caught(format!("tiles: {e}"), note.clone()))?;
+    if root != cp.root {
+        return Err(caught("the published hash tiles do not give the checkpoint's root".into(), note));
+    }
+    let kept = kept_path(state_dir, &cp.origin);
+    let previous = match read_kept(&kept)? {
+        None => None,
+        Some(old_note) => {
+            let evidence = format!("previously verified checkpoint:\n{old_note}\nnew checkpoint:\n{note}");
+            let (old, _) = open(old_note.as_bytes(), key).map_err(|e| AuditError::Misbehaviour {
+                what: format!("the checkpoint kept for {} does not open with this key: {e}", cp.origin),
+                evidence: evidence.clone(),
+            })?;
+            check_consistent(&old, &cp, &mut tiles).map_err(|what| caught(what, evidence))?;
+            Some(old.size)
+        }
+    };
+    let entries =
+        if full { Some(full_check(source, &cp, &claims).map_err(|what| caught(what, note.clone()))?) } else { None };
+    if previous.is_none_or(|old| cp.size >= old) {
+        keep(&kept, &note)?;
+    }
+    Ok(AuditReport { origin: cp.origin, size: cp.size, root: b64(&cp.root), previous, entries })
+}
+
+fn open(note: &[u8], key: &VerifierKey) -> Result<(Checkpoint, Claims), String> {
+    let opened = open_checkpoint(note, key.name(), key).map_err(|e| format!("checkpoint: {e}"))?;
+    let claims = Claims::parse(&opened.checkpoint.extensions).map_err(|e| format!("checkpoint: {e}"))?;
+    Ok((opened.checkpoint, claims))
+}
+
+/// The new checkpoint must extend the old one: same size and root, or a larger tree with a
+/// consistency proof from the tiles.
+fn check_consistent<R: TileReader>(
+    old: &Checkpoint,
+    new: &Checkpoint,
+    tiles: &mut TileNodeSource<R>,
+) -> Result<(), String> {
+    if new.size < old.size {
+        return Err(format!(
+            "rollback: the log shows a tree of {} records after one of {} was verified",
+            new.size, old.size
+        ));
+    }
+    if new.size == old.size {
+        return if new.root == old.root {
+            Ok(())
+        } else {
+            Err(format!("fork: two checkpoints of size {} with different roots", new.size))
+        };
+    }
+    if old.size == 0 {
+        return Ok(());
+    }
+    let proof = merkle::prove_consistency::<Sha256, _>(tiles, old.size, new.size)
+        .map_err(|e| format!("fork or bad proof: no consistency proof from size {} to {}: {e}", old.size, new.size))?;
+    old.verify_consistency(new, &proof).map_err(|e| {
+        format!("fork: the tree of size {} is not a prefix of the tree of size {}: {e}", old.size, new.size)
+    })
+}
+
+/// Re-hashes every entry: tree root, chain, head hash and quota-state root. Returns the
+/// entries checked.
+fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, String> {
+    let mut edge = Edge::default();
+    let mut state = QuotaState::default();
+    let mut prev = chain::GENESIS_PREV;
+    let mut tiles = ExpectedTiles::default();
+    for bundle in new_entry_bundles(0, cp.size) {
+        let data = source.fetch(&bundle.path(), ENTRY_BUNDLE_BYTES_MAX).map_err(|e| match e {
+            Fetch::Missing(m) | Fetch::Failed(m) => format!("entry bundle: {m}"),
+        })?;
+        let entries = decode_entry_bundle(&data, bundle.width).map_err(|e| format!("{}: {e}", bundle.path()))?;
+        for entry in entries {
+            let seq = edge.size();
+            let hashes = edge.push(Sha256::hash_leaf(entry)).map_err(|e| e.to_string())?;
+            tiles.add(source, &hashes)?;
+            let record: RecordV1 = codec::decode(entry, RECORD_BYTES_MAX)
+                .map_err(|e| format!("entry {seq} is not a canonical record: {e}"))?;
+            if record.seq != seq || record.prev != prev {
+                return Err(format!("entry {seq}: the chain is broken (seq or link)"));
+            }
+            prev = chain::record_hash(entry);
+            state.apply(&record.into_fact().map_err(|e| format!("entry {seq}: {e}"))?);
+        }
+    }
+    if edge.root() != cp.root {
+        return Err("the entries do not give the checkpoint's root".into());
+    }
+    tiles.finish(source)?;
+    if claims_of(&state, prev) != *claims {
+        return Err("the entries do not give the checkpoint's head hash and quota-state root".into());
+    }
+    Ok(edge.size())
+}
+
+/// The hash tiles the entries imply, compared with the published ones as each fills up
+/// (and the partial ones at the end): one tile of hashes per tile level in memory.
+#[derive(Default)]
+struct ExpectedTiles {
+    /// Per tile level: the index of the tile being filled and its hashes so far.
+    levels: Vec<(u64, Vec<u8>)>,
+}
+
+impl ExpectedTiles {
+    /// The stored hashes of one leaf (`hashes[l]` is a node of tree level `l`).
+    fn add(&mut self, source: &Source, hashes: &[crate::tlog::merkle::Hash]) -> Result<(), String> {
+        for (level, hash) in hashes.iter().enumerate().step_by(TILE_HEIGHT as usize) {
+            let tile_level = level / TILE_HEIGHT as usize;
+            if self.levels.len() == tile_level {
+                self.levels.push((0, Vec::with_capacity(TILE_BYTES_MAX as usize)));
+            }
+            let (index, data) = &mut self.levels[tile_level];
+            data.extend_from_slice(hash);
+            if data.len() as u64 == TILE_BYTES_MAX {
+                compare_tile(source, tile_level, *index, data)?;
+                *index += 1;
+                data.clear();
+            }
+        }
+        Ok(())
+    }
+
+    /// Compares the partial tiles left at the end.
+    fn finish(&self, source: &Source) -> Result<(), String> {
+        for (tile_level, (index, data)) in self.levels.iter().enumerate() {
+            if !data.is_empty() {
+                compare_tile(source, tile_level, *index, data)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn compare_tile(source: &Source, tile_level: usize, index: u64, expected: &[u8]) -> Result<(), String> {
+    let width = (expected.len() / HASH_BYTES) as u16;
+    let tile = Tile { level: TileLevel::Hashes(tile_level as u8), index, width };
+    let found = source.fetch(&tile.path(), TILE_BYTES_MAX).map_err(|e| match e {
+        Fetch::Missing(m) | Fetch::Failed(m) => format!("hash tile: {m}"),
+    })?;
+    if found != expected {
+        return Err(format!("{} is not the tile the entries give", tile.path()));
+    }
+    Ok(())
+}
+
+/// `$XDG_STATE_HOME/qledger/audit`, else `$HOME/.local/state/qledger/audit`.
+pub fn user_state_dir() -> Result<PathBuf, AuditError> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .and_then(absolute)
+        .or_else(|| std::env::var_os("HOME").and_then(absolute).map(|h| h.join(".local/state")))
+        .ok_or_else(|| AuditError::Input("neither XDG_STATE_HOME nor HOME names a directory".into()))?;
+    Ok(base.join(STATE_SUBDIR))
+}
+
+fn kept_path(state_dir: &Path, origin: &str) -> PathBuf {
+    state_dir.join(format!("{}.checkpoint", chain::hex(&Sha256::digest(&[origin.as_bytes()]))))
+}
+
+fn read_kept(path: &Path) -> Result<Option<String>, AuditError> {
+    match fetch_file(path, NOTE_BYTES_MAX as u64) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| AuditError::Input(format!("{} is not a checkpoint", path.display()))),
+        Err(Fetch::Missing(m)) if !path.exists() => {
+            let _ = m;
+            Ok(None)
+        }
+        Err(Fetch::Missing(m) | Fetch::Failed(m)) => Err(AuditError::Unreachable(m)),
+    }
+}
+
+/// Keeps `note` as the last verified checkpoint: owner-only, temporary file and rename, synced.
+fn keep(path: &Path, note: &str) -> Result<(), AuditError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| AuditError::Unreachable(format!("keeping the checkpoint in {}: {e}", dir.display()));
+    create_dir(dir).map_err(fail)?;
+    let tmp = temp_path(dir);
+    let written = create_new_file(&tmp).and_then(|mut f| {
+        f.write_all(note.as_bytes())?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = renamed {
+        let _ = fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+}
