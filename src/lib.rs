@@ -79,6 +79,8 @@
 pub mod cli;
 pub mod domain;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonl;
 pub mod ledger;
 pub mod limits;
