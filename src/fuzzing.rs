@@ -305,6 +305,41 @@ pub fn segment(data: &[u8]) {
         at += header.total_bytes() as usize;
         next = Some((header.end_seq(), *hashes.last().expect("a block has records")));
     }
+    store_blocks(first_seq, data);
+}
+
+/// `store::segment::BlockReader`, the reader of every command, over `data` as the only segment
+/// file of a simulated disk, from its first seq and from a seq inside it.
+fn store_blocks(first_seq: u64, data: &[u8]) {
+    use crate::store::disk::{Disk, SimDisk};
+    use crate::store::segment::{segment_name, BlockReader};
+    use std::path::Path;
+    use std::sync::Arc;
+    let disk = SimDisk::new();
+    let dir = Path::new("/ledger/segments");
+    disk.create_dir(Path::new("/ledger")).expect("a simulated directory");
+    disk.create_dir(dir).expect("a simulated directory");
+    let file = disk.create_new(&dir.join(segment_name(first_seq))).expect("a simulated file");
+    file.write_all_at(data, 0).expect("a simulated write");
+    let disk: Arc<dyn Disk> = Arc::new(disk);
+    let skip = u64::from(data.get(SEGMENT_HEADER_BYTES + 4).copied().unwrap_or(0) % 16);
+    for from in [first_seq, first_seq.saturating_add(skip)] {
+        let end = first_seq.saturating_add(1 << 20);
+        let Ok(reader) = BlockReader::new(Arc::clone(&disk), dir, from, end) else { continue };
+        let mut next = None;
+        for raw in reader.take(1000) {
+            let Ok(raw) = raw else { break };
+            assert_eq!(check_block(&raw.header_bytes, &raw.payload), Ok(()), "the reader yields a bad block");
+            assert_eq!(parse_block_header(&raw.header_bytes).as_ref(), Ok(&raw.header));
+            assert!(raw.header.end_seq() > from, "the reader yields a block before `from`");
+            if let Some(seq) = next {
+                assert_eq!(raw.header.first_seq, seq, "the reader skips or repeats seqs");
+            }
+            next = Some(raw.header.end_seq());
+            let mut hashes = Vec::new();
+            let _ = hash_block(&raw.header, &raw.payload, &mut hashes);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -384,10 +419,14 @@ fn index_value(v: &[u8]) {
 }
 
 /// An index run file, read as `store::index::Run` reads it (header, trailer, footer, pages in
-/// the file, lookups through the Bloom filter and the page table), or one page, or one value.
+/// the file, lookups through the Bloom filter and the page table), or one page, or one value,
+/// or the index `MANIFEST`.
 pub fn index_run(data: &[u8]) {
     index_page(data);
     index_value(data);
+    if let Ok(m) = crate::store::index::ManifestV1::decode(data) {
+        assert_eq!(codec::encode(&m), data, "an accepted index manifest re-encodes to its bytes");
+    }
     if let Some(h) = data.get(..RUN_HEADER_BYTES) {
         if let Ok((entries, pages)) = parse_run_header(h) {
             assert_eq!(run_header(entries, pages)[..], h[..], "an accepted run header re-encodes");
@@ -400,6 +439,7 @@ pub fn index_run(data: &[u8]) {
     let end = data.len() - FOOTER_TRAILER_BYTES;
     let Ok((footer_len, crc)) = parse_footer_trailer(&data[end..]) else { return };
     let Some(footer_at) = end.checked_sub(footer_len).filter(|&at| at >= RUN_HEADER_BYTES) else { return };
+    store_run(data);
     let Ok((refs, bloom)) = decode_footer(&data[footer_at..end], crc, pages) else { return };
     assert_eq!(refs.len(), pages as usize);
     assert_eq!(encode_footer(&refs, &bloom), &data[footer_at..], "an accepted footer re-encodes to its bytes");
@@ -433,6 +473,47 @@ pub fn index_run(data: &[u8]) {
             assert_eq!(find_in_page(page, d), Ok(Some(&v[..])));
         }
     }
+}
+
+/// `store::index::Run`, the reader of `append` and `verify`, on `data` as run file 0: opening
+/// it, every lookup and the iteration either work or report damage, never panic and never an
+/// I/O error (the file is there and readable).
+fn store_run(data: &[u8]) {
+    use crate::store::index::Run;
+    use crate::store::StoreError;
+    thread_local! {
+        static DIR: tempfile::TempDir = tempfile::tempdir().expect("a temporary directory");
+    }
+    DIR.with(|dir| {
+        let path = dir.path().join(format!("{:016x}.qidx", 0));
+        std::fs::write(&path, data).expect("write the run file");
+        let damage = |e: &StoreError| matches!(e, StoreError::Damaged { .. });
+        let run = match Run::open(dir.path(), 0) {
+            Ok(run) => run,
+            Err(e) => {
+                assert!(damage(&e), "opening a hostile run is not damage: {e}");
+                return;
+            }
+        };
+        let mut digests = vec![[0u8; 12], [0xff; 12]];
+        for item in run.iter().take(5000) {
+            match item {
+                Ok((d, v)) => {
+                    index_value(&v);
+                    digests.push(d);
+                }
+                Err(e) => {
+                    assert!(damage(&e), "iterating a hostile run is not damage: {e}");
+                    break;
+                }
+            }
+        }
+        for d in digests.iter().take(64) {
+            if let Err(e) = run.get(d) {
+                assert!(damage(&e), "a lookup in a hostile run is not damage: {e}");
+            }
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ fn write_seeds() {
     let empty = HeadSlot { generation: 0, records: 0, last_hash: [0; 32], segment_first_seq: 0, segment_len: 32 };
     write("head", "new-ledger", &[&empty.encode()[..], &[0; HEAD_SLOT_BYTES]].concat());
 
-    // index_run: both runs, a page, a value, a damaged footer.
+    // index_run: both runs, a page, a value, a damaged footer, the manifest.
     for (i, name) in ["0000000000000000.qidx", "0000000000000001.qidx"].iter().enumerate() {
         let run = std::fs::read(ledger.join("index").join(name)).expect("run");
         write("index_run", &format!("run{i}.qidx"), &run);
@@ -250,6 +250,9 @@ fn write_seeds() {
             write("index_run", "bad-footer.qidx", &flip(&run, footer_at + 3));
         }
     }
+
+    let manifest = std::fs::read(ledger.join("index/MANIFEST")).expect("manifest");
+    write("index_run", "MANIFEST", &manifest);
 
     // snapshot: the head snapshot file, the snapshot inside it, an empty one, a cut one.
     let snap = std::fs::read(ledger.join("snapshots/head.qsnap")).expect("snapshot");
