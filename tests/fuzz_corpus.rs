@@ -10,7 +10,9 @@ use quotaledger::format::codec;
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
 use quotaledger::format::index_run::{parse_footer_trailer, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES};
 use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
-use quotaledger::format::segment::{parse_block_header, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+use quotaledger::format::segment::{
+    parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+};
 use quotaledger::format::snapshot::{decode_snapshot_file, encode_snapshot_file, QuotaSnapshotV1};
 use quotaledger::fuzzing::{tlog_signer, TARGETS};
 use quotaledger::tlog::checkpoint::Checkpoint;
@@ -224,6 +226,23 @@ fn write_seeds() {
     write("segment", "block.qblk", &seg[SEGMENT_HEADER_BYTES..first_end]);
     write("segment", "torn.qseg", &seg[..first_end + 100]);
     write("segment", "bad-crc.qseg", &flip(&seg, first_end + 60));
+    // tests/decoders.rs `a_damaged_block_near_u64_max_is_damage`: a segment at seq
+    // u64::MAX - 1 whose third record is damaged (BlockReader overflowed naming it).
+    let near = u64::MAX - 1;
+    let mut block = BlockBuilder::new(near, [0; 32]);
+    let mut prev = [0u8; 32];
+    for i in 0..3u8 {
+        let mut body = vec![i; 40];
+        body.extend_from_slice(&prev);
+        let hash = quotaledger::format::chain::record_hash(&body);
+        block.push(&body, &hash);
+        prev = hash;
+    }
+    let mut regress = segment_header(near).to_vec();
+    regress.extend_from_slice(&block.finish(true));
+    let last = regress.len() - 1;
+    regress[last] ^= 1;
+    write("segment", "regress-damaged-block-near-u64-max.qseg", &regress);
 
     // head: the file, its two slots side by side, one slot, a torn slot 1.
     let head = std::fs::read(ledger.join("HEAD")).expect("HEAD");
