@@ -87,6 +87,8 @@ pub mod audit;
 pub mod cli;
 pub mod domain;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod jsonl;
 pub mod ledger;
 pub mod limits;

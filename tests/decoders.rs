@@ -396,3 +396,78 @@ fn soak_decoders() {
         .unwrap();
     eprintln!("decoders soak: 200,000 inputs, no panic");
 }
+
+/// Found by the `index_run` fuzz target (in its first second): a run whose page table puts a
+/// page at an offset near `u64::MAX` made `Run` overflow `offset + len` when it checked the
+/// page lies in the file (a panic in debug builds; in release a wrapped bound, then an I/O
+/// error, exit 4). Both checks (the page table read whole, and one entry read for a lookup)
+/// now report it as damage, like any other page outside the file. The footer's checksum is
+/// crc32c, which anyone can recompute, and a lookup reads a page table entry without it.
+#[test]
+fn an_index_run_page_at_an_offset_near_u64_max_is_damage() {
+    use quotaledger::format::index_run::{encode_footer, run_header, Bloom, PageRef};
+    use quotaledger::store::index::Run;
+    use quotaledger::store::StoreError;
+    let mut page = PageBuilder::default();
+    let d = digest(b'k', "K-1");
+    page.push(&d, &codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 8] }));
+    let (page, first) = page.take();
+    let mut bloom = Bloom::with_entries(1);
+    bloom.insert(&d);
+    let damage = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Damaged { .. }));
+    for offset in [u64::MAX - 10, u64::MAX - page.len() as u64 + 1, u64::MAX] {
+        let refs = [PageRef { first, offset, len: page.len() as u32, crc: crc32c::crc32c(&page) }];
+        let mut run = run_header(1, 1).to_vec();
+        run.extend_from_slice(&page);
+        run.extend_from_slice(&encode_footer(&refs, &bloom));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("0000000000000000.qidx"), &run).unwrap();
+        let opened = Run::open(dir.path(), 0);
+        if let Ok(r) = &opened {
+            assert!(damage(r.get(&d).map(drop)), "a lookup at offset {offset}");
+            assert!(damage(r.iter().next().expect("an entry or an error").map(drop)), "iterating at offset {offset}");
+        } else {
+            assert!(damage(opened.map(drop)), "opening at offset {offset}");
+        }
+        quotaledger::fuzzing::index_run(&run);
+    }
+}
+
+/// Found while extending the `segment` fuzz target to `store::segment::BlockReader`: a block
+/// whose checksum fails is reported at the first record whose hash differs from its locator,
+/// `first_seq + index`, which overflowed (a panic in debug builds) for a block starting near
+/// `u64::MAX` (a segment header's checksum is crc32c, which anyone can recompute). It is damage.
+#[test]
+fn a_damaged_block_near_u64_max_is_damage() {
+    use quotaledger::format::segment::{segment_header, BlockBuilder};
+    use quotaledger::store::disk::{Disk, SimDisk};
+    use quotaledger::store::segment::{segment_name, BlockReader};
+    use quotaledger::store::StoreError;
+    use std::path::Path;
+    use std::sync::Arc;
+    let first = u64::MAX - 1;
+    let mut block = BlockBuilder::new(first, [0; 32]);
+    let mut prev = [0u8; 32];
+    for i in 0..3u8 {
+        let mut body = vec![i; 40];
+        body.extend_from_slice(&prev);
+        let hash = record_hash(&body);
+        block.push(&body, &hash);
+        prev = hash;
+    }
+    let mut seg = segment_header(first).to_vec();
+    seg.extend_from_slice(&block.finish(true));
+    let last = seg.len() - 1;
+    seg[last] ^= 1; // the third record's bytes: checksum and its locator fail
+    let disk = SimDisk::new();
+    let dir = Path::new("/l/segments");
+    disk.create_dir(Path::new("/l")).unwrap();
+    disk.create_dir(dir).unwrap();
+    disk.create_new(&dir.join(segment_name(first))).unwrap().write_all_at(&seg, 0).unwrap();
+    let mut reader = BlockReader::new(Arc::new(disk), dir, first, u64::MAX).unwrap();
+    match reader.next() {
+        Some(Err(StoreError::Damaged { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    quotaledger::fuzzing::segment(&seg);
+}

@@ -131,7 +131,8 @@ impl Run {
         let mut f = vec![0u8; self.footer_len];
         self.file.read_exact_at(&mut f, self.footer_at).map_err(|e| StoreError::io("reading", &self.path, e))?;
         let (refs, bloom) = decode_footer(&f, self.footer_crc, self.pages_count).map_err(|e| self.damaged(e))?;
-        if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || p.offset + u64::from(p.len) > self.footer_at) {
+        let outside = |p: &PageRef| p.offset.checked_add(u64::from(p.len)).is_none_or(|end| end > self.footer_at);
+        if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || outside(p)) {
             return Err(self.damaged(DecodeError::Framing("a page lies outside the file".into())));
         }
         Ok(self.meta.get_or_init(|| (refs, bloom)))
@@ -143,7 +144,8 @@ impl Run {
         let at = self.footer_at + u64::from(i) * PAGE_ENTRY_BYTES as u64;
         self.file.read_exact_at(&mut e, at).map_err(|e| StoreError::io("reading", &self.path, e))?;
         let p = parse_page_ref(&e);
-        let inside = p.offset >= RUN_HEADER_BYTES as u64 && p.offset + u64::from(p.len) <= self.footer_at;
+        let inside = p.offset >= RUN_HEADER_BYTES as u64
+            && p.offset.checked_add(u64::from(p.len)).is_some_and(|end| end <= self.footer_at);
         if !inside || p.len as usize > INDEX_PAGE_BYTES_MAX || p.len < 2 {
             return Err(self.damaged(DecodeError::Framing("a page table entry lies outside the file".into())));
         }

@@ -240,7 +240,10 @@ impl BlockReader {
             // the block's link, differs from its locator (the block's first if none does).
             let mut hashes = Vec::new();
             let index = hash_block(&header, &payload, &mut hashes).err().map_or(0, |f| f.index);
-            return Err(StoreError::Damaged { seq: Some(header.first_seq + u64::from(index)), what: format!("{e}") });
+            return Err(StoreError::Damaged {
+                seq: Some(header.first_seq.saturating_add(u64::from(index))),
+                what: format!("{e}"),
+            });
         }
         let block = RawBlock { header, header_bytes, payload, segment: self.segments[self.index], offset: self.offset };
         self.offset += header.total_bytes();
