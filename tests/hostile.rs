@@ -12,7 +12,7 @@ mod qa_util;
 
 use qa_util::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -494,42 +494,6 @@ fn another_format_version_is_exit_4_and_left_alone() {
     let out = run(&ledger, &["append", input.to_str().unwrap()]);
     check_refusal(&out, 3, &["segments".into()], "segments/ missing, append");
     assert!(!ledger.join("segments").exists(), "append recreated the missing chain");
-}
-
-/// A tmpfs mounted for one test, unmounted on drop.
-struct Mount(PathBuf);
-
-impl Mount {
-    fn tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        Ok(Mount(dir.to_path_buf()))
-    }
-
-    fn remount(&self, opt: &str) -> Result<(), String> {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,{opt}")])
-            .arg(&self.0)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 fn set_mode_recursive(dir: &Path, dir_mode: u32, file_mode: u32) {
