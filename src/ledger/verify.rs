@@ -16,6 +16,13 @@ use crate::store::segment::{BlockReader, RawBlock};
 use crate::store::{self, snapshots, StoreError};
 use std::sync::mpsc::sync_channel;
 
+/// Where a snapshot to compare is: a periodic snapshot's file (read when the replay reaches
+/// it), or the head snapshot's bytes (read first, to learn which point it is at).
+enum SnapshotAt {
+    Periodic(std::path::PathBuf),
+    Bytes(Vec<u8>),
+}
+
 /// A block with the hashes of its records (or where hashing stopped).
 type Hashed = Result<(RawBlock, Result<Vec<[u8; 32]>, BlockFault>), StoreError>;
 
@@ -26,7 +33,7 @@ struct Check {
     state: QuotaState,
     rebuild: Option<Index>,
     /// `(records, snapshot bytes)` to compare, descending (popped from the end).
-    snapshots: Vec<(u64, Vec<u8>)>,
+    snapshots: Vec<(u64, SnapshotAt)>,
     snapshots_checked: u64,
     expect: Option<[u8; 32]>,
     expected_seq: Option<u64>,
@@ -147,24 +154,19 @@ impl Ledger {
 
     /// Every snapshot file at or below the head: `(records, bytes)`, descending. A damaged
     /// file is an integrity failure.
-    fn snapshots_to_check(&self, head: Head) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+    fn snapshots_to_check(&self, head: Head) -> Result<Vec<(u64, SnapshotAt)>, LedgerError> {
         let dir = self.layout.snapshots();
-        let mut out = Vec::new();
-        let damaged = |n: Option<u64>, e: String| IntegrityError::Damaged {
-            seq: None,
-            what: format!("snapshot {}: {e}", n.map_or("head".to_string(), |n| n.to_string())),
-        };
-        for n in snapshots::list_periodic(&dir)?.into_iter().filter(|&n| n <= head.records) {
-            if let Some(read) = snapshots::read_periodic(&dir, n)? {
-                out.push((n, read.map_err(|e| damaged(Some(n), e))?));
-            }
-        }
+        let mut out: Vec<(u64, SnapshotAt)> = snapshots::list_periodic(&dir)?
+            .into_iter()
+            .filter(|&n| n <= head.records)
+            .map(|n| (n, SnapshotAt::Periodic(dir.clone())))
+            .collect();
         if let Some(read) = snapshots::read_head(&dir)? {
-            let bytes = read.map_err(|e| damaged(None, e))?;
+            let bytes = read.map_err(|e| IntegrityError::Damaged { seq: None, what: format!("snapshot head: {e}") })?;
             let (s, _) = QuotaSnapshotV1::decode(&bytes)
                 .map_err(|error| IntegrityError::Undecodable { what: "head quota snapshot", error })?;
             if s.records <= head.records {
-                out.push((s.records, bytes));
+                out.push((s.records, SnapshotAt::Bytes(bytes)));
             }
         }
         out.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -295,17 +297,28 @@ impl Check {
 
     /// Compares every snapshot taken after exactly `records` records with the replay (and
     /// fails on one whose point the replay passed without meeting it).
-    fn compare_snapshots(&mut self, records: u64) -> Result<(), IntegrityError> {
+    fn compare_snapshots(&mut self, records: u64) -> Result<(), LedgerError> {
         while let Some((n, _)) = self.snapshots.last() {
             let n = *n;
             if n > records || (records == u64::MAX && n > self.state.records) {
                 return Ok(());
             }
-            let (_, bytes) = self.snapshots.pop().expect("peeked");
+            let (_, at) = self.snapshots.pop().expect("peeked");
+            // Periodic snapshots are read one at a time, when the replay reaches them, so
+            // memory does not grow with their number.
+            let bytes = match at {
+                SnapshotAt::Bytes(b) => b,
+                SnapshotAt::Periodic(dir) => match snapshots::read_periodic(&dir, n)? {
+                    Some(read) => {
+                        read.map_err(|e| IntegrityError::Damaged { seq: None, what: format!("snapshot {n}: {e}") })?
+                    }
+                    None => continue,
+                },
+            };
             let (stored, hash) = QuotaSnapshotV1::decode(&bytes)
                 .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
             if n != self.state.records || stored != self.state || hash != self.prev {
-                return Err(IntegrityError::Snapshot { records: n });
+                return Err(IntegrityError::Snapshot { records: n }.into());
             }
             self.snapshots_checked += 1;
         }
