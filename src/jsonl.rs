@@ -5,7 +5,7 @@
 //! line number and the field. Semantic rules (ids exist, quota left, ...) are not checked
 //! here but in `domain::rules`.
 
-use crate::domain::{Day, Event, Rule, Stamp, Timestamp};
+use crate::domain::{Day, Event, InputFlags, Rule, Stamp, Timestamp};
 use crate::limits::LINE_BYTES_MAX;
 use serde::Deserialize;
 use std::fmt;
@@ -42,6 +42,8 @@ pub struct InputEvent {
     pub stamp: Stamp,
     /// The event.
     pub event: Event,
+    /// What the line says about itself (`confusable_ok`); not stored.
+    pub flags: InputFlags,
 }
 
 /// What to fill in when a line has no `at` or `actor`.
@@ -106,6 +108,8 @@ struct RawEvent {
     domestic_quantity: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     supplier: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    confusable_ok: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -147,7 +151,7 @@ pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<Inp
     let ty = raw.ty.as_deref().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
     let fields = FieldTable::of(&raw);
     let allowed: &[&str] = match ty {
-        "party_registered" => &["party", "name", "country", "state_backed", "sector"],
+        "party_registered" => &["party", "name", "country", "state_backed", "sector", "confusable_ok"],
         "party_restricted" => &["party", "reason"],
         "license_granted" => {
             &["license", "authority", "licensee", "product", "quantity", "valid_from", "valid_until", "round"]
@@ -246,7 +250,8 @@ pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<Inp
         }
         _ => Event::LicenseRevoked { license: need_s(raw.license, "license")?, reason: need_s(raw.reason, "reason")? },
     };
-    Ok(InputEvent { line: line_no, stamp, event })
+    let flags = InputFlags { confusable_ok: raw.confusable_ok.unwrap_or(false) };
+    Ok(InputEvent { line: line_no, stamp, event, flags })
 }
 
 fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
@@ -282,7 +287,7 @@ fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
 }
 
 /// Which fields a raw event carries, by their JSON names.
-struct FieldTable([(&'static str, bool); 20]);
+struct FieldTable([(&'static str, bool); 21]);
 
 impl FieldTable {
     fn of(r: &RawEvent) -> FieldTable {
@@ -307,6 +312,7 @@ impl FieldTable {
             ("order", r.order.is_some()),
             ("domestic_quantity", r.domestic_quantity.is_some()),
             ("supplier", r.supplier.is_some()),
+            ("confusable_ok", r.confusable_ok.is_some()),
         ])
     }
 
@@ -346,8 +352,12 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
     InputError { line: line_no, field, message }
 }
 
+/// The UTF-8 byte order mark, skipped at the start of the input (and only there).
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Reads JSON Lines from `reader`, refusing lines over [`LINE_BYTES_MAX`] without buffering
-/// them. Blank lines are skipped (they still count for line numbers).
+/// them. Blank lines are skipped (they still count for line numbers); a UTF-8 byte order mark
+/// at the start of the input is skipped.
 pub struct LineReader<R> {
     reader: R,
     line_no: u64,
@@ -398,6 +408,10 @@ impl<R: BufRead> LineReader<R> {
             }
             if too_long {
                 return Err(LineError::TooLong { line: self.line_no });
+            }
+            if self.line_no == 1 && self.buf.starts_with(UTF8_BOM) {
+                // Editors on Windows start UTF-8 files with a byte order mark; it is not data.
+                self.buf.drain(..UTF8_BOM.len());
             }
             if self.buf.last() == Some(&b'\r') {
                 self.buf.pop();

@@ -8,17 +8,27 @@
 //!
 //! - [`domain`]: events ([`domain::event`]), the quota projection ([`domain::quota`]), the
 //!   rules that accept or refuse an event ([`domain::rules`]: "where is an order checked against
-//!   quota?"), order rows ([`domain::order`]) and business time ([`domain::time`]).
-//! - [`format`]: the ledger format: wire types ([`format::record`], [`format::snapshot`]), the
-//!   canonical encoding ([`format::codec`]), block framing ([`format::block`]) and the hash
-//!   chain ([`format::chain`]). The README's "Ledger format" section is its spec.
+//!   quota?"), what `append` checks beyond them ([`domain::admission`]: the clock's margin,
+//!   input-only limits on ids and texts, u64 totals, lookalike parties), order rows
+//!   ([`domain::order`]) and business time ([`domain::time`]).
+//! - [`format`](mod@format): the ledger format, pure (bytes in, bytes out): wire types
+//!   ([`format::record`], [`format::snapshot`]), the canonical encoding ([`format::codec`]),
+//!   the hash chain ([`format::chain`]), and the framing of every file: segments and blocks
+//!   ([`format::segment`]), the commit point ([`format::head`]), index runs
+//!   ([`format::index_run`]). The README's "Ledger format" and "Storage" sections are its spec.
 //! - [`jsonl`]: the JSON Lines input format: strict parsing with line numbers and limits.
 //! - [`limits`]: every size limit, with compile-time checks of how they relate.
-//! - [`store`]: the sled adapter: directory layout, lock, keys, atomic commit, fsync.
-//! - [`index`]: the command-side index (order rows, idempotency keys) in hash buckets, loaded
-//!   on demand by an append.
-//! - [`ledger`]: the facade: open, append (rules + encode + hash + commit), verify, read records,
-//!   state at the head or as of a point.
+//! - [`store`]: every file and sled call: directory layout, creation and lock
+//!   ([`store`]), the file layer under the chain with a simulated disk for tests
+//!   ([`store::disk`]), segment files ([`store::segment`]), the commit point
+//!   ([`store::head`]), the commit protocol and its fault points ([`store::writer`]: "what
+//!   happens on a crash between two steps?"), recovery of what lies beyond the commit point
+//!   ([`store::recovery`]), the per-event index as an LSM tree of run files
+//!   ([`store::index`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
+//!   ([`store::meta`]).
+//! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
+//!   encode + hash + commit), the one reader loop (`read`), verify (`verify`), state at the
+//!   head or as of a point, reindex.
 //! - [`tlog`]: transparency-log formats and proofs, pure: the RFC 9162 Merkle tree with
 //!   inclusion and consistency proofs ([`tlog::merkle`]: "where is a proof checked?"), C2SP
 //!   signed notes with Ed25519 keys ([`tlog::note`]), checkpoints ([`tlog::checkpoint`]) and
@@ -31,8 +41,9 @@
 //!   derived data of the store ([`store::tree`]; records found for proofs by
 //!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
 //!   (`ledger/audit.rs`).
-//! - [`cli`]: clap arguments, human and JSON output, the demo. `src/main.rs` is main -> run ->
-//!   ExitCode.
+//! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
+//!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
+//!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
 //!
 //! # Architecture invariants
 //!
@@ -44,14 +55,24 @@
 //!   golden vectors in `tests/golden.rs`.
 //! - Architecture Invariant: a record decodes only if it consumes all of its bytes and
 //!   re-encodes to the same bytes, and passes the same limits as input (checked both ways).
-//! - Architecture Invariant: one `append` call is all or nothing: it becomes visible in one sled
-//!   batch that moves the head; a refusal or crash leaves the head and every committed record as
-//!   they were. A failed write poisons the store for the rest of the process.
-//! - Architecture Invariant: snapshots and index buckets are derived data; `verify` trusts only
+//! - Architecture Invariant: the segment files and `HEAD` are the single source of truth; the
+//!   index, sled and the snapshots are derived, rebuilt from them (`qledger reindex`, and a
+//!   writer's catch-up when it opens), and nothing needed to open a ledger lives only in sled.
+//! - Architecture Invariant: one `append` call is all or nothing: its blocks are written beyond
+//!   the committed length and synced, then one `HEAD` slot moves the commit point over them; a
+//!   refusal or crash leaves the commit point and every committed byte as they were. Nothing
+//!   below the committed length is ever removed or rewritten. A failed write poisons the writer
+//!   for the rest of the process.
+//! - Architecture Invariant: readers take no lock and write nothing in the ledger: they read
+//!   `HEAD` once and then only the committed prefix it names. Only a writer, holding `LOCK`,
+//!   opens sled.
+//! - Architecture Invariant: `verify` re-checks every record against `domain::rules`, never
+//!   against `domain::admission`: admission depends on what a record does not hold (the clock,
+//!   a flag of the call or of the line) or holds input to more than older versions did, so
+//!   every record an older version accepted still decodes and verifies.
+//! - Architecture Invariant: snapshots and index runs are derived data; `verify` trusts only
 //!   the records: it recomputes the snapshots and the index and re-checks every record against
 //!   the rules, so an edit of derived data cannot smuggle a record past them.
-//! - Architecture Invariant: blocks beyond the head exist only under a staging marker for that
-//!   head; nothing else may remove or ignore them.
 //! - Deliberate repetition: `domain::Event` and `format::record::WireEvent` list the same
 //!   variants, with conversions both ways; that is the price of a wire type the domain cannot
 //!   change by accident.

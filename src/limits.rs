@@ -26,19 +26,29 @@ pub const YEAR_MAX: i32 = 9999;
 /// sled page cache, in bytes: bounded explicitly instead of sled's 1 GiB default. sled holds
 /// only the writer's metadata (a few keys).
 pub const META_CACHE_BYTES: u64 = 1024 * 1024;
-/// A segment file rolls to a new one once a block would take it past this size.
-pub const SEGMENT_BYTES_TARGET: u64 = 128 * 1024 * 1024;
+/// A segment file rolls to a new one once a block would take it past this size. Finding a
+/// record walks the block headers of its segment (at most ~512 small reads at this size), so
+/// this bounds what a seek costs, whatever the ledger's size.
+pub const SEGMENT_BYTES_TARGET: u64 = 32 * 1024 * 1024;
 /// Bytes a segment reader reads at a time.
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
-pub const MEMTABLE_ENTRIES_MAX: usize = 200_000;
-/// Live index runs before they are merged into one.
+pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
+/// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
+/// A merge takes an older run only while it holds at most this many times the entries of
+/// the newer runs taken.
+pub const MERGE_GROWTH: u64 = 4;
 /// Free space a commit needs: this many times its bytes, plus the margin below (sled rewrites
 /// whole tree nodes and may start a new segment).
 pub const DISK_SPACE_FACTOR: u64 = 3;
 /// See [`DISK_SPACE_FACTOR`].
 pub const DISK_SPACE_MARGIN_BYTES: u64 = 16 * 1024 * 1024;
+/// How far an event's `at` may lie ahead of the clock of the process that appends it, in
+/// seconds, unless the append says `--allow-future`: one day, for clocks and time zones that
+/// disagree a little. Beyond it a typo (2062 for 2026) would freeze the ledger, whose `at` never
+/// goes backwards. The default of the per-ledger setting.
+pub const AT_FUTURE_MARGIN_SECS_DEFAULT: u32 = 86_400;
 /// How often `--wait` retries a busy ledger, in milliseconds.
 pub const LOCK_RETRY_MS: u64 = 25;
 

@@ -1,7 +1,7 @@
 //! `qledger`: main -> run -> ExitCode. Everything else lives in the library.
 
 use clap::Parser;
-use quotaledger::cli::{self, args::Cli};
+use quotaledger::cli::{self, args::Cli, sink::Tracked, terminal};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -14,27 +14,34 @@ fn main() -> ExitCode {
         }
     };
     let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = BufWriter::new(Tracked::new(stdout.lock()));
     let result = cli::run(cli, &mut out).and_then(|code| {
         out.flush()?;
         Ok(code)
     });
-    match result {
-        Ok(code) => code,
-        Err(err) if cli::is_broken_pipe(&err) => ExitCode::SUCCESS,
-        Err(err) => {
-            let _ = out.flush();
-            // One line: the error and its causes, no backtrace. Control characters echoed from
-            // input (an id with ESC or CR in it) are escaped, never written to the terminal raw.
-            let text: String = format!("{err:#}")
-                .replace('\n', " ")
-                .chars()
-                .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
-                .collect();
-            eprintln!("qledger: {text}");
-            ExitCode::from(cli::exit_code(&err))
-        }
+    let err = match result {
+        Ok(code) => return code,
+        Err(err) => err,
+    };
+    let stdout_failure = out.get_ref().failure().map(|(kind, _)| kind);
+    if cli::is_broken_pipe(&err) || stdout_failure == Some(io::ErrorKind::BrokenPipe) {
+        return ExitCode::SUCCESS; // a closed stdout (`qledger log | head`) is not a failure
     }
+    let code = match stdout_failure {
+        // Output that could not be written (`qledger export > /dev/full`) is a storage error.
+        Some(_) => 4,
+        None => {
+            let _ = out.flush();
+            cli::exit_code(&err)
+        }
+    };
+    let what = if stdout_failure.is_some() { "writing standard output: " } else { "" };
+    // One line: the error and its causes, no backtrace. Control and invisible characters
+    // echoed from input (an id with ESC, CR or a bidi override in it) are escaped, never written
+    // to the terminal raw.
+    let text = format!("{err:#}").replace('\n', " ");
+    eprintln!("qledger: {what}{}", terminal::escape(&text));
+    ExitCode::from(code)
 }
 
 // The parse thread allocates what the append thread frees; glibc malloc serializes that on an

@@ -267,7 +267,7 @@ fn four_writers_creating_the_same_new_ledger_all_succeed() {
                 write(
                     &file,
                     format!(
-                        r#"{{"type":"party_registered","at":"2026-01-01T00:00:00Z","party":"p{w}","name":"P","country":"CN","state_backed":false,"sector":"x"}}"#
+                        r#"{{"type":"party_registered","at":"2026-01-01T00:00:00Z","party":"p{w}","name":"P{w}","country":"CN","state_backed":false,"sector":"x"}}"#
                     ) + "\n",
                 );
                 let mut c = command(&ledger, &["append", file.to_str().unwrap()]);

@@ -6,15 +6,31 @@
 //! file appends exactly what is missing and nothing twice. Then kills during `verify`, `state`,
 //! `log` and `export` must damage nothing.
 //!
+//! Then the faults of the segment store, through the binary:
+//! - kill -9 aimed at each step of the commit protocol (`QLEDGER_FAULT_AT`, and twice at a
+//!   random moment), and during the catch-up of derived data: readers see the old head or the
+//!   whole batch; the next writer keeps a whole interrupted append and says so; the retry
+//!   appends exactly what is missing; every reported head stays on the chain;
+//! - sled's directory deleted, replaced by an older copy (with or without the old index
+//!   manifest, before or after a merge of the index runs) or by garbage: the next writer
+//!   catches up from the segments, loses nothing, `verify` passes with the index compared,
+//!   `reindex` works;
+//! - bytes appended to a segment (garbage, a torn append, a whole append): cut by the next
+//!   writer and kept in `recovered/` (or the whole append kept); bytes cut from it or a bit
+//!   flipped below the committed length: exit 3, nothing repaired away;
+//! - readers write nothing: every read command leaves the ledger directory byte-for-byte (and
+//!   mtime for mtime) as it was, and answers the same on a read-only file system.
+//!
 //! Short mode (CI): `cargo test --test crash` (50 append kills + 1 kill during a staged
-//! 100,000-event appends + 20 reader kills).
+//! 100,000-event appends + 20 reader kills + the store faults above, 24 flips).
 //! Long mode: `QLEDGER_SOAK=1 cargo test --release --test crash -- --ignored` (1,000 append
-//! kills, 20 staged, 200 reader kills). Replay a run with `QLEDGER_SEED=N`.
+//! kills, 20 staged, 200 reader kills; 500 flips, 300 aimed and random kills of the commit protocol). Replay a run with
+//! `QLEDGER_SEED=N`.
 
 mod qa_util;
 
 use qa_util::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -249,4 +265,771 @@ fn an_unfinished_sled_snapshot_left_by_a_kill_does_not_lock_the_ledger_out() {
     ok(&ledger, &["append", dir.path().join("more.jsonl").to_str().unwrap()]);
     assert!(!ledger.join("meta").join("snap.FFFFFFFFFFFFFFFF.generating").exists());
     ok(&ledger, &["verify", "--expect-head", &head]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// kill -9 aimed at each step of the commit protocol (`QLEDGER_FAULT_AT`, see
+// `src/store/writer.rs`), and once at a random moment.
+// ---------------------------------------------------------------------------------------------
+
+/// The commit protocol's fault points, in order.
+const FAULT_POINTS: [&str; 5] =
+    ["blocks-written", "segments-synced", "head-synced", "index-written", "snapshots-written"];
+/// The fault points after the commit point moved: the append is there, derived data lags.
+const AFTER_COMMIT: [&str; 3] = ["head-synced", "index-written", "snapshots-written"];
+const NOTE_KEPT: &str = "qledger: note: kept";
+const NOTE_CUT: &str = "qledger: note: cut";
+
+/// No core file from an aborted child, whatever the shell's limit.
+fn no_core_dump(c: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            Ok(())
+        });
+    }
+}
+
+/// Runs `qledger ARGS` with `QLEDGER_FAULT_AT=point`: it must die there (SIGABRT, like a
+/// kill -9: no destructor, no flush).
+fn aborted_at(ledger: &Path, args: &[&str], point: &str) {
+    let mut c = command(ledger, args);
+    c.env(quotaledger::store::writer::FAULT_ENV, point);
+    no_core_dump(&mut c);
+    let out = run_cmd(c, None, TIMEOUT, &format!("qledger {args:?} at {point}"));
+    assert_eq!(out.code, None, "qledger {args:?} with QLEDGER_FAULT_AT={point} must abort there: {}", out.stderr);
+}
+
+/// `append FILE --json`: the report and stderr (exit 0 asserted).
+fn append_json(ledger: &Path, input: &Path, what: &str) -> (serde_json::Value, String) {
+    let out = run(ledger, &["append", input.to_str().unwrap(), "--actor", "clerk", "--json"]);
+    assert_eq!(out.code, Some(0), "{what}: append failed: {}", out.stderr);
+    (serde_json::from_slice(&out.stdout).expect("append --json"), out.stderr)
+}
+
+fn reported_head(report: &serde_json::Value) -> (u64, String) {
+    (report["head"]["records"].as_u64().expect("records"), report["head"]["hash"].as_str().expect("hash").to_string())
+}
+
+/// After a kill: `head`, `state --json`, `verify` and `export` succeed and agree; every head
+/// reported so far is on the chain at its seq (in the export; the newest and the oldest also by
+/// `verify --expect-head`). The model: 2 preamble records, then one unit ordered per record.
+fn readers_see(ledger: &Path, heads: &[(u64, String)], what: &str) -> u64 {
+    let records = records(ledger);
+    let state: serde_json::Value = serde_json::from_str(&ok(ledger, &["state", "--json"])).expect("state json");
+    assert_eq!(state["totals"]["ordered"].as_u64(), Some(records - 2), "{what}: state --json vs the head");
+    let hashes: Vec<String> = export(ledger)
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<serde_json::Value>(l).expect("export line")["hash"].to_string())
+        .collect();
+    assert_eq!(hashes.len() as u64, records, "{what}: export vs the head");
+    for (n, hash) in heads {
+        assert!(*n <= records, "{what}: {records} records, {n} were reported");
+        assert_eq!(hashes[*n as usize - 1], format!("{hash:?}"), "{what}: the head reported at {n} records is gone");
+    }
+    let ends = [heads.first(), heads.last()];
+    for (n, hash) in ends.into_iter().flatten() {
+        let out = run(ledger, &["verify", "--expect-head", hash]);
+        assert_eq!(out.code, Some(0), "{what}: verify --expect-head {hash} ({n} records): {}", out.stderr);
+    }
+    records
+}
+
+/// A ledger with the preamble and one batch; returns the heads reported.
+fn start_ledger(dir: &Path, ledger: &Path, clock: &mut u64) -> Vec<(u64, String)> {
+    let pre = dir.join("pre.jsonl");
+    write(&pre, preamble("acme", "L-1") + &orders("base-", "L-1", 0, 200, *clock));
+    *clock += 200;
+    let (report, _) = append_json(ledger, &pre, "start");
+    vec![reported_head(&report)]
+}
+
+#[derive(Debug, Default)]
+struct FaultTally {
+    aimed: usize,
+    random_kills: usize,
+    old_head_seen: usize,
+    whole_batch_seen: usize,
+    kept_by_recovery: usize,
+    cut_by_recovery: usize,
+    retried_appended: u64,
+}
+
+/// One round: `append` of `n` events killed at `point` ("random": after a random delay), then
+/// readers, the next writer (a new batch), and the retry of the killed input with new lines.
+fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mut u64, t: &mut FaultTally) {
+    let mut heads = start_ledger(dir, ledger, clock);
+    let before = heads[0].0;
+    let what = format!("kill at {point}");
+    let n = 300;
+    let batch = orders(&format!("{point}-"), "L-1", 0, n, *clock);
+    *clock += n;
+    let input = dir.join(format!("{point}.jsonl"));
+    write(&input, &batch);
+    if point == "random" {
+        t.random_kills += usize::from(
+            kill_after(ledger, &["append", input.to_str().unwrap()], Duration::from_millis(rng.below(120))).is_none(),
+        );
+    } else {
+        aborted_at(ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"], point);
+        t.aimed += 1;
+    }
+    // Readers: the old head or the whole batch, never a part.
+    let seen = readers_see(ledger, &heads, &what);
+    match point {
+        "blocks-written" | "segments-synced" => assert_eq!(seen, before, "{what}: readers see the old head"),
+        p if AFTER_COMMIT.contains(&p) => assert_eq!(seen, before + n, "{what}: readers see the whole batch"),
+        _ => assert!(seen == before || seen == before + n, "{what}: {seen} records: a partial batch"),
+    }
+    if seen == before {
+        t.old_head_seen += 1;
+    } else {
+        t.whole_batch_seen += 1;
+    }
+    // The next writer recovers, and retries the killed input with 5 new lines: exactly what is
+    // missing is appended, nothing twice.
+    let retry = dir.join("retry.jsonl");
+    write(&retry, batch + &orders(&format!("{point}-more-"), "L-1", 0, 5, *clock));
+    *clock += 5;
+    let (report, stderr) = append_json(ledger, &retry, &format!("{what}: the next append"));
+    let appended = report["appended"].as_u64().expect("appended");
+    let skipped = report["skipped"].as_array().map_or(0, |s| s.len() as u64);
+    assert_eq!(appended + skipped, n + 5, "{what}: the retry accounts for every line");
+    assert!(appended >= 5, "{what}: the new lines are appended: {report}");
+    // What the ledger held once the next writer had recovered.
+    let after = before + skipped;
+    match point {
+        // Its blocks were whole (synced, or whole in the page cache): the next writer keeps
+        // the whole append and says so.
+        "blocks-written" | "segments-synced" => {
+            assert_eq!(after, before + n, "{what}: the next writer keeps the whole interrupted append");
+            assert!(
+                stderr.contains(&format!("{NOTE_KEPT} {n} records of an interrupted append")),
+                "{what}: the next writer's note: {stderr:?}"
+            );
+        }
+        p if AFTER_COMMIT.contains(&p) => {
+            assert_eq!(after, before + n, "{what}: a committed append is kept");
+            assert!(stderr.is_empty(), "{what}: nothing to recover, nothing to say: {stderr:?}");
+        }
+        _ => assert!(after == before || after == before + n, "{what}: {after} records after recovery"),
+    }
+    if stderr.contains(NOTE_KEPT) {
+        t.kept_by_recovery += 1;
+        assert!(seen == before && after == before + n, "{what}: kept only a whole append beyond the head");
+    } else {
+        assert_eq!(after, seen, "{what}: without a note, the next writer starts from the head readers saw");
+    }
+    t.cut_by_recovery += usize::from(stderr.contains(NOTE_CUT));
+    let missing = before + n - after;
+    assert_eq!(appended, missing + 5, "{what}: the retry appends exactly what is missing");
+    t.retried_appended += missing;
+    heads.push(reported_head(&report));
+    assert_eq!(readers_see(ledger, &heads, &what), before + n + 5, "{what}: in the end");
+    let v: serde_json::Value = serde_json::from_str(&ok(ledger, &["verify", "--json"])).expect("verify --json");
+    assert_eq!(v["index_records"], v["records"], "{what}: the index caught up: {v}");
+}
+
+#[test]
+fn kill_9_at_each_commit_step_leaves_the_old_head_or_the_whole_batch_and_retries_append_what_is_missing() {
+    let seed = seed("crash fault points");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    let mut t = FaultTally::default();
+    for (i, point) in FAULT_POINTS.iter().chain(&["random", "random"]).enumerate() {
+        let ledger = dir.path().join(format!("ledger-{i}-{point}"));
+        fault_round(dir.path(), &ledger, point, &mut rng, &mut clock, &mut t);
+    }
+    eprintln!("crash fault points: {t:?}");
+    assert_eq!(t.aimed, FAULT_POINTS.len());
+    assert_eq!(t.kept_by_recovery, 2, "blocks-written and segments-synced are kept by the next writer: {t:?}");
+}
+
+#[test]
+fn kill_9_during_the_catch_up_of_derived_data_damages_nothing() {
+    // After a kill at `head-synced` the index and the snapshots lag the chain; the next writer
+    // catches them up on open (the same steps 4 and 5 as an append): kill it there too.
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    for point in ["index-written", "snapshots-written"] {
+        let ledger = dir.path().join(format!("ledger-{point}"));
+        let mut heads = start_ledger(dir.path(), &ledger, &mut clock);
+        let input = dir.path().join("batch.jsonl");
+        write(&input, orders(&format!("{point}-"), "L-1", 0, 100, clock));
+        clock += 100;
+        aborted_at(&ledger, &["append", input.to_str().unwrap()], "head-synced");
+        let next = dir.path().join("next.jsonl");
+        write(&next, orders(&format!("{point}-next-"), "L-1", 0, 10, clock));
+        clock += 10;
+        aborted_at(&ledger, &["append", next.to_str().unwrap()], point);
+        let what = format!("kill during the catch-up at {point}");
+        assert_eq!(readers_see(&ledger, &heads, &what), heads[0].0 + 100, "{what}: the committed batch");
+        let (report, stderr) = append_json(&ledger, &next, &what);
+        assert!(stderr.is_empty(), "{what}: {stderr:?}");
+        assert_eq!(report["appended"].as_u64(), Some(10), "{what}");
+        heads.push(reported_head(&report));
+        assert_eq!(readers_see(&ledger, &heads, &what), heads[0].0 + 110, "{what}");
+        let v: serde_json::Value = serde_json::from_str(&ok(&ledger, &["verify", "--json"])).expect("verify --json");
+        assert_eq!(v["index_records"], v["records"], "{what}: the index caught up: {v}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sled's directory (PATH/meta) lost, or rolled back to an older copy of itself: it holds only
+// derived data; the next writer rebuilds or catches up from the segments.
+// ---------------------------------------------------------------------------------------------
+
+/// Appends `count` batches of 50 orders; returns the heads reported.
+fn more_batches(dir: &Path, ledger: &Path, count: usize, clock: &mut u64) -> Vec<(u64, String)> {
+    let mut heads = Vec::new();
+    for _ in 0..count {
+        let input = dir.join("more.jsonl");
+        write(&input, orders(&format!("m{clock}-"), "L-1", 0, 50, *clock));
+        *clock += 50;
+        let (report, stderr) = append_json(ledger, &input, "a batch");
+        assert!(stderr.is_empty(), "{stderr:?}");
+        heads.push(reported_head(&report));
+    }
+    heads
+}
+
+/// `verify --json` passes with the index compared in full; returns its report.
+fn verify_with_index(ledger: &Path, what: &str) -> serde_json::Value {
+    let out = run(ledger, &["verify", "--json"]);
+    assert_eq!(out.code, Some(0), "{what}: verify: {}", out.stderr);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --json");
+    assert_eq!(v["index_records"], v["records"], "{what}: the index covers the chain: {v}");
+    assert!(v["index_entries"].as_u64() > Some(0), "{what}: the index was compared: {v}");
+    v
+}
+
+/// The next writer after the loss: it appends, loses nothing, the index matches a rebuild, and
+/// `reindex` works and changes no record.
+fn next_writer_catches_up(dir: &Path, ledger: &Path, heads: &mut Vec<(u64, String)>, clock: &mut u64, what: &str) {
+    let export_before = export(ledger);
+    readers_see(ledger, heads, &format!("{what}: before the next writer"));
+    heads.extend(more_batches(dir, ledger, 1, clock));
+    assert!(export(ledger).starts_with(&export_before), "{what}: the records before are unchanged");
+    readers_see(ledger, heads, what);
+    let v = verify_with_index(ledger, what);
+    let out = run(ledger, &["reindex"]);
+    assert_eq!(out.code, Some(0), "{what}: reindex: {}", out.stderr);
+    assert_eq!(verify_with_index(ledger, &format!("{what}: after reindex")), v, "{what}: reindex found another index");
+    readers_see(ledger, heads, &format!("{what}: after reindex"));
+}
+
+#[test]
+fn a_deleted_meta_directory_is_rebuilt_from_the_segments_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path());
+    let mut clock = 0;
+    let mut heads = start_ledger(dir.path(), &ledger, &mut clock);
+    // More live index runs than RUNS_MAX (8): the index has been merged at least once.
+    heads.extend(more_batches(dir.path(), &ledger, 8, &mut clock));
+    std::fs::remove_dir_all(ledger.join("meta")).unwrap();
+    next_writer_catches_up(dir.path(), &ledger, &mut heads, &mut clock, "meta deleted");
+    // `reindex` straight after the loss works too.
+    std::fs::remove_dir_all(ledger.join("meta")).unwrap();
+    let out = run(&ledger, &["reindex"]);
+    assert_eq!(out.code, Some(0), "reindex without meta: {}", out.stderr);
+    verify_with_index(&ledger, "reindex without meta");
+    readers_see(&ledger, &heads, "reindex without meta");
+}
+
+#[test]
+fn an_older_copy_of_meta_put_back_is_caught_up_from_the_segments_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    // One batch later (the old manifest's runs all exist), or six (more than RUNS_MAX runs: a
+    // merge removed them); with the old index/MANIFEST put back as well, or the current one.
+    for (later, old_manifest) in [(1, false), (1, true), (6, false), (6, true)] {
+        let what = format!("meta {later} batches old, old index/MANIFEST: {old_manifest}");
+        let ledger = dir.path().join(format!("ledger-{later}-{old_manifest}"));
+        let mut heads = start_ledger(dir.path(), &ledger, &mut clock);
+        heads.extend(more_batches(dir.path(), &ledger, 3, &mut clock));
+        let aside = dir.path().join(format!("aside-{later}-{old_manifest}"));
+        copy_dir(&ledger.join("meta"), &aside.join("meta"));
+        std::fs::copy(ledger.join("index/MANIFEST"), aside.join("MANIFEST")).unwrap();
+        let runs_then: Vec<PathBuf> = files_under(&ledger.join("index")).into_iter().filter(|f| f.exists()).collect();
+        heads.extend(more_batches(dir.path(), &ledger, later, &mut clock));
+        let merged = runs_then.iter().any(|f| !f.exists());
+        assert_eq!(merged, later > 1, "{what}: whether a merge removed the old manifest's runs");
+        std::fs::remove_dir_all(ledger.join("meta")).unwrap();
+        copy_dir(&aside.join("meta"), &ledger.join("meta"));
+        if old_manifest {
+            std::fs::copy(aside.join("MANIFEST"), ledger.join("index/MANIFEST")).unwrap();
+        }
+        next_writer_catches_up(dir.path(), &ledger, &mut heads, &mut clock, &what);
+    }
+}
+
+#[test]
+fn a_writer_that_removes_the_runs_of_a_stale_published_manifest_republishes_it_first() {
+    // A kill between sled taking a new index manifest and its publication in index/MANIFEST
+    // (the merge or reindex path: sled is synced in between, a window of milliseconds) leaves
+    // readers a MANIFEST naming the old runs, all still there. The next writer removes the
+    // runs sled does not list: if it appends nothing (a retry whose every line is skipped,
+    // `init`), readers must not be left with a MANIFEST naming removed files.
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path());
+    let mut clock = 0;
+    let mut heads = start_ledger(dir.path(), &ledger, &mut clock);
+    heads.extend(more_batches(dir.path(), &ledger, 2, &mut clock));
+    let old = dir.path().join("old-index");
+    copy_dir(&ledger.join("index"), &old);
+    ok(&ledger, &["reindex"]);
+    // The state such a kill leaves: sled names the new runs, MANIFEST the old ones, both exist.
+    for f in files_under(&old) {
+        let to = ledger.join("index").join(f.file_name().unwrap());
+        if !to.exists() || f.ends_with("MANIFEST") {
+            std::fs::copy(&f, &to).unwrap();
+        }
+    }
+    verify_with_index(&ledger, "the state a kill before the publication leaves");
+    // Writers that append nothing.
+    let all_known = dir.path().join("known.jsonl");
+    write(&all_known, orders("base-", "L-1", 0, 10, 0));
+    for (args, what) in [(&["init"][..], "init"), (&["append", all_known.to_str().unwrap()], "an all-skipped append")] {
+        let out = run(&ledger, args);
+        assert_eq!(out.code, Some(0), "{what}: {}", out.stderr);
+        verify_with_index(&ledger, &format!("after {what}"));
+    }
+    readers_see(&ledger, &heads, "in the end");
+}
+
+#[test]
+fn a_meta_directory_sled_cannot_open_is_set_aside_and_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = ledger_in(dir.path());
+    let mut clock = 0;
+    let mut heads = start_ledger(dir.path(), &ledger, &mut clock);
+    heads.extend(more_batches(dir.path(), &ledger, 2, &mut clock));
+    let mut rng = Rng::new(seed("crash garbage meta"));
+    for f in files_under(&ledger.join("meta")) {
+        let len = std::fs::metadata(&f).unwrap().len().max(64);
+        write(&f, (0..len).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>());
+    }
+    next_writer_catches_up(dir.path(), &ledger, &mut heads, &mut clock, "meta overwritten with garbage");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes appended to, cut from, or flipped in a segment file: beyond the committed length they
+// are cut by the next writer and kept in PATH/recovered/; below it they are an integrity
+// failure (exit 3), never repaired away.
+// ---------------------------------------------------------------------------------------------
+
+/// The segment file of the commit point and the committed length (from `HEAD`).
+fn commit_point(ledger: &Path) -> (PathBuf, u64) {
+    let slot = quotaledger::store::read_commit_point(&quotaledger::store::disk::RealDisk, ledger).expect("HEAD");
+    (ledger.join("segments").join(quotaledger::store::segment::segment_name(slot.segment_first_seq)), slot.segment_len)
+}
+
+fn append_bytes(path: &Path, bytes: &[u8]) {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(bytes).unwrap();
+}
+
+fn random_bytes(rng: &mut Rng, n: u64) -> Vec<u8> {
+    (0..n).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// A ledger of the preamble and three batches, all committed (nothing beyond the head); and
+/// where its last block (the last batch: one block) starts.
+fn segment_base(dir: &Path, clock: &mut u64) -> (PathBuf, Vec<(u64, String)>, u64) {
+    let base = dir.join("base");
+    let mut heads = start_ledger(dir, &base, clock);
+    heads.extend(more_batches(dir, &base, 1, clock));
+    let (_, last_block) = commit_point(&base);
+    heads.extend(more_batches(dir, &base, 1, clock));
+    let (seg, len) = commit_point(&base);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), len, "a clean ledger has nothing beyond its head");
+    (base, heads, last_block)
+}
+
+#[test]
+fn bytes_beyond_the_committed_length_are_cut_by_the_next_writer_and_kept_in_recovered() {
+    let seed = seed("crash segment tail");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    let (base, heads, _) = segment_base(dir.path(), &mut clock);
+    // The blocks of a whole 700-event append (several blocks) onto the same chain, taken from a
+    // copy of the ledger.
+    let copy = dir.path().join("copy");
+    copy_dir(&base, &copy);
+    let (_, len) = commit_point(&base);
+    let more = dir.path().join("700.jsonl");
+    write(&more, orders("w-", "L-1", 0, 700, clock));
+    clock += 700;
+    ok(&copy, &["append", more.to_str().unwrap()]);
+    let whole = std::fs::read(commit_point(&copy).0).unwrap()[len as usize..].to_vec();
+    let torn = whole[..rng.range(1, whole.len() as u64 - 1) as usize].to_vec();
+    let garbage_len = rng.range(1, 5_000);
+    let garbage = random_bytes(&mut rng, garbage_len);
+    // (case, bytes appended, records the next writer keeps, bytes it cuts)
+    let cases: [(&str, Vec<u8>, u64, Vec<u8>); 3] = [
+        ("garbage", garbage.clone(), 0, garbage.clone()),
+        ("a torn append", torn.clone(), 0, torn),
+        ("a whole append, then garbage", [whole.clone(), garbage.clone()].concat(), 700, garbage),
+    ];
+    for (i, (case, tail, kept, cut)) in cases.into_iter().enumerate() {
+        let what = format!("{case} beyond the committed length (seed {seed})");
+        let ledger = dir.path().join(format!("ledger-{i}"));
+        copy_dir(&base, &ledger);
+        let (seg, len) = commit_point(&ledger);
+        let committed = std::fs::read(&seg).unwrap();
+        let export_before = export(&ledger);
+        append_bytes(&seg, &tail);
+        // Readers read the committed prefix only.
+        assert!(export(&ledger) == export_before, "{what}: readers see what lies beyond the head");
+        readers_see(&ledger, &heads, &what);
+        let input = dir.path().join("next.jsonl");
+        write(&input, orders(&format!("n{i}-"), "L-1", 0, 5, clock));
+        clock += 5;
+        let (report, stderr) = append_json(&ledger, &input, &what);
+        assert_eq!(report["appended"].as_u64(), Some(5), "{what}");
+        assert_eq!(reported_head(&report).0, heads.last().unwrap().0 + kept + 5, "{what}: records kept");
+        if kept > 0 {
+            assert!(stderr.contains(&format!("{NOTE_KEPT} {kept} records")), "{what}: {stderr:?}");
+        }
+        let recovered = ledger.join("recovered");
+        assert!(
+            stderr.contains(&format!("{NOTE_CUT} {} bytes", cut.len()))
+                && stderr.contains(&*recovered.to_string_lossy()),
+            "{what}: the next writer's note: {stderr:?}"
+        );
+        let from = len + (tail.len() - cut.len()) as u64;
+        let name = format!("{}.{from}.tail", seg.file_name().unwrap().to_string_lossy());
+        let kept_file =
+            std::fs::read(recovered.join(&name)).unwrap_or_else(|e| panic!("{what}: recovered/{name}: {e}"));
+        assert!(kept_file == cut, "{what}: recovered/{name} holds other bytes than the ones cut");
+        assert_eq!(files_under(&recovered).len(), 1, "{what}: one file in recovered/");
+        let now = std::fs::read(&seg).unwrap();
+        assert!(now.starts_with(&committed), "{what}: the committed bytes changed");
+        if kept > 0 {
+            assert!(now[len as usize..].starts_with(&whole), "{what}: the kept append's bytes changed");
+        }
+        let mut all = heads.clone();
+        all.push(reported_head(&report));
+        readers_see(&ledger, &all, &what);
+        verify_with_index(&ledger, &what);
+    }
+}
+
+/// Attempts an append on a damaged ledger: exit 3, one line, and not a byte of the ledger
+/// directory changed: the damage is not repaired away, nothing is cut. Only sled's own files
+/// (`meta/`, derived) may change, when the writer got as far as opening sled before it found
+/// the damage (sled 0.34 rewrites its page-table snapshot on open) and `meta_may_change`.
+fn append_refused_exit_3(ledger: &Path, input: &Path, what: &str, meta_may_change: bool) {
+    let before = tree_state(ledger);
+    let out = run(ledger, &["append", input.to_str().unwrap()]);
+    assert_eq!(out.code, Some(3), "{what}: append must fail with exit 3: {}", out.stderr);
+    out.assert_one_line_error(what);
+    let meta = ledger.join("meta");
+    let mut diff = tree_diff(&before, &tree_state(ledger));
+    diff.retain(|d| !(meta_may_change && d.split_whitespace().nth(1).is_some_and(|p| Path::new(p).starts_with(&meta))));
+    assert!(diff.is_empty(), "{what}: a refused append changed the ledger: {diff:?}");
+}
+
+fn verify_fails_exit_3(ledger: &Path, what: &str) -> String {
+    let out = run(ledger, &["verify"]);
+    assert_eq!(out.code, Some(3), "{what}: verify must fail with exit 3: {}", out.stderr);
+    out.assert_one_line_error(what);
+    out.stderr
+}
+
+#[test]
+fn bytes_cut_from_a_segment_below_the_committed_length_are_exit_3_and_never_repaired() {
+    let seed = seed("crash segment cut");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    let (base, heads, _) = segment_base(dir.path(), &mut clock);
+    let (_, len) = commit_point(&base);
+    let input = dir.path().join("next.jsonl");
+    write(&input, orders("n-", "L-1", 0, 5, clock));
+    let cuts = [1, rng.range(2, 300), rng.range(300, len - 1), len, u64::MAX];
+    for (i, cut) in cuts.into_iter().enumerate() {
+        let what = if cut == u64::MAX {
+            "the segment file removed".to_string()
+        } else {
+            format!("{cut} bytes cut from the end of {len} (seed {seed})")
+        };
+        let ledger = dir.path().join(format!("ledger-{i}"));
+        copy_dir(&base, &ledger);
+        let (seg, _) = commit_point(&ledger);
+        let original = std::fs::read(&seg).unwrap();
+        if cut == u64::MAX {
+            std::fs::remove_file(&seg).unwrap();
+        } else {
+            std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - cut).unwrap();
+        }
+        verify_fails_exit_3(&ledger, &what);
+        for args in [&["export"][..], &["log"], &["state", "--full-replay"]] {
+            let out = run(&ledger, args);
+            assert_eq!(out.code, Some(3), "{what}: {args:?} must fail with exit 3: {}", out.stderr);
+        }
+        append_refused_exit_3(&ledger, &input, &what, false);
+        append_refused_exit_3(&ledger, &input, &format!("{what}, second attempt"), false);
+        assert!(!ledger.join("recovered").exists(), "{what}: nothing below the head is 'recovered'");
+        // Nothing was repaired away: with the bytes put back, the ledger is whole again.
+        std::fs::write(&seg, &original).unwrap();
+        readers_see(&ledger, &heads, &format!("{what}, bytes put back"));
+    }
+}
+
+#[test]
+fn a_bit_flipped_below_the_committed_length_is_exit_3_and_never_repaired() {
+    segment_flips(24);
+}
+
+#[test]
+#[ignore = "soak: run with `QLEDGER_SOAK=1 cargo test --release --test crash -- --ignored`"]
+fn soak_store_faults() {
+    segment_flips(500);
+    let seed = seed("crash soak random kills");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    let mut t = FaultTally::default();
+    for round in 0..50 {
+        for point in FAULT_POINTS.iter().chain(&["random"]) {
+            let ledger = dir.path().join(format!("ledger-{round}-{point}"));
+            fault_round(dir.path(), &ledger, point, &mut rng, &mut clock, &mut t);
+            std::fs::remove_dir_all(&ledger).unwrap();
+        }
+    }
+    eprintln!("crash soak fault points: {t:?}");
+}
+
+fn segment_flips(rounds: usize) {
+    // `verify` reads everything and catches every flip. An append reads the segment header and
+    // the block of the head's record (it refuses a chain whose end is damaged, exit 3); it
+    // does not read the whole chain (a single call must not grow with the ledger), so over a
+    // flip further back it may append, but never touches a byte below the committed length.
+    let seed = seed("crash segment flips");
+    let mut rng = Rng::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut clock = 0;
+    let (base, heads, last_block) = segment_base(dir.path(), &mut clock);
+    let (seg_base, len) = commit_point(&base);
+    let header = quotaledger::format::segment::SEGMENT_HEADER_BYTES as u64;
+    let input = dir.path().join("next.jsonl");
+    write(&input, orders("n-", "L-1", 0, 5, clock));
+    let (mut refused, mut appended) = (0, 0);
+    let work = dir.path().join("work");
+    for round in 0..rounds {
+        // The segment header, the last block, anywhere.
+        let offset = match round % 3 {
+            0 => rng.below(header),
+            1 => rng.range(last_block, len - 1),
+            _ => rng.below(len),
+        };
+        let bit = 1u8 << rng.below(8);
+        let what = format!("bit {bit:#x} flipped at offset {offset} of {len} (seed {seed})");
+        let _ = std::fs::remove_dir_all(&work);
+        copy_dir(&base, &work);
+        let seg = work.join("segments").join(seg_base.file_name().unwrap());
+        let mut bytes = std::fs::read(&seg).unwrap();
+        bytes[offset as usize] ^= bit;
+        std::fs::write(&seg, &bytes).unwrap();
+        verify_fails_exit_3(&work, &what);
+        if offset < header || offset >= last_block {
+            append_refused_exit_3(&work, &input, &what, true);
+            refused += 1;
+        } else {
+            let out = run(&work, &["append", input.to_str().unwrap()]);
+            match out.code {
+                Some(3) => refused += 1,
+                Some(0) => appended += 1,
+                _ => panic!("{what}: append: exit {:?}: {}", out.code, out.stderr),
+            }
+            let now = std::fs::read(&seg).unwrap();
+            assert!(now.starts_with(&bytes), "{what}: bytes below the committed length changed");
+        }
+        verify_fails_exit_3(&work, &format!("{what}, after the append attempt"));
+        // Nothing was repaired away: with the bit put back, the chain is whole again.
+        let mut now = std::fs::read(&seg).unwrap();
+        now[offset as usize] ^= bit;
+        std::fs::write(&seg, &now).unwrap();
+        let out = run(&work, &["verify", "--expect-head", &heads.last().unwrap().1]);
+        assert_eq!(out.code, Some(0), "{what}: with the bit put back: {}", out.stderr);
+    }
+    eprintln!(
+        "crash segment flips: {rounds} flips, appends refused {refused}, appended over a flip further back {appended}"
+    );
+    assert!(refused >= rounds * 2 / 3, "the header and last-block flips are refused");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readers write nothing, anywhere: not sled (they never open it), not the derived data, not
+// what lies beyond the head (only a writer recovers).
+// ---------------------------------------------------------------------------------------------
+
+/// Every read command, with its options.
+fn read_commands(ledger: &Path) -> Vec<Vec<String>> {
+    let head = head_json(ledger);
+    let hash = head["hash"].as_str().unwrap().to_string();
+    let last = head["seq"].as_u64().unwrap().to_string();
+    let cmds: [&[&str]; 22] = [
+        &["head"],
+        &["head", "--json"],
+        &["state"],
+        &["state", "--json"],
+        &["state", "--as-of", "5"],
+        &["state", "--as-of", "2026-02-01T00:01:00Z"],
+        &["state", "--full-replay"],
+        &["state", "--license", "L-1", "--json"],
+        &["state", "--party", "acme"],
+        &["log"],
+        &["log", "--json"],
+        &["log", "--order", "O-base-3"],
+        &["log", "--from", "3", "--limit", "5"],
+        &["replay"],
+        &["replay", "--json", "--license", "L-1"],
+        &["replay", "--from", "2", "--to", &last],
+        &["export"],
+        &["verify"],
+        &["verify", "--json"],
+        &["verify", "--chain-only"],
+        &["verify", "--expect-head", &hash],
+        &["verify", "--chain-only", "--expect-head", &hash],
+    ];
+    cmds.iter().map(|c| c.iter().map(|s| s.to_string()).collect()).collect()
+}
+
+/// Runs every read command (each must exit 0); returns their outputs.
+fn run_readers(ledger: &Path, cmds: &[Vec<String>], what: &str) -> Vec<Vec<u8>> {
+    cmds.iter()
+        .map(|c| {
+            let args: Vec<&str> = c.iter().map(String::as_str).collect();
+            let out = run_nowait(ledger, &args);
+            assert_eq!(out.code, Some(0), "{what}: qledger {args:?}: {}", out.stderr);
+            assert!(out.stderr.is_empty(), "{what}: qledger {args:?} says {:?}", out.stderr);
+            out.stdout
+        })
+        .collect()
+}
+
+/// Ledgers in the states a reader may find: clean; derived data behind the chain (a kill at
+/// `head-synced`) with garbage beyond the head; a whole append beyond the head (a kill at
+/// `blocks-written`); sled's directory gone.
+fn reader_fixtures(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let mut clock = 0;
+    let mut out = Vec::new();
+    let states = [
+        ("clean", ""),
+        ("derived behind, garbage beyond", "head-synced"),
+        ("append beyond", "blocks-written"),
+        ("no meta", ""),
+    ];
+    for (i, (name, point)) in states.into_iter().enumerate() {
+        let ledger = dir.join(format!("ledger-{i}"));
+        start_ledger(dir, &ledger, &mut clock);
+        more_batches(dir, &ledger, 1, &mut clock);
+        if !point.is_empty() {
+            let input = dir.join("killed.jsonl");
+            write(&input, orders(&format!("killed{i}-"), "L-1", 0, 100, clock));
+            clock += 100;
+            aborted_at(&ledger, &["append", input.to_str().unwrap()], point);
+        }
+        if point == "head-synced" {
+            append_bytes(&commit_point(&ledger).0, &[0x5a; 777]);
+        }
+        if name == "no meta" {
+            std::fs::remove_dir_all(ledger.join("meta")).unwrap();
+        }
+        out.push((name, ledger));
+    }
+    out
+}
+
+#[test]
+fn readers_change_no_byte_and_create_no_file_in_the_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, ledger) in reader_fixtures(dir.path()) {
+        let what = format!("readers on a ledger ({name})");
+        let cmds = read_commands(&ledger);
+        let before = tree_state(&ledger);
+        let outputs = run_readers(&ledger, &cmds, &what);
+        let diff = tree_diff(&before, &tree_state(&ledger));
+        assert!(diff.is_empty(), "{what}: the read commands changed the ledger directory: {diff:?}");
+        // And they all read the same thing twice.
+        assert!(run_readers(&ledger, &cmds, &what) == outputs, "{what}: a second run reads otherwise");
+    }
+}
+
+#[test]
+fn readers_answer_alike_on_a_read_only_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = reader_fixtures(dir.path());
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mount = match Mount::tmpfs(&mnt, "64m") {
+        Ok(m) => m,
+        Err(why) => {
+            eprintln!("SKIPPED readers on a read-only file system: {why}");
+            return;
+        }
+    };
+    let mut expected = Vec::new();
+    for (name, ledger) in &fixtures {
+        let copy = mnt.join(ledger.file_name().unwrap());
+        copy_dir(ledger, &copy);
+        let cmds = read_commands(&copy);
+        expected.push((name, copy.clone(), run_readers(&copy, &cmds, name), cmds));
+    }
+    if let Err(why) = mount.remount("ro") {
+        eprintln!("SKIPPED readers on a read-only file system: remount ro failed: {why}");
+        return;
+    }
+    for (name, copy, outputs, cmds) in &expected {
+        let what = format!("readers on a read-only file system ({name})");
+        assert!(std::fs::write(copy.join("probe"), b"x").is_err(), "{what}: the mount is not read-only");
+        let got = run_readers(copy, cmds, &what);
+        for ((cmd, a), b) in cmds.iter().zip(outputs).zip(&got) {
+            assert!(a == b, "{what}: qledger {cmd:?} answers otherwise on a read-only file system");
+        }
+    }
+}
+
+/// A tmpfs mounted for a test, unmounted when dropped (as in `tests/hostile.rs`).
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("mount -t tmpfs failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(Mount(dir.to_path_buf()))
+    }
+
+    fn remount(&self, opt: &str) -> Result<(), String> {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{opt}")])
+            .arg(&self.0)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }

@@ -219,12 +219,12 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     out.push(codec::encode(&QuotaSnapshotV1::from_state(&QuotaState::default(), [0; 32])));
     let row: OrderRowV1 = OrderRowV1 { license: "L-1".into(), quantity: 20_000, shipped: 10_000, cancelled: false };
     out.push(codec::encode(&row));
-    out.push(codec::encode(&IndexValueV1::Key { seq: 7, event: [7; 16] }));
+    out.push(codec::encode(&IndexValueV1::Key { seq: 7, event: [7; 8] }));
     let mut page = PageBuilder::default();
     let mut ds = [digest(b'o', "O-1"), digest(b'k', "K-1")];
     ds.sort();
     page.push(&ds[0], &codec::encode(&IndexValueV1::Order(row)));
-    page.push(&ds[1], &codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 16] }));
+    page.push(&ds[1], &codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 8] }));
     out.push(page.take().0);
     out.push(encode_snapshot_file(&out[18]));
     out

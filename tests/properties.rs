@@ -3,11 +3,14 @@
 //!     state kept incrementally with `apply`, at the head and as of any earlier seq or time,
 //!     and `verify` passes;
 //! (b) encode then decode is the identity for random records;
-//! (c) flipping any single byte of an encoded record (or its hash) fails the chain check.
+//! (c) flipping any single byte of an encoded record (or its hash) fails the chain check;
+//! (d) output over extreme values (quantities near u64::MAX): `state` (text and JSON) of any
+//!     quota state, even one no rule allows, and `state`, `log`, `replay` and `export` of a
+//!     ledger of extreme values, never panic and write valid JSON with exact sums.
 
 use proptest::prelude::*;
 use quotaledger::domain::{
-    check, ConditionStatus, Day, Event, Fact, LicenseStatus, OrderRow, QuotaState, Rule, Stamp, Timestamp,
+    check, ConditionStatus, Day, Event, Fact, InputFlags, LicenseStatus, OrderRow, QuotaState, Rule, Stamp, Timestamp,
 };
 use quotaledger::format::chain::{record_hash, ChainCursor};
 use quotaledger::format::codec;
@@ -119,8 +122,9 @@ impl Model {
         self.try_interpret(op).unwrap_or_else(|| {
             let party = self.fresh("p");
             Event::PartyRegistered {
+                // Names differ: a party whose name looks like another's is refused at append.
+                name: format!("Party {party} Ltd."),
                 party,
-                name: "Party Ltd.".into(),
                 country: "CN".into(),
                 state_backed: false,
                 sector: "internet".into(),
@@ -280,10 +284,10 @@ fn story() -> impl Strategy<Value = Story> {
 }
 
 fn append(ledger: &mut Ledger, facts: &[Fact], first_line: u64) {
-    let events = facts
-        .iter()
-        .enumerate()
-        .map(|(i, f)| Ok(InputEvent { line: first_line + i as u64, stamp: f.stamp.clone(), event: f.event.clone() }));
+    let events = facts.iter().enumerate().map(|(i, f)| {
+        let (stamp, event) = (f.stamp.clone(), f.event.clone());
+        Ok(InputEvent { line: first_line + i as u64, stamp, event, flags: InputFlags::default() })
+    });
     let report = ledger.append(events).expect("a valid batch is appended");
     assert_eq!(report.appended, facts.len() as u64);
     assert!(report.skipped.is_empty());
@@ -533,4 +537,222 @@ fn the_generator_reaches_every_event_type() {
         assert!(seen.contains(ty), "no story had a {ty}");
     }
     assert!(most_orders >= 10, "the busiest story placed only {most_orders} orders");
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) Output over extreme values.
+// ---------------------------------------------------------------------------------------------
+
+/// Quantities that break naive arithmetic: near u64::MAX, tiny, or anything.
+fn extreme() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        3 => Just(u64::MAX),
+        3 => (u64::MAX - 1_000)..=u64::MAX,
+        1 => 0u64..=3,
+        2 => any::<u64>(),
+    ]
+}
+
+/// A quota state with up to 8 licenses over 3 parties, its numbers unconstrained: what a forged
+/// snapshot or a ledger older than the total rule may hold.
+fn extreme_state() -> impl Strategy<Value = QuotaState> {
+    let license = (0usize..3, extreme(), extreme(), extreme(), 0u8..3, extreme());
+    prop::collection::vec(license, 0..8).prop_map(|ls| {
+        let mut state = QuotaState { records: ls.len() as u64 + 3, ..QuotaState::default() };
+        for p in 0..3 {
+            let party = quotaledger::domain::Party {
+                name: format!("Party {p}"),
+                country: "CN".into(),
+                state_backed: false,
+                sector: "ai".into(),
+                restricted: p == 2,
+            };
+            state.parties.insert(format!("p{p}"), party);
+        }
+        for (i, (owner, quantity, ordered, shipped, status, units)) in ls.into_iter().enumerate() {
+            let status = [LicenseStatus::Active, LicenseStatus::Suspended, LicenseStatus::Revoked][usize::from(status)];
+            let conditions = vec![quotaledger::domain::quota::Condition {
+                id: "C1".into(),
+                rule: Rule::MaxPerOrder { units },
+                status: ConditionStatus::Final,
+            }];
+            let license = quotaledger::domain::License {
+                authority: "CN-MOFCOM".into(),
+                licensee: format!("p{owner}"),
+                product: "H200".into(),
+                round: units,
+                status,
+                quantity,
+                ordered,
+                shipped,
+                valid_from: Day::parse("2026-01-01").unwrap(),
+                valid_until: Day::parse("9999-12-31").unwrap(),
+                conditions,
+            };
+            state.licenses.insert(format!("L-{i}"), license);
+        }
+        state.last_at = Some(Timestamp::parse("2026-03-01T00:00:00Z").unwrap());
+        state
+    })
+}
+
+/// Every line of `bytes` is a JSON value.
+fn json_lines(bytes: &[u8], what: &str) -> Result<Vec<serde_json::Value>, TestCaseError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+    text.lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| TestCaseError::fail(format!("{what}: {e} in {l}"))))
+        .collect()
+}
+
+/// The facts of a story of extreme but valid quantities: two parties and licenses whose quotas
+/// together stay within u64, an order, a shipment, maybe a cancellation, an amendment, a second
+/// order and a condition.
+fn extreme_facts(q: [u64; 6], cancel: bool) -> Vec<(Stamp, Event)> {
+    let mut events = Vec::new();
+    for (id, name) in [("a", "Alpha Ltd."), ("b", "Beta Ltd.")] {
+        let e = Event::PartyRegistered {
+            party: id.into(),
+            name: name.into(),
+            country: "CN".into(),
+            state_backed: false,
+            sector: "ai".into(),
+        };
+        events.push(e);
+    }
+    let grant = |license: &str, licensee: &str, quantity: u64| Event::LicenseGranted {
+        license: license.into(),
+        authority: "CN-MOFCOM".into(),
+        licensee: licensee.into(),
+        product: "H200".into(),
+        quantity,
+        valid_from: Day::parse("2026-01-01").unwrap(),
+        valid_until: Day::parse("2030-12-31").unwrap(),
+        round: quantity,
+    };
+    let q1 = q[0].max(1);
+    events.push(grant("L1", "a", q1));
+    let q2 = (q1 < u64::MAX).then(|| 1 + q[1] % (u64::MAX - q1));
+    if let Some(q2) = q2 {
+        events.push(grant("L2", "b", q2));
+    }
+    let o1 = 1 + q[2] % q1;
+    let place = |order: &str, license: &str, quantity: u64| Event::OrderPlaced {
+        order: order.into(),
+        license: license.into(),
+        quantity,
+        domestic_quantity: u64::MAX,
+        supplier: "nvidia".into(),
+    };
+    events.push(place("O1", "L1", o1));
+    let s1 = 1 + q[3] % o1;
+    events.push(Event::ShipmentRecorded { order: "O1".into(), quantity: s1 });
+    let cancelled = cancel && s1 < o1;
+    if cancelled {
+        events.push(Event::OrderCancelled { order: "O1".into(), reason: "cancel".into() });
+    }
+    // An amendment between what is committed and what the other license leaves of u64.
+    let committed = if cancelled { s1 } else { o1 };
+    let room = u128::from(u64::MAX - q2.unwrap_or(0)) - u128::from(committed) + 1;
+    let amended = u128::from(committed) + u128::from(q[4]) % room;
+    let amended = u64::try_from(amended).expect("within u64 by construction");
+    events.push(Event::QuotaAmended { license: "L1".into(), quantity: amended, reason: "amended".into() });
+    if let Some(q2) = q2 {
+        events.push(place("O2", "L2", 1 + q[5] % q2));
+        let units = Rule::MaxPerOrder { units: q[5].max(1) };
+        events.push(Event::ConditionAdded {
+            license: "L2".into(),
+            condition: "C1".into(),
+            rule: units,
+            is_final: true,
+        });
+    }
+    let t0 = Timestamp::parse("2026-02-01T00:00:00Z").unwrap();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let stamp = Stamp { at: Timestamp { secs: t0.secs + i as i64, nanos: 0 }, actor: "prop".into(), key: None };
+            (stamp, e)
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn state_output_of_any_quota_state_never_panics_and_its_json_sums_are_exact(state in extreme_state()) {
+        use quotaledger::cli::output::{self, Sums};
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(&dir.path().join("ledger"), OpenMode::CreateIfMissing, None).unwrap();
+        let filters = [(None, None), (None, Some("p0")), (Some("L-0"), None)];
+        for (license, party) in filters {
+            if license.is_some_and(|l| !state.licenses.contains_key(l)) {
+                continue;
+            }
+            let mut text = Vec::new();
+            output::state(&mut text, &ledger, &state, license, party, false).unwrap();
+            let mut json = Vec::new();
+            output::state(&mut json, &ledger, &state, license, party, true).unwrap();
+            let values = json_lines(&json, "state --json")?;
+            prop_assert_eq!(values.len(), 1);
+            // Sums beyond u64 are plain JSON numbers: check their digits in the text.
+            let kept = state.licenses.iter().filter(|(id, l)| {
+                license.is_none_or(|f| f == id.as_str()) && party.is_none_or(|p| p == l.licensee)
+            });
+            let t = Sums::of(kept.map(|(_, l)| l));
+            let totals = format!(
+                r#""totals":{{"licensed":{},"ordered":{},"shipped":{},"remaining":{}}}"#,
+                t.licensed, t.ordered, t.shipped, t.remaining
+            );
+            let json_text = String::from_utf8(json).unwrap();
+            prop_assert!(json_text.contains(&totals), "{} not in {}", totals, json_text);
+            let text = String::from_utf8(text).unwrap();
+            let total_line = text.lines().last().unwrap().to_string();
+            prop_assert!(total_line.contains(&t.licensed.to_string()), "{}", total_line);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_output_of_a_ledger_of_extreme_quantities_is_valid(
+        q in prop::array::uniform6(extreme()),
+        cancel in any::<bool>(),
+    ) {
+        use quotaledger::cli::output::{self, Filter};
+        let facts = extreme_facts(q, cancel);
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("ledger"), OpenMode::CreateIfMissing, None).unwrap();
+        let events = facts.iter().enumerate().map(|(i, (stamp, event))| {
+            Ok(InputEvent { line: i as u64 + 1, stamp: stamp.clone(), event: event.clone(), flags: InputFlags::default() })
+        });
+        let report = ledger.append(events).expect("the extreme story is valid");
+        prop_assert_eq!(report.appended, facts.len() as u64);
+        let state = ledger.state().unwrap();
+        let mut out = Vec::new();
+        output::state(&mut out, &ledger, &state, None, None, true).unwrap();
+        let v = json_lines(&out, "state --json")?;
+        let licensed: u128 = state.licenses.values().map(|l| u128::from(l.quantity)).sum();
+        prop_assert_eq!(v[0]["totals"]["licensed"].as_u64().map(u128::from), Some(licensed));
+        for json in [false, true] {
+            let mut log = Vec::new();
+            output::log(&mut log, &ledger, &Filter { party: Some("a".into()), ..Filter::default() }, 0, None, json).unwrap();
+            let mut replay = Vec::new();
+            output::replay(&mut replay, &ledger, None, 0, None, json).unwrap();
+            let mut state_out = Vec::new();
+            output::state(&mut state_out, &ledger, &state, None, Some("b"), json).unwrap();
+            if json {
+                json_lines(&log, "log --json")?;
+                prop_assert_eq!(json_lines(&replay, "replay --json")?.len(), facts.len());
+            }
+        }
+        let mut export = Vec::new();
+        output::export(&mut export, &ledger).unwrap();
+        let exported = json_lines(&export, "export")?;
+        prop_assert_eq!(exported.len(), facts.len());
+        prop_assert!(ledger.verify(None).is_ok());
+    }
 }

@@ -3,10 +3,10 @@
 //! through the binary, each proving the ledger unchanged (same head, byte-identical export).
 
 use quotaledger::domain::{
-    check, ConditionStatus, Context, Day, Event, Fact, LicenseStatus, OrderRow, QuotaState, Reason, Refusal, Rule,
-    Stamp, Timestamp,
+    check, Admission, ConditionStatus, Context, Day, Event, Fact, InputFlags, LicenseStatus, OrderRow, QuotaState,
+    Reason, Refusal, Rule, Stamp, Timestamp,
 };
-use quotaledger::limits::{ID_BYTES_MAX, TEXT_BYTES_MAX};
+use quotaledger::limits::{AT_FUTURE_MARGIN_SECS_DEFAULT, ID_BYTES_MAX, TEXT_BYTES_MAX};
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
@@ -66,6 +66,26 @@ impl World {
         Outcome { world: self, stamp, event, result }
     }
 
+    /// The next event through admission and the rules (what `append` runs; `verify` runs the
+    /// rules only), with the clock of [`clock`] and no input flags.
+    fn when_appended(self, event: Event) -> Outcome {
+        self.when_appended_by(&mut clock(), InputFlags::default(), event)
+    }
+
+    /// The next event through `admission`, with `flags`.
+    fn when_appended_by(self, admission: &mut Admission, flags: InputFlags, event: Event) -> Outcome {
+        let at = self.next_at;
+        self.when_appended_at(admission, flags, at, event)
+    }
+
+    /// The next event at an explicit time, through `admission`, with `flags`.
+    fn when_appended_at(self, admission: &mut Admission, flags: InputFlags, at: Timestamp, event: Event) -> Outcome {
+        let stamp = Stamp { at, actor: "tester".into(), key: None };
+        let order = event.order().and_then(|o| self.orders.get(o));
+        let result = admission.check(&self.state, order, &stamp, &event, flags);
+        Outcome { world: self, stamp, event, result }
+    }
+
     fn license(&self, id: &str) -> &quotaledger::domain::License {
         self.state.licenses.get(id).unwrap_or_else(|| panic!("no license {id}"))
     }
@@ -121,12 +141,24 @@ fn update_order(orders: &mut BTreeMap<String, OrderRow>, fact: &Fact) {
     }
 }
 
+/// An append's clock, months after the given events: only the time tests move it.
+fn clock() -> Admission {
+    Admission::new(ts("2026-06-01T00:00:00Z"), AT_FUTURE_MARGIN_SECS_DEFAULT, false)
+}
+
+const NO_FLAGS: InputFlags = InputFlags { confusable_ok: false };
+const CONFUSABLE_OK: InputFlags = InputFlags { confusable_ok: true };
+
 // Event builders.
 
 fn party(id: &str) -> Event {
+    party_named(id, &format!("{id} Ltd."))
+}
+
+fn party_named(id: &str, name: &str) -> Event {
     Event::PartyRegistered {
         party: id.into(),
-        name: format!("{id} Ltd."),
+        name: name.into(),
         country: "CN".into(),
         state_backed: false,
         sector: "internet".into(),
@@ -201,7 +233,11 @@ fn amend(license: &str, quantity: u64) -> Event {
 }
 
 fn suspend(license: &str) -> Event {
-    Event::LicenseSuspended { license: license.into(), reason: "inspection".into() }
+    suspend_for(license, "inspection")
+}
+
+fn suspend_for(license: &str, reason: &str) -> Event {
+    Event::LicenseSuspended { license: license.into(), reason: reason.into() }
 }
 
 fn reinstate(license: &str) -> Event {
@@ -656,6 +692,159 @@ fn remaining_is_quantity_minus_ordered_net_of_returns() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Admission: what `append` checks beyond the rules; `verify` does not re-check it, so records an
+// older version wrote stay valid.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn at_lies_at_most_the_margin_ahead_of_the_clock_unless_the_append_allows_the_future() {
+    let now = ts("2026-02-01T00:00:00Z");
+    let margin = AT_FUTURE_MARGIN_SECS_DEFAULT;
+    let edge = Timestamp { secs: now.secs + i64::from(margin), nanos: 0 };
+    let at = |adm: &mut Admission, at: Timestamp| given([]).when_appended_at(adm, NO_FLAGS, at, party("a"));
+    at(&mut Admission::new(now, margin, false), edge).then_accepted();
+    let r =
+        at(&mut Admission::new(now, margin, false), Timestamp { nanos: 1, ..edge }).then_refused(Reason::AtInFuture);
+    assert_eq!(r.field, "at");
+    assert!(r.message.contains("1 day ahead of the clock (2026-02-01T00:00:00Z)"), "{}", r.message);
+    // A year typo is refused; meant on purpose, it is allowed.
+    at(&mut Admission::new(now, margin, false), ts("2062-02-01T00:00:00Z")).then_refused(Reason::AtInFuture);
+    at(&mut Admission::new(now, margin, true), ts("2062-02-01T00:00:00Z")).then_accepted();
+    // The margin is the ledger's: a minute here.
+    let minute = Timestamp { secs: now.secs + 61, nanos: 0 };
+    at(&mut Admission::new(now, 60, false), minute).then_refused(Reason::AtInFuture);
+    // The past is the rules' business (`at` never goes backwards), not the clock's.
+    at(&mut Admission::new(now, margin, false), ts("2020-01-01T00:00:00Z")).then_accepted();
+}
+
+#[test]
+fn ids_an_event_introduces_are_printable_ascii_without_spaces() {
+    for id in ["bytedаnce", "O-\u{200b}1", "ключ", "caf\u{e9}", "\u{ff21}"] {
+        let r = given([]).when_appended(party(id)).then_refused(Reason::InvalidId);
+        assert_eq!(r.field, "party");
+        assert!(r.message.contains("printable ASCII"), "{}", r.message);
+    }
+    // Every printable ASCII character but the space.
+    let all: String = (0x21u8..=0x7e).map(char::from).collect();
+    given([]).when_appended(party(&all)).then_accepted();
+    let r = given([party("bd")]).when_appended(grant("Л-1", "bd", 1)).then_refused(Reason::InvalidId);
+    assert_eq!(r.field, "license");
+    let r = licensed(10).when_appended(condition("L", "С1", end_use(), true)).then_refused(Reason::InvalidId);
+    assert_eq!(r.field, "condition");
+    let r = licensed(10).when_appended(order("О-1", "L", 1, 1)).then_refused(Reason::InvalidId);
+    assert_eq!(r.field, "order");
+    // An idempotency key is introduced by the event that carries it.
+    let w = given([]);
+    let stamp = Stamp { at: w.next_at, actor: "tester".into(), key: Some("clé".into()) };
+    let r = clock().check(&w.state, None, &stamp, &party("p"), NO_FLAGS).unwrap_err();
+    assert_eq!((r.reason, r.field), (Reason::InvalidId, "key"));
+    // The older limits come first: whitespace and control characters are named as such.
+    let r = given([]).when_appended(party("a\u{7}b")).then_refused(Reason::InvalidId);
+    assert!(r.message.contains("control"), "{}", r.message);
+}
+
+#[test]
+fn ids_an_older_version_wrote_can_still_be_referred_to() {
+    // The rules alone (what `verify` re-checks) accept any id without whitespace or control
+    // characters, as every version did; references to such ids are appended as before.
+    let w = given([party("bytedаnce"), grant("Л-1", "bytedаnce", 10), condition("Л-1", "С1", end_use(), false)]);
+    let w = w.when_appended(finalize("Л-1", "С1")).then_accepted();
+    let w = w.when_appended(order("O-1", "Л-1", 4, 1)).then_accepted();
+    let w = w.when_appended(amend("Л-1", 20)).then_accepted();
+    w.when_appended(restrict("bytedаnce")).then_accepted();
+}
+
+#[test]
+fn texts_hold_no_invisible_formatting_and_any_other_unicode() {
+    let named = |name: &str| party_named("p", name);
+    let invisible = [
+        "New\u{202e}oC",
+        "a\u{202a}b",
+        "a\u{202b}b",
+        "a\u{202c}b",
+        "a\u{202d}b",
+        "x\u{2066}y",
+        "x\u{2067}y",
+        "x\u{2068}y",
+        "x\u{2069}y",
+        "l\u{200e}",
+        "r\u{200f}",
+        "\u{061c}a",
+        "zero\u{200b}width",
+        "one\u{2028}two",
+        "one\u{2029}two",
+        "\u{feff}bom",
+        "soft\u{ad}hyphen",
+    ];
+    for name in invisible {
+        let r = given([]).when_appended(named(name)).then_refused(Reason::InvalidText);
+        assert_eq!(r.field, "name", "{name:?}");
+    }
+    for name in ["字节跳动有限公司", "Société Générale", "Ярослав и сыновья", "שלום בע\"מ", "ByteDance Ltd. 🚀"]
+    {
+        given([]).when_appended(named(name)).then_accepted();
+    }
+    // Every text: a reason, a rule text, the actor.
+    let r = licensed(10).when_appended(suspend_for("L", "audit\u{200e}")).then_refused(Reason::InvalidText);
+    assert_eq!(r.field, "reason");
+    let hidden = Rule::EndUse { text: "civil\u{200b} use".into() };
+    let r = licensed(10).when_appended(condition("L", "C1", hidden, true)).then_refused(Reason::InvalidText);
+    assert_eq!(r.field, "rule.text");
+    let w = given([]);
+    let stamp = Stamp { at: w.next_at, actor: "clerk\u{2029}".into(), key: None };
+    let r = clock().check(&w.state, None, &stamp, &party("p"), NO_FLAGS).unwrap_err();
+    assert_eq!((r.reason, r.field), (Reason::InvalidText, "actor"));
+}
+
+#[test]
+fn licensed_totals_stay_within_u64() {
+    let near = || given([party("bd"), grant("L1", "bd", u64::MAX - 5)]);
+    // Exactly u64::MAX is fine; one more is refused, naming the party.
+    near().when_appended(grant("L2", "bd", 5)).then_accepted();
+    let r = near().when_appended(grant("L2", "bd", 6)).then_refused(Reason::TotalOverflow);
+    assert_eq!(r.field, "quantity");
+    assert!(r.message.contains("party bd's licensed total would be 18446744073709551616"), "{}", r.message);
+    // Over all parties.
+    let two = || given([party("a"), party("b"), grant("L1", "a", u64::MAX - 1), grant("L2", "b", 1)]);
+    let r = two().when_appended(grant("L3", "b", 1)).then_refused(Reason::TotalOverflow);
+    assert!(r.message.contains("the licensed total of all parties"), "{}", r.message);
+    // Amendments: the new quantity replaces the old one in the totals.
+    two().when_appended(amend("L2", 2)).then_refused(Reason::TotalOverflow);
+    two().when_appended(amend("L1", u64::MAX - 1)).then_accepted();
+    // Within one append, the totals follow every grant and amendment admitted before.
+    let mut adm = clock();
+    let w = two().when_appended_by(&mut adm, NO_FLAGS, amend("L1", u64::MAX - 11)).then_accepted();
+    let w = w.when_appended_by(&mut adm, NO_FLAGS, grant("L3", "b", 10)).then_accepted();
+    w.when_appended_by(&mut adm, NO_FLAGS, grant("L4", "a", 1)).then_refused(Reason::TotalOverflow);
+}
+
+#[test]
+fn a_party_that_looks_like_another_is_refused_unless_its_line_says_so() {
+    let w = || given([party_named("bytedance", "ByteDance Ltd.")]);
+    // A Cyrillic а in the name; the very same name; "1" for "l" in the id (ids are ASCII, where
+    // 1/l, 0/O and rn/m are the lookalikes).
+    let r = w().when_appended(party_named("bytedance-2", "ByteDаnce Ltd.")).then_refused(Reason::ConfusableParty);
+    assert_eq!(r.field, "name");
+    assert!(r.message.contains("registered party bytedance"), "{}", r.message);
+    w().when_appended(party_named("bytedance-2", "ByteDance Ltd.")).then_refused(Reason::ConfusableParty);
+    let r = given([party("alibaba")])
+        .when_appended(party_named("a1ibaba", "Other Ltd."))
+        .then_refused(Reason::ConfusableParty);
+    assert_eq!(r.field, "party");
+    // Said on purpose, it is accepted.
+    w().when_appended_by(&mut clock(), CONFUSABLE_OK, party_named("bytedance-2", "ByteDance Ltd.")).then_accepted();
+    // Another id and name are fine; the same id is a duplicate, not a lookalike.
+    w().when_appended(party_named("bytedance-hk", "ByteDance (HK) Ltd.")).then_accepted();
+    w().when_appended(party_named("bytedance", "Other Ltd.")).then_refused(Reason::DuplicateId);
+    // Within one append: the second party looks like the first (a Cyrillic е).
+    let mut adm = clock();
+    let w2 = given([]).when_appended_by(&mut adm, NO_FLAGS, party_named("newco", "New Co")).then_accepted();
+    w2.when_appended_by(&mut adm, NO_FLAGS, party_named("newco-2", "Nеw Co")).then_refused(Reason::ConfusableParty);
+    // The rules alone (what `verify` re-checks) accept it: the flag is not recorded.
+    w().when(party_named("bytedance-2", "ByteDance Ltd.")).then_accepted();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Through the binary: refusals leave the ledger unchanged.
 // ---------------------------------------------------------------------------------------------
 
@@ -686,9 +875,15 @@ mod binary {
     /// Appends `input` and asserts: exit 1, one stderr line containing `expected`, and the
     /// same head and byte-identical export as before.
     fn assert_refused_unchanged(ledger: &Path, input: &str, expected: &str) {
+        assert_refused_unchanged_with(ledger, &[], input, expected)
+    }
+
+    /// [`assert_refused_unchanged`] with more `append` arguments.
+    fn assert_refused_unchanged_with(ledger: &Path, args: &[&str], input: &str, expected: &str) {
         let head = ok(ledger, &["head", "--json"]);
         let export = ok(ledger, &["export"]);
-        let out = qledger(ledger).args(["append", "-"]).write_stdin(input.as_bytes().to_vec()).output().unwrap();
+        let out =
+            qledger(ledger).args(["append", "-"]).args(args).write_stdin(input.as_bytes().to_vec()).output().unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(1), "expected a refusal for {input}\nstderr: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
@@ -784,11 +979,6 @@ mod binary {
                 line("party_registered", r#""party":"bytedance","name":"B","country":"CN","state_backed":false,"sector":"x""#),
                 "line 1: party_registered bytedance: party bytedance is already registered".into(),
             ),
-            // L1 is valid until 2027-01-19: the next day is outside.
-            (
-                order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(AT, "2027-01-20T00:00:00Z"),
-                "line 1: order_placed O-9: at 2027-01-20T00:00:00Z is outside the validity".into(),
-            ),
             (
                 order_line("O-9", "CN-IMP-2026-9999", 3, 1),
                 "line 1: order_placed O-9: license CN-IMP-2026-9999 does not exist".into(),
@@ -819,6 +1009,14 @@ mod binary {
         for (input, expected) in &cases {
             assert_refused_unchanged(&ledger, input, expected);
         }
+        // L1 is valid until 2027-01-19: the next day is outside (and may lie ahead of the clock
+        // by more than the margin, so the append allows the future).
+        assert_refused_unchanged_with(
+            &ledger,
+            &["--allow-future"],
+            &order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(AT, "2027-01-20T00:00:00Z"),
+            "line 1: order_placed O-9: at 2027-01-20T00:00:00Z is outside the validity",
+        );
         ok(&ledger, &["verify"]);
     }
 

@@ -7,8 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "qledger", version, about, long_about = None)]
 pub struct Cli {
-    /// Ledger directory [env: QLEDGER_LEDGER] [default: ./ledger; for `demo`, a fresh temporary directory]
-    #[arg(long, global = true, env = "QLEDGER_LEDGER", value_name = "PATH", hide_env = true)]
+    /// Ledger directory [default: $QLEDGER_LEDGER, else ./ledger; for `demo`, a fresh temporary
+    /// directory: demo never reads $QLEDGER_LEDGER]
+    // Not clap's `env`: `demo` must tell a path given on its command line from the variable.
+    #[arg(long, global = true, value_name = "PATH")]
     pub ledger: Option<PathBuf>,
     /// Writers: wait up to SECONDS for another writer to finish (default: fail at once, exit 4); readers never wait
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_wait)]
@@ -29,7 +31,12 @@ fn parse_wait(s: &str) -> Result<f64, String> {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create an empty ledger (append also creates one)
-    Init,
+    Init {
+        /// How far ahead of the clock an event's `at` may lie, in seconds (default 86400, one
+        /// day); fixed once the ledger holds records
+        #[arg(long, value_name = "SECS")]
+        future_margin: Option<u32>,
+    },
     /// Rebuild the derived data (index, sled metadata, snapshots) from the chain
     Reindex,
     /// Append JSONL events, all or nothing; prints how many were appended and the new head
@@ -43,6 +50,10 @@ pub enum Command {
         /// Print the report as JSON
         #[arg(long)]
         json: bool,
+        /// Accept events dated further ahead of this machine's clock than the ledger's margin
+        /// (one day)
+        #[arg(long)]
+        allow_future: bool,
     },
     /// Recompute every hash and link; check the head and the snapshots
     Verify {
@@ -119,7 +130,8 @@ pub enum Command {
     },
     /// Every record as JSON Lines, with its canonical bytes in hex
     Export {
-        /// Write to FILE instead of standard output
+        /// Write to FILE instead of standard output (outside the ledger directory; a new owner-only
+        /// file renamed over FILE when complete)
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },

@@ -1,10 +1,13 @@
 //! `qledger demo`: the H200 story (examples/h200.jsonl) in a fresh ledger, verified, replayed,
 //! its quota state printed, and one refused order that leaves the ledger unchanged.
+//!
+//! The story is fiction: it goes only into a new temporary directory or into a `--ledger` path
+//! given on the command line that is new or an empty ledger. It never reads `QLEDGER_LEDGER`.
 
 use super::output;
 use crate::domain::Timestamp;
 use crate::jsonl::Defaults;
-use crate::ledger::Ledger;
+use crate::ledger::{AppendOptions, Ledger};
 use crate::store::OpenMode;
 use anyhow::{bail, Context as _, Result};
 use std::io::Write;
@@ -30,7 +33,7 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     }
     let defaults = Defaults { at: Timestamp::default(), actor: "demo".to_string() };
     writeln!(out, "== 1. append the H200 story (examples/h200.jsonl) into {}", dir.display())?;
-    let report = super::append_from(&mut ledger, STORY_JSONL.as_bytes(), &defaults)?;
+    let report = super::append_from(&mut ledger, STORY_JSONL.as_bytes(), &defaults, AppendOptions::default())?;
     output::append_report(out, &report, false)?;
 
     writeln!(out, "\n== 2. verify every hash and link")?;
@@ -46,7 +49,7 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
 
     writeln!(out, "\n== 5. an order missing its domestic bundle is refused, and nothing is appended")?;
     let before = ledger.head();
-    match super::append_from(&mut ledger, REFUSED_ORDER.as_bytes(), &defaults) {
+    match super::append_from(&mut ledger, REFUSED_ORDER.as_bytes(), &defaults, AppendOptions::default()) {
         Ok(_) => bail!("the demo's refused order was accepted: the bundle rule is broken"),
         Err(e) => writeln!(out, "refused: {e}")?,
     }
@@ -59,15 +62,13 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A new directory with a random name under the temporary directory, kept after the demo so that
+/// its ledger can be explored.
 fn fresh_dir() -> Result<PathBuf> {
     let base = std::env::temp_dir();
-    for n in 0..1000u32 {
-        let dir = base.join(format!("qledger-demo-{}-{n}", std::process::id()));
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
-        }
-    }
-    bail!("could not create a fresh demo directory under {}", base.display())
+    let dir = tempfile::Builder::new()
+        .prefix("qledger-demo-")
+        .tempdir_in(&base)
+        .with_context(|| format!("creating a demo directory under {}", base.display()))?;
+    Ok(dir.keep())
 }

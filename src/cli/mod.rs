@@ -7,15 +7,17 @@ pub mod args;
 pub mod audit;
 pub mod demo;
 pub mod output;
+pub mod sink;
+pub mod terminal;
 
 use crate::domain::Timestamp;
-use crate::jsonl::{Defaults, InputError, InputEvent, LineReader};
-use crate::ledger::{AsOf, Depth, Ledger, LedgerError};
+use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::ledger::{AppendOptions, AsOf, Depth, Ledger, LedgerError, Prepared};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
 use args::{Cli, Command};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,17 +25,34 @@ use std::time::Duration;
 /// Default ledger directory when neither `--ledger` nor `QLEDGER_LEDGER` is given.
 pub const DEFAULT_LEDGER: &str = "./ledger";
 
+/// The environment variable naming the ledger directory when `--ledger` is not given.
+pub const LEDGER_ENV: &str = "QLEDGER_LEDGER";
+
+/// `--ledger PATH`, else `$QLEDGER_LEDGER` (if set and not empty), else `./ledger`.
+fn resolve_ledger(flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(p) => p.to_path_buf(),
+        None => std::env::var_os(LEDGER_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDGER)),
+    }
+}
+
 /// Runs one parsed command line, writing its output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let wait = cli.wait.map(Duration::from_secs_f64);
-    let ledger_path = || cli.ledger.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_LEDGER));
+    let ledger_path = || resolve_ledger(cli.ledger.as_deref());
     match cli.command {
-        Command::Init => {
+        Command::Init { future_margin } => {
             let path = ledger_path();
-            let ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
-            let records = ledger.head().records;
+            let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
+            if let Some(secs) = future_margin {
+                ledger.set_future_margin_secs(secs)?;
+            }
+            let (records, margin) = (ledger.head().records, ledger.future_margin_secs()?);
             drop(ledger);
-            writeln!(out, "ledger at {} holds {} records", path.display(), records)?;
+            writeln!(out, "ledger at {} holds {} records; future margin {margin} s", path.display(), records)?;
         }
         Command::Reindex => {
             let path = ledger_path();
@@ -42,7 +61,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             drop(ledger);
             writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
         }
-        Command::Append { file, actor, json } => {
+        Command::Append { file, actor, json, allow_future } => {
             // The input is opened first (a missing file must not leave a new ledger behind), and
             // a pipe or terminal is read to its end before the lock is taken: a writer holds the
             // lock only while it checks and commits, never while it waits for its input.
@@ -55,7 +74,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                     .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
                     .unwrap_or_else(|| "unknown".into()),
             };
-            let result = append_from(&mut ledger, input, &defaults);
+            let result = append_from(&mut ledger, input, &defaults, AppendOptions { allow_future });
             drop(ledger);
             match result {
                 Ok(report) => output::append_report(out, &report, json)?,
@@ -124,28 +143,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             output::head(out, &ledger.head(), json)?;
         }
         Command::Export { out: file } => {
-            let ledger = Ledger::open_read(&ledger_path())?;
+            let path = ledger_path();
+            let ledger = Ledger::open_read(&path)?;
             match file {
                 None => output::export(out, &ledger)?,
-                Some(p) => {
-                    // Written beside the target and renamed at the end, so a failed export
-                    // (an integrity error half-way) never leaves a partial file under FILE.
-                    let mut tmp = p.clone().into_os_string();
-                    tmp.push(".partial");
-                    let tmp = PathBuf::from(tmp);
-                    let f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-                    let mut w = BufWriter::with_capacity(1 << 20, f);
-                    let written = output::export(&mut w, &ledger).and_then(|()| {
-                        w.flush().with_context(|| format!("writing {}", tmp.display()))?;
-                        std::fs::rename(&tmp, &p).with_context(|| format!("renaming to {}", p.display()))
-                    });
-                    if written.is_err() {
-                        let _ = std::fs::remove_file(&tmp);
-                    }
-                    written?;
-                }
+                Some(target) => sink::export_to_file(&path, &target, |w| output::export(w, &ledger))?,
             }
         }
+        // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
+        // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
@@ -197,10 +203,11 @@ pub fn append_from(
     ledger: &mut Ledger,
     reader: impl BufRead + Send,
     defaults: &Defaults,
+    options: AppendOptions,
 ) -> Result<crate::ledger::AppendReport, LedgerError> {
     const CHUNK_EVENTS: usize = 1024;
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<InputEvent, InputError>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, InputError>>>(8);
         scope.spawn(move || {
             let mut lines = LineReader::new(reader);
             let mut last_line = 0;
@@ -210,7 +217,7 @@ pub fn append_from(
                     Ok(None) => break,
                     Ok(Some((n, bytes))) => {
                         last_line = n;
-                        crate::jsonl::parse_line(n, bytes, defaults)
+                        crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new)
                     }
                     Err(e) => Err(e.into_input_error(last_line + 1)),
                 };
@@ -225,7 +232,7 @@ pub fn append_from(
             }
             let _ = tx.send(chunk);
         });
-        ledger.append(rx.into_iter().flatten())
+        ledger.append_prepared_with(rx.into_iter().flatten(), options)
     })
 }
 
@@ -268,7 +275,7 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<LedgerError>() {
             return e.exit_code();
         }
-        if cause.downcast_ref::<StoreError>().is_some() {
+        if cause.downcast_ref::<StoreError>().is_some() || cause.downcast_ref::<sink::WriteError>().is_some() {
             return 4;
         }
         if cause.downcast_ref::<UsageError>().is_some() {

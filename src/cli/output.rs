@@ -1,12 +1,18 @@
 //! Human and JSON output. The JSON shapes are documented in the README and stable.
+//!
+//! Every field from the ledger that human output shows goes through [`super::terminal::escape`]
+//! (`esc`), so no id or text can act on the terminal. Sums over licenses are u128: a total
+//! never wraps or panics, even over a ledger older than the rule that keeps totals in u64.
 
+use super::terminal::escape as esc;
 use super::NotFound;
 use crate::domain::quota::Condition;
 use crate::domain::rules::status_name;
-use crate::domain::{ConditionStatus, Event, License, QuotaState, Rule};
+use crate::domain::{ConditionStatus, Event, License, Party, QuotaState, Rule};
 use crate::format::chain::hex;
 use crate::ledger::{AppendReport, AsOf, Head, Ledger, LedgerError, StoredRecord, VerifyReport};
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -23,7 +29,7 @@ pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Resul
         return Ok(());
     }
     for (line, key, seq) in &r.skipped {
-        writeln!(out, "line {line}: skipped: key {key} already recorded this event at seq {seq}")?;
+        writeln!(out, "line {line}: skipped: key {} already recorded this event at seq {seq}", esc(key))?;
     }
     match r.head.last_seq() {
         Some(seq) => writeln!(
@@ -122,8 +128,8 @@ fn rule_text(r: &Rule) -> String {
     match r {
         Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
         Rule::MaxPerOrder { units } => format!("max {units} per order"),
-        Rule::EndUse { text } => format!("end use: {text}"),
-        Rule::Reporting { text } => format!("reporting: {text}"),
+        Rule::EndUse { text } => format!("end use: {}", esc(text)),
+        Rule::Reporting { text } => format!("reporting: {}", esc(text)),
     }
 }
 
@@ -132,6 +138,142 @@ fn condition_status(c: &Condition) -> &'static str {
         ConditionStatus::Pending => "pending",
         ConditionStatus::Final => "final",
         ConditionStatus::Withdrawn => "withdrawn",
+    }
+}
+
+/// Units summed over licenses: u128, so no sum of u64 quantities can wrap.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Sums {
+    /// Sum of the quotas.
+    pub licensed: u128,
+    /// Sum of the units ordered, net of cancellations.
+    pub ordered: u128,
+    /// Sum of the units shipped.
+    pub shipped: u128,
+    /// Sum of the units remaining.
+    pub remaining: u128,
+}
+
+impl Sums {
+    /// The sums over `licenses`.
+    pub fn of<'l>(licenses: impl IntoIterator<Item = &'l License>) -> Sums {
+        let mut s = Sums::default();
+        for l in licenses {
+            s.licensed += u128::from(l.quantity);
+            s.ordered += u128::from(l.ordered());
+            s.shipped += u128::from(l.shipped);
+            s.remaining += u128::from(l.remaining());
+        }
+        s
+    }
+}
+
+/// `state --json`, as documented in the README. Serialized by serde straight to text (u128
+/// sums are plain JSON numbers there; `serde_json::Value` cannot hold one beyond u64).
+#[derive(Serialize)]
+struct StateJson<'a> {
+    as_of: AsOfJson,
+    head: Value,
+    licenses: Vec<LicenseJson<'a>>,
+    parties: Vec<PartyJson<'a>>,
+    totals: Sums,
+}
+
+#[derive(Serialize)]
+struct AsOfJson {
+    seq: Option<u64>,
+    records: u64,
+    at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LicenseJson<'a> {
+    license: &'a str,
+    licensee: &'a str,
+    authority: &'a str,
+    product: &'a str,
+    round: u64,
+    status: &'static str,
+    quantity: u64,
+    ordered: u64,
+    shipped: u64,
+    remaining: u64,
+    valid_from: String,
+    valid_until: String,
+    conditions: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct PartyJson<'a> {
+    party: &'a str,
+    name: &'a str,
+    country: &'a str,
+    sector: &'a str,
+    state_backed: bool,
+    restricted: bool,
+    #[serde(flatten)]
+    sums: Sums,
+}
+
+impl<'a> LicenseJson<'a> {
+    fn of(id: &'a str, l: &'a License) -> LicenseJson<'a> {
+        LicenseJson {
+            license: id,
+            licensee: &l.licensee,
+            authority: &l.authority,
+            product: &l.product,
+            round: l.round,
+            status: status_name(l.status),
+            quantity: l.quantity,
+            ordered: l.ordered(),
+            shipped: l.shipped,
+            remaining: l.remaining(),
+            valid_from: l.valid_from.to_string(),
+            valid_until: l.valid_until.to_string(),
+            conditions: l
+                .conditions
+                .iter()
+                .map(|c| json!({ "condition": c.id, "rule": rule_json(&c.rule), "status": condition_status(c) }))
+                .collect(),
+        }
+    }
+}
+
+/// What `state` shows: the licenses and parties the filters keep, with the parties' sums.
+struct StateView<'s> {
+    licenses: Vec<(&'s String, &'s License)>,
+    parties: Vec<(&'s String, &'s Party, Sums)>,
+    totals: Sums,
+}
+
+impl<'s> StateView<'s> {
+    fn of(s: &'s QuotaState, license: Option<&str>, party: Option<&str>) -> Result<StateView<'s>> {
+        if let Some(l) = license {
+            if !s.licenses.contains_key(l) {
+                return Err(NotFound(format!("--license: no license {l} in the state")).into());
+            }
+        }
+        if let Some(p) = party {
+            if !s.parties.contains_key(p) {
+                return Err(NotFound(format!("--party: no party {p} in the state")).into());
+            }
+        }
+        let licenses: Vec<(&String, &License)> = s
+            .licenses
+            .iter()
+            .filter(|(id, l)| license.is_none_or(|f| f == id.as_str()) && party.is_none_or(|p| p == l.licensee))
+            .collect();
+        let parties = s
+            .parties
+            .iter()
+            .filter(|(id, _)| {
+                party.is_none_or(|p| p == id.as_str())
+                    && license.is_none_or(|l| s.licenses.get(l).is_some_and(|x| &x.licensee == *id))
+            })
+            .map(|(id, p)| (id, p, Sums::of(s.licenses.values().filter(|l| &l.licensee == id))))
+            .collect();
+        let totals = Sums::of(licenses.iter().map(|(_, l)| *l));
+        Ok(StateView { licenses, parties, totals })
     }
 }
 
@@ -144,73 +286,37 @@ pub fn state(
     party: Option<&str>,
     json: bool,
 ) -> Result<()> {
-    if let Some(l) = license {
-        if !s.licenses.contains_key(l) {
-            return Err(NotFound(format!("--license: no license {l} in the state")).into());
-        }
-    }
-    if let Some(p) = party {
-        if !s.parties.contains_key(p) {
-            return Err(NotFound(format!("--party: no party {p} in the state")).into());
-        }
-    }
-    let licenses: Vec<(&String, &License)> = s
-        .licenses
-        .iter()
-        .filter(|(id, l)| license.is_none_or(|f| f == id.as_str()) && party.is_none_or(|p| p == l.licensee))
-        .collect();
-    let parties: Vec<_> = s
-        .parties
-        .iter()
-        .filter(|(id, _)| {
-            party.is_none_or(|p| p == id.as_str())
-                && license.is_none_or(|l| s.licenses.get(l).is_some_and(|x| &x.licensee == *id))
-        })
-        .map(|(id, p)| {
-            let mine = s.licenses.values().filter(|l| &l.licensee == id);
-            let (mut licensed, mut ordered, mut shipped, mut remaining) = (0u128, 0u128, 0u128, 0u128);
-            for l in mine {
-                licensed += u128::from(l.quantity);
-                ordered += u128::from(l.ordered());
-                shipped += u128::from(l.shipped);
-                remaining += u128::from(l.remaining());
-            }
-            (id, p, licensed, ordered, shipped, remaining)
-        })
-        .collect();
-    let (mut t_lic, mut t_ord, mut t_ship, mut t_rem) = (0u128, 0u128, 0u128, 0u128);
-    for (_, l) in &licenses {
-        t_lic += u128::from(l.quantity);
-        t_ord += u128::from(l.ordered());
-        t_ship += u128::from(l.shipped);
-        t_rem += u128::from(l.remaining());
-    }
-    let as_of_seq = s.records.checked_sub(1);
-    let as_of_at = s.last_at.map(|t| t.to_string());
+    let view = StateView::of(s, license, party)?;
+    let as_of = AsOfJson { seq: s.records.checked_sub(1), records: s.records, at: s.last_at.map(|t| t.to_string()) };
     if json {
-        let v = json!({
-            "as_of": { "seq": as_of_seq, "records": s.records, "at": as_of_at },
-            "head": head_json(&ledger.head()),
-            "licenses": licenses.iter().map(|(id, l)| json!({
-                "license": id, "licensee": l.licensee, "authority": l.authority, "product": l.product,
-                "round": l.round, "status": status_name(l.status), "quantity": l.quantity,
-                "ordered": l.ordered(), "shipped": l.shipped, "remaining": l.remaining(),
-                "valid_from": l.valid_from.to_string(), "valid_until": l.valid_until.to_string(),
-                "conditions": l.conditions.iter().map(|c| json!({
-                    "condition": c.id, "rule": rule_json(&c.rule), "status": condition_status(c),
-                })).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "parties": parties.iter().map(|(id, p, licensed, ordered, shipped, remaining)| json!({
-                "party": id, "name": p.name, "country": p.country, "sector": p.sector,
-                "state_backed": p.state_backed, "restricted": p.restricted,
-                "licensed": licensed, "ordered": ordered, "shipped": shipped, "remaining": remaining,
-            })).collect::<Vec<_>>(),
-            "totals": { "licensed": t_lic, "ordered": t_ord, "shipped": t_ship, "remaining": t_rem },
-        });
-        writeln!(out, "{v}")?;
+        let v = StateJson {
+            head: head_json(&ledger.head()),
+            licenses: view.licenses.iter().map(|(id, l)| LicenseJson::of(id, l)).collect(),
+            parties: view
+                .parties
+                .iter()
+                .map(|(id, p, sums)| PartyJson {
+                    party: id,
+                    name: &p.name,
+                    country: &p.country,
+                    sector: &p.sector,
+                    state_backed: p.state_backed,
+                    restricted: p.restricted,
+                    sums: *sums,
+                })
+                .collect(),
+            totals: view.totals,
+            as_of,
+        };
+        serde_json::to_writer(&mut *out, &v)?;
+        writeln!(out)?;
         return Ok(());
     }
-    match (as_of_seq, &as_of_at) {
+    state_text(out, &view, &as_of)
+}
+
+fn state_text(out: &mut dyn Write, view: &StateView<'_>, as_of: &AsOfJson) -> Result<()> {
+    match (as_of.seq, &as_of.at) {
         (Some(seq), Some(at)) => writeln!(out, "quota state as of seq {seq} ({at})")?,
         _ => writeln!(out, "quota state of an empty ledger")?,
     }
@@ -219,12 +325,12 @@ pub fn state(
         "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {:<23}",
         "LICENSE", "LICENSEE", "STATUS", "QUANTITY", "ORDERED", "SHIPPED", "REMAINING", "VALID"
     )?;
-    for (id, l) in &licenses {
+    for (id, l) in &view.licenses {
         writeln!(
             out,
             "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {}..{}",
-            id,
-            l.licensee,
+            esc(id),
+            esc(&l.licensee),
             status_name(l.status),
             l.quantity,
             l.ordered(),
@@ -234,7 +340,7 @@ pub fn state(
             l.valid_until
         )?;
         for c in &l.conditions {
-            writeln!(out, "    condition {} [{}] {}", c.id, condition_status(c), rule_text(&c.rule))?;
+            writeln!(out, "    condition {} [{}] {}", esc(&c.id), condition_status(c), rule_text(&c.rule))?;
         }
     }
     writeln!(
@@ -242,15 +348,26 @@ pub fn state(
         "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
         "PARTY", "", "", "LICENSED", "ORDERED", "SHIPPED", "REMAINING"
     )?;
-    for (id, p, licensed, ordered, shipped, remaining) in &parties {
+    for (id, p, sums) in &view.parties {
         let mark = if p.restricted { "restricted" } else { "" };
         writeln!(
             out,
             "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
-            id, mark, "", licensed, ordered, shipped, remaining
+            esc(id),
+            mark,
+            "",
+            sums.licensed,
+            sums.ordered,
+            sums.shipped,
+            sums.remaining
         )?;
     }
-    writeln!(out, "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}", "TOTAL", "", "", t_lic, t_ord, t_ship, t_rem)?;
+    let t = view.totals;
+    writeln!(
+        out,
+        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
+        "TOTAL", "", "", t.licensed, t.ordered, t.shipped, t.remaining
+    )?;
     Ok(())
 }
 
@@ -306,7 +423,8 @@ fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
         });
         writeln!(out, "{v}")?;
     } else {
-        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), e.subject(), hex(&r.hash))?;
+        let subject = esc(e.subject());
+        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, hex(&r.hash))?;
     }
     Ok(())
 }
@@ -353,6 +471,7 @@ pub fn replay(
             continue;
         }
         let mut effect = String::new();
+        let touched = touched.as_deref().map(esc);
         if let (Some(l), Some(a)) = (&touched, after) {
             match before {
                 None => effect = format!("{l} granted: remaining {}", a.0),
@@ -369,13 +488,14 @@ pub fn replay(
                     if effect.is_empty() {
                         effect = match &r.fact.event {
                             Event::ConditionAdded { condition, is_final, .. } => {
-                                format!("{l} condition {condition} {}", if *is_final { "final" } else { "pending" })
+                                let status = if *is_final { "final" } else { "pending" };
+                                format!("{l} condition {} {status}", esc(condition))
                             }
                             Event::ConditionFinalized { condition, .. } => {
-                                format!("{l} condition {condition} pending -> final")
+                                format!("{l} condition {} pending -> final", esc(condition))
                             }
                             Event::ConditionWithdrawn { condition, .. } => {
-                                format!("{l} condition {condition} withdrawn")
+                                format!("{l} condition {} withdrawn", esc(condition))
                             }
                             _ => format!("{l} remaining {}", a.0),
                         };
@@ -383,7 +503,8 @@ pub fn replay(
                 }
             }
         }
-        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), e.subject(), effect)?;
+        let subject = esc(e.subject());
+        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, effect)?;
     }
     Ok(())
 }

@@ -43,6 +43,9 @@ pub enum Reason {
     BelowCommitted,
     InvalidTransition,
     KeyReused,
+    AtInFuture,
+    TotalOverflow,
+    ConfusableParty,
 }
 
 impl Reason {
@@ -76,6 +79,9 @@ impl Reason {
             Reason::BelowCommitted => "below_committed",
             Reason::InvalidTransition => "invalid_transition",
             Reason::KeyReused => "key_reused",
+            Reason::AtInFuture => "at_in_future",
+            Reason::TotalOverflow => "total_overflow",
+            Reason::ConfusableParty => "confusable_party",
         }
     }
 }
@@ -97,7 +103,7 @@ impl fmt::Display for Refusal {
     }
 }
 
-fn refuse<T>(reason: Reason, field: &'static str, message: String) -> Result<T, Refusal> {
+pub(super) fn refuse<T>(reason: Reason, field: &'static str, message: String) -> Result<T, Refusal> {
     Err(Refusal { reason, field, message })
 }
 
@@ -105,6 +111,16 @@ fn refuse<T>(reason: Reason, field: &'static str, message: String) -> Result<T, 
 /// names, if that order exists (for `order_placed`, an existing row means a duplicate id).
 pub fn check(state: &QuotaState, order: Option<&OrderRow>, stamp: &Stamp, event: &Event) -> Result<Context, Refusal> {
     check_fields(stamp, event)?;
+    check_against_state(state, order, stamp, event)
+}
+
+/// [`check`] without [`check_fields`]: for a caller that has checked the fields already.
+pub(super) fn check_against_state(
+    state: &QuotaState,
+    order: Option<&OrderRow>,
+    stamp: &Stamp,
+    event: &Event,
+) -> Result<Context, Refusal> {
     if let Some(last) = state.last_at {
         if stamp.at < last {
             return refuse(
@@ -402,64 +418,102 @@ pub fn status_name(s: LicenseStatus) -> &'static str {
     }
 }
 
-/// Checks every id and text of an event against its limits (also run on decode).
-pub fn check_fields(stamp: &Stamp, event: &Event) -> Result<(), Refusal> {
-    text("actor", &stamp.actor)?;
+/// One id or text of an event or its stamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field<'a> {
+    /// An id. `introduced`: the event creates it (a new party, license, condition or order, or
+    /// an idempotency key) rather than naming one that exists.
+    Id {
+        /// The input field.
+        name: &'static str,
+        /// Its value.
+        value: &'a str,
+        /// Created by this event, not a reference.
+        introduced: bool,
+    },
+    /// A free text (names, reasons, rule texts, actor).
+    Text {
+        /// The input field.
+        name: &'static str,
+        /// Its value.
+        value: &'a str,
+    },
+}
+
+/// Calls `f` on every id and text of `stamp` and `event`, in input order, up to the first error.
+pub fn each_field<'a>(
+    stamp: &'a Stamp,
+    event: &'a Event,
+    f: &mut dyn FnMut(Field<'a>) -> Result<(), Refusal>,
+) -> Result<(), Refusal> {
+    let new = |name, value: &'a String| Field::Id { name, value, introduced: true };
+    let known = |name, value: &'a String| Field::Id { name, value, introduced: false };
+    let text = |name, value: &'a String| Field::Text { name, value };
+    f(text("actor", &stamp.actor))?;
     if let Some(k) = &stamp.key {
-        id("key", k)?;
+        f(new("key", k))?;
     }
     match event {
         Event::PartyRegistered { party, name, country, sector, .. } => {
-            id("party", party)?;
-            text("name", name)?;
-            text("country", country)?;
-            text("sector", sector)?;
+            f(new("party", party))?;
+            f(text("name", name))?;
+            f(text("country", country))?;
+            f(text("sector", sector))?;
         }
         Event::PartyRestricted { party, reason } => {
-            id("party", party)?;
-            text("reason", reason)?;
+            f(known("party", party))?;
+            f(text("reason", reason))?;
         }
         Event::LicenseGranted { license, authority, licensee, product, .. } => {
-            id("license", license)?;
-            text("authority", authority)?;
-            id("licensee", licensee)?;
-            text("product", product)?;
+            f(new("license", license))?;
+            f(text("authority", authority))?;
+            f(known("licensee", licensee))?;
+            f(text("product", product))?;
         }
         Event::ConditionAdded { license, condition, rule, .. } => {
-            id("license", license)?;
-            id("condition", condition)?;
+            f(known("license", license))?;
+            f(new("condition", condition))?;
             if let Rule::EndUse { text: t } | Rule::Reporting { text: t } = rule {
-                text("rule.text", t)?;
+                f(text("rule.text", t))?;
             }
         }
         Event::ConditionFinalized { license, condition } => {
-            id("license", license)?;
-            id("condition", condition)?;
+            f(known("license", license))?;
+            f(known("condition", condition))?;
         }
         Event::ConditionWithdrawn { license, condition, reason } => {
-            id("license", license)?;
-            id("condition", condition)?;
-            text("reason", reason)?;
+            f(known("license", license))?;
+            f(known("condition", condition))?;
+            f(text("reason", reason))?;
         }
         Event::OrderPlaced { order, license, supplier, .. } => {
-            id("order", order)?;
-            id("license", license)?;
-            text("supplier", supplier)?;
+            f(new("order", order))?;
+            f(known("license", license))?;
+            f(text("supplier", supplier))?;
         }
         Event::OrderCancelled { order, reason } => {
-            id("order", order)?;
-            text("reason", reason)?;
+            f(known("order", order))?;
+            f(text("reason", reason))?;
         }
-        Event::ShipmentRecorded { order, .. } => id("order", order)?,
+        Event::ShipmentRecorded { order, .. } => f(known("order", order))?,
         Event::QuotaAmended { license, reason, .. }
         | Event::LicenseSuspended { license, reason }
         | Event::LicenseReinstated { license, reason }
         | Event::LicenseRevoked { license, reason } => {
-            id("license", license)?;
-            text("reason", reason)?;
+            f(known("license", license))?;
+            f(text("reason", reason))?;
         }
     }
     Ok(())
+}
+
+/// Checks every id and text of an event against its limits (also run on decode, so these are
+/// the limits every stored record meets; input is held to more, in `admission`).
+pub fn check_fields(stamp: &Stamp, event: &Event) -> Result<(), Refusal> {
+    each_field(stamp, event, &mut |field| match field {
+        Field::Id { name, value, .. } => id(name, value),
+        Field::Text { name, value } => text(name, value),
+    })
 }
 
 /// Ids: 1..=ID_BYTES_MAX bytes, no whitespace or control characters.

@@ -26,8 +26,16 @@ pub struct Timestamp {
 pub struct Day(pub i32);
 
 impl Timestamp {
-    /// Parses RFC 3339 (any offset, normalized to UTC).
+    /// Parses RFC 3339 (any offset, normalized to UTC). A leap second (`:60`) is refused: the
+    /// ledger counts Unix time, which has none, and storing it as `:59.999999999` (what the
+    /// parser would make of it) would silently record another instant than the one written.
     pub fn parse(text: &str) -> Result<Timestamp, String> {
+        if is_leap_second(text) {
+            return Err(format!(
+                "{text:?} is a leap second, which qledger does not record (Unix time has none): \
+                 write :59 or the next second"
+            ));
+        }
         let t = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("{text:?} is not an RFC 3339 time ({e})"))?;
         // The instant does not depend on the offset; converting to UTC can leave the calendar's
         // range (9999-12-31T23:00:00-05:00), which `to_offset` answers with a panic.
@@ -114,6 +122,12 @@ impl fmt::Display for Day {
     }
 }
 
+/// Whether an RFC 3339 text names second 60 (`YYYY-MM-DDTHH:MM:60...`).
+fn is_leap_second(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 19 && b[13] == b':' && b[16] == b':' && &b[17..19] == b"60"
+}
+
 fn check_year(y: i32) -> Result<(), String> {
     if (YEAR_MIN..=YEAR_MAX).contains(&y) {
         Ok(())
@@ -153,6 +167,15 @@ mod tests {
         assert!(Timestamp::parse("9999-12-31T23:00:00-05:00").is_err());
         assert!(Timestamp::parse("1970-01-01T01:00:00+02:00").is_err());
         assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_ok());
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_with_its_own_message() {
+        for text in ["2016-12-31T23:59:60Z", "2016-12-31T23:59:60.5Z", "2017-01-01T07:59:60+08:00"] {
+            let e = Timestamp::parse(text).unwrap_err();
+            assert!(e.contains("leap second"), "{text}: {e}");
+        }
+        assert!(Timestamp::parse("2016-12-31T23:59:59.999999999Z").is_ok());
     }
 
     #[test]

@@ -26,6 +26,14 @@ pub fn record_hash(body: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The first `N` bytes of `BLAKE3-derive_key(context, bytes)`: the checksums of the commit
+/// point and of snapshot files.
+pub fn derived_prefix<const N: usize>(context: &str, bytes: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    out.copy_from_slice(&blake3::derive_key(context, bytes)[..N]);
+    out
+}
+
 /// Lower-case hex of a hash.
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";

@@ -107,11 +107,7 @@ pub fn pick(slot0: &[u8], slot1: &[u8]) -> Result<Option<HeadSlot>, DecodeError>
 }
 
 fn checksum(bytes: &[u8]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new_derive_key(HEAD_CONTEXT);
-    h.update(bytes);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
+    super::chain::derived_prefix(HEAD_CONTEXT, bytes)
 }
 
 #[cfg(test)]

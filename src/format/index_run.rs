@@ -5,14 +5,14 @@
 //! run    := header (32 bytes) | page* | footer
 //! header := magic "qledgidx" | format:u8 (=1) | 7 zero bytes | entries:u64 LE | pages:u32 LE
 //!         | 4 zero bytes
-//! page   := count:u16 LE | count x (digest:[u8; 16] | len:u16 LE | value:[u8; len])
+//! page   := count:u16 LE | count x (digest:[u8; 12] | len:u8 | value:[u8; len])
 //!           (at most INDEX_PAGE_BYTES_MAX; digests ascending across the whole run, unique)
-//! footer := pages x (first_digest:[u8; 16] | offset:u64 LE | len:u32 LE | crc32c:u32 LE)
+//! footer := pages x (first_digest:[u8; 12] | offset:u64 LE | len:u32 LE | crc32c:u32 LE)
 //!         | bloom_bytes:u32 LE | bloom_hashes:u8 | bloom bits
 //!         | footer_len:u32 LE (bytes of footer before this field) | crc32c:u32 LE (of them)
 //!         | magic "qledgidx"
 //! ```
-//! The digest of an id is `BLAKE3 derive_key(INDEX_KEY_CONTEXT, kind || id)` cut to 16 bytes,
+//! The digest of an id is `BLAKE3 derive_key(INDEX_KEY_CONTEXT, kind || id)` cut to 12 bytes,
 //! kind `o` for an order id and `k` for an idempotency key: the record holds the id itself, the
 //! index only what finds it. A value is an [`IndexValueV1`] in the canonical encoding.
 
@@ -27,9 +27,9 @@ pub const RUN_HEADER_BYTES: usize = 32;
 /// Largest page.
 pub const INDEX_PAGE_BYTES_MAX: usize = 4096;
 /// Largest value of one entry.
-pub const INDEX_VALUE_BYTES_MAX: usize = 512;
+pub const INDEX_VALUE_BYTES_MAX: usize = 255;
 /// Bytes of a page table entry in the footer.
-pub const PAGE_ENTRY_BYTES: usize = 16 + 8 + 4 + 4;
+pub const PAGE_ENTRY_BYTES: usize = DIGEST_BYTES + 8 + 4 + 4;
 /// Bloom filter bits per entry (about 1% false positives with 7 hashes).
 pub const BLOOM_BITS_PER_ENTRY: u64 = 10;
 /// Bloom filter hash functions.
@@ -39,10 +39,16 @@ pub const RUN_FOOTER_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// BLAKE3 `derive_key` context of index digests.
 pub const INDEX_KEY_CONTEXT: &str = "quotaledger 2026-11-29 index key v1";
 
-const _: () = assert!(2 + 16 + 2 + INDEX_VALUE_BYTES_MAX <= INDEX_PAGE_BYTES_MAX);
+const _: () = assert!(2 + DIGEST_BYTES + 1 + INDEX_VALUE_BYTES_MAX <= INDEX_PAGE_BYTES_MAX);
+const _: () = assert!(INDEX_VALUE_BYTES_MAX <= u8::MAX as usize);
 
-/// The 16-byte digest an index entry is found by.
-pub type Digest = [u8; 16];
+/// Bytes of a digest (96 bits: among 100 million ids, a collision has odds below 10^-12).
+pub const DIGEST_BYTES: usize = 12;
+/// Bytes of the event digest kept with an idempotency key.
+pub const KEY_EVENT_BYTES: usize = 8;
+
+/// The digest an index entry is found by.
+pub type Digest = [u8; DIGEST_BYTES];
 
 /// The hasher with the context already absorbed: cloning it is cheaper than deriving it.
 static INDEX_HASHER: std::sync::LazyLock<blake3::Hasher> =
@@ -53,8 +59,8 @@ pub fn digest(kind: u8, id: &str) -> Digest {
     let mut h = INDEX_HASHER.clone();
     h.update(&[kind]);
     h.update(id.as_bytes());
-    let mut d = [0u8; 16];
-    d.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    let mut d = [0u8; DIGEST_BYTES];
+    d.copy_from_slice(&h.finalize().as_bytes()[..DIGEST_BYTES]);
     d
 }
 
@@ -63,13 +69,13 @@ pub fn digest(kind: u8, id: &str) -> Digest {
 pub enum IndexValueV1 {
     /// An order's row.
     Order(OrderRowV1),
-    /// An idempotency key: the seq of the record that used it and the first 16 bytes of its
+    /// An idempotency key: the seq of the record that used it and the first 8 bytes of its
     /// event digest (`ledger::event_digest`).
     Key {
         /// The record's seq.
         seq: u64,
         /// Digest of its event.
-        event: [u8; 16],
+        event: [u8; KEY_EVENT_BYTES],
     },
 }
 
@@ -97,7 +103,7 @@ pub struct PageBuilder {
 impl PageBuilder {
     /// Whether an entry with a value of `len` bytes still fits.
     pub fn fits(&self, len: usize) -> bool {
-        self.buf.len().max(2) + 18 + len <= INDEX_PAGE_BYTES_MAX && self.count < u16::MAX
+        self.buf.len().max(2) + DIGEST_BYTES + 1 + len <= INDEX_PAGE_BYTES_MAX && self.count < u16::MAX
     }
 
     /// Whether the page is empty.
@@ -113,7 +119,7 @@ impl PageBuilder {
             self.first = Some(*d);
         }
         self.buf.extend_from_slice(d);
-        self.buf.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        self.buf.push(value.len() as u8);
         self.buf.extend_from_slice(value);
         self.count += 1;
     }
@@ -137,25 +143,53 @@ pub fn page_entries(page: &[u8]) -> Result<Vec<(Digest, &[u8])>, DecodeError> {
     let mut rest = &page[2..];
     let mut out = Vec::with_capacity(usize::from(count));
     for _ in 0..count {
-        if rest.len() < 18 {
+        if rest.len() < DIGEST_BYTES + 1 {
             return Err(bad("entry cut off"));
         }
-        let mut d = [0u8; 16];
-        d.copy_from_slice(&rest[..16]);
-        let len = usize::from(u16::from_le_bytes([rest[16], rest[17]]));
-        if len > INDEX_VALUE_BYTES_MAX || rest.len() < 18 + len {
+        let mut d = [0u8; DIGEST_BYTES];
+        d.copy_from_slice(&rest[..DIGEST_BYTES]);
+        let len = usize::from(rest[DIGEST_BYTES]);
+        let start = DIGEST_BYTES + 1;
+        if len > INDEX_VALUE_BYTES_MAX || rest.len() < start + len {
             return Err(bad("value cut off or too long"));
         }
         if out.last().is_some_and(|(p, _): &(Digest, &[u8])| *p >= d) {
             return Err(bad("digests out of order"));
         }
-        out.push((d, &rest[18..18 + len]));
-        rest = &rest[18 + len..];
+        out.push((d, &rest[start..start + len]));
+        rest = &rest[start + len..];
     }
     if !rest.is_empty() || count == 0 {
         return Err(bad("trailing bytes or empty page"));
     }
     Ok(out)
+}
+
+/// The value stored for `d` in a page, scanning it in place (no allocation); framing errors
+/// are reported as by [`page_entries`].
+pub fn find_in_page<'a>(page: &'a [u8], d: &Digest) -> Result<Option<&'a [u8]>, DecodeError> {
+    let bad = |what: &str| DecodeError::Framing(format!("index page: {what}"));
+    if page.len() < 2 || page.len() > INDEX_PAGE_BYTES_MAX {
+        return Err(bad("size out of range"));
+    }
+    let count = u16::from_le_bytes([page[0], page[1]]);
+    let mut rest = &page[2..];
+    for _ in 0..count {
+        if rest.len() < DIGEST_BYTES + 1 {
+            return Err(bad("entry cut off"));
+        }
+        let len = usize::from(rest[DIGEST_BYTES]);
+        let start = DIGEST_BYTES + 1;
+        if rest.len() < start + len {
+            return Err(bad("value cut off"));
+        }
+        match rest[..DIGEST_BYTES].cmp(&d[..]) {
+            std::cmp::Ordering::Equal => return Ok(Some(&rest[start..start + len])),
+            std::cmp::Ordering::Greater => return Ok(None),
+            std::cmp::Ordering::Less => rest = &rest[start + len..],
+        }
+    }
+    Ok(None)
 }
 
 /// A page table entry.
@@ -189,7 +223,7 @@ impl Bloom {
         let mut a = [0u8; 8];
         let mut b = [0u8; 8];
         a.copy_from_slice(&d[0..8]);
-        b.copy_from_slice(&d[8..16]);
+        b.copy_from_slice(&d[4..12]);
         let (h1, h2) = (u64::from_le_bytes(a), u64::from_le_bytes(b) | 1);
         let m = self.bits.len() as u64 * 8;
         (0..u64::from(self.hashes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % m)
@@ -252,6 +286,21 @@ pub fn encode_footer(pages: &[PageRef], bloom: &Bloom) -> Vec<u8> {
     f
 }
 
+/// Decodes one page table entry (its bounds are the caller's to check).
+pub fn parse_page_ref(e: &[u8; PAGE_ENTRY_BYTES]) -> PageRef {
+    let mut first = [0u8; DIGEST_BYTES];
+    first.copy_from_slice(&e[0..DIGEST_BYTES]);
+    let e = &e[DIGEST_BYTES..];
+    let mut off = [0u8; 8];
+    off.copy_from_slice(&e[0..8]);
+    PageRef {
+        first,
+        offset: u64::from_le_bytes(off),
+        len: u32::from_le_bytes([e[8], e[9], e[10], e[11]]),
+        crc: u32::from_le_bytes([e[12], e[13], e[14], e[15]]),
+    }
+}
+
 /// Bytes at the end of the footer: length, checksum, magic.
 pub const FOOTER_TRAILER_BYTES: usize = 16;
 
@@ -280,20 +329,11 @@ pub fn decode_footer(f: &[u8], crc: u32, pages: u32) -> Result<(Vec<PageRef>, Bl
     }
     let mut refs = Vec::with_capacity(pages as usize);
     for e in f[..table].chunks_exact(PAGE_ENTRY_BYTES) {
-        let mut first = [0u8; 16];
-        first.copy_from_slice(&e[0..16]);
-        let mut off = [0u8; 8];
-        off.copy_from_slice(&e[16..24]);
-        let len = u32::from_le_bytes([e[24], e[25], e[26], e[27]]);
-        if len as usize > INDEX_PAGE_BYTES_MAX || refs.last().is_some_and(|p: &PageRef| p.first >= first) {
+        let p = parse_page_ref(e.try_into().expect("chunks of PAGE_ENTRY_BYTES"));
+        if p.len as usize > INDEX_PAGE_BYTES_MAX || refs.last().is_some_and(|q: &PageRef| q.first >= p.first) {
             return Err(bad("page table out of order or oversized page"));
         }
-        refs.push(PageRef {
-            first,
-            offset: u64::from_le_bytes(off),
-            len,
-            crc: u32::from_le_bytes([e[28], e[29], e[30], e[31]]),
-        });
+        refs.push(p);
     }
     let rest = &f[table..];
     let bits_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;

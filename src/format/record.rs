@@ -313,3 +313,37 @@ impl WireEvent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::codec;
+    use crate::limits::RECORD_BYTES_MAX;
+
+    /// Input now refuses non-ASCII ids and invisible characters in texts (`domain::admission`);
+    /// stored records keep the limits every version wrote under, so older ledgers still read.
+    #[test]
+    fn records_an_older_version_wrote_still_decode() {
+        let record = RecordV1 {
+            format: FORMAT_VERSION,
+            seq: 0,
+            at_secs: 1_768_356_000,
+            at_nanos: 0,
+            actor: "clerk\u{2028}".into(),
+            key: Some("clé".into()),
+            event: WireEvent::PartyRegistered {
+                party: "bytedаnce".into(),
+                name: "Evil\u{202e}Co\u{200b}".into(),
+                country: "CN".into(),
+                state_backed: false,
+                sector: "\u{2066}internet\u{2069}".into(),
+            },
+            context: WireContext::None,
+            prev: [0; 32],
+        };
+        let bytes = codec::encode(&record);
+        let back: RecordV1 = codec::decode(&bytes, RECORD_BYTES_MAX).expect("decodes");
+        assert_eq!(back, record);
+        assert!(back.into_fact().is_ok(), "an older record is still a valid fact");
+    }
+}

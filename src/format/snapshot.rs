@@ -259,9 +259,5 @@ pub fn decode_snapshot_file(f: &[u8]) -> Result<&[u8], DecodeError> {
 }
 
 fn snapshot_file_checksum(bytes: &[u8]) -> [u8; 16] {
-    let mut h = blake3::Hasher::new_derive_key(SNAPSHOT_FILE_CONTEXT);
-    h.update(bytes);
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
-    out
+    super::chain::derived_prefix(SNAPSHOT_FILE_CONTEXT, bytes)
 }

@@ -2,21 +2,22 @@
 //! verify, read records and quota states. It joins the pure parts (`domain`, `format`) to the
 //! store.
 //!
-//! - [`append`]: rules, encoding, hashing, blocks, the commit, the derived data.
-//! - [`read`]: the record stream every reader uses (one reader loop).
-//! - [`verify`]: the whole chain, the snapshots, the rules and the index, trusting nothing.
+//! - `append`: rules, encoding, hashing, blocks, the commit, the derived data.
+//! - `read`: the record stream every reader uses (one reader loop).
+//! - `verify`: the whole chain, the snapshots, the rules and the index, trusting nothing.
 
 mod append;
 mod audit;
 mod read;
 mod verify;
 
+pub use append::Prepared;
 pub use read::Records;
 
 use crate::domain::{Event, Fact, OrderRow, QuotaState, Refusal, Timestamp};
 use crate::format::chain::{self, Fault};
 use crate::format::codec::{self, DecodeError};
-use crate::format::index_run::{digest, IndexValueV1};
+use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
 use crate::format::record::WireEvent;
 use crate::format::snapshot::{OrderRowV1, QuotaSnapshotV1};
 use crate::jsonl::InputError;
@@ -212,6 +213,13 @@ pub struct AppendReport {
     pub head: Head,
 }
 
+/// How one `append` call admits its events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppendOptions {
+    /// Accept events whose `at` lies further ahead of the clock than the ledger's margin.
+    pub allow_future: bool,
+}
+
 /// What a successful `verify` checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -280,6 +288,8 @@ pub struct Ledger {
     layout: Layout,
     disk: Arc<dyn Disk>,
     head: Head,
+    /// Where the commit point says the committed blocks end: segment and length.
+    end: (u64, u64),
     writer: Option<Writer>,
 }
 
@@ -291,9 +301,9 @@ pub fn event_digest(event: &Event) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-fn short(d: &[u8; 32]) -> [u8; 16] {
-    let mut s = [0u8; 16];
-    s.copy_from_slice(&d[..16]);
+fn short(d: &[u8; 32]) -> [u8; KEY_EVENT_BYTES] {
+    let mut s = [0u8; KEY_EVENT_BYTES];
+    s.copy_from_slice(&d[..KEY_EVENT_BYTES]);
     s
 }
 
@@ -311,15 +321,17 @@ impl Ledger {
         wait: Option<Duration>,
         disk: Arc<dyn Disk>,
     ) -> Result<Ledger, LedgerError> {
+        // The writer refuses a commit point the chain does not bear out before it recovers or
+        // touches anything (`store::recovery::check_commit_point`).
         let writer = Writer::open(dir, mode, wait, disk.clone())?;
         let slot = writer.head();
         let mut ledger = Ledger {
             layout: Layout::new(dir),
             disk,
             head: Head { records: slot.records, last_hash: slot.last_hash },
+            end: (slot.segment_first_seq, slot.segment_len),
             writer: Some(writer),
         };
-        ledger.check_last_record()?;
         ledger.catch_up()?;
         Ok(ledger)
     }
@@ -338,6 +350,7 @@ impl Ledger {
             layout: Layout::new(dir),
             disk,
             head: Head { records: slot.records, last_hash: slot.last_hash },
+            end: (slot.segment_first_seq, slot.segment_len),
             writer: None,
         })
     }
@@ -350,26 +363,6 @@ impl Ledger {
     /// What recovery did when this writer opened (nothing for a reader).
     pub fn recovered(&self) -> Option<crate::store::recovery::Recovered> {
         self.writer.as_ref().map(|w| w.recovered.clone())
-    }
-
-    /// The last committed record must be there and hash to the head: an append refuses to
-    /// continue a chain whose end is missing or differs.
-    fn check_last_record(&self) -> Result<(), LedgerError> {
-        let Some(last) = self.head.last_seq() else { return Ok(()) };
-        let r = self.records(last)?.next().transpose()?;
-        match r {
-            Some(r) if r.hash == self.head.last_hash => Ok(()),
-            Some(r) => Err(IntegrityError::Head {
-                seq: last,
-                what: format!(
-                    "the last record hashes to {}, the commit point says {}",
-                    chain::hex(&r.hash),
-                    chain::hex(&self.head.last_hash)
-                ),
-            }
-            .into()),
-            None => Err(IntegrityError::Head { seq: last, what: "the last committed record is missing".into() }.into()),
-        }
     }
 
     /// The quota state at the head: the head snapshot if it matches the head, else the
@@ -546,7 +539,12 @@ pub(crate) fn index_fact_after(
 
 /// The row of order `id`, if it was placed.
 pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, LedgerError> {
-    match index.get(&digest(b'o', id))? {
+    order_at(index, &digest(b'o', id))
+}
+
+/// The row of the order with digest `d`.
+pub(crate) fn order_at(index: &Index, d: &Digest) -> Result<Option<OrderRow>, LedgerError> {
+    match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
         Some(_) => Err(wrong_entry("an order entry holds a key")),
@@ -554,8 +552,13 @@ pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, Led
 }
 
 /// The `(seq, event digest)` of idempotency key `key`, if it was used.
-pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; 16])>, LedgerError> {
-    match index.get(&digest(b'k', key))? {
+pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+    key_at(index, &digest(b'k', key))
+}
+
+/// The `(seq, event digest)` of the key with digest `d`.
+pub(crate) fn key_at(index: &Index, d: &Digest) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+    match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
         Some(_) => Err(wrong_entry("a key entry holds an order")),
@@ -567,18 +570,23 @@ fn wrong_entry(what: &str) -> LedgerError {
 }
 
 fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
+    put_order_at(index, digest(b'o', id), row)
+}
+
+/// Stores the row of the order with digest `d`.
+pub(crate) fn put_order_at(index: &mut Index, d: Digest, row: &OrderRow) -> Result<(), LedgerError> {
     let wire = OrderRowV1 {
         license: row.license.clone(),
         quantity: row.quantity,
         shipped: row.shipped,
         cancelled: row.cancelled,
     };
-    index.put(digest(b'o', id), IndexValueV1::Order(wire))?;
+    index.put(d, IndexValueV1::Order(wire))?;
     Ok(())
 }
 
 /// The short event digest kept with a key.
-pub(crate) fn short_digest(event: &Event) -> [u8; 16] {
+pub(crate) fn short_digest(event: &Event) -> [u8; KEY_EVENT_BYTES] {
     short(&event_digest(event))
 }
 

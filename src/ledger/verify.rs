@@ -3,17 +3,17 @@
 //! record against the rules with the order and key index rebuilt (in temporary run files,
 //! so memory stays bounded) and compares the stored index with the rebuild.
 
-use super::{index_fact, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
+use super::{index_fact_after, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
 use crate::domain::{self, Fact, QuotaState};
 use crate::format::chain::{self, Fault};
 use crate::format::codec;
 use crate::format::record::RecordV1;
-use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault};
+use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault, SEGMENT_HEADER_BYTES};
 use crate::format::snapshot::QuotaSnapshotV1;
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::index::{read_manifest, Index, ManifestV1};
 use crate::store::segment::{BlockReader, RawBlock};
-use crate::store::{snapshots, StoreError};
+use crate::store::{self, snapshots, StoreError};
 use std::sync::mpsc::sync_channel;
 
 /// A block with the hashes of its records (or where hashing stopped).
@@ -32,6 +32,15 @@ struct Check {
     expected_seq: Option<u64>,
     blocks: u64,
     bytes: Vec<u8>,
+    /// Where the blocks read so far end: segment and length.
+    end: (u64, u64),
+    /// The head's record count: the snapshot taken there is compared after the head itself.
+    head_records: u64,
+    /// The stored index and the records it covers, until it is compared with the rebuild at
+    /// that point of the walk.
+    stored: Option<(u64, Index)>,
+    /// Stored index entries found equal to the rebuild.
+    index_entries: u64,
     /// The Merkle tree and the stored checkpoints (issue 10).
     tree: super::audit::TreeCheck,
 }
@@ -56,6 +65,12 @@ impl Ledger {
             Some(t) => Some(Index::open(t.path(), ManifestV1::default())?),
             None => None,
         };
+        // Opened now (a writer's merge may remove the files later; open files stay readable).
+        let stored = match depth {
+            Depth::Rules => self.stored_index(head)?,
+            Depth::Chain => None,
+        };
+        let index_records = stored.as_ref().map_or(0, |(n, _)| *n);
         let mut check = Check {
             seq_next: 0,
             prev: chain::GENESIS_PREV,
@@ -67,29 +82,49 @@ impl Ledger {
             expected_seq: None,
             blocks: 0,
             bytes: Vec::with_capacity(512),
+            end: (0, SEGMENT_HEADER_BYTES as u64),
+            head_records: head.records,
+            stored,
+            index_entries: 0,
             tree: self.tree_check(head.records, depth == Depth::Rules)?,
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
-        if check.seq_next != head.records || check.prev != head.last_hash {
+        // The whole commit point: a length that is not where the committed blocks end would
+        // make the next writer keep or cut bytes on its word.
+        if check.seq_next != head.records || check.prev != head.last_hash || check.end != self.end {
             return Err(IntegrityError::Head {
                 seq: check.seq_next.min(head.records),
                 what: format!(
-                    "the commit point says {} records ending in {}, the chain has {} ending in {}",
+                    "the commit point says {} records ending in {} (segment {} length {}), the chain has {} ending in {} (segment {} length {})",
                     head.records,
                     chain::hex(&head.last_hash),
+                    self.end.0,
+                    self.end.1,
                     check.seq_next,
-                    chain::hex(&check.prev)
+                    chain::hex(&check.prev),
+                    check.end.0,
+                    check.end.1
                 ),
             }
             .into());
         }
         check.compare_snapshots(u64::MAX)?;
         let (tree_leaves, checkpoints) = check.tree.finish()?;
-        let (index_entries, index_records) = match check.rebuild.as_mut() {
-            Some(index) => self.check_index(index, head)?,
-            None => (0, 0),
-        };
+        check.compare_index_at(head.records)?;
+        if let Some((n, _)) = &check.stored {
+            // The index covers records beyond the commit point this verify read. A writer that
+            // committed since explains it; a commit point that has not moved does not (a crash
+            // never leaves the index ahead: it is written after the commit point moved).
+            let now = store::read_commit_point(self.disk.as_ref(), &self.layout.dir)?;
+            if now.records == head.records && now.last_hash == head.last_hash {
+                return Err(IntegrityError::Index {
+                    what: format!("index/MANIFEST covers {n} records, the commit point only {}", head.records),
+                }
+                .into());
+            }
+        }
+        let index_entries = check.index_entries;
         if let Some(h) = expect {
             // The all-zero hash is the head of the empty ledger, which every ledger extends.
             if check.expected_seq.is_none() && h != chain::GENESIS_PREV {
@@ -163,35 +198,25 @@ impl Ledger {
         })
     }
 
-    /// Compares the stored index (as published in `index/MANIFEST`) with the rebuild.
-    fn check_index(&self, rebuilt: &mut Index, head: Head) -> Result<(u64, u64), LedgerError> {
-        rebuilt.seal(head.records)?;
+    /// The stored index as published in `index/MANIFEST`, and the records it covers.
+    fn stored_index(&self, head: Head) -> Result<Option<(u64, Index)>, LedgerError> {
         let dir = self.layout.index();
-        let manifest = match read_manifest(&dir)? {
-            None if head.records == 0 => return Ok((0, 0)),
-            None => return Err(IntegrityError::Index { what: "index/MANIFEST is missing".into() }.into()),
-            Some(m) => m.map_err(|error| IntegrityError::Undecodable { what: "index manifest", error })?,
-        };
-        if manifest.records != head.records {
-            // Behind the head after a crash (the next writer catches it up): nothing to compare.
-            return Ok((0, manifest.records));
-        }
-        let stored = Index::open(&dir, manifest)?;
-        let mut matched = 0u64;
-        let mut a = stored.entries();
-        let mut b = rebuilt.entries();
-        loop {
-            match (a.next().transpose()?, b.next().transpose()?) {
-                (None, None) => return Ok((matched, head.records)),
-                (Some(x), Some(y)) if x == y => matched += 1,
-                (x, y) => {
-                    let what = match (x, y) {
-                        (Some((d, _)), _) | (None, Some((d, _))) => {
-                            format!("first difference at digest {}", chain::hex(&d))
-                        }
-                        (None, None) => unreachable!("handled above"),
-                    };
-                    return Err(IntegrityError::Index { what }.into());
+        match read_manifest(&dir)? {
+            None if head.records == 0 => Ok(None),
+            None => Err(IntegrityError::Index { what: "index/MANIFEST is missing".into() }.into()),
+            Some(m) => {
+                let m = m.map_err(|error| IntegrityError::Undecodable { what: "index manifest", error })?;
+                let records = m.records;
+                match Index::open(&dir, m) {
+                    Ok(index) => Ok(Some((records, index))),
+                    // A manifest behind the head whose runs a later merge removed (an old copy
+                    // put back): stale derived data the next writer rebuilds, nothing to compare.
+                    Err(StoreError::Io { error, .. })
+                        if error.kind() == std::io::ErrorKind::NotFound && records < head.records =>
+                    {
+                        Ok(None)
+                    }
+                    Err(e) => Err(e.into()),
                 }
             }
         }
@@ -202,6 +227,7 @@ impl Check {
     fn block(&mut self, block: &RawBlock, hashes: Result<Vec<[u8; 32]>, BlockFault>) -> Result<(), LedgerError> {
         let h = &block.header;
         self.blocks += 1;
+        self.end = (block.segment, block.offset + h.total_bytes());
         if h.prev != self.prev {
             return Err(IntegrityError::Record { seq: h.first_seq, fault: Fault::BrokenLink }.into());
         }
@@ -210,6 +236,7 @@ impl Check {
             .map_err(|e| IntegrityError::Record { seq: h.first_seq, fault: Fault::Undecodable(e) })?;
         for (item, hash) in records.zip(hashes) {
             let seq = self.seq_next;
+            self.compare_index_at(seq)?;
             let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
             let (stored, _) = item.map_err(undecodable)?;
             canonical_bytes(stored, &self.prev, &mut self.bytes);
@@ -228,8 +255,41 @@ impl Check {
             if self.expect == Some(hash) {
                 self.expected_seq = Some(seq);
             }
-            self.compare_snapshots(self.state.records)?;
+            if self.state.records < self.head_records {
+                self.compare_snapshots(self.state.records)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Compares the stored index with the rebuild if it covers exactly the first `records`
+    /// records: at the head, or where it lags behind it (a crash before the index was written;
+    /// a writer between its commit and its index), so a lagging index is checked too.
+    fn compare_index_at(&mut self, records: u64) -> Result<(), LedgerError> {
+        if self.rebuild.is_none() || self.stored.as_ref().is_none_or(|(n, _)| *n != records) {
+            return Ok(());
+        }
+        let (Some((_, stored)), Some(rebuilt)) = (self.stored.take(), self.rebuild.as_mut()) else { return Ok(()) };
+        rebuilt.seal(records)?;
+        let mut matched = 0u64;
+        let mut a = stored.entries();
+        let mut b = rebuilt.entries();
+        loop {
+            match (a.next().transpose()?, b.next().transpose()?) {
+                (None, None) => break,
+                (Some(x), Some(y)) if x == y => matched += 1,
+                (x, y) => {
+                    let what = match (x, y) {
+                        (Some((d, _)), _) | (None, Some((d, _))) => {
+                            format!("first difference at digest {}", chain::hex(&d))
+                        }
+                        (None, None) => unreachable!("handled above"),
+                    };
+                    return Err(IntegrityError::Index { what }.into());
+                }
+            }
+        }
+        self.index_entries = matched;
         Ok(())
     }
 
@@ -301,5 +361,5 @@ fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Resu
             broken(format!("{event_type} {subject}: its stored context differs from what the rules resolve")).into()
         );
     }
-    index_fact(index, fact, seq)
+    index_fact_after(index, before, fact, seq)
 }

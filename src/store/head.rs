@@ -62,7 +62,8 @@ impl HeadWriter {
     }
 
     /// Writes the first commit point of a new ledger: no records, segment 0 holding only its
-    /// header. Synced.
+    /// header. Synced, with its directory entry (through `disk`, which holds the chain: the
+    /// real directory's fsync further on does not reach a simulated disk).
     pub fn create(disk: &dyn Disk, dir: &Path) -> Result<(), StoreError> {
         let path = dir.join(HEAD_FILE);
         let file = disk.create_new(&path).map_err(|e| StoreError::io("creating", &path, e))?;
@@ -76,7 +77,8 @@ impl HeadWriter {
         file.write_all_at(&slot.encode(), 0).map_err(|e| StoreError::io("writing", &path, e))?;
         file.write_all_at(&[0u8; HEAD_SLOT_BYTES], HEAD_SLOT1_OFFSET)
             .map_err(|e| StoreError::io("writing", &path, e))?;
-        file.sync_data().map_err(|e| StoreError::io("syncing", &path, e))
+        file.sync_data().map_err(|e| StoreError::io("syncing", &path, e))?;
+        disk.sync_dir(dir).map_err(|e| StoreError::io("syncing", dir, e))
     }
 
     /// The current commit point.

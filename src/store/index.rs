@@ -19,10 +19,11 @@ use super::StoreError;
 use crate::format::codec::{self, DecodeError};
 use crate::format::index_run::IndexValueV1;
 use crate::format::index_run::{
-    decode_footer, encode_footer, page_entries, parse_footer_trailer, parse_run_header, run_header, Bloom, Digest,
-    PageBuilder, PageRef, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
+    decode_footer, encode_footer, find_in_page, page_entries, parse_footer_trailer, parse_page_ref, parse_run_header,
+    run_header, Bloom, Digest, PageBuilder, PageRef, FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES,
+    RUN_HEADER_BYTES,
 };
-use crate::limits::{MEMTABLE_ENTRIES_MAX, RUNS_MAX};
+use crate::limits::{MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, RUNS_MAX};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -62,19 +63,29 @@ fn run_name(id: u64) -> String {
     format!("{id:016x}.qidx")
 }
 
-/// One immutable run file, opened: its page table and Bloom filter in memory.
+/// One immutable run file, opened. Its page table and Bloom filter are read from the footer
+/// only once the run serves more than [`RUN_LAZY_LOOKUPS_MAX`] lookups (a bulk append, a
+/// merge, `verify`); before that a lookup searches the page table on disk (O(log pages)
+/// reads), so a one-event append costs the same on a ledger of any size.
 #[derive(Debug)]
 pub struct Run {
     id: u64,
     entries: u64,
     file: File,
     path: PathBuf,
-    pages: Vec<PageRef>,
-    bloom: Bloom,
+    pages_count: u32,
+    footer_at: u64,
+    footer_len: usize,
+    footer_crc: u32,
+    meta: std::cell::OnceCell<(Vec<PageRef>, Bloom)>,
+    lookups: std::cell::Cell<u32>,
 }
 
+/// Lookups a run serves from disk before it loads its page table and Bloom filter.
+pub const RUN_LAZY_LOOKUPS_MAX: u32 = 64;
+
 impl Run {
-    /// Opens run `id` in `dir`, reading its header and footer.
+    /// Opens run `id` in `dir`, reading its header and the trailer of its footer.
     pub fn open(dir: &Path, id: u64) -> Result<Run, StoreError> {
         let path = dir.join(run_name(id));
         let file = File::open(&path).map_err(|e| StoreError::io("opening", &path, e))?;
@@ -86,46 +97,111 @@ impl Run {
         }
         let mut h = [0u8; RUN_HEADER_BYTES];
         file.read_exact_at(&mut h, 0).map_err(|e| StoreError::io("reading", &path, e))?;
-        let (entries, pages) = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
+        let (entries, pages_count) = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
         let mut t = [0u8; FOOTER_TRAILER_BYTES];
         file.read_exact_at(&mut t, len - FOOTER_TRAILER_BYTES as u64)
             .map_err(|e| StoreError::io("reading", &path, e))?;
-        let (footer_len, crc) = parse_footer_trailer(&t).map_err(|e| damaged(e.to_string()))?;
+        let (footer_len, footer_crc) = parse_footer_trailer(&t).map_err(|e| damaged(e.to_string()))?;
         let footer_at = (len - FOOTER_TRAILER_BYTES as u64)
             .checked_sub(footer_len as u64)
             .filter(|&at| at >= RUN_HEADER_BYTES as u64)
             .ok_or_else(|| damaged("footer length out of range".into()))?;
-        let mut f = vec![0u8; footer_len];
-        file.read_exact_at(&mut f, footer_at).map_err(|e| StoreError::io("reading", &path, e))?;
-        let (refs, bloom) = decode_footer(&f, crc, pages).map_err(|e| damaged(e.to_string()))?;
-        if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || p.offset + u64::from(p.len) > footer_at) {
-            return Err(damaged("a page lies outside the file".into()));
+        if (pages_count as usize).saturating_mul(PAGE_ENTRY_BYTES) > footer_len {
+            return Err(damaged("the page table does not fit in the footer".into()));
         }
-        Ok(Run { id, entries, file, path, pages: refs, bloom })
+        Ok(Run {
+            id,
+            entries,
+            file,
+            path,
+            pages_count,
+            footer_at,
+            footer_len,
+            footer_crc,
+            meta: std::cell::OnceCell::new(),
+            lookups: std::cell::Cell::new(0),
+        })
+    }
+
+    /// The page table and Bloom filter, read and checked on first use.
+    fn meta(&self) -> Result<&(Vec<PageRef>, Bloom), StoreError> {
+        if let Some(m) = self.meta.get() {
+            return Ok(m);
+        }
+        let mut f = vec![0u8; self.footer_len];
+        self.file.read_exact_at(&mut f, self.footer_at).map_err(|e| StoreError::io("reading", &self.path, e))?;
+        let (refs, bloom) = decode_footer(&f, self.footer_crc, self.pages_count).map_err(|e| self.damaged(e))?;
+        if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || p.offset + u64::from(p.len) > self.footer_at) {
+            return Err(self.damaged(DecodeError::Framing("a page lies outside the file".into())));
+        }
+        Ok(self.meta.get_or_init(|| (refs, bloom)))
+    }
+
+    /// Page table entry `i`, read from disk and bounds-checked.
+    fn page_ref_at(&self, i: u32) -> Result<PageRef, StoreError> {
+        let mut e = [0u8; PAGE_ENTRY_BYTES];
+        let at = self.footer_at + u64::from(i) * PAGE_ENTRY_BYTES as u64;
+        self.file.read_exact_at(&mut e, at).map_err(|e| StoreError::io("reading", &self.path, e))?;
+        let p = parse_page_ref(&e);
+        let inside = p.offset >= RUN_HEADER_BYTES as u64 && p.offset + u64::from(p.len) <= self.footer_at;
+        if !inside || p.len as usize > INDEX_PAGE_BYTES_MAX || p.len < 2 {
+            return Err(self.damaged(DecodeError::Framing("a page table entry lies outside the file".into())));
+        }
+        Ok(p)
+    }
+
+    /// The page that may hold `d`: the last whose first digest is `<= d`.
+    fn page_for(&self, d: &Digest) -> Result<Option<PageRef>, StoreError> {
+        let lookups = self.lookups.get().saturating_add(1);
+        self.lookups.set(lookups);
+        if self.meta.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX {
+            let (pages, bloom) = self.meta()?;
+            if !bloom.may_contain(d) {
+                return Ok(None);
+            }
+            let i = pages.partition_point(|p| p.first <= *d);
+            return Ok(i.checked_sub(1).map(|i| pages[i]));
+        }
+        // Binary search over the page table on disk.
+        let (mut lo, mut hi) = (0u32, self.pages_count);
+        let mut found = None;
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let p = self.page_ref_at(mid)?;
+            if p.first <= *d {
+                found = Some(p);
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(found)
     }
 
     fn read_page(&self, p: &PageRef) -> Result<Vec<u8>, StoreError> {
         let mut page = vec![0u8; p.len as usize];
-        self.file.read_exact_at(&mut page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
-        if crc32c::crc32c(&page) != p.crc {
+        self.read_page_into(p, &mut page)?;
+        Ok(page)
+    }
+
+    fn read_page_into(&self, p: &PageRef, page: &mut [u8]) -> Result<(), StoreError> {
+        self.file.read_exact_at(page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
+        if crc32c::crc32c(page) != p.crc {
             return Err(StoreError::Damaged {
                 seq: None,
                 what: format!("index run {}: page checksum mismatch", self.path.display()),
             });
         }
-        Ok(page)
+        Ok(())
     }
 
     /// The value stored for `d`, if any.
     pub fn get(&self, d: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
-        if !self.bloom.may_contain(d) {
-            return Ok(None);
-        }
-        let i = self.pages.partition_point(|p| p.first <= *d);
-        let Some(p) = i.checked_sub(1).map(|i| self.pages[i]) else { return Ok(None) };
-        let page = self.read_page(&p)?;
-        let entries = page_entries(&page).map_err(|e| self.damaged(e))?;
-        Ok(entries.binary_search_by(|(k, _)| k.cmp(d)).ok().map(|i| entries[i].1.to_vec()))
+        let Some(p) = self.page_for(d)? else { return Ok(None) };
+        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+        let page = &mut buf[..p.len as usize];
+        self.read_page_into(&p, page)?;
+        Ok(find_in_page(page, d).map_err(|e| self.damaged(e))?.map(<[u8]>::to_vec))
     }
 
     fn damaged(&self, e: DecodeError) -> StoreError {
@@ -134,7 +210,7 @@ impl Run {
 
     /// Every entry in digest order, page by page.
     pub fn iter(&self) -> RunIter<'_> {
-        RunIter { run: self, page: 0, buf: Vec::new(), at: 0 }
+        RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false }
     }
 }
 
@@ -144,6 +220,7 @@ pub struct RunIter<'a> {
     page: usize,
     buf: Vec<(Digest, Vec<u8>)>,
     at: usize,
+    failed: bool,
 }
 
 impl Iterator for RunIter<'_> {
@@ -151,7 +228,17 @@ impl Iterator for RunIter<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.at == self.buf.len() {
-            let p = *self.run.pages.get(self.page)?;
+            if self.failed {
+                return None;
+            }
+            let pages = match self.run.meta() {
+                Ok((pages, _)) => pages,
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            };
+            let p = *pages.get(self.page)?;
             self.page += 1;
             let page = match self.run.read_page(&p) {
                 Ok(page) => page,
@@ -356,22 +443,40 @@ impl Index {
         }
     }
 
-    /// Whether the live runs should be merged.
-    pub fn wants_merge(&self) -> bool {
-        self.live.len() > RUNS_MAX
+    /// How many of the newest live runs to merge: none while there are at most [`RUNS_MAX`];
+    /// else the newest runs, going back while an older run holds at most
+    /// [`MERGE_GROWTH`] times the entries of the newer ones taken so far (at least two). Runs
+    /// grow geometrically, so an entry is rewritten O(log n) times, and a small append never
+    /// rewrites the large old runs.
+    pub fn merge_count(&self) -> usize {
+        if self.live.len() <= RUNS_MAX {
+            return 0;
+        }
+        let (mut sum, mut k) = (0u64, 0usize);
+        for r in self.live.iter().rev() {
+            if k >= 2 && r.entries > MERGE_GROWTH.saturating_mul(sum) {
+                break;
+            }
+            sum = sum.saturating_add(r.entries);
+            k += 1;
+        }
+        k
     }
 
-    /// Merges every live run into one new run; returns the new manifest and the files the
-    /// old manifest named (to remove once the new one is stored).
-    pub fn merge_all(&mut self) -> Result<(ManifestV1, Vec<PathBuf>), StoreError> {
+    /// Merges the newest `k` live runs into one new run, which takes their place; returns the
+    /// new manifest and the files the old runs were in (to remove once it is stored).
+    pub fn merge_newest(&mut self, k: usize) -> Result<(ManifestV1, Vec<PathBuf>), StoreError> {
+        let k = k.min(self.live.len());
+        let first = self.live.len() - k;
         let id = self.manifest.next_run;
-        let expected: u64 = self.live.iter().map(|r| r.entries).sum();
-        let streams = self.live.iter().map(|r| Box::new(r.iter()) as Box<dyn Iterator<Item = _>>).collect();
+        let expected: u64 = self.live[first..].iter().map(|r| r.entries).sum();
+        let streams = self.live[first..].iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
         let run = write_run(&self.dir, id, expected, merge(streams))?;
-        let old: Vec<PathBuf> = self.live.iter().map(|r| r.path.clone()).collect();
+        let old: Vec<PathBuf> = self.live.drain(first..).map(|r| r.path).collect();
         self.manifest.next_run = id + 1;
-        self.manifest.runs = vec![(run.id, run.entries)];
-        self.live = vec![run];
+        self.manifest.runs.truncate(first);
+        self.manifest.runs.push((run.id, run.entries));
+        self.live.push(run);
         Ok((self.manifest.clone(), old))
     }
 
@@ -406,5 +511,57 @@ pub fn read_manifest(dir: &Path) -> Result<Option<Result<ManifestV1, DecodeError
         Ok(b) => Ok(Some(ManifestV1::decode(&b))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::io("reading", &path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::index_run::digest;
+
+    fn key(i: u64) -> IndexValueV1 {
+        IndexValueV1::Key { seq: i, event: [i as u8; 8] }
+    }
+
+    #[test]
+    fn a_lookup_finds_the_same_value_from_disk_and_from_the_loaded_page_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries: Vec<(Digest, Vec<u8>)> =
+            (0..5_000u64).map(|i| (digest(b'k', &format!("K-{i}")), codec::encode(&key(i)))).collect();
+        entries.sort();
+        let run = write_run(dir.path(), 7, entries.len() as u64, entries.clone().into_iter().map(Ok)).unwrap();
+        assert!(run.meta.get().is_none(), "opening a run reads no page table");
+        for round in 0..2 {
+            for (i, (d, v)) in entries.iter().enumerate().step_by(97) {
+                assert_eq!(run.get(d).unwrap().as_ref(), Some(v), "round {round}, entry {i}");
+            }
+            assert_eq!(run.get(&digest(b'k', "absent")).unwrap(), None);
+        }
+        assert!(run.meta.get().is_some(), "a busy run loads its page table");
+    }
+
+    #[test]
+    fn small_appends_never_rewrite_the_large_old_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path(), ManifestV1::default()).unwrap();
+        for i in 0..50_000u64 {
+            index.put(digest(b'k', &format!("big-{i}")), key(i)).unwrap();
+        }
+        index.seal(1).unwrap();
+        let big = index.manifest().runs[0];
+        for n in 0..40u64 {
+            index.put(digest(b'k', &format!("small-{n}")), key(n)).unwrap();
+            index.seal(2 + n).unwrap();
+            let k = index.merge_count();
+            if k > 1 {
+                index.merge_newest(k).unwrap();
+            }
+            assert!(index.manifest().runs.len() <= RUNS_MAX, "{:?}", index.manifest().runs);
+            assert_eq!(index.manifest().runs[0], big, "the large run was rewritten after small append {n}");
+        }
+        for n in 0..40u64 {
+            assert_eq!(index.get(&digest(b'k', &format!("small-{n}"))).unwrap(), Some(key(n)));
+        }
+        assert_eq!(index.get(&digest(b'k', "big-49999")).unwrap(), Some(key(49_999)));
     }
 }

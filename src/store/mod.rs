@@ -51,6 +51,50 @@ pub const FORMAT_MARKER_V1: &str = "quotaledger ledger format 1\n";
 const FORMAT_FILE: &str = "FORMAT";
 const CREATING_FILE: &str = "CREATING";
 const LOCK_FILE: &str = "LOCK";
+/// The ledger's settings (truth, not derived: they are not in the chain and cannot be rebuilt).
+pub const SETTINGS_FILE: &str = "SETTINGS";
+const SETTINGS_HEADER: &str = "quotaledger settings 1\n";
+
+/// A ledger's settings, fixed when it is created (`qledger init --future-margin SECS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// How far ahead of the clock an event's `at` may lie, in seconds.
+    pub future_margin_secs: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings { future_margin_secs: crate::limits::AT_FUTURE_MARGIN_SECS_DEFAULT }
+    }
+}
+
+/// Reads `PATH/SETTINGS` (absent: the defaults). A file that does not parse is damage.
+pub fn read_settings(dir: &Path) -> Result<Settings, StoreError> {
+    let path = dir.join(SETTINGS_FILE);
+    let text = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Settings::default()),
+        Err(e) => return Err(StoreError::io("reading", &path, e)),
+    };
+    let damaged = || StoreError::Damaged { seq: None, what: format!("{} is not a settings file", path.display()) };
+    let text = std::str::from_utf8(&text).map_err(|_| damaged())?;
+    let body = text.strip_prefix(SETTINGS_HEADER).ok_or_else(damaged)?;
+    let secs = body
+        .strip_prefix("future_margin_secs=")
+        .and_then(|r| r.strip_suffix('\n'))
+        .filter(|d| !d.is_empty() && d.len() <= 10 && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<u32>().ok())
+        .ok_or_else(damaged)?;
+    Ok(Settings { future_margin_secs: secs })
+}
+
+/// Writes `PATH/SETTINGS` (temporary file, rename, fsync of the directory).
+pub fn write_settings(dir: &Path, s: &Settings) -> Result<(), StoreError> {
+    let text = format!("{SETTINGS_HEADER}future_margin_secs={}\n", s.future_margin_secs);
+    snapshots::write_atomically(&dir.join(SETTINGS_FILE), text.as_bytes())?;
+    fsync_dir(dir)
+}
+
 /// Directory of torn tails cut by recovery.
 pub const RECOVERED_DIR: &str = "recovered";
 
@@ -293,6 +337,7 @@ fn check_creatable(dir: &Path) -> Result<(), StoreError> {
     let ours = [
         CREATING_FILE,
         LOCK_FILE,
+        SETTINGS_FILE,
         head::HEAD_FILE,
         segment::SEGMENTS_DIR,
         index::INDEX_DIR,
@@ -361,27 +406,17 @@ pub fn ensure_space(dir: &Path, bytes: u64) -> Result<(), StoreError> {
 }
 
 /// The committed prefix a reader sees, after checking that the segment holding its end is
-/// there and at least as long as the commit point says (one `stat`, so that even `head` never
-/// presents a ledger whose chain is gone).
+/// there (one `open`, so that even `head` never presents a ledger whose chain is gone; a
+/// segment cut short is named at its first bad seq by the readers that read it).
 pub fn read_commit_point(disk: &dyn Disk, dir: &Path) -> Result<HeadSlot, StoreError> {
     let slot = head::read_head(disk, dir)?;
     let path = Layout::new(dir).segments().join(segment::segment_name(slot.segment_first_seq));
-    let damaged = |what: String| StoreError::Damaged { seq: Some(slot.records), what };
     match disk.open(&path, false) {
-        Ok(f) => {
-            let len = f.len().map_err(|e| StoreError::io("reading", &path, e))?;
-            if len < slot.segment_len {
-                return Err(damaged(format!(
-                    "{} is shorter than its committed length {}",
-                    path.display(),
-                    slot.segment_len
-                )));
-            }
-            Ok(slot)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(damaged(format!("{} holds the committed head and is missing", path.display())))
-        }
+        Ok(_) => Ok(slot),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::Damaged {
+            seq: Some(slot.segment_first_seq),
+            what: format!("{}, which holds the committed head, is missing", path.display()),
+        }),
         Err(e) => Err(StoreError::io("opening", &path, e)),
     }
 }

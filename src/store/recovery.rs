@@ -2,18 +2,24 @@
 //!
 //! Below the committed length nothing is ever removed: damage there is an integrity failure.
 //! Beyond it, appends whose every block is whole and valid, ending in a COMMIT block that
-//! continues the chain, were synced by a writer that died before it moved the commit point:
-//! they are kept (the commit point moves over them). Whatever follows the last such append is
+//! continues the chain, were written by a writer that died before it moved the commit point:
+//! they are kept (synced first, as the writer may have died before its fdatasync, then the
+//! commit point moves over them). Whatever follows the last such append is
 //! a torn tail: its bytes are copied to `recovered/` as found, synced, and only then cut.
+//! All of this is done on the word of the commit point, so first the chain must bear it out
+//! ([`check_commit_point`]): a `HEAD` that names another end than the chain's is refused.
 
 use super::disk::{Disk, DiskFile};
 use super::head::HeadWriter;
-use super::segment::{list_segments, read_fully, segment_name};
+use super::segment::{list_segments, read_fully, segment_name, BlockReader};
 use super::{StoreError, RECOVERED_DIR};
+use crate::format::chain::hex;
+use crate::format::head::HeadSlot;
 use crate::format::segment::{
     check_block, hash_block, parse_block_header, parse_segment_header, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use std::path::Path;
+use std::sync::Arc;
 
 /// What recovery did, for the user to read.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -31,6 +37,56 @@ struct Cursor {
     offset: u64,
     seq: u64,
     prev: [u8; 32],
+}
+
+/// Checks, before anything is kept or cut on its word, that the commit point is borne out by
+/// the chain: the block holding its last record is whole, ends exactly at the committed
+/// segment and length, and its last record hashes to the committed hash. A commit point that
+/// is not (a forged or damaged `HEAD`, a segment cut or flipped at its end) is an integrity
+/// failure, and the writer stops with every byte as it was.
+pub fn check_commit_point(disk: Arc<dyn Disk>, seg_dir: &Path, slot: &HeadSlot) -> Result<(), StoreError> {
+    let names = |segment: u64, len: u64| format!("{} length {len}", segment_name(segment));
+    let Some(last) = slot.records.checked_sub(1) else {
+        if (slot.segment_first_seq, slot.segment_len) == (0, SEGMENT_HEADER_BYTES as u64) {
+            return Ok(());
+        }
+        return Err(StoreError::Damaged {
+            seq: Some(0),
+            what: format!(
+                "the commit point of an empty ledger names {}",
+                names(slot.segment_first_seq, slot.segment_len)
+            ),
+        });
+    };
+    let block = match BlockReader::new(disk, seg_dir, last, slot.records)?.next() {
+        Some(block) => block?,
+        None => {
+            return Err(StoreError::Damaged { seq: Some(last), what: "the last committed record is missing".into() })
+        }
+    };
+    let mut hashes = Vec::new();
+    let (h, first) = (&block.header, block.header.first_seq);
+    hash_block(h, &block.payload, &mut hashes).map_err(|f| StoreError::Damaged {
+        seq: Some(first + u64::from(f.index)),
+        what: "a committed record does not hash to its locator".into(),
+    })?;
+    let end = (block.segment, block.offset + h.total_bytes());
+    let hash = hashes.last().copied().unwrap_or_default();
+    if h.end_seq() != slot.records || end != (slot.segment_first_seq, slot.segment_len) || hash != slot.last_hash {
+        return Err(StoreError::Damaged {
+            seq: Some(last),
+            what: format!(
+                "the commit point says {} records ending in {} at {}; the chain's block there ends before seq {} with {} at {}",
+                slot.records,
+                hex(&slot.last_hash),
+                names(slot.segment_first_seq, slot.segment_len),
+                h.end_seq(),
+                hex(&hash),
+                names(end.0, end.1)
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Recovers the ledger whose segments are in `seg_dir` and commit point in `head`.
@@ -60,6 +116,10 @@ pub fn recover(disk: &dyn Disk, dir: &Path, seg_dir: &Path, head: &mut HeadWrite
     let mut report = Recovered::default();
     if end.seq > slot.records {
         report.records_kept = end.seq - slot.records;
+        // Whole blocks are not synced blocks: a writer killed between its writes and its
+        // fdatasync leaves them whole in the page cache. They are made durable before the
+        // commit point moves over them.
+        sync_kept(disk, seg_dir, &segments, slot.segment_first_seq, end.segment)?;
         head.commit(end.seq, end.prev, (end.segment, end.offset))?;
     }
     report.bytes_cut = cut_tail(disk, dir, seg_dir, &segments, &end)?;
@@ -114,6 +174,18 @@ fn scan(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], start: Cursor) -> Res
             committed = at;
         }
     }
+}
+
+/// `fdatasync` of the segments `from..=to`, and of their directory if that spans a new file.
+fn sync_kept(disk: &dyn Disk, seg_dir: &Path, segments: &[u64], from: u64, to: u64) -> Result<(), StoreError> {
+    for &s in segments.iter().filter(|&&s| s >= from && s <= to) {
+        let path = seg_dir.join(segment_name(s));
+        open(disk, seg_dir, s)?.sync_data().map_err(|e| StoreError::io("syncing", &path, e))?;
+    }
+    if to != from {
+        disk.sync_dir(seg_dir).map_err(|e| StoreError::io("syncing", seg_dir, e))?;
+    }
+    Ok(())
 }
 
 fn open(disk: &dyn Disk, seg_dir: &Path, segment: u64) -> Result<Box<dyn DiskFile>, StoreError> {

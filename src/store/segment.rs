@@ -5,7 +5,7 @@
 use super::disk::{Disk, DiskFile};
 use super::StoreError;
 use crate::format::segment::{
-    check_block, parse_block_header, parse_segment_header, segment_header, BlockHeader, BLOCK_HEADER_BYTES,
+    check_block, hash_block, parse_block_header, parse_segment_header, segment_header, BlockHeader, BLOCK_HEADER_BYTES,
     SEGMENT_HEADER_BYTES,
 };
 use crate::limits::{SEGMENT_BYTES_TARGET, SEGMENT_READ_BUFFER_BYTES};
@@ -129,8 +129,9 @@ impl BlockReader {
             None => return Err(StoreError::Damaged { seq: Some(seq), what: "no segment file holds it".into() }),
         };
         self.open_segment(index)?;
+        // Header to header with small reads: a seek never reads the blocks it skips.
         while self.next_seq <= seq {
-            let (header, _) = match self.read_header()? {
+            let (header, _) = match self.read_header(true)? {
                 Some(h) => h,
                 None => return Err(self.damaged("the segment ends before the committed head".into())),
             };
@@ -190,10 +191,21 @@ impl BlockReader {
         Ok(Some(&self.buf[start..start + len]))
     }
 
-    fn read_header(&mut self) -> Result<Option<(BlockHeader, [u8; BLOCK_HEADER_BYTES])>, StoreError> {
-        let Some(bytes) = self.bytes_at(self.offset, BLOCK_HEADER_BYTES)? else { return Ok(None) };
+    /// The block header at the current offset: through the read buffer when reading blocks,
+    /// or `direct` (one small read, no buffer) when skipping from header to header.
+    fn read_header(&mut self, direct: bool) -> Result<Option<(BlockHeader, [u8; BLOCK_HEADER_BYTES])>, StoreError> {
         let mut hb = [0u8; BLOCK_HEADER_BYTES];
-        hb.copy_from_slice(bytes);
+        if direct {
+            let file = self.file.as_ref().expect("a segment is open");
+            let n = read_fully(file.as_ref(), &mut hb, self.offset)
+                .map_err(|e| StoreError::io("reading", &self.dir.join(segment_name(self.segments[self.index])), e))?;
+            if n < BLOCK_HEADER_BYTES {
+                return Ok(None);
+            }
+        } else {
+            let Some(bytes) = self.bytes_at(self.offset, BLOCK_HEADER_BYTES)? else { return Ok(None) };
+            hb.copy_from_slice(bytes);
+        }
         let header = parse_block_header(&hb).map_err(|e| self.damaged(format!("block header: {e}")))?;
         if header.first_seq != self.next_seq {
             return Err(self.damaged(format!(
@@ -215,7 +227,7 @@ impl BlockReader {
             }
             self.open_segment(next)?;
         }
-        let Some((header, header_bytes)) = self.read_header()? else {
+        let Some((header, header_bytes)) = self.read_header(false)? else {
             return Err(self.damaged("a block header is cut off below the committed head".into()));
         };
         let payload_offset = self.offset + BLOCK_HEADER_BYTES as u64;
@@ -223,7 +235,13 @@ impl BlockReader {
             return Err(self.damaged("a block is cut off below the committed head".into()));
         };
         let payload = payload.to_vec();
-        check_block(&header_bytes, &payload).map_err(|e| self.damaged(format!("{e}")))?;
+        if let Err(e) = check_block(&header_bytes, &payload) {
+            // Name the first record the damage reaches: the first whose hash, recomputed from
+            // the block's link, differs from its locator (the block's first if none does).
+            let mut hashes = Vec::new();
+            let index = hash_block(&header, &payload, &mut hashes).err().map_or(0, |f| f.index);
+            return Err(StoreError::Damaged { seq: Some(header.first_seq + u64::from(index)), what: format!("{e}") });
+        }
         let block = RawBlock { header, header_bytes, payload, segment: self.segments[self.index], offset: self.offset };
         self.offset += header.total_bytes();
         self.next_seq = header.end_seq();

@@ -11,14 +11,15 @@
 //!    (`index-written`); 5. the quota snapshots are written (`snapshots-written`).
 //!
 //! A crash before 3 leaves the old commit point: the next writer keeps the blocks if they
-//! form whole appends (the append that wrote them had finished step 2) or cuts them.
+//! form whole appends (syncing them first: a kill before step 2 leaves whole blocks in the
+//! page cache that a power loss would still take) or cuts them.
 //! A crash after 3 leaves derived data behind the chain: the next writer catches it up.
 
 use super::disk::Disk;
 use super::head::{read_head, HeadWriter};
-use super::index::{publish_manifest, Index, ManifestV1};
+use super::index::{publish_manifest, read_manifest, Index, ManifestV1};
 use super::meta::Meta;
-use super::recovery::{recover, Recovered};
+use super::recovery::{check_commit_point, recover, Recovered};
 use super::segment::SegmentWriter;
 use super::tree::TreeWriter;
 use super::{ensure_space, lock_for_writing, snapshots, Layout, OpenMode, StoreError};
@@ -70,6 +71,7 @@ impl Writer {
         let lock = lock_for_writing(dir, mode, wait, disk.as_ref())?;
         let layout = Layout::new(dir);
         let slot = read_head(disk.as_ref(), dir)?;
+        check_commit_point(disk.clone(), &layout.segments(), &slot)?;
         let mut head = HeadWriter::open(disk.as_ref(), dir, slot)?;
         let recovered = recover(disk.as_ref(), dir, &layout.segments(), &mut head)?;
         let slot = head.slot();
@@ -81,6 +83,11 @@ impl Writer {
         snapshots::remove_temporaries(&layout.index())?;
         let (meta, _) = Meta::open(&layout.meta())?;
         let index = open_index(&layout.index(), &meta, slot.records)?;
+        // Readers go by index/MANIFEST. A writer killed between storing a manifest in sled and
+        // publishing it left one naming older runs: republish before removing them.
+        if read_manifest(&layout.index())?.and_then(Result::ok).as_ref() != Some(index.manifest()) {
+            publish_manifest(&layout.index(), index.manifest())?;
+        }
         index.remove_unlisted()?;
         let tree = TreeWriter::open(&layout.tree(), slot.records)?;
         Ok(Writer { layout, _lock: lock, head, segments, index, meta, tree, poisoned: false, recovered })
@@ -114,6 +121,17 @@ impl Writer {
         let r = f(self)?;
         self.poisoned = false;
         Ok(r)
+    }
+
+    /// The index and a sink for blocks, to be used from two threads by one append.
+    pub fn split(&mut self) -> (&mut Index, BlockSink<'_>) {
+        let sink = BlockSink {
+            segments: &mut self.segments,
+            tree: &mut self.tree,
+            dir: self.layout.segments(),
+            poisoned: &mut self.poisoned,
+        };
+        (&mut self.index, sink)
     }
 
     /// Writes blocks beyond the committed length (invisible to readers until a commit).
@@ -162,8 +180,9 @@ impl Writer {
             }
             snapshots::write_head(&w.layout.snapshots(), head_snapshot)?;
             fault_point("snapshots-written");
-            if w.index.wants_merge() {
-                let (manifest, old) = w.index.merge_all()?;
+            let k = w.index.merge_count();
+            if k > 1 {
+                let (manifest, old) = w.index.merge_newest(k)?;
                 w.store_manifest(&manifest, true)?;
                 for path in old {
                     let _ = fs::remove_file(path);
@@ -209,6 +228,34 @@ impl Writer {
         self.store_manifest(&fresh, true)?;
         self.index = Index::open(&self.layout.index(), fresh)?;
         self.index.remove_unlisted()
+    }
+}
+
+/// Writes blocks beyond the committed length for an append running on another thread.
+pub struct BlockSink<'a> {
+    segments: &'a mut SegmentWriter,
+    /// The Merkle tree (issue 10), which takes each record's canonical bytes.
+    tree: &'a mut TreeWriter,
+    dir: std::path::PathBuf,
+    poisoned: &'a mut bool,
+}
+
+impl BlockSink<'_> {
+    /// Writes one block whose first record has `first_seq`, after checking for space.
+    pub fn write_block(&mut self, bytes: &[u8], first_seq: u64) -> Result<(), StoreError> {
+        if *self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        ensure_space(&self.dir, bytes.len() as u64)?;
+        *self.poisoned = true;
+        self.segments.write_block(bytes, first_seq)?;
+        *self.poisoned = false;
+        Ok(())
+    }
+
+    /// Hands one record's canonical bytes to the Merkle tree (issue 10).
+    pub fn push_leaf(&mut self, entry: &[u8]) -> Result<(), StoreError> {
+        self.tree.push(entry)
     }
 }
 

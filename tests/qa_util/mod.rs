@@ -1,7 +1,12 @@
 //! Helpers shared by the crash, tamper, hostile-input, decoder and concurrency suites: running
-//! `qledger` with a timeout, generating valid events, a seeded xorshift, soak-mode switches.
+//! `qledger` with a timeout, generating valid events, a seeded xorshift, soak-mode switches;
+//! and, in `segments`, an insider's tools for the tamper suites (segment files, HEAD, index runs,
+//! snapshots, edited and written back).
 #![allow(dead_code)]
 
+pub mod segments;
+
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -107,7 +112,7 @@ pub fn command(ledger: &Path, args: &[&str]) -> Command {
 pub fn command_nowait(ledger: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.arg("--ledger").arg(ledger).args(args);
-    c.env_remove("QLEDGER_LEDGER").env("USER", "tester").env_remove("RUST_BACKTRACE");
+    c.env_remove("QLEDGER_LEDGER").env_remove("QLEDGER_FAULT_AT").env("USER", "tester").env_remove("RUST_BACKTRACE");
     c
 }
 
@@ -296,5 +301,80 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
+    out
+}
+
+/// What a file or directory looks like: enough to see any write, chmod, create or remove.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Mode bits.
+    pub mode: u32,
+    /// Modification time (s, ns).
+    pub mtime: (i64, i64),
+    /// Status change time (s, ns).
+    pub ctime: (i64, i64),
+    /// Contents (empty for a directory).
+    pub bytes: Vec<u8>,
+}
+
+/// Every file and directory under `dir` (itself included), with its [`Stat`]. A directory's
+/// mtime changes when an entry is created or removed in it, even one removed again.
+pub fn tree_state(dir: &Path) -> BTreeMap<PathBuf, Stat> {
+    use std::os::unix::fs::MetadataExt;
+    let stat = |p: &Path, bytes: Vec<u8>| {
+        let m = std::fs::symlink_metadata(p).expect("stat");
+        Stat {
+            size: m.size(),
+            mode: m.mode(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            bytes,
+        }
+    };
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        out.insert(d.clone(), stat(&d, Vec::new()));
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let path = e.expect("entry").path();
+            if std::fs::symlink_metadata(&path).expect("stat").is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap_or_default();
+                out.insert(path.clone(), stat(&path, bytes));
+            }
+        }
+    }
+    out
+}
+
+/// The paths that differ between two [`tree_state`]s, and how (empty if none).
+pub fn tree_diff(before: &BTreeMap<PathBuf, Stat>, after: &BTreeMap<PathBuf, Stat>) -> Vec<String> {
+    let mut out = Vec::new();
+    for (p, a) in before {
+        match after.get(p) {
+            None => out.push(format!("removed {}", p.display())),
+            Some(b) if b != a => {
+                let what = if a.bytes != b.bytes {
+                    "contents"
+                } else if a.size != b.size {
+                    "size"
+                } else if a.mode != b.mode {
+                    "mode"
+                } else if a.mtime != b.mtime {
+                    "mtime"
+                } else {
+                    "ctime"
+                };
+                out.push(format!("changed {} ({what})", p.display()));
+            }
+            Some(_) => {}
+        }
+    }
+    for p in after.keys().filter(|p| !before.contains_key(*p)) {
+        out.push(format!("created {}", p.display()));
+    }
     out
 }
