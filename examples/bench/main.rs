@@ -42,6 +42,7 @@
 //! `bench gen N [--seed S]`, `bench check FILE`, `bench sqlite-chain load DB FILE | verify DB |
 //! replay DB [--per-license]`, `bench raw-sled load DIR FILE | load-insert DIR FILE | scan DIR`.
 
+mod audit;
 mod gen;
 mod ours;
 mod peer_runs;
@@ -298,10 +299,12 @@ fn bench(opts: &Opts, dir: &Path) -> Res<ExitCode> {
     let peers = peer_runs::run_peers(&mut r, &exe, dir, &input.events, n, &opts.peers())?;
     eprintln!("reader during a writer's bulk append:");
     let rw = rw::reader_during_writer(&q, dir, &chunks, &ours.committed)?;
+    eprintln!("Merkle tree and proofs (issue 10):");
+    let audit = audit::audit_rows(&mut r, &q.bin, dir, &chunks, opts.events)?;
     if chunks.len() > 1 {
         fs::remove_dir_all(dir.join("chunks"))?;
     }
-    print_report(opts, dir, &input, &ours, &peers, &rw);
+    print_report(opts, dir, &input, &ours, &peers, &rw, audit);
     println!("load average at the start: {load_at_start}; at the end: {}", load_average());
     Ok(ExitCode::SUCCESS)
 }
@@ -358,7 +361,15 @@ fn peer_agreement(input: &Generated, peers: &Peers) -> Vec<String> {
     lines
 }
 
-fn print_report(opts: &Opts, dir: &Path, input: &Generated, ours: &Ours, peers: &Peers, rw: &RwResult) {
+fn print_report(
+    opts: &Opts,
+    dir: &Path,
+    input: &Generated,
+    ours: &Ours,
+    peers: &Peers,
+    rw: &RwResult,
+    audit: Vec<Row>,
+) {
     let n = opts.events as f64;
     let mut rows: Vec<Row> = rows::rate_rows(n, ours, peers);
     rows.extend(rows::core_rows(ours, peers));
@@ -366,6 +377,7 @@ fn print_report(opts: &Opts, dir: &Path, input: &Generated, ours: &Ours, peers: 
     rows.extend(rows::rss_rows(ours, peers));
     rows.extend(rows::disk_rows(n, ours, peers));
     rows.extend(rows::rw_rows(rw));
+    rows.extend(audit);
     println!();
     for line in header_lines(opts, dir, input, ours, peers) {
         println!("{line}");

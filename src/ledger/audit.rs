@@ -307,7 +307,7 @@ impl TreeCheck {
     }
 
     /// After the last record: `(leaves of the stored tree compared, checkpoints checked)`.
-    pub(super) fn finish(mut self) -> Result<(u64, u64), IntegrityError> {
+    pub(super) fn finish(&mut self) -> Result<(u64, u64), IntegrityError> {
         let batch = std::mem::take(&mut self.batch);
         match self.worker.as_ref() {
             // A failed send means the thread stopped on a failure, which `join` reports.
@@ -320,6 +320,6 @@ impl TreeCheck {
         if let Some(c) = self.pending.last() {
             return Err(IntegrityError::Checkpoint { size: c.id.size, what: "the chain ends before its size".into() });
         }
-        Ok((self.tree.stored.map_or(0, |s| s.covered), self.tree.checkpoints))
+        Ok((self.tree.stored.as_ref().map_or(0, |s| s.covered), self.tree.checkpoints))
     }
 }

@@ -234,6 +234,7 @@ impl Writer {
 /// Writes blocks beyond the committed length for an append running on another thread.
 pub struct BlockSink<'a> {
     segments: &'a mut SegmentWriter,
+    /// The Merkle tree (issue 10), which takes each record's canonical bytes.
     tree: &'a mut TreeWriter,
     dir: std::path::PathBuf,
     poisoned: &'a mut bool,
