@@ -97,39 +97,10 @@ impl Ledger {
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
-        // The whole commit point: a length that is not where the committed blocks end would
-        // make the next writer keep or cut bytes on its word.
-        if check.seq_next != head.records || check.prev != head.last_hash || check.end != self.end {
-            return Err(IntegrityError::Head {
-                seq: check.seq_next.min(head.records),
-                what: format!(
-                    "the commit point says {} records ending in {} (segment {} length {}), the chain has {} ending in {} (segment {} length {})",
-                    head.records,
-                    chain::hex(&head.last_hash),
-                    self.end.0,
-                    self.end.1,
-                    check.seq_next,
-                    chain::hex(&check.prev),
-                    check.end.0,
-                    check.end.1
-                ),
-            }
-            .into());
-        }
+        self.check_commit_point_reached(&check, head)?;
         check.compare_snapshots(u64::MAX)?;
         check.compare_index_at(head.records)?;
-        if let Some((n, _)) = &check.stored {
-            // The index covers records beyond the commit point this verify read. A writer that
-            // committed since explains it; a commit point that has not moved does not (a crash
-            // never leaves the index ahead: it is written after the commit point moved).
-            let now = store::read_commit_point(self.disk.as_ref(), &self.layout.dir)?;
-            if now.records == head.records && now.last_hash == head.last_hash {
-                return Err(IntegrityError::Index {
-                    what: format!("index/MANIFEST covers {n} records, the commit point only {}", head.records),
-                }
-                .into());
-            }
-        }
+        self.check_index_not_ahead(&check, head)?;
         let index_entries = check.index_entries;
         let (tree_leaves, checkpoints) = check.tree.finish()?;
         if let Some(h) = expect {
@@ -150,6 +121,45 @@ impl Ledger {
             tree_leaves,
             checkpoints,
         })
+    }
+
+    /// The walk ended exactly at the commit point: its records, its last hash, and where its
+    /// blocks end (a length that is not where the committed blocks end would make the next
+    /// writer keep or cut bytes on its word).
+    fn check_commit_point_reached(&self, check: &Check, head: Head) -> Result<(), LedgerError> {
+        if check.seq_next == head.records && check.prev == head.last_hash && check.end == self.end {
+            return Ok(());
+        }
+        Err(IntegrityError::Head {
+            seq: check.seq_next.min(head.records),
+            what: format!(
+                "the commit point says {} records ending in {} (segment {} length {}), the chain has {} ending in {} (segment {} length {})",
+                head.records,
+                chain::hex(&head.last_hash),
+                self.end.0,
+                self.end.1,
+                check.seq_next,
+                chain::hex(&check.prev),
+                check.end.0,
+                check.end.1
+            ),
+        }
+        .into())
+    }
+
+    /// A stored index still uncompared covers records beyond the commit point this verify
+    /// read. A writer that committed since explains it; a commit point that has not moved does
+    /// not (a crash never leaves the index ahead: it is written after the commit point moved).
+    fn check_index_not_ahead(&self, check: &Check, head: Head) -> Result<(), LedgerError> {
+        let Some((n, _)) = &check.stored else { return Ok(()) };
+        let now = store::read_commit_point(self.disk.as_ref(), &self.layout.dir)?;
+        if now.records == head.records && now.last_hash == head.last_hash {
+            return Err(IntegrityError::Index {
+                what: format!("index/MANIFEST covers {n} records, the commit point only {}", head.records),
+            }
+            .into());
+        }
+        Ok(())
     }
 
     /// Every snapshot file at or below the head: `(records, bytes)`, descending. A damaged
