@@ -431,6 +431,13 @@ fn an_index_run_page_at_an_offset_near_u64_max_is_damage() {
         }
         quotaledger::fuzzing::index_run(&run);
     }
+    // The fuzzer's input, minimized (378 to 94 bytes): a lookup reads the entry of page 0.
+    let found = include_bytes!("../fuzz/corpus/index_run/seed-regress-page-offset-near-u64-max.qidx");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0000000000000000.qidx"), found).unwrap();
+    let run = Run::open(dir.path(), 0).expect("the header and trailer are valid");
+    assert!(damage(run.get(&[0; 12]).map(drop)));
+    quotaledger::fuzzing::index_run(found);
 }
 
 /// Found while extending the `segment` fuzz target to `store::segment::BlockReader`: a block
