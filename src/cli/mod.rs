@@ -62,49 +62,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
         }
         Command::Append { file, actor, json, allow_future } => {
-            // The input is opened first (a missing file must not leave a new ledger behind), and
-            // a pipe or terminal is read to its end before the lock is taken: a writer holds the
-            // lock only while it checks and commits, never while it waits for its input.
-            let input = open_input(file.as_deref())?;
-            let path = ledger_path();
-            let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
-            let defaults = Defaults {
-                at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
-                actor: actor
-                    .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-                    .unwrap_or_else(|| "unknown".into()),
-            };
-            let result = append_from(&mut ledger, input, &defaults, AppendOptions { allow_future });
-            drop(ledger);
-            match result {
-                Ok(report) => output::append_report(out, &report, json)?,
-                Err(e) => {
-                    if json {
-                        output::append_failed(out, &e)?;
-                    }
-                    return Err(e.into());
-                }
-            }
+            append(&ledger_path(), wait, file.as_deref(), actor, json, allow_future, out)?
         }
         Command::Verify { expect_head, chain_only, json } => {
-            let expect = match expect_head.as_deref() {
-                None => None,
-                Some(h) => Some(
-                    crate::format::chain::parse_hash(h)
-                        .ok_or_else(|| UsageError(format!("--expect-head: {h:?} is not 64 hex digits")))?,
-                ),
-            };
-            let ledger = Ledger::open_read(&ledger_path())?;
-            let depth = if chain_only { Depth::Chain } else { Depth::Rules };
-            match ledger.verify_with(expect, depth) {
-                Ok(report) => output::verify_ok(out, &report, json)?,
-                Err(e) => {
-                    if json {
-                        output::verify_failed(out, &e)?;
-                    }
-                    return Err(e.into());
-                }
-            }
+            verify(&ledger_path(), expect_head.as_deref(), chain_only, json, out)?
         }
         Command::State { as_of, license, party, full_replay, json } => {
             let ledger = Ledger::open_read(&ledger_path())?;
@@ -156,6 +117,61 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `append`: the input is opened first (a missing file must not leave a new ledger behind), and
+/// a pipe or terminal is read to its end before the lock is taken: a writer holds the lock only
+/// while it checks and commits, never while it waits for its input or its output.
+fn append(
+    path: &Path,
+    wait: Option<Duration>,
+    file: Option<&Path>,
+    actor: Option<String>,
+    json: bool,
+    allow_future: bool,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let input = open_input(file)?;
+    let mut ledger = open_writer(path, OpenMode::CreateIfMissing, wait)?;
+    let defaults = Defaults {
+        at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
+        actor: actor
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "unknown".into()),
+    };
+    let result = append_from(&mut ledger, input, &defaults, AppendOptions { allow_future });
+    drop(ledger);
+    match result {
+        Ok(report) => output::append_report(out, &report, json),
+        Err(e) => {
+            if json {
+                output::append_failed(out, &e)?;
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// `verify`, as a reader.
+fn verify(path: &Path, expect_head: Option<&str>, chain_only: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+    let expect = match expect_head {
+        None => None,
+        Some(h) => Some(
+            crate::format::chain::parse_hash(h)
+                .ok_or_else(|| UsageError(format!("--expect-head: {h:?} is not 64 hex digits")))?,
+        ),
+    };
+    let ledger = Ledger::open_read(path)?;
+    let depth = if chain_only { Depth::Chain } else { Depth::Rules };
+    match ledger.verify_with(expect, depth) {
+        Ok(report) => output::verify_ok(out, &report, json),
+        Err(e) => {
+            if json {
+                output::verify_failed(out, &e)?;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// Opens the ledger for writing, telling the user on stderr what recovery did.
