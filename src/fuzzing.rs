@@ -14,12 +14,12 @@ use crate::format::index_run::{
     decode_footer, encode_footer, find_in_page, page_entries, parse_footer_trailer, parse_run_header, run_header,
     Digest, IndexValueV1, PageBuilder, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
 };
-use crate::format::record::RecordV1;
+use crate::format::record::{Record, RecordV1};
 use crate::format::segment::{
     block_records, check_block, hash_block, parse_block_header, parse_segment_header, segment_header, BlockBuilder,
     BlockHeader, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
-use crate::format::snapshot::{decode_snapshot_file, encode_snapshot_file, OrderRowV1, QuotaSnapshotV1};
+use crate::format::snapshot::{decode_snapshot_file, encode_snapshot_file, OrderRowV1, QuotaSnapshotV2};
 use crate::jsonl::{parse_line, Defaults, LineError, LineReader};
 use crate::limits::{LINE_BYTES_MAX, RECORD_BYTES_MAX};
 use crate::tlog::checkpoint::{self, Checkpoint};
@@ -109,18 +109,19 @@ pub fn jsonl(data: &[u8]) {
         assert_eq!(input.line, n);
         reparse(&input.stamp, &input.event, input.flags, n, &defaults);
         let before = input.event.order().and_then(|o| orders.get(o)).cloned();
-        let Ok(context) = admission.check(&state, before.as_ref(), &input.stamp, &input.event, input.flags) else {
+        let lookup = domain::Lookup { order: before.as_ref(), target: None };
+        let Ok(context) = admission.check(&state, lookup, &input.stamp, &input.event, input.flags) else {
             continue;
         };
         let fact = Fact { stamp: input.stamp, event: input.event, context };
-        if let Some((order, row)) = OrderRow::after(&fact.event, before) {
+        if let Some((order, row)) = OrderRow::after(&fact, before) {
             orders.insert(order.to_string(), row);
         }
         state.apply(&fact);
-        let record = RecordV1::from_fact(state.records - 1, prev, fact.clone());
-        let body = codec::encode(&record);
+        let record = Record::from_fact(state.records - 1, prev, fact.clone());
+        let body = record.encode();
         assert!(body.len() <= RECORD_BYTES_MAX, "an admitted event makes a record of {} bytes", body.len());
-        let back: RecordV1 = codec::decode(&body, RECORD_BYTES_MAX).expect("an admitted record decodes");
+        let back = Record::decode(&body).expect("an admitted record decodes");
         assert_eq!(back, record);
         assert_eq!(back.into_fact().expect("an admitted record passes the stored limits"), fact);
         let hash = record_hash(&body);
@@ -134,8 +135,8 @@ pub fn jsonl(data: &[u8]) {
     if block.count() > 0 {
         block_round_trip(&block.finish(true));
     }
-    let snap = codec::encode(&QuotaSnapshotV1::from_state(&state, prev));
-    let (back, hash) = QuotaSnapshotV1::decode(&snap).expect("the snapshot of an admitted state decodes");
+    let snap = codec::encode(&QuotaSnapshotV2::from_state(&state, prev));
+    let (back, hash) = QuotaSnapshotV2::decode(&snap).expect("the snapshot of an admitted state decodes");
     assert_eq!((back, hash), (state, prev));
 }
 
@@ -147,6 +148,9 @@ fn reparse(stamp: &Stamp, event: &Event, flags: InputFlags, n: u64, defaults: &D
     obj.insert("actor".into(), stamp.actor.clone().into());
     if let Some(k) = &stamp.key {
         obj.insert("key".into(), k.clone().into());
+    }
+    if let Some(r) = &stamp.late_reason {
+        obj.insert("late_reason".into(), r.clone().into());
     }
     if flags.confusable_ok {
         obj.insert("confusable_ok".into(), true.into());
@@ -172,7 +176,7 @@ fn block_round_trip(bytes: &[u8]) {
 /// decoded events against.
 fn rules_state() -> (QuotaState, OrderRow) {
     let mut s = QuotaState::default();
-    let stamp = Stamp { at: Timestamp { secs: 1_768_356_000, nanos: 0 }, actor: "a".into(), key: None };
+    let stamp = Stamp::new(Timestamp { secs: 1_768_356_000, nanos: 0 }, "a", None);
     let events = [
         Event::PartyRegistered {
             party: "bytedance".into(),
@@ -205,36 +209,55 @@ fn rules_state() -> (QuotaState, OrderRow) {
         },
         Event::OrderPlaced {
             order: "O-1".into(),
-            license: "L-1".into(),
+            licenses: domain::Gates::one("L-1"),
             quantity: 20_000,
             domestic_quantity: 7_000,
             supplier: "nvidia".into(),
+            hold: false,
         },
     ];
     for event in events {
         s.apply(&Fact { stamp: stamp.clone(), event, context: Context::None });
     }
-    (s, OrderRow { license: "L-1".into(), quantity: 20_000, shipped: 5_000, cancelled: false })
+    let row = OrderRow {
+        licenses: domain::Gates::one("L-1"),
+        quantity: 20_000,
+        shipped: 5_000,
+        status: domain::OrderStatus::Open,
+        placed_at: None,
+    };
+    (s, row)
 }
 
 /// A stored record: strict decoding (an accepted record re-encodes to its bytes), the limits of
 /// `to_fact`, the way back to the same wire record, the chain cursor, the rules and the quota
 /// projection (`verify` runs both on every record; neither may panic on a forged one).
 pub fn record(data: &[u8]) {
-    let Ok(r) = codec::decode::<RecordV1>(data, RECORD_BYTES_MAX) else { return };
-    assert_eq!(codec::encode(&r), data, "an accepted record re-encodes to its bytes");
-    if r.seq < u64::MAX {
-        let mut cursor = ChainCursor { seq_next: r.seq, prev: r.prev };
+    let Ok(r) = Record::decode(data) else { return };
+    assert_eq!(r.encode(), data, "an accepted record re-encodes to its bytes");
+    if r.seq() < u64::MAX {
+        let mut cursor = ChainCursor { seq_next: r.seq(), prev: r.prev() };
         assert_eq!(cursor.check(data, &record_hash(data)).as_ref(), Ok(&r));
-        assert_eq!((cursor.seq_next, cursor.prev), (r.seq + 1, record_hash(data)));
+        assert_eq!((cursor.seq_next, cursor.prev), (r.seq() + 1, record_hash(data)));
     }
     let _ = ChainCursor::genesis().check(data, &record_hash(data));
     let Ok(fact) = r.to_fact() else { return };
-    assert_eq!(RecordV1::from_fact(r.seq, r.prev, fact.clone()), r, "wire -> domain -> wire changed the record");
+    let again = match &r {
+        Record::V1(_) => Record::V1(RecordV1::from_fact(r.seq(), r.prev(), fact.clone())),
+        Record::V2(_) => Record::from_fact(r.seq(), r.prev(), fact.clone()),
+    };
+    assert_eq!(again, r, "wire -> domain -> wire changed the record");
     let (mut state, row) = rules_state();
     let _ = domain::check(&state, Some(&row), &fact.stamp, &fact.event);
     let _ = domain::check(&state, None, &fact.stamp, &fact.event);
-    let _ = OrderRow::after(&fact.event, Some(row));
+    let target = domain::Target { seq: 3, shipment: Some(("O-1".into(), 5_000)), corrected_by: None };
+    let _ = domain::check_with(
+        &state,
+        domain::Lookup { order: Some(&row), target: Some(&target) },
+        &fact.stamp,
+        &fact.event,
+    );
+    let _ = OrderRow::after(&fact, Some(row));
     state.apply(&fact);
     let mut empty = QuotaState::default();
     empty.apply(&fact);
@@ -530,23 +553,30 @@ pub fn snapshot(data: &[u8]) {
         }
         Err(_) => data,
     };
-    let Ok((state, hash)) = QuotaSnapshotV1::decode(inner) else { return };
-    assert_eq!(codec::encode(&QuotaSnapshotV1::from_state(&state, hash)), inner, "the state re-encodes to its bytes");
+    let Ok((state, hash)) = QuotaSnapshotV2::decode(inner) else { return };
+    assert_eq!(codec::encode(&QuotaSnapshotV2::from_state(&state, hash)), inner, "the state re-encodes to its bytes");
     let _: u128 = state.licenses.values().map(|l| u128::from(l.remaining())).sum();
     let mut state = state;
     let at = state.last_at.unwrap_or_default().max(Timestamp { secs: 1_780_272_000, nanos: 0 });
-    let stamp = Stamp { at, actor: "fuzz".into(), key: None };
+    let stamp = Stamp::new(at, "fuzz", None);
     let ids: Vec<(String, String, u64)> =
         state.licenses.iter().take(4).map(|(id, l)| (id.clone(), l.licensee.clone(), l.quantity)).collect();
     for (license, licensee, quantity) in ids {
-        let row = OrderRow { license: license.clone(), quantity, shipped: quantity / 2, cancelled: false };
+        let row = OrderRow {
+            licenses: domain::Gates::one(license.clone()),
+            quantity,
+            shipped: quantity / 2,
+            status: domain::OrderStatus::Open,
+            placed_at: None,
+        };
         let events = [
             Event::OrderPlaced {
                 order: "O-fuzz".into(),
-                license: license.clone(),
+                licenses: domain::Gates::one(license.clone()),
                 quantity: quantity.max(1),
                 domestic_quantity: quantity,
                 supplier: "s".into(),
+                hold: false,
             },
             Event::ShipmentRecorded { order: "O-fuzz".into(), quantity: quantity / 2 + 1 },
             Event::OrderCancelled { order: "O-fuzz".into(), reason: "r".into() },

@@ -5,7 +5,8 @@
 //! line number and the field. Semantic rules (ids exist, quota left, ...) are not checked
 //! here but in `domain::rules`.
 
-use crate::domain::{Day, Event, InputFlags, Rule, Stamp, Timestamp};
+use crate::domain::event::event_type;
+use crate::domain::{Day, Deny, Event, Gates, InputFlags, Rule, Stamp, Timestamp};
 use crate::limits::LINE_BYTES_MAX;
 use serde::Deserialize;
 use std::fmt;
@@ -20,6 +21,8 @@ pub struct InputError {
     pub field: Option<String>,
     /// What is wrong.
     pub message: String,
+    /// The line as read (lossy UTF-8), for a `refused` record; `None` if it was not read.
+    pub raw: Option<String>,
 }
 
 impl fmt::Display for InputError {
@@ -110,6 +113,33 @@ struct RawEvent {
     supplier: Option<String>,
     #[serde(default, deserialize_with = "present")]
     confusable_ok: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    licenses: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    hold: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    ceiling: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    policy: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    deny: Option<RawDeny>,
+    #[serde(default, deserialize_with = "present")]
+    per_party: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    refers_to: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    approved_by: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    late_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDeny {
+    #[serde(default, deserialize_with = "present")]
+    state_backed: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    sectors: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +155,8 @@ struct RawRule {
     units: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     text: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    count: Option<u64>,
 }
 
 /// A field that is present must hold a value: `null` is refused (as the wrong type), never
@@ -137,136 +169,243 @@ where
     T::deserialize(d).map(Some)
 }
 
-/// Parses one line (without its newline).
+/// Parses one line (without its newline). An error keeps the line (lossy UTF-8) in `raw`.
 pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<InputEvent, InputError> {
-    let err =
-        |field: Option<&str>, message: String| InputError { line: line_no, field: field.map(str::to_string), message };
+    parse_line_inner(line_no, bytes, defaults).map_err(|mut e| {
+        e.raw = Some(String::from_utf8_lossy(bytes).into_owned());
+        e
+    })
+}
+
+fn parse_line_inner(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<InputEvent, InputError> {
+    let err = |field: Option<&str>, message: String| InputError {
+        line: line_no,
+        field: field.map(str::to_string),
+        message,
+        raw: None,
+    };
     if let Err(e) = std::str::from_utf8(bytes) {
         return Err(err(None, format!("not valid UTF-8 (at byte {})", e.valid_up_to())));
     }
-    let raw: RawEvent = match serde_json::from_slice(bytes) {
+    let mut raw: RawEvent = match serde_json::from_slice(bytes) {
         Ok(raw) => raw,
         Err(_) => return Err(describe_json_error(line_no, bytes)),
     };
-    let ty = raw.ty.as_deref().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
-    let fields = FieldTable::of(&raw);
-    let allowed: &[&str] = match ty {
-        "party_registered" => &["party", "name", "country", "state_backed", "sector", "confusable_ok"],
-        "party_restricted" => &["party", "reason"],
-        "license_granted" => {
-            &["license", "authority", "licensee", "product", "quantity", "valid_from", "valid_until", "round"]
-        }
-        "condition_added" => &["license", "condition", "rule", "final"],
-        "condition_finalized" => &["license", "condition"],
-        "condition_withdrawn" => &["license", "condition", "reason"],
-        "order_placed" => &["order", "license", "quantity", "domestic_quantity", "supplier"],
-        "order_cancelled" => &["order", "reason"],
-        "shipment_recorded" => &["order", "quantity"],
-        "quota_amended" => &["license", "quantity", "reason"],
-        "license_suspended" | "license_reinstated" | "license_revoked" => &["license", "reason"],
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            return Err(err(Some("type"), format!("unknown event type {shown:?}")));
-        }
+    let ty = raw.ty.clone().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
+    let Some(event_type) = event_type(&ty) else {
+        let shown: String = ty.chars().take(64).collect();
+        return Err(err(Some("type"), format!("unknown event type {shown:?}")));
     };
-    if let Some(extra) = fields.present().find(|f| !allowed.contains(f)) {
+    let fields = FieldTable::of(&raw);
+    let allowed = |f: &str| {
+        event_type.required.iter().chain(event_type.optional).any(|a| *a == f || a.split('|').any(|p| p == f))
+    };
+    if let Some(extra) = fields.present().find(|f| !allowed(f)) {
         return Err(err(Some(extra), format!("does not belong to a {ty} event")));
     }
-    let need_s = |v: Option<String>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
-    let need_u = |v: Option<u64>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
-    let day = |v: Option<String>, f: &str| {
-        let s = need_s(v, f)?;
-        Day::parse(&s).map_err(|m| err(Some(f), m))
-    };
-    let at = match raw.at {
-        Some(s) => Timestamp::parse(&s).map_err(|m| err(Some("at"), m))?,
+    let at = match &raw.at {
+        Some(s) => Timestamp::parse(s).map_err(|m| err(Some("at"), m))?,
         None => defaults.at,
     };
-    let stamp = Stamp { at, actor: raw.actor.unwrap_or_else(|| defaults.actor.clone()), key: raw.key };
-    let event = match ty {
-        "party_registered" => Event::PartyRegistered {
-            party: need_s(raw.party, "party")?,
-            name: need_s(raw.name, "name")?,
-            country: need_s(raw.country, "country")?,
-            state_backed: raw.state_backed.ok_or_else(|| err(Some("state_backed"), "missing".into()))?,
-            sector: need_s(raw.sector, "sector")?,
-        },
-        "party_restricted" => {
-            Event::PartyRestricted { party: need_s(raw.party, "party")?, reason: need_s(raw.reason, "reason")? }
-        }
-        "license_granted" => Event::LicenseGranted {
-            license: need_s(raw.license, "license")?,
-            authority: need_s(raw.authority, "authority")?,
-            licensee: need_s(raw.licensee, "licensee")?,
-            product: need_s(raw.product, "product")?,
-            quantity: need_u(raw.quantity, "quantity")?,
-            valid_from: day(raw.valid_from, "valid_from")?,
-            valid_until: day(raw.valid_until, "valid_until")?,
-            // The first approval round unless said otherwise.
-            round: raw.round.unwrap_or(1),
-        },
-        "condition_added" => {
-            let r = raw.rule.ok_or_else(|| err(Some("rule"), format!("missing (required by {ty})")))?;
-            Event::ConditionAdded {
-                license: need_s(raw.license, "license")?,
-                condition: need_s(raw.condition, "condition")?,
-                rule: parse_rule(line_no, r)?,
-                // Conditions are pending until said final: the safe reading for orders.
-                is_final: raw.is_final.unwrap_or(false),
-            }
-        }
-        "condition_finalized" => Event::ConditionFinalized {
-            license: need_s(raw.license, "license")?,
-            condition: need_s(raw.condition, "condition")?,
-        },
-        "condition_withdrawn" => Event::ConditionWithdrawn {
-            license: need_s(raw.license, "license")?,
-            condition: need_s(raw.condition, "condition")?,
-            reason: need_s(raw.reason, "reason")?,
-        },
-        "order_placed" => Event::OrderPlaced {
-            order: need_s(raw.order, "order")?,
-            license: need_s(raw.license, "license")?,
-            quantity: need_u(raw.quantity, "quantity")?,
-            domestic_quantity: need_u(raw.domestic_quantity, "domestic_quantity")?,
-            supplier: need_s(raw.supplier, "supplier")?,
-        },
-        "order_cancelled" => {
-            Event::OrderCancelled { order: need_s(raw.order, "order")?, reason: need_s(raw.reason, "reason")? }
-        }
-        "shipment_recorded" => {
-            Event::ShipmentRecorded { order: need_s(raw.order, "order")?, quantity: need_u(raw.quantity, "quantity")? }
-        }
-        "quota_amended" => Event::QuotaAmended {
-            license: need_s(raw.license, "license")?,
-            quantity: need_u(raw.quantity, "quantity")?,
-            reason: need_s(raw.reason, "reason")?,
-        },
-        "license_suspended" => {
-            Event::LicenseSuspended { license: need_s(raw.license, "license")?, reason: need_s(raw.reason, "reason")? }
-        }
-        "license_reinstated" => {
-            Event::LicenseReinstated { license: need_s(raw.license, "license")?, reason: need_s(raw.reason, "reason")? }
-        }
-        _ => Event::LicenseRevoked { license: need_s(raw.license, "license")?, reason: need_s(raw.reason, "reason")? },
-    };
+    let actor = raw.actor.clone().unwrap_or_else(|| defaults.actor.clone());
+    let mut stamp = Stamp::new(at, actor, raw.key.clone());
+    stamp.late_reason = raw.late_reason.clone();
     let flags = InputFlags { confusable_ok: raw.confusable_ok.unwrap_or(false) };
+    let fields = Fields { line_no, ty: &ty };
+    let event = match fields.core_event(&mut raw)? {
+        Some(event) => event,
+        None => fields.licensing_event(&mut raw)?,
+    };
     Ok(InputEvent { line: line_no, stamp, event, flags })
 }
 
+/// Takes the fields of one parsed line, naming the line, the field and the event type in
+/// every error.
+struct Fields<'t> {
+    line_no: u64,
+    ty: &'t str,
+}
+
+impl Fields<'_> {
+    fn err(&self, field: &str, message: String) -> InputError {
+        InputError { line: self.line_no, field: Some(field.to_string()), message, raw: None }
+    }
+
+    fn s(&self, v: &mut Option<String>, f: &str) -> Result<String, InputError> {
+        v.take().ok_or_else(|| self.err(f, format!("missing (required by {})", self.ty)))
+    }
+
+    fn u(&self, v: Option<u64>, f: &str) -> Result<u64, InputError> {
+        v.ok_or_else(|| self.err(f, format!("missing (required by {})", self.ty)))
+    }
+
+    fn day(&self, v: &mut Option<String>, f: &str) -> Result<Day, InputError> {
+        let s = self.s(v, f)?;
+        Day::parse(&s).map_err(|m| self.err(f, m))
+    }
+
+    /// The event types of the core ledger; `None` for the licensing ones.
+    fn core_event(&self, raw: &mut RawEvent) -> Result<Option<Event>, InputError> {
+        Ok(Some(match self.ty {
+            "party_registered" => Event::PartyRegistered {
+                party: self.s(&mut raw.party, "party")?,
+                name: self.s(&mut raw.name, "name")?,
+                country: self.s(&mut raw.country, "country")?,
+                state_backed: raw.state_backed.ok_or_else(|| self.err("state_backed", "missing".into()))?,
+                sector: self.s(&mut raw.sector, "sector")?,
+            },
+            "party_restricted" => Event::PartyRestricted {
+                party: self.s(&mut raw.party, "party")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "license_granted" => Event::LicenseGranted {
+                license: self.s(&mut raw.license, "license")?,
+                authority: self.s(&mut raw.authority, "authority")?,
+                licensee: self.s(&mut raw.licensee, "licensee")?,
+                product: self.s(&mut raw.product, "product")?,
+                quantity: self.u(raw.quantity, "quantity")?,
+                valid_from: self.day(&mut raw.valid_from, "valid_from")?,
+                valid_until: self.day(&mut raw.valid_until, "valid_until")?,
+                // The first approval round unless said otherwise.
+                round: raw.round.unwrap_or(1),
+            },
+            "condition_added" => {
+                let r =
+                    raw.rule.take().ok_or_else(|| self.err("rule", format!("missing (required by {})", self.ty)))?;
+                Event::ConditionAdded {
+                    license: self.s(&mut raw.license, "license")?,
+                    condition: self.s(&mut raw.condition, "condition")?,
+                    rule: parse_rule(self.line_no, r)?,
+                    // Conditions are pending until said final: the safe reading for orders.
+                    is_final: raw.is_final.unwrap_or(false),
+                }
+            }
+            "condition_finalized" => Event::ConditionFinalized {
+                license: self.s(&mut raw.license, "license")?,
+                condition: self.s(&mut raw.condition, "condition")?,
+            },
+            "condition_withdrawn" => Event::ConditionWithdrawn {
+                license: self.s(&mut raw.license, "license")?,
+                condition: self.s(&mut raw.condition, "condition")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "order_placed" => self.order(raw)?,
+            "order_cancelled" => Event::OrderCancelled {
+                order: self.s(&mut raw.order, "order")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "shipment_recorded" => Event::ShipmentRecorded {
+                order: self.s(&mut raw.order, "order")?,
+                quantity: self.u(raw.quantity, "quantity")?,
+            },
+            "quota_amended" => Event::QuotaAmended {
+                license: self.s(&mut raw.license, "license")?,
+                quantity: self.u(raw.quantity, "quantity")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "license_suspended" | "license_reinstated" | "license_revoked" => self.license_status(raw)?,
+            _ => return Ok(None),
+        }))
+    }
+
+    fn license_status(&self, raw: &mut RawEvent) -> Result<Event, InputError> {
+        let license = self.s(&mut raw.license, "license")?;
+        let reason = self.s(&mut raw.reason, "reason")?;
+        Ok(match self.ty {
+            "license_suspended" => Event::LicenseSuspended { license, reason },
+            "license_reinstated" => Event::LicenseReinstated { license, reason },
+            _ => Event::LicenseRevoked { license, reason },
+        })
+    }
+
+    /// `order_placed`: `license` or `licenses` (exactly one of the two); `domestic_quantity`
+    /// 0 when absent (a bundle rule then refuses it); `hold` false when absent.
+    fn order(&self, raw: &mut RawEvent) -> Result<Event, InputError> {
+        let licenses = match (raw.license.take(), raw.licenses.take()) {
+            (Some(one), None) => Gates(vec![one]),
+            (None, Some(many)) if !many.is_empty() => Gates(many),
+            (None, Some(_)) => return Err(self.err("licenses", "must name at least one license".into())),
+            (Some(_), Some(_)) => return Err(self.err("licenses", "give either license or licenses, not both".into())),
+            (None, None) => {
+                return Err(self.err("license", "missing (required by order_placed: license or licenses)".into()))
+            }
+        };
+        Ok(Event::OrderPlaced {
+            order: self.s(&mut raw.order, "order")?,
+            licenses,
+            quantity: self.u(raw.quantity, "quantity")?,
+            domestic_quantity: raw.domestic_quantity.unwrap_or(0),
+            supplier: self.s(&mut raw.supplier, "supplier")?,
+            hold: raw.hold.unwrap_or(false),
+        })
+    }
+
+    /// The event types of the licensing world: rounds, policies, caps, corrections.
+    fn licensing_event(&self, raw: &mut RawEvent) -> Result<Event, InputError> {
+        Ok(match self.ty {
+            "round_opened" => Event::RoundOpened {
+                authority: self.s(&mut raw.authority, "authority")?,
+                round: self.u(raw.round, "round")?,
+                product: self.s(&mut raw.product, "product")?,
+                ceiling: self.u(raw.ceiling, "ceiling")?,
+            },
+            "round_closed" => Event::RoundClosed {
+                authority: self.s(&mut raw.authority, "authority")?,
+                round: self.u(raw.round, "round")?,
+            },
+            "policy_set" => {
+                let d = raw.deny.take().ok_or_else(|| self.err("deny", "missing (required by policy_set)".into()))?;
+                Event::PolicySet {
+                    policy: self.s(&mut raw.policy, "policy")?,
+                    authority: self.s(&mut raw.authority, "authority")?,
+                    product: self.s(&mut raw.product, "product")?,
+                    deny: Deny {
+                        state_backed: d.state_backed.unwrap_or(false),
+                        sectors: d.sectors.unwrap_or_default(),
+                    },
+                    reason: self.s(&mut raw.reason, "reason")?,
+                }
+            }
+            "policy_lifted" => Event::PolicyLifted {
+                policy: self.s(&mut raw.policy, "policy")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "exemption_granted" => Event::ExemptionGranted {
+                policy: self.s(&mut raw.policy, "policy")?,
+                party: self.s(&mut raw.party, "party")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+            },
+            "cap_set" => Event::CapSet {
+                authority: self.s(&mut raw.authority, "authority")?,
+                product: self.s(&mut raw.product, "product")?,
+                per_party: self.u(raw.per_party, "per_party")?,
+            },
+            _ => Event::ShipmentCorrected {
+                refers_to: self.u(raw.refers_to, "refers_to")?,
+                quantity: self.u(raw.quantity, "quantity")?,
+                reason: self.s(&mut raw.reason, "reason")?,
+                approved_by: self.s(&mut raw.approved_by, "approved_by")?,
+            },
+        })
+    }
+}
+
 fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
-    let err = |field: &str, message: String| InputError { line: line_no, field: Some(field.to_string()), message };
+    let err =
+        |field: &str, message: String| InputError { line: line_no, field: Some(field.to_string()), message, raw: None };
     let kind = r.kind.as_deref().ok_or_else(|| err("rule.kind", "missing".into()))?;
     let present = [
         ("domestic", r.domestic.is_some()),
         ("per", r.per.is_some()),
         ("units", r.units.is_some()),
         ("text", r.text.is_some()),
+        ("count", r.count.is_some()),
     ];
     let allowed: &[&str] = match kind {
         "bundle_ratio" => &["domestic", "per"],
         "max_per_order" => &["units"],
         "end_use" | "reporting" => &["text"],
+        "max_shipments" => &["count"],
         other => {
             let shown: String = other.chars().take(64).collect();
             return Err(err("rule.kind", format!("unknown rule kind {shown:?}")));
@@ -282,12 +421,13 @@ fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
         "bundle_ratio" => Rule::BundleRatio { domestic: need_u(r.domestic, "domestic")?, per: need_u(r.per, "per")? },
         "max_per_order" => Rule::MaxPerOrder { units: need_u(r.units, "units")? },
         "end_use" => Rule::EndUse { text: need_s(r.text)? },
+        "max_shipments" => Rule::MaxShipments { count: need_u(r.count, "count")? },
         _ => Rule::Reporting { text: need_s(r.text)? },
     })
 }
 
 /// Which fields a raw event carries, by their JSON names.
-struct FieldTable([(&'static str, bool); 21]);
+struct FieldTable([(&'static str, bool); 29]);
 
 impl FieldTable {
     fn of(r: &RawEvent) -> FieldTable {
@@ -313,6 +453,14 @@ impl FieldTable {
             ("domestic_quantity", r.domestic_quantity.is_some()),
             ("supplier", r.supplier.is_some()),
             ("confusable_ok", r.confusable_ok.is_some()),
+            ("licenses", r.licenses.is_some()),
+            ("hold", r.hold.is_some()),
+            ("ceiling", r.ceiling.is_some()),
+            ("policy", r.policy.is_some()),
+            ("deny", r.deny.is_some()),
+            ("per_party", r.per_party.is_some()),
+            ("refers_to", r.refers_to.is_some()),
+            ("approved_by", r.approved_by.is_some()),
         ])
     }
 
@@ -327,7 +475,7 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<RawEvent, _> = serde_path_to_error::deserialize(&mut de);
     let (path, e) = match result {
-        Ok(_) => return InputError { line: line_no, field: None, message: "not a JSON object".into() },
+        Ok(_) => return InputError { line: line_no, field: None, message: "not a JSON object".into(), raw: None },
         Err(e) => (e.path().to_string(), e.into_inner()),
     };
     let mut message = e.to_string();
@@ -349,7 +497,7 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
         _ => message,
     };
     let field = if path == "." || path.is_empty() { None } else { Some(path) };
-    InputError { line: line_no, field, message }
+    InputError { line: line_no, field, message, raw: None }
 }
 
 /// The UTF-8 byte order mark, skipped at the start of the input (and only there).
@@ -444,8 +592,11 @@ impl LineError {
                 line,
                 field: None,
                 message: format!("line is longer than the limit of {LINE_BYTES_MAX} bytes"),
+                raw: None,
             },
-            LineError::Io(e) => InputError { line: line_fallback, field: None, message: format!("read error: {e}") },
+            LineError::Io(e) => {
+                InputError { line: line_fallback, field: None, message: format!("read error: {e}"), raw: None }
+            }
         }
     }
 }

@@ -4,6 +4,16 @@
 
 /// Longest id (party, license, order, condition, idempotency key), in bytes of UTF-8.
 pub const ID_BYTES_MAX: usize = 128;
+/// Most licenses (gates) one order names.
+pub const ORDER_LICENSES_MAX: usize = 4;
+/// Most bytes of license ids an order naming more than one license holds in all: its index row
+/// (one byte of length per value) must stay under 255 bytes. One license of `ID_BYTES_MAX`
+/// always fits.
+pub const ORDER_LICENSES_BYTES_MAX: usize = 160;
+/// Most sectors one policy denies.
+pub const POLICY_SECTORS_MAX: usize = 64;
+/// Longest input line kept in a `refused` record, in bytes (cut at a character boundary).
+pub const REFUSED_LINE_BYTES_MAX: usize = 4096;
 /// Longest free text (names, reasons, rule texts, actor), in bytes of UTF-8.
 pub const TEXT_BYTES_MAX: usize = 1024;
 /// Longest input line the JSONL reader accepts, in bytes, newline excluded. A longer line is

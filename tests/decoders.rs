@@ -21,7 +21,7 @@ use quotaledger::format::segment::{
     BLOCK_HEADER_BYTES,
 };
 use quotaledger::format::snapshot::{
-    decode_snapshot_file, encode_snapshot_file, OrderRowV1, QuotaSnapshotV1, WireLicense, WireParty,
+    decode_snapshot_file, encode_snapshot_file, OrderRowV1, QuotaSnapshotV2, WireLicense, WireParty,
 };
 use quotaledger::limits::RECORD_BYTES_MAX;
 
@@ -52,9 +52,9 @@ fn all_decoders(bytes: &[u8]) {
     if let Ok(inner) = decode_snapshot_file(bytes) {
         assert_eq!(encode_snapshot_file(inner), bytes);
     }
-    if let Ok((state, hash)) = QuotaSnapshotV1::decode(bytes) {
+    if let Ok((state, hash)) = QuotaSnapshotV2::decode(bytes) {
         // The state a snapshot decodes to encodes back to the same snapshot.
-        assert_eq!(codec::encode(&QuotaSnapshotV1::from_state(&state, hash)), bytes);
+        assert_eq!(codec::encode(&QuotaSnapshotV2::from_state(&state, hash)), bytes);
         let _: u64 = state.licenses.values().map(|l| l.remaining()).fold(0, u64::wrapping_add);
     }
     if let Ok(o) = codec::decode::<OrderRowV1<String>>(bytes, 1024) {
@@ -180,11 +180,18 @@ fn valid_encodings() -> Vec<Vec<u8>> {
             .to_vec(),
     );
     out.push(segment_header(15).to_vec());
-    let snap = QuotaSnapshotV1 {
-        format: 1,
+    let snap = QuotaSnapshotV2 {
+        format: 2,
         records: 15,
         last_hash: prev,
         last_at: Some((1_780_000_000, 5)),
+        last_recorded_at: Some((1_780_000_100, 0)),
+        rounds: vec![("CN-MOFCOM".into(), 1, "H200".into(), 400_000, true)],
+        policies: vec![],
+        caps: vec![("CN-MOFCOM".into(), "H200".into(), 200_000)],
+        held: vec![],
+        late_entries: 0,
+        refusals: 1,
         parties: vec![(
             "bytedance".into(),
             WireParty {
@@ -205,7 +212,9 @@ fn valid_encodings() -> Vec<Vec<u8>> {
                 status: 1,
                 quantity: 150_000,
                 ordered: 10_000,
+                held: 0,
                 shipped: 5_000,
+                shipments: 1,
                 valid_from: 20_473,
                 valid_until: 20_837,
                 conditions: vec![
@@ -216,7 +225,7 @@ fn valid_encodings() -> Vec<Vec<u8>> {
         )],
     };
     out.push(codec::encode(&snap));
-    out.push(codec::encode(&QuotaSnapshotV1::from_state(&QuotaState::default(), [0; 32])));
+    out.push(codec::encode(&QuotaSnapshotV2::from_state(&QuotaState::default(), [0; 32])));
     let row: OrderRowV1 = OrderRowV1 { license: "L-1".into(), quantity: 20_000, shipped: 10_000, cancelled: false };
     out.push(codec::encode(&row));
     out.push(codec::encode(&IndexValueV1::Key { seq: 7, event: [7; 8] }));
@@ -247,8 +256,8 @@ fn the_valid_encodings_decode() {
     assert_eq!(parse_segment_header(&v[17]), Ok(15));
     assert!(page_entries(&v[22]).is_ok());
     assert!(decode_snapshot_file(&v[23]).is_ok());
-    QuotaSnapshotV1::decode(&v[18]).unwrap();
-    QuotaSnapshotV1::decode(&v[19]).unwrap();
+    QuotaSnapshotV2::decode(&v[18]).unwrap();
+    QuotaSnapshotV2::decode(&v[19]).unwrap();
 }
 
 #[derive(Clone, Debug)]
@@ -363,7 +372,7 @@ fn hostile_length_prefixes_are_refused_without_allocating() {
     s.push(0);
     s.push(253);
     s.extend_from_slice(&(1u64 << 60).to_le_bytes());
-    assert!(QuotaSnapshotV1::decode(&s).is_err());
+    assert!(QuotaSnapshotV2::decode(&s).is_err());
     // A block header claiming 4 billion records in a small payload.
     let mut b = vec![1u8, 0, 0, 0];
     b.extend_from_slice(&u32::MAX.to_le_bytes());

@@ -13,7 +13,7 @@ use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
     parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
-use quotaledger::format::snapshot::{decode_snapshot_file, encode_snapshot_file, QuotaSnapshotV1};
+use quotaledger::format::snapshot::{decode_snapshot_file, encode_snapshot_file, QuotaSnapshotV2};
 use quotaledger::fuzzing::{tlog_signer, TARGETS};
 use quotaledger::tlog::checkpoint::Checkpoint;
 use quotaledger::tlog::merkle::{self, MemoryTree, Sha256, TreeHasher};
@@ -278,7 +278,7 @@ fn write_seeds() {
     write("snapshot", "head.qsnap", &snap);
     let inner = decode_snapshot_file(&snap).expect("a snapshot file");
     write("snapshot", "inner.snap", inner);
-    let empty = codec::encode(&QuotaSnapshotV1::from_state(&Default::default(), [0; 32]));
+    let empty = codec::encode(&QuotaSnapshotV2::from_state(&Default::default(), [0; 32]));
     write("snapshot", "empty.qsnap", &encode_snapshot_file(&empty));
     write("snapshot", "cut.qsnap", &snap[..snap.len() - 17]);
 

@@ -199,7 +199,16 @@ fn change_event(e: &mut WireEvent) {
         | WireEvent::OrderCancelled { reason, .. }
         | WireEvent::LicenseSuspended { reason, .. }
         | WireEvent::LicenseReinstated { reason, .. }
-        | WireEvent::LicenseRevoked { reason, .. } => alter(reason),
+        | WireEvent::LicenseRevoked { reason, .. }
+        | WireEvent::PolicySet { reason, .. }
+        | WireEvent::PolicyLifted { reason, .. }
+        | WireEvent::ExemptionGranted { reason, .. }
+        | WireEvent::ShipmentCorrected { reason, .. } => alter(reason),
+        WireEvent::OrderPlacedGated { quantity, .. } => *quantity += 1,
+        WireEvent::RoundOpened { ceiling, .. } => *ceiling += 1,
+        WireEvent::RoundClosed { authority, .. } => alter(authority),
+        WireEvent::CapSet { per_party, .. } => *per_party += 1,
+        WireEvent::Refused { message, .. } => alter(message),
     }
 }
 

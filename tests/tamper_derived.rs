@@ -104,7 +104,7 @@ fn a_raised_quota_in_the_head_snapshot_is_caught_even_after_it_is_put_back() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = story_ledger(dir.path());
     let raise = |by: i64| {
-        move |s: &mut quotaledger::format::snapshot::QuotaSnapshotV1| {
+        move |s: &mut quotaledger::format::snapshot::QuotaSnapshotV2| {
             let l = s.licenses.iter_mut().find(|(id, _)| id == "CN-IMP-2026-0003").expect("license");
             l.1.quantity = l.1.quantity.checked_add_signed(by).expect("in range");
         }
@@ -241,7 +241,7 @@ fn an_edited_snapshot_with_a_valid_checksum_fails_verify() {
     let ledger = story_ledger(dir.path());
     let state = ok(&ledger, &["state", "--json"]);
     let as_of = ok(&ledger, &["state", "--as-of", "15", "--full-replay", "--json"]);
-    let raise = |s: &mut quotaledger::format::snapshot::QuotaSnapshotV1| {
+    let raise = |s: &mut quotaledger::format::snapshot::QuotaSnapshotV2| {
         s.licenses.iter_mut().for_each(|(_, l)| l.quantity += 1_000);
     };
     let head = dir.path().join("head");

@@ -17,8 +17,7 @@ use super::claims::{b64, claims_of, Claims};
 use super::AuditError;
 use crate::domain::QuotaState;
 use crate::format::chain;
-use crate::format::codec;
-use crate::format::record::RecordV1;
+use crate::format::record::Record;
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::disk::{create_dir, create_new_file};
 use crate::store::snapshots::temp_path;
@@ -243,9 +242,8 @@ fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, 
             let seq = edge.size();
             let hashes = edge.push(Sha256::hash_leaf(entry)).map_err(|e| e.to_string())?;
             tiles.add(source, &hashes)?;
-            let record: RecordV1 = codec::decode(entry, RECORD_BYTES_MAX)
-                .map_err(|e| format!("entry {seq} is not a canonical record: {e}"))?;
-            if record.seq != seq || record.prev != prev {
+            let record = Record::decode(entry).map_err(|e| format!("entry {seq} is not a canonical record: {e}"))?;
+            if record.seq() != seq || record.prev() != prev {
                 return Err(format!("entry {seq}: the chain is broken (seq or link)"));
             }
             prev = chain::record_hash(entry);

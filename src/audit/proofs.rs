@@ -31,9 +31,8 @@ use super::claims::{b64, claims_of, parse_b64_hash, parse_hex, Claims, StateTree
 use super::AuditError;
 use crate::domain::{Fact, QuotaState};
 use crate::format::chain;
-use crate::format::codec;
 use crate::format::license_row::{LicenseRowV1, LICENSE_ROW_BYTES_MAX};
-use crate::format::record::RecordV1;
+use crate::format::record::Record;
 use crate::ledger::{AsOf, IntegrityError, Ledger, Records};
 use crate::limits::RECORD_BYTES_MAX;
 use crate::store::checkpoints::{self, StoredCheckpoint};
@@ -475,10 +474,10 @@ fn check_entry(
     let leaf = Sha256::hash_leaf(&entry);
     let proof = hashes(proof, INCLUSION_PROOF_HASHES_MAX)?;
     cp.verify_inclusion(seq, &leaf, &proof).map_err(|e| rejected(format!("record {seq}: inclusion: {e}")))?;
-    let record: RecordV1 = codec::decode(&entry, RECORD_BYTES_MAX)
+    let record = Record::decode(&entry)
         .map_err(|e| rejected(format!("record {seq}: the entry is not a canonical record: {e}")))?;
-    if record.seq != seq {
-        return Err(rejected(format!("the entry at {seq} is record {}", record.seq)));
+    if record.seq() != seq {
+        return Err(rejected(format!("the entry at {seq} is record {}", record.seq())));
     }
     let hash = chain::record_hash(&entry);
     if seq + 1 == cp.size && hash != claims.head {

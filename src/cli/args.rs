@@ -54,6 +54,10 @@ pub enum Command {
         /// (one day)
         #[arg(long)]
         allow_future: bool,
+        /// Append each refused event (or unreadable line) as a `refused` record with its line,
+        /// rule and message, instead of refusing the whole input; the other events are appended
+        #[arg(long)]
+        record_refusals: bool,
     },
     /// Recompute every hash and link; check the head and the snapshots
     Verify {

@@ -61,8 +61,9 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             drop(ledger);
             writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
         }
-        Command::Append { file, actor, json, allow_future } => {
-            append(&ledger_path(), wait, file.as_deref(), actor, json, allow_future, out)?
+        Command::Append { file, actor, json, allow_future, record_refusals } => {
+            let options = AppendOptions { allow_future, record_refusals };
+            append(&ledger_path(), wait, file.as_deref(), actor, json, options, out)?
         }
         Command::Verify { expect_head, chain_only, json } => {
             verify(&ledger_path(), expect_head.as_deref(), chain_only, json, out)?
@@ -128,7 +129,7 @@ fn append(
     file: Option<&Path>,
     actor: Option<String>,
     json: bool,
-    allow_future: bool,
+    options: AppendOptions,
     out: &mut dyn Write,
 ) -> Result<()> {
     let input = open_input(file)?;
@@ -139,7 +140,7 @@ fn append(
             .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| "unknown".into()),
     };
-    let result = append_from(&mut ledger, input, &defaults, AppendOptions { allow_future });
+    let result = append_from(&mut ledger, input, &defaults, options);
     drop(ledger);
     match result {
         Ok(report) => output::append_report(out, &report, json),

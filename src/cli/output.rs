@@ -130,6 +130,7 @@ fn rule_text(r: &Rule) -> String {
         Rule::MaxPerOrder { units } => format!("max {units} per order"),
         Rule::EndUse { text } => format!("end use: {}", esc(text)),
         Rule::Reporting { text } => format!("reporting: {}", esc(text)),
+        Rule::MaxShipments { count } => format!("max {count} shipments"),
     }
 }
 
@@ -423,7 +424,8 @@ fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
         });
         writeln!(out, "{v}")?;
     } else {
-        let subject = esc(e.subject());
+        let subject = e.subject();
+        let subject = esc(&subject);
         writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, hex(&r.hash))?;
     }
     Ok(())
@@ -503,7 +505,8 @@ pub fn replay(
                 }
             }
         }
-        let subject = esc(e.subject());
+        let subject = e.subject();
+        let subject = esc(&subject);
         writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, effect)?;
     }
     Ok(())

@@ -23,9 +23,8 @@
 //! each check costs the same on a ledger of any size.
 
 use super::event::{Context, Event, Stamp};
-use super::order::OrderRow;
 use super::quota::QuotaState;
-use super::rules::{self, refuse, Field, Reason, Refusal};
+use super::rules::{self, refuse, Field, Lookup, Reason, Refusal};
 use super::time::Timestamp;
 use std::collections::HashMap;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
@@ -67,14 +66,15 @@ impl Admission {
     pub fn check(
         &mut self,
         state: &QuotaState,
-        order: Option<&OrderRow>,
+        lookup: Lookup<'_>,
         stamp: &Stamp,
         event: &Event,
         flags: InputFlags,
     ) -> Result<Context, Refusal> {
         input_fields(stamp, event)?;
+        rules::check_shape(event)?;
         self.not_in_future(stamp)?;
-        let context = rules::check_against_state(state, order, stamp, event)?;
+        let context = rules::check_against_state(state, lookup, stamp, event)?;
         self.within_totals(state, event)?;
         if !flags.confusable_ok {
             self.not_confusable(state, event)?;
@@ -83,10 +83,21 @@ impl Admission {
         Ok(context)
     }
 
-    fn not_in_future(&self, stamp: &Stamp) -> Result<(), Refusal> {
+    /// The clock this admission reads (the ledger's clock for `recorded_at`).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Whether `stamp` lies beyond the margin (accepted only with `--allow-future`, and then
+    /// recorded as such).
+    pub fn beyond_margin(&self, stamp: &Stamp) -> bool {
         let limit =
             Timestamp { secs: self.now.secs.saturating_add(i64::from(self.future_margin_secs)), nanos: self.now.nanos };
-        if self.allow_future || stamp.at <= limit {
+        stamp.at > limit
+    }
+
+    fn not_in_future(&self, stamp: &Stamp) -> Result<(), Refusal> {
+        if self.allow_future || !self.beyond_margin(stamp) {
             return Ok(());
         }
         refuse(

@@ -11,8 +11,8 @@ pub mod rules;
 pub mod time;
 
 pub use admission::{Admission, InputFlags};
-pub use event::{Context, Event, Fact, Rule, Stamp};
-pub use order::OrderRow;
-pub use quota::{ConditionStatus, License, LicenseStatus, Party, QuotaState};
-pub use rules::{check, Reason, Refusal};
+pub use event::{Context, Deny, Event, Fact, Gates, Released, Rule, Stamp, EVENT_TYPES};
+pub use order::{OrderRow, OrderStatus};
+pub use quota::{ConditionStatus, HeldOrder, License, LicenseStatus, Party, Policy, QuotaState, Round};
+pub use rules::{check, check_with, Lookup, Reason, Refusal, Target};
 pub use time::{Day, Timestamp};

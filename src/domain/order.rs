@@ -1,20 +1,36 @@
-//! The command side's view of one order: what the rules need to accept a cancellation or a
-//! shipment. Kept in the store's order index, not in the quota projection, so that the
-//! projection stays as small as the number of licenses.
+//! The command side's view of one order: what the rules need to accept a cancellation, a
+//! shipment or a correction. Kept in the store's order index, not in the quota projection, so
+//! that the projection stays as small as the number of licenses (held orders excepted).
 
-use super::event::Event;
+use super::event::{Context, Event, Fact, Gates};
+use super::time::Timestamp;
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderStatus {
+    /// May be shipped (until fully shipped) or cancelled.
+    Open,
+    /// Cancelled.
+    Cancelled,
+    /// Held: reserves its quantity until its licenses' pending conditions are settled.
+    Held,
+    /// Released when its conditions were settled: it failed a final rule.
+    Released,
+}
 
 /// One order's running totals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrderRow {
-    /// The license the order was placed on.
-    pub license: String,
+    /// The licenses the order draws on (the buyer's first).
+    pub licenses: Gates,
     /// Units ordered.
     pub quantity: u64,
     /// Units shipped so far (`<= quantity`).
     pub shipped: u64,
-    /// Whether the order was cancelled.
-    pub cancelled: bool,
+    /// Where it stands.
+    pub status: OrderStatus,
+    /// When it was placed (effective time); `None` in rows an older version wrote.
+    pub placed_at: Option<Timestamp>,
 }
 
 impl OrderRow {
@@ -23,23 +39,47 @@ impl OrderRow {
         self.quantity.saturating_sub(self.shipped)
     }
 
-    /// Open: neither cancelled nor fully shipped.
+    /// Open: neither cancelled, held, released nor fully shipped.
     pub fn is_open(&self) -> bool {
-        !self.cancelled && self.shipped < self.quantity
+        self.status == OrderStatus::Open && self.shipped < self.quantity
     }
 
-    /// The order an accepted `event` changes and its row afterwards, given its row `before`:
-    /// placed (a new row), shipped (more shipped) or cancelled. `None` for other events.
-    pub fn after(event: &Event, before: Option<OrderRow>) -> Option<(&str, OrderRow)> {
-        match (event, before) {
-            (Event::OrderPlaced { order, license, quantity, .. }, _) => {
-                Some((order, OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false }))
+    /// Whether it was cancelled.
+    pub fn cancelled(&self) -> bool {
+        self.status == OrderStatus::Cancelled
+    }
+
+    /// The row of the order an accepted fact names directly, given its row `before`: placed
+    /// (a new row, open or held), shipped, corrected or cancelled. `None` for other facts
+    /// (a finalization's held orders are updated through [`OrderRow::resolved`]).
+    pub fn after(fact: &Fact, before: Option<OrderRow>) -> Option<(&str, OrderRow)> {
+        let context = &fact.context;
+        match (&fact.event, before) {
+            (Event::OrderPlaced { order, licenses, quantity, .. }, _) => {
+                let status = if *context == Context::Held { OrderStatus::Held } else { OrderStatus::Open };
+                let placed_at = Some(fact.stamp.at);
+                let row = OrderRow { licenses: licenses.clone(), quantity: *quantity, shipped: 0, status, placed_at };
+                Some((order, row))
             }
-            (Event::OrderCancelled { order, .. }, Some(row)) => Some((order, OrderRow { cancelled: true, ..row })),
+            (Event::OrderCancelled { order, .. }, Some(row)) => {
+                Some((order, OrderRow { status: OrderStatus::Cancelled, ..row }))
+            }
             (Event::ShipmentRecorded { order, quantity }, Some(row)) => {
                 Some((order, OrderRow { shipped: row.shipped.saturating_add(*quantity), ..row }))
             }
+            (Event::ShipmentCorrected { quantity, .. }, Some(row)) => match context {
+                Context::Correction { order, previous, .. } => {
+                    let shipped = row.shipped.saturating_sub(*previous).saturating_add(*quantity);
+                    Some((order, OrderRow { shipped, ..row }))
+                }
+                _ => None,
+            },
             _ => None,
         }
+    }
+
+    /// The row of a held order after a finalization opened (`opened`) or released it.
+    pub fn resolved(self, opened: bool) -> OrderRow {
+        OrderRow { status: if opened { OrderStatus::Open } else { OrderStatus::Released }, ..self }
     }
 }

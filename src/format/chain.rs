@@ -4,9 +4,8 @@
 //! record's canonical bytes (which contain the previous record's hash, so each record commits
 //! to all before it).
 
-use super::codec::{self, DecodeError};
-use super::record::RecordV1;
-use crate::limits::RECORD_BYTES_MAX;
+use super::codec::DecodeError;
+use super::record::Record;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -120,19 +119,19 @@ impl ChainCursor {
     }
 
     /// Checks the next record (its canonical bytes and stored hash) and advances.
-    pub fn check(&mut self, body: &[u8], stored_hash: &[u8; 32]) -> Result<RecordV1, Fault> {
-        let record: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).map_err(Fault::Undecodable)?;
+    pub fn check(&mut self, body: &[u8], stored_hash: &[u8; 32]) -> Result<Record, Fault> {
+        let record = Record::decode(body).map_err(Fault::Undecodable)?;
         self.check_hashed(&record, record_hash(body), stored_hash)?;
         Ok(record)
     }
 
     /// Checks a decoded record whose bytes hash to `computed` (hashed elsewhere, e.g. on
     /// another thread) against its stored hash, and advances.
-    pub fn check_hashed(&mut self, record: &RecordV1, computed: [u8; 32], stored_hash: &[u8; 32]) -> Result<(), Fault> {
-        if record.seq != self.seq_next {
-            return Err(Fault::Gap { found: record.seq });
+    pub fn check_hashed(&mut self, record: &Record, computed: [u8; 32], stored_hash: &[u8; 32]) -> Result<(), Fault> {
+        if record.seq() != self.seq_next {
+            return Err(Fault::Gap { found: record.seq() });
         }
-        if record.prev != self.prev {
+        if record.prev() != self.prev {
             return Err(Fault::BrokenLink);
         }
         if &computed != stored_hash {

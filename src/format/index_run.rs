@@ -17,7 +17,7 @@
 //! index only what finds it. A value is an [`IndexValueV1`] in the canonical encoding.
 
 use super::codec::{self, DecodeError};
-use super::snapshot::OrderRowV1;
+use super::snapshot::{OrderRowV1, OrderRowV2};
 use serde::{Deserialize, Serialize};
 
 /// Magic of a run file (header and footer).
@@ -77,16 +77,22 @@ pub enum IndexValueV1 {
         /// Digest of its event.
         event: [u8; KEY_EVENT_BYTES],
     },
+    /// An order's row, format 2 (several licenses, held and released orders). Appended: the
+    /// variants before it keep their bytes.
+    Order2(OrderRowV2),
 }
 
 impl IndexValueV1 {
     /// Decodes a stored value.
     pub fn decode(bytes: &[u8]) -> Result<IndexValueV1, DecodeError> {
         let v: IndexValueV1 = codec::decode(bytes, INDEX_VALUE_BYTES_MAX)?;
-        if let IndexValueV1::Order(r) = &v {
-            if r.shipped > r.quantity {
-                return Err(DecodeError::Invalid("order shipped more than ordered".into()));
-            }
+        let shipped_over = match &v {
+            IndexValueV1::Order(r) => r.shipped > r.quantity,
+            IndexValueV1::Order2(r) => r.shipped > r.quantity,
+            IndexValueV1::Key { .. } => false,
+        };
+        if shipped_over {
+            return Err(DecodeError::Invalid("order shipped more than ordered".into()));
         }
         Ok(v)
     }

@@ -6,12 +6,14 @@ use super::codec::{self, DecodeError};
 use super::record::WireRule;
 use super::FORMAT_VERSION;
 use crate::domain::quota::Condition;
-use crate::domain::{ConditionStatus, Day, License, LicenseStatus, OrderRow, Party, QuotaState, Rule, Timestamp};
+use crate::domain::{
+    ConditionStatus, Day, Deny, Gates, HeldOrder, License, LicenseStatus, OrderRow, OrderStatus, Party, Policy,
+    QuotaState, Rule, Timestamp,
+};
 use crate::limits::SNAPSHOT_BYTES_MAX;
 use serde::{Deserialize, Serialize};
 
-/// An order index entry. Generic over the string type so that encoding can borrow (`&str` and
-/// `String` encode to the same bytes).
+/// An order index entry as format 1 wrote it (one license, open or cancelled); still read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRowV1<S = String> {
     /// License id.
@@ -24,35 +26,124 @@ pub struct OrderRowV1<S = String> {
     pub cancelled: bool,
 }
 
-impl<'a> OrderRowV1<&'a str> {
-    /// Wire form, borrowing the row's strings.
-    pub fn from_row(r: &'a OrderRow) -> OrderRowV1<&'a str> {
-        OrderRowV1 { license: &r.license, quantity: r.quantity, shipped: r.shipped, cancelled: r.cancelled }
-    }
-}
-
 impl OrderRowV1 {
     /// The domain row.
     pub fn into_row(self) -> OrderRow {
-        OrderRow { license: self.license, quantity: self.quantity, shipped: self.shipped, cancelled: self.cancelled }
+        let status = if self.cancelled { OrderStatus::Cancelled } else { OrderStatus::Open };
+        OrderRow {
+            licenses: Gates(vec![self.license]),
+            quantity: self.quantity,
+            shipped: self.shipped,
+            status,
+            placed_at: None,
+        }
     }
 }
 
-/// A persisted quota projection after `records` records, the last with hash `last_hash`.
+/// An order index entry, format 2. Generic over the string type so that encoding can borrow
+/// (`&str` and `String` encode to the same bytes). Status: 0 open, 1 cancelled, 2 held,
+/// 3 released.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct QuotaSnapshotV1 {
-    /// Always [`FORMAT_VERSION`].
+pub struct OrderRowV2<S = String> {
+    /// License ids, the buyer's first.
+    pub licenses: Vec<S>,
+    /// Ordered units.
+    pub quantity: u64,
+    /// Shipped units.
+    pub shipped: u64,
+    /// Where the order stands.
+    pub status: u8,
+    /// When it was placed: (seconds, nanoseconds) since the Unix epoch.
+    pub placed_at: Option<(i64, u32)>,
+}
+
+impl<'a> OrderRowV2<&'a str> {
+    /// Wire form, borrowing the row's strings.
+    pub fn from_row(r: &'a OrderRow) -> OrderRowV2<&'a str> {
+        OrderRowV2 {
+            licenses: r.licenses.iter().collect(),
+            quantity: r.quantity,
+            shipped: r.shipped,
+            status: match r.status {
+                OrderStatus::Open => 0,
+                OrderStatus::Cancelled => 1,
+                OrderStatus::Held => 2,
+                OrderStatus::Released => 3,
+            },
+            placed_at: r.placed_at.map(|t| (t.secs, t.nanos)),
+        }
+    }
+}
+
+impl OrderRowV2 {
+    /// The domain row; fails on an unknown status, an empty license list or a bad time.
+    pub fn into_row(self) -> Result<OrderRow, DecodeError> {
+        let bad = |m: &str| DecodeError::Invalid(format!("order row: {m}"));
+        let status = match self.status {
+            0 => OrderStatus::Open,
+            1 => OrderStatus::Cancelled,
+            2 => OrderStatus::Held,
+            3 => OrderStatus::Released,
+            _ => return Err(bad("unknown status")),
+        };
+        if self.licenses.is_empty() || self.licenses.len() > crate::limits::ORDER_LICENSES_MAX {
+            return Err(bad("license count out of range"));
+        }
+        let placed_at = match self.placed_at {
+            None => None,
+            Some((secs, nanos)) => {
+                let t = Timestamp { secs, nanos };
+                if !t.is_valid() {
+                    return Err(bad("placed_at out of range"));
+                }
+                Some(t)
+            }
+        };
+        Ok(OrderRow {
+            licenses: Gates(self.licenses),
+            quantity: self.quantity,
+            shipped: self.shipped,
+            status,
+            placed_at,
+        })
+    }
+}
+
+/// The format of quota snapshots: 2 since rounds, policies, caps and holds (a snapshot of
+/// format 1 no longer decodes; it is derived data, rebuilt from the records).
+pub const SNAPSHOT_FORMAT: u8 = 2;
+
+/// A persisted quota projection after `records` records, the last with hash `last_hash`.
+/// Round totals and party holdings are not stored: they are sums over the licenses, recomputed
+/// on decode.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaSnapshotV2 {
+    /// Always [`SNAPSHOT_FORMAT`].
     pub format: u8,
     /// Records applied.
     pub records: u64,
     /// Hash of the last record applied.
     pub last_hash: [u8; 32],
-    /// Business time of the last record applied.
+    /// Latest effective time of the records applied.
     pub last_at: Option<(i64, u32)>,
+    /// Ledger clock of the last record applied that kept one.
+    pub last_recorded_at: Option<(i64, u32)>,
     /// Parties, sorted by id.
     pub parties: Vec<(String, WireParty)>,
     /// Licenses, sorted by id.
     pub licenses: Vec<(String, WireLicense)>,
+    /// Rounds: (authority, round, product, ceiling, open), sorted by (authority, round).
+    pub rounds: Vec<(String, u64, String, u64, bool)>,
+    /// Policies, sorted by id.
+    pub policies: Vec<(String, WirePolicy)>,
+    /// Caps: (authority, product, per_party), sorted.
+    pub caps: Vec<(String, String, u64)>,
+    /// Held orders, sorted by id.
+    pub held: Vec<(String, WireHeld)>,
+    /// Late entries applied.
+    pub late_entries: u64,
+    /// Refusals recorded.
+    pub refusals: u64,
 }
 
 /// A party in a snapshot.
@@ -77,21 +168,99 @@ pub struct WireLicense {
     pub status: u8,
     pub quantity: u64,
     pub ordered: u64,
+    pub held: u64,
     pub shipped: u64,
+    pub shipments: u64,
     pub valid_from: i32,
     pub valid_until: i32,
     /// `(id, rule, status)`; status 0 pending, 1 final, 2 withdrawn.
     pub conditions: Vec<(String, WireRule, u8)>,
 }
 
-impl QuotaSnapshotV1 {
+/// A policy in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WirePolicy {
+    pub authority: String,
+    pub product: String,
+    pub deny_state_backed: bool,
+    pub deny_sectors: Vec<String>,
+    pub reason: String,
+    pub lifted: bool,
+    pub exemptions: Vec<String>,
+}
+
+/// A held order in a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub struct WireHeld {
+    pub seq: u64,
+    pub at: (i64, u32),
+    pub licenses: Vec<String>,
+    pub quantity: u64,
+    pub domestic_quantity: u64,
+    pub supplier: String,
+}
+
+fn time_pair(t: Timestamp) -> (i64, u32) {
+    (t.secs, t.nanos)
+}
+
+fn time_of(pair: (i64, u32), what: &str) -> Result<Timestamp, DecodeError> {
+    let t = Timestamp { secs: pair.0, nanos: pair.1 };
+    if !t.is_valid() {
+        return Err(DecodeError::Invalid(format!("snapshot: {what} out of range")));
+    }
+    Ok(t)
+}
+
+fn status_byte(s: LicenseStatus) -> u8 {
+    match s {
+        LicenseStatus::Active => 0,
+        LicenseStatus::Suspended => 1,
+        LicenseStatus::Revoked => 2,
+    }
+}
+
+fn condition_byte(s: ConditionStatus) -> u8 {
+    match s {
+        ConditionStatus::Pending => 0,
+        ConditionStatus::Final => 1,
+        ConditionStatus::Withdrawn => 2,
+    }
+}
+
+fn wire_license(l: &License) -> WireLicense {
+    WireLicense {
+        authority: l.authority.clone(),
+        licensee: l.licensee.clone(),
+        product: l.product.clone(),
+        round: l.round,
+        status: status_byte(l.status),
+        quantity: l.quantity,
+        ordered: l.ordered,
+        held: l.held,
+        shipped: l.shipped,
+        shipments: l.shipments,
+        valid_from: l.valid_from.0,
+        valid_until: l.valid_until.0,
+        conditions: l
+            .conditions
+            .iter()
+            .map(|c| (c.id.clone(), WireRule::from(c.rule.clone()), condition_byte(c.status)))
+            .collect(),
+    }
+}
+
+impl QuotaSnapshotV2 {
     /// The snapshot of `state`, whose last record has hash `last_hash`.
-    pub fn from_state(state: &QuotaState, last_hash: [u8; 32]) -> QuotaSnapshotV1 {
-        QuotaSnapshotV1 {
-            format: FORMAT_VERSION,
+    pub fn from_state(state: &QuotaState, last_hash: [u8; 32]) -> QuotaSnapshotV2 {
+        QuotaSnapshotV2 {
+            format: SNAPSHOT_FORMAT,
             records: state.records,
             last_hash,
-            last_at: state.last_at.map(|t| (t.secs, t.nanos)),
+            last_at: state.last_at.map(time_pair),
+            last_recorded_at: state.last_recorded_at.map(time_pair),
             parties: state
                 .parties
                 .iter()
@@ -106,72 +275,49 @@ impl QuotaSnapshotV1 {
                     (id.clone(), w)
                 })
                 .collect(),
-            licenses: state
-                .licenses
+            licenses: state.licenses.iter().map(|(id, l)| (id.clone(), wire_license(l))).collect(),
+            rounds: state
+                .rounds
                 .iter()
-                .map(|(id, l)| {
-                    let w = WireLicense {
-                        authority: l.authority.clone(),
-                        licensee: l.licensee.clone(),
-                        product: l.product.clone(),
-                        round: l.round,
-                        status: match l.status {
-                            LicenseStatus::Active => 0,
-                            LicenseStatus::Suspended => 1,
-                            LicenseStatus::Revoked => 2,
-                        },
-                        quantity: l.quantity,
-                        ordered: l.ordered,
-                        shipped: l.shipped,
-                        valid_from: l.valid_from.0,
-                        valid_until: l.valid_until.0,
-                        conditions: l
-                            .conditions
-                            .iter()
-                            .map(|c| {
-                                let status = match c.status {
-                                    ConditionStatus::Pending => 0,
-                                    ConditionStatus::Final => 1,
-                                    ConditionStatus::Withdrawn => 2,
-                                };
-                                (c.id.clone(), WireRule::from(c.rule.clone()), status)
-                            })
-                            .collect(),
-                    };
-                    (id.clone(), w)
-                })
+                .map(|((a, n), r)| (a.clone(), *n, r.product.clone(), r.ceiling, r.open))
                 .collect(),
+            policies: state.policies.iter().map(|(id, p)| (id.clone(), wire_policy(p))).collect(),
+            caps: state.caps.iter().map(|((a, p), c)| (a.clone(), p.clone(), *c)).collect(),
+            held: state.held.iter().map(|(id, h)| (id.clone(), wire_held(h))).collect(),
+            late_entries: state.late_entries,
+            refusals: state.refusals,
         }
     }
 
     /// Decodes a stored snapshot into the state it holds and the hash of its last record.
     pub fn decode(bytes: &[u8]) -> Result<(QuotaState, [u8; 32]), DecodeError> {
-        let w: QuotaSnapshotV1 = codec::decode(bytes, SNAPSHOT_BYTES_MAX)?;
-        if w.format != FORMAT_VERSION {
-            return Err(DecodeError::Version(w.format));
+        if bytes.first().is_some_and(|&f| f != SNAPSHOT_FORMAT) {
+            return Err(DecodeError::Version(bytes[0]));
         }
-        let bad = |s: &str| DecodeError::Invalid(format!("snapshot: {s}"));
-        let sorted_unique = |ids: Vec<&String>| ids.windows(2).all(|p| p[0] < p[1]);
-        if !sorted_unique(w.parties.iter().map(|(id, _)| id).collect())
-            || !sorted_unique(w.licenses.iter().map(|(id, _)| id).collect())
-        {
-            return Err(bad("ids are not sorted and unique"));
+        let w: QuotaSnapshotV2 = codec::decode(bytes, SNAPSHOT_BYTES_MAX)?;
+        let sorted = w.parties.windows(2).all(|p| p[0].0 < p[1].0)
+            && w.licenses.windows(2).all(|p| p[0].0 < p[1].0)
+            && w.rounds.windows(2).all(|p| (&p[0].0, p[0].1) < (&p[1].0, p[1].1))
+            && w.policies.windows(2).all(|p| p[0].0 < p[1].0)
+            && w.caps.windows(2).all(|p| (&p[0].0, &p[0].1) < (&p[1].0, &p[1].1))
+            && w.held.windows(2).all(|p| p[0].0 < p[1].0);
+        if !sorted {
+            return Err(DecodeError::Invalid("snapshot: ids are not sorted and unique".into()));
         }
+        let last_hash = w.last_hash;
+        Ok((w.into_state()?, last_hash))
+    }
+
+    fn into_state(self) -> Result<QuotaState, DecodeError> {
         let mut state = QuotaState {
-            records: w.records,
-            last_at: match w.last_at {
-                None => None,
-                Some((secs, nanos)) => {
-                    let t = Timestamp { secs, nanos };
-                    if !t.is_valid() {
-                        return Err(bad("last_at out of range"));
-                    }
-                    Some(t)
-                }
-            },
+            records: self.records,
+            last_at: self.last_at.map(|t| time_of(t, "last_at")).transpose()?,
+            last_recorded_at: self.last_recorded_at.map(|t| time_of(t, "last_recorded_at")).transpose()?,
+            late_entries: self.late_entries,
+            refusals: self.refusals,
             ..QuotaState::default()
         };
-        for (id, p) in w.parties {
+        for (id, p) in self.parties {
             let party = Party {
                 name: p.name,
                 country: p.country,
@@ -181,40 +327,121 @@ impl QuotaSnapshotV1 {
             };
             state.parties.insert(id, party);
         }
-        for (id, l) in w.licenses {
-            let status = match l.status {
-                0 => LicenseStatus::Active,
-                1 => LicenseStatus::Suspended,
-                2 => LicenseStatus::Revoked,
-                _ => return Err(bad("unknown license status")),
-            };
-            let mut conditions = Vec::with_capacity(l.conditions.len());
-            for (cid, rule, s) in l.conditions {
-                let status = match s {
-                    0 => ConditionStatus::Pending,
-                    1 => ConditionStatus::Final,
-                    2 => ConditionStatus::Withdrawn,
-                    _ => return Err(bad("unknown condition status")),
-                };
-                conditions.push(Condition { id: cid, rule: Rule::from(rule), status });
-            }
-            let license = License {
-                authority: l.authority,
-                licensee: l.licensee,
-                product: l.product,
-                round: l.round,
-                status,
-                quantity: l.quantity,
-                ordered: l.ordered,
-                shipped: l.shipped,
-                valid_from: Day(l.valid_from),
-                valid_until: Day(l.valid_until),
-                conditions,
-            };
-            state.licenses.insert(id, license);
+        for (id, l) in self.licenses {
+            state.licenses.insert(id, license_of(l)?);
         }
-        Ok((state, w.last_hash))
+        for (authority, n, product, ceiling, open) in self.rounds {
+            let round = crate::domain::Round { product, ceiling, open, granted: 0 };
+            state.rounds.insert((authority, n), round);
+        }
+        for (id, p) in self.policies {
+            state.policies.insert(id, policy_of(p));
+        }
+        for (a, p, c) in self.caps {
+            state.caps.insert((a, p), c);
+        }
+        for (id, h) in self.held {
+            state.held.insert(id, held_of(h)?);
+        }
+        recount(&mut state);
+        Ok(state)
     }
+}
+
+/// Recomputes the sums a snapshot does not store: each round's granted units and each party's
+/// holdings, from the licenses.
+fn recount(state: &mut QuotaState) {
+    for l in state.licenses.values() {
+        let key = (l.licensee.clone(), l.authority.clone(), l.product.clone());
+        let h = state.holdings.entry(key).or_insert(0);
+        *h = h.saturating_add(l.quantity);
+        if let Some(r) = state.rounds.get_mut(&(l.authority.clone(), l.round)).filter(|r| r.product == l.product) {
+            r.granted = r.granted.saturating_add(l.quantity);
+        }
+    }
+}
+
+fn license_of(l: WireLicense) -> Result<License, DecodeError> {
+    let bad = |s: &str| DecodeError::Invalid(format!("snapshot: {s}"));
+    let status = match l.status {
+        0 => LicenseStatus::Active,
+        1 => LicenseStatus::Suspended,
+        2 => LicenseStatus::Revoked,
+        _ => return Err(bad("unknown license status")),
+    };
+    let mut conditions = Vec::with_capacity(l.conditions.len());
+    for (cid, rule, s) in l.conditions {
+        let status = match s {
+            0 => ConditionStatus::Pending,
+            1 => ConditionStatus::Final,
+            2 => ConditionStatus::Withdrawn,
+            _ => return Err(bad("unknown condition status")),
+        };
+        conditions.push(Condition { id: cid, rule: Rule::from(rule), status });
+    }
+    if !Day(l.valid_from).is_valid() || !Day(l.valid_until).is_valid() {
+        return Err(bad("validity out of range"));
+    }
+    Ok(License {
+        authority: l.authority,
+        licensee: l.licensee,
+        product: l.product,
+        round: l.round,
+        status,
+        quantity: l.quantity,
+        ordered: l.ordered,
+        held: l.held,
+        shipped: l.shipped,
+        shipments: l.shipments,
+        valid_from: Day(l.valid_from),
+        valid_until: Day(l.valid_until),
+        conditions,
+    })
+}
+
+fn wire_policy(p: &Policy) -> WirePolicy {
+    WirePolicy {
+        authority: p.authority.clone(),
+        product: p.product.clone(),
+        deny_state_backed: p.deny.state_backed,
+        deny_sectors: p.deny.sectors.clone(),
+        reason: p.reason.clone(),
+        lifted: p.lifted,
+        exemptions: p.exemptions.iter().cloned().collect(),
+    }
+}
+
+fn policy_of(p: WirePolicy) -> Policy {
+    Policy {
+        authority: p.authority,
+        product: p.product,
+        deny: Deny { state_backed: p.deny_state_backed, sectors: p.deny_sectors },
+        reason: p.reason,
+        lifted: p.lifted,
+        exemptions: p.exemptions.into_iter().collect(),
+    }
+}
+
+fn wire_held(h: &HeldOrder) -> WireHeld {
+    WireHeld {
+        seq: h.seq,
+        at: time_pair(h.at),
+        licenses: h.licenses.0.clone(),
+        quantity: h.quantity,
+        domestic_quantity: h.domestic_quantity,
+        supplier: h.supplier.clone(),
+    }
+}
+
+fn held_of(h: WireHeld) -> Result<HeldOrder, DecodeError> {
+    Ok(HeldOrder {
+        seq: h.seq,
+        at: time_of(h.at, "held order at")?,
+        licenses: Gates(h.licenses),
+        quantity: h.quantity,
+        domestic_quantity: h.domestic_quantity,
+        supplier: h.supplier,
+    })
 }
 
 /// Magic of a snapshot file.

@@ -3,20 +3,26 @@
 //! point moved, and the derived data updated.
 
 use super::{
-    key_at, order_at, put_order_at, refused, short_digest, AppendOptions, AppendReport, Head, Ledger, LedgerError,
+    corrected_by, index_derived, key_at, order_at, refused, shipment_of, short_digest, AppendOptions, AppendReport,
+    Head, Ledger, LedgerError, RecordSource,
 };
-use crate::domain::{Admission, Fact, OrderRow, QuotaState, Reason, Refusal, Timestamp};
+use crate::domain::{
+    Admission, Context, Event, Fact, Lookup, OrderRow, QuotaState, Reason, Refusal, Stamp, Target, Timestamp,
+};
 use crate::format::chain;
 use crate::format::codec;
-use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
-use crate::format::record::RecordV1;
+use crate::format::index_run::{digest, Digest, KEY_EVENT_BYTES};
+use crate::format::record::Record;
 use crate::format::segment::BlockBuilder;
-use crate::format::snapshot::QuotaSnapshotV1;
+use crate::format::snapshot::QuotaSnapshotV2;
 use crate::jsonl::{InputError, InputEvent};
-use crate::limits::{APPEND_EVENTS_MAX, RECORD_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS};
+use crate::limits::{
+    APPEND_EVENTS_MAX, RECORD_BYTES_MAX, REFUSED_LINE_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, TEXT_BYTES_MAX,
+};
 use crate::store::index::Index;
 use crate::store::writer::BlockSink;
 use crate::store::StoreError;
+use std::collections::HashMap;
 
 /// Items the rules thread hands the encoder in one batch.
 const ENCODER_BATCH_ITEMS: usize = 512;
@@ -43,67 +49,214 @@ struct Encoded {
     periodic: Vec<(u64, Vec<u8>)>,
 }
 
-/// Checks every event against the rules, in order, keeping the index and the state, and hands
-/// each accepted fact to `emit` (false: the encoder stopped). Returns the skipped lines.
-fn check_events(
-    events: impl IntoIterator<Item = Result<Prepared, InputError>>,
-    index: &mut Index,
-    admission: &mut Admission,
-    state: &mut QuotaState,
-    emit: &mut dyn FnMut(Work) -> bool,
-) -> Result<Vec<(u64, String, u64)>, LedgerError> {
-    let mut skipped = Vec::new();
-    let mut seen = 0usize;
-    for item in events {
-        let Prepared { input: InputEvent { line, stamp, event, flags }, order, key } = item?;
-        seen += 1;
-        if seen > APPEND_EVENTS_MAX {
-            return Err(LedgerError::Empty(format!(
-                "line {line}: one append takes at most {APPEND_EVENTS_MAX} events; split the input"
-            )));
+/// Finds the record a `shipment_corrected` refers to: in the committed segments, or among
+/// the shipments this call appended before it.
+struct Targets {
+    source: RecordSource,
+    committed: u64,
+    /// Shipments and corrections appended by this call: seq -> (order, units).
+    batch: HashMap<u64, (String, u64)>,
+}
+
+impl Targets {
+    fn find(&self, index: &Index, seq: u64, records: u64) -> Result<Option<Target>, LedgerError> {
+        if seq < self.committed || seq >= records {
+            return self.source.target(index, seq, records);
         }
+        let shipment = self.batch.get(&seq).cloned();
+        Ok(Some(Target { seq, shipment, corrected_by: corrected_by(index, seq)? }))
+    }
+
+    fn remember(&mut self, seq: u64, fact: &Fact) {
+        if let Some(s) = shipment_of(fact) {
+            self.batch.insert(seq, s);
+        }
+    }
+}
+
+/// One append's checking side: the rules thread's state.
+struct Checker<'a> {
+    index: &'a mut Index,
+    admission: &'a mut Admission,
+    state: &'a mut QuotaState,
+    targets: Targets,
+    record_refusals: bool,
+    skipped: Vec<(u64, String, u64)>,
+    refusals: Vec<(u64, &'static str)>,
+}
+
+/// What became of one input line.
+enum Verdict {
+    Accepted(Box<Accepted>),
+    Skipped,
+    /// The error, and the event's actor and JSON if it was read.
+    Refused(LedgerError, Option<(String, String)>),
+}
+
+impl Checker<'_> {
+    /// Checks every event against the rules, in order, keeping the index and the state, and
+    /// hands each accepted (or, with `record_refusals`, refused) fact to `emit` (false: the
+    /// encoder stopped).
+    fn run(
+        &mut self,
+        events: impl IntoIterator<Item = Result<Prepared, InputError>>,
+        emit: &mut dyn FnMut(Work) -> bool,
+    ) -> Result<(), LedgerError> {
+        let mut seen = 0usize;
+        for item in events {
+            seen += 1;
+            if seen > APPEND_EVENTS_MAX {
+                return Err(LedgerError::Empty(format!(
+                    "one append takes at most {APPEND_EVENTS_MAX} events; split the input"
+                )));
+            }
+            let accepted = match self.judge(item)? {
+                Verdict::Accepted(a) => *a,
+                Verdict::Skipped => continue,
+                Verdict::Refused(e, _) if !self.record_refusals => return Err(e),
+                Verdict::Refused(e, input) => {
+                    Accepted { fact: self.refused_fact(e, input)?, before: None, order: None, key: None }
+                }
+            };
+            if !self.accept(accepted, emit)? {
+                // The encoder stopped (a failed write): its error is the one to report.
+                return Ok(());
+            }
+        }
+        if seen == 0 {
+            return Err(LedgerError::Empty("the input holds no events".to_string()));
+        }
+        Ok(())
+    }
+
+    /// Checks one line: skipped (its key and event recorded before), accepted, or refused.
+    fn judge(&mut self, item: Result<Prepared, InputError>) -> Result<Verdict, LedgerError> {
+        let Prepared { input: InputEvent { line, mut stamp, event, flags }, order, key } = match item {
+            Ok(p) => p,
+            Err(e) => return Ok(Verdict::Refused(LedgerError::Input(e), None)),
+        };
         if let (Some(k), Some((kd, ed))) = (&stamp.key, key) {
-            if let Some((seq, stored)) = key_at(index, &kd)? {
+            if let Some((seq, stored)) = key_at(self.index, &kd)? {
                 if stored == ed {
-                    skipped.push((line, k.clone(), seq));
-                    continue;
+                    self.skipped.push((line, k.clone(), seq));
+                    return Ok(Verdict::Skipped);
                 }
                 let refusal = Refusal {
                     reason: Reason::KeyReused,
                     field: "key",
                     message: format!("key {k} was used at seq {seq} for a different event"),
                 };
-                return Err(refused(line, &event, refusal));
+                return Ok(refused_with(line, &stamp, &event, refusal));
             }
         }
+        let target = match &event {
+            Event::ShipmentCorrected { refers_to, .. } => {
+                self.targets.find(self.index, *refers_to, self.state.records)?
+            }
+            _ => None,
+        };
+        let order = order.or_else(|| target.as_ref().and_then(|t| t.shipment.as_ref()).map(|(o, _)| digest(b'o', o)));
         let before = match order {
-            Some(d) => order_at(index, &d)?,
+            Some(d) => order_at(self.index, &d)?,
             None => None,
         };
-        let context =
-            admission.check(state, before.as_ref(), &stamp, &event, flags).map_err(|r| refused(line, &event, r))?;
-        let seq = state.records;
-        let fact = Fact { stamp, event, context };
-        if let Some((_, row)) = OrderRow::after(&fact.event, before) {
-            put_order_at(index, order.expect("an order event has an order digest"), &row)?;
+        let lookup = Lookup { order: before.as_ref(), target: target.as_ref() };
+        match self.admission.check(self.state, lookup, &stamp, &event, flags) {
+            Ok(context) => {
+                stamp.allow_future = self.admission.beyond_margin(&stamp);
+                stamp.recorded_at = Some(self.clock());
+                let fact = Fact { stamp, event, context };
+                Ok(Verdict::Accepted(Box::new(Accepted { fact, before, order, key })))
+            }
+            Err(r) => Ok(refused_with(line, &stamp, &event, r)),
         }
-        if let Some((kd, ed)) = key {
-            index.put(kd, IndexValueV1::Key { seq, event: ed })?;
-        }
-        state.apply(&fact);
+    }
+
+    /// The ledger's clock for `recorded_at`: never before the last record's.
+    fn clock(&self) -> Timestamp {
+        let now = self.admission.now();
+        self.state.last_recorded_at.map_or(now, |last| last.max(now))
+    }
+
+    /// A `refused` record for a refusal or an input error.
+    fn refused_fact(&mut self, e: LedgerError, input: Option<(String, String)>) -> Result<Fact, LedgerError> {
+        let (line, rule, message, text, actor) = match e {
+            LedgerError::Refused { line, refusal, .. } => {
+                let (actor, json) = input.unzip();
+                (line, refusal.reason.as_str(), refusal.message, json, actor)
+            }
+            LedgerError::Input(e) => (e.line, "invalid_input", e.to_string(), e.raw, None),
+            other => return Err(other),
+        };
+        self.refusals.push((line, rule));
+        let now = self.clock();
+        let at = self.state.last_at.map_or(now, |last| last.max(now));
+        let mut stamp = Stamp::new(at, actor.unwrap_or_else(|| REFUSAL_ACTOR.to_string()), None);
+        stamp.recorded_at = Some(now);
+        let event = Event::Refused {
+            line,
+            event: cut(&text.unwrap_or_default(), REFUSED_LINE_BYTES_MAX),
+            rule: rule.to_string(),
+            message: cut(&message, TEXT_BYTES_MAX),
+        };
+        Ok(Fact { stamp, event, context: Context::None })
+    }
+
+    /// Indexes, applies and emits one fact. False: the encoder stopped.
+    fn accept(&mut self, accepted: Accepted, emit: &mut dyn FnMut(Work) -> bool) -> Result<bool, LedgerError> {
+        let Accepted { fact, before, order, key } = accepted;
+        let seq = self.state.records;
+        index_derived(self.index, before, &fact, seq, order, key)?;
+        self.targets.remember(seq, &fact);
+        self.state.apply(&fact);
         let mut ok = emit(Work::Fact(seq, fact));
-        if state.records.is_multiple_of(SNAPSHOT_INTERVAL_RECORDS) {
-            ok &= emit(Work::Snapshot(Box::new(state.clone())));
+        if self.state.records.is_multiple_of(SNAPSHOT_INTERVAL_RECORDS) {
+            ok &= emit(Work::Snapshot(Box::new(self.state.clone())));
         }
-        if !ok {
-            // The encoder stopped (a failed write): its error is the one to report.
-            return Ok(skipped);
+        Ok(ok)
+    }
+}
+
+/// An accepted fact with what indexing it needs: its order's row before it and the digests
+/// of its order and key.
+struct Accepted {
+    fact: Fact,
+    before: Option<OrderRow>,
+    order: Option<Digest>,
+    key: Option<(Digest, [u8; KEY_EVENT_BYTES])>,
+}
+
+/// The actor of a `refused` record for a line that could not be read.
+const REFUSAL_ACTOR: &str = "qledger";
+
+/// `text` cut to at most `max` bytes at a character boundary, control characters replaced.
+fn cut(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max));
+    for c in text.chars().map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c }) {
+        if out.len() + c.len_utf8() > max {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A refusal, keeping the event's actor and its JSON for a `refused` record.
+fn refused_with(line: u64, stamp: &Stamp, event: &Event, refusal: Refusal) -> Verdict {
+    Verdict::Refused(refused(line, event, refusal), Some((stamp.actor.clone(), event_json(stamp, event))))
+}
+
+/// The event as a JSON line (its stamp's `at`, `actor` and `key` included).
+fn event_json(stamp: &Stamp, event: &Event) -> String {
+    let mut v = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("at".into(), stamp.at.to_string().into());
+        m.insert("actor".into(), stamp.actor.clone().into());
+        if let Some(k) = &stamp.key {
+            m.insert("key".into(), k.clone().into());
         }
     }
-    if seen == 0 {
-        return Err(LedgerError::Empty("the input holds no events".to_string()));
-    }
-    Ok(skipped)
+    v.to_string()
 }
 
 /// The encoding half of an append: records encoded, hashed, framed into blocks, and full
@@ -145,13 +298,13 @@ impl<'w> Encoder<'w> {
     }
 
     fn push(&mut self, seq: u64, fact: Fact) -> Result<(), StoreError> {
-        let record = RecordV1::from_fact(seq, self.prev, fact);
+        let record = Record::from_fact(seq, self.prev, fact);
         self.body.clear();
-        codec::encode_into(&record, &mut self.body);
+        record.encode_into(&mut self.body);
         // The field limits bound a record's size (see the const asserts in `limits`).
         assert!(self.body.len() <= RECORD_BYTES_MAX, "record of {} bytes passed the field limits", self.body.len());
         // Paired with the strict decode on read: what we write must read back as itself.
-        debug_assert_eq!(codec::decode::<RecordV1>(&self.body, RECORD_BYTES_MAX).as_ref(), Ok(&record));
+        debug_assert_eq!(Record::decode(&self.body).as_ref(), Ok(&record));
         let hash = chain::record_hash(&self.body);
         self.sink.push_leaf(&self.body)?;
         if !self.block.fits(self.body.len()) {
@@ -166,7 +319,7 @@ impl<'w> Encoder<'w> {
     }
 
     fn snapshot(&mut self, state: &QuotaState) {
-        self.periodic.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(state, self.prev))));
+        self.periodic.push((state.records, codec::encode(&QuotaSnapshotV2::from_state(state, self.prev))));
     }
 }
 
@@ -281,15 +434,25 @@ impl Ledger {
         let mut state = self.state()?;
         let mut admission = self.admission(options)?;
         let start = self.head;
+        let targets = Targets { source: RecordSource::of(self), committed: start.records, batch: HashMap::new() };
         let writer = self.writer.as_mut().expect("checked by append");
         let (index, sink) = writer.split();
         // Two halves on two threads: this one checks rules and keeps the index; the encoder
         // encodes, hashes and writes blocks. (A third, the caller's, parses the input.)
-        let (skipped, encoded) = std::thread::scope(|scope| {
+        let (checker, encoded) = std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(ENCODER_QUEUE_BATCHES);
             let encoder = scope.spawn(move || Encoder::new(sink, start).run(rx));
             let mut batch = Vec::with_capacity(ENCODER_BATCH_ITEMS);
-            let checked = check_events(events, index, &mut admission, &mut state, &mut |w| {
+            let mut checker = Checker {
+                index,
+                admission: &mut admission,
+                state: &mut state,
+                targets,
+                record_refusals: options.record_refusals,
+                skipped: Vec::new(),
+                refusals: Vec::new(),
+            };
+            let checked = checker.run(events, &mut |w| {
                 batch.push(w);
                 if batch.len() == ENCODER_BATCH_ITEMS {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(ENCODER_BATCH_ITEMS));
@@ -307,17 +470,18 @@ impl Ledger {
                 (Err(e), _) => Err(e),
                 (Ok(_), Err(e)) => Err(e.into()),
                 (Ok(_), Ok(_)) if !sent => Err(StoreError::Poisoned.into()),
-                (Ok(skipped), Ok(encoded)) => Ok((skipped, encoded)),
+                (Ok(()), Ok(encoded)) => Ok(((checker.skipped, checker.refusals), encoded)),
             }
         })?;
+        let (skipped, refusals) = checker;
         let appended = state.records - start.records;
         if appended == 0 {
-            return Ok(AppendReport { appended, skipped, head: start });
+            return Ok(AppendReport { appended, skipped, refusals, head: start });
         }
         let Encoded { last_block, prev, periodic } = encoded;
         let pending = Pending { blocks: last_block.into_iter().collect() };
         self.commit(pending, &state, prev, &periodic)?;
-        Ok(AppendReport { appended, skipped, head: self.head })
+        Ok(AppendReport { appended, skipped, refusals, head: self.head })
     }
 
     /// Writes the last blocks, moves the commit point, then updates the derived data.
@@ -335,7 +499,7 @@ impl Ledger {
         self.head = Head { records: state.records, last_hash };
         let slot = writer.head();
         self.end = (slot.segment_first_seq, slot.segment_len);
-        let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(state, last_hash));
+        let head_snapshot = codec::encode(&QuotaSnapshotV2::from_state(state, last_hash));
         let derived = writer.update_derived(&head_snapshot, periodic).and_then(|()| writer.publish_tree());
         derived.map_err(|error| LedgerError::DerivedFailed { appended, head: chain::hex(&last_hash), error })
     }

@@ -14,12 +14,12 @@ mod verify;
 pub use append::Prepared;
 pub use read::Records;
 
-use crate::domain::{Event, Fact, OrderRow, QuotaState, Refusal, Timestamp};
+use crate::domain::{Context, Event, Fact, OrderRow, QuotaState, Refusal, Target, Timestamp};
 use crate::format::chain::{self, Fault};
 use crate::format::codec::{self, DecodeError};
 use crate::format::index_run::{digest, Digest, IndexValueV1, KEY_EVENT_BYTES};
 use crate::format::record::WireEvent;
-use crate::format::snapshot::{OrderRowV1, QuotaSnapshotV1};
+use crate::format::snapshot::{OrderRowV2, QuotaSnapshotV2};
 use crate::jsonl::InputError;
 use crate::store::disk::Disk;
 use crate::store::index::Index;
@@ -209,6 +209,8 @@ pub struct AppendReport {
     pub appended: u64,
     /// `(line, key, seq)` of events skipped because their key and event were already recorded.
     pub skipped: Vec<(u64, String, u64)>,
+    /// `(line, rule)` of the refusals appended as `refused` records (`record_refusals`).
+    pub refusals: Vec<(u64, &'static str)>,
     /// The head after the call.
     pub head: Head,
 }
@@ -218,6 +220,9 @@ pub struct AppendReport {
 pub struct AppendOptions {
     /// Accept events whose `at` lies further ahead of the clock than the ledger's margin.
     pub allow_future: bool,
+    /// Append each refused event (or unreadable line) as a `refused` record instead of
+    /// refusing the whole call.
+    pub record_refusals: bool,
 }
 
 /// What a successful `verify` checked.
@@ -369,7 +374,7 @@ impl Ledger {
     /// nearest earlier snapshot and the records after it.
     pub fn state(&self) -> Result<QuotaState, LedgerError> {
         if let Some(Ok(bytes)) = snapshots::read_head(&self.layout.snapshots())? {
-            if let Ok((state, hash)) = QuotaSnapshotV1::decode(&bytes) {
+            if let Ok((state, hash)) = QuotaSnapshotV2::decode(&bytes) {
                 if state.records == self.head.records && hash == self.head.last_hash {
                     return Ok(state);
                 }
@@ -437,7 +442,7 @@ impl Ledger {
         let mut state = QuotaState::default();
         for n in snapshots::list_periodic(&dir)?.into_iter().rev().filter(|&n| n <= records) {
             let Some(Ok(bytes)) = snapshots::read_periodic(&dir, n)? else { continue };
-            let Ok((s, hash)) = QuotaSnapshotV1::decode(&bytes) else { continue };
+            let Ok((s, hash)) = QuotaSnapshotV2::decode(&bytes) else { continue };
             let fits_time = time.is_none_or(|t| s.last_at.is_none_or(|at| at <= t));
             if s.records == n && fits_time && self.hash_matches(n, &hash)? {
                 state = s;
@@ -478,7 +483,7 @@ impl Ledger {
     fn catch_up(&mut self) -> Result<(), LedgerError> {
         let covered = self.writer.as_ref().map_or(self.head.records, |w| w.index_ref().manifest().records);
         let snapshot_ok = match snapshots::read_head(&self.layout.snapshots())? {
-            Some(Ok(bytes)) => QuotaSnapshotV1::decode(&bytes)
+            Some(Ok(bytes)) => QuotaSnapshotV2::decode(&bytes)
                 .is_ok_and(|(s, h)| s.records == self.head.records && h == self.head.last_hash),
             _ => self.head.records == 0,
         };
@@ -503,10 +508,10 @@ impl Ledger {
             }
             state.apply(&r.fact);
             if periodic && state.records % crate::limits::SNAPSHOT_INTERVAL_RECORDS == 0 {
-                periodic_bytes.push((state.records, codec::encode(&QuotaSnapshotV1::from_state(&state, r.hash))));
+                periodic_bytes.push((state.records, codec::encode(&QuotaSnapshotV2::from_state(&state, r.hash))));
             }
         }
-        let head_snapshot = codec::encode(&QuotaSnapshotV1::from_state(&state, self.head.last_hash));
+        let head_snapshot = codec::encode(&QuotaSnapshotV2::from_state(&state, self.head.last_hash));
         writer.update_derived(&head_snapshot, &periodic_bytes)?;
         Ok(())
     }
@@ -514,7 +519,7 @@ impl Ledger {
 
 /// Updates the index for one accepted fact: its order's row, its idempotency key.
 pub(crate) fn index_fact(index: &mut Index, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
-    let before = match fact.event.order() {
+    let before = match fact.order() {
         Some(id) => order_row(index, id)?,
         None => None,
     };
@@ -528,13 +533,94 @@ pub(crate) fn index_fact_after(
     fact: &Fact,
     seq: u64,
 ) -> Result<(), LedgerError> {
-    if let Some((id, row)) = OrderRow::after(&fact.event, before) {
-        put_order(index, id, &row)?;
+    let order = fact.order().map(|id| digest(b'o', id));
+    let key = fact.stamp.key.as_deref().map(|k| (digest(b'k', k), short(&event_digest(&fact.event))));
+    index_derived(index, before, fact, seq, order, key)
+}
+
+/// [`index_fact_after`] with the digests of the fact's order and key already computed: the
+/// order's row, the rows of the held orders a finalization settled, the mark of a corrected
+/// shipment, the idempotency key.
+pub(crate) fn index_derived(
+    index: &mut Index,
+    before: Option<OrderRow>,
+    fact: &Fact,
+    seq: u64,
+    order: Option<Digest>,
+    key: Option<(Digest, [u8; KEY_EVENT_BYTES])>,
+) -> Result<(), LedgerError> {
+    if let (Some((_, row)), Some(d)) = (OrderRow::after(fact, before), order) {
+        put_order_at(index, d, &row)?;
     }
-    if let Some(key) = &fact.stamp.key {
-        index.put(digest(b'k', key), IndexValueV1::Key { seq, event: short(&event_digest(&fact.event)) })?;
+    if let Context::Resolved { opened, released } = &fact.context {
+        let ids = opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false)));
+        for (id, open) in ids {
+            if let Some(row) = order_row(index, id)? {
+                put_order(index, id, &row.resolved(open))?;
+            }
+        }
+    }
+    if let Event::ShipmentCorrected { refers_to, .. } = &fact.event {
+        index.put(correction_digest(*refers_to), IndexValueV1::Key { seq, event: [0; KEY_EVENT_BYTES] })?;
+    }
+    if let Some((kd, ed)) = key {
+        index.put(kd, IndexValueV1::Key { seq, event: ed })?;
     }
     Ok(())
+}
+
+/// Reads single committed records by seq (for the shipment a correction refers to).
+pub(crate) struct RecordSource {
+    disk: Arc<dyn Disk>,
+    segments: std::path::PathBuf,
+    tree: std::path::PathBuf,
+}
+
+impl RecordSource {
+    /// The records of `ledger`.
+    pub(crate) fn of(ledger: &Ledger) -> RecordSource {
+        RecordSource { disk: ledger.disk.clone(), segments: ledger.layout.segments(), tree: ledger.layout.tree() }
+    }
+
+    /// The committed record at `seq`, if a shipment or a shipment correction: its order and
+    /// units.
+    pub(crate) fn shipment(&self, seq: u64) -> Result<Option<(String, u64)>, LedgerError> {
+        let undecodable = |error| IntegrityError::Record { seq, fault: Fault::Undecodable(error) };
+        let bytes = store::locate::record_bytes(self.disk.as_ref(), &self.segments, &self.tree, seq)?;
+        let record = crate::format::record::Record::decode(&bytes).map_err(undecodable)?;
+        Ok(shipment_of(&record.into_fact().map_err(undecodable)?))
+    }
+
+    /// What a correction at `records` (the next seq) referring to `refers_to` finds: `None` if
+    /// no record is there yet.
+    pub(crate) fn target(&self, index: &Index, refers_to: u64, records: u64) -> Result<Option<Target>, LedgerError> {
+        if refers_to >= records {
+            return Ok(None);
+        }
+        let shipment = self.shipment(refers_to)?;
+        Ok(Some(Target { seq: refers_to, shipment, corrected_by: corrected_by(index, refers_to)? }))
+    }
+}
+
+/// The order and units of a shipment or a shipment correction.
+pub(crate) fn shipment_of(fact: &Fact) -> Option<(String, u64)> {
+    match (&fact.event, &fact.context) {
+        (Event::ShipmentRecorded { order, quantity }, _) => Some((order.clone(), *quantity)),
+        (Event::ShipmentCorrected { quantity, .. }, Context::Correction { order, .. }) => {
+            Some((order.clone(), *quantity))
+        }
+        _ => None,
+    }
+}
+
+/// The index digest under which the correction of the record at `seq` is kept.
+pub(crate) fn correction_digest(seq: u64) -> Digest {
+    digest(b'c', &seq.to_string())
+}
+
+/// The seq of the correction of the record at `seq`, if it was corrected.
+pub(crate) fn corrected_by(index: &Index, seq: u64) -> Result<Option<u64>, LedgerError> {
+    Ok(key_at(index, &correction_digest(seq))?.map(|(by, _)| by))
 }
 
 /// The row of order `id`, if it was placed.
@@ -547,6 +633,9 @@ pub(crate) fn order_at(index: &Index, d: &Digest) -> Result<Option<OrderRow>, Le
     match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
+        Some(IndexValueV1::Order2(r)) => {
+            r.into_row().map(Some).map_err(|e| IntegrityError::Undecodable { what: "index entry", error: e }.into())
+        }
         Some(_) => Err(wrong_entry("an order entry holds a key")),
     }
 }
@@ -575,13 +664,15 @@ fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerEr
 
 /// Stores the row of the order with digest `d`.
 pub(crate) fn put_order_at(index: &mut Index, d: Digest, row: &OrderRow) -> Result<(), LedgerError> {
-    let wire = OrderRowV1 {
-        license: row.license.clone(),
-        quantity: row.quantity,
-        shipped: row.shipped,
-        cancelled: row.cancelled,
+    let w = OrderRowV2::from_row(row);
+    let wire = OrderRowV2 {
+        licenses: w.licenses.into_iter().map(str::to_string).collect(),
+        quantity: w.quantity,
+        shipped: w.shipped,
+        status: w.status,
+        placed_at: w.placed_at,
     };
-    index.put(d, IndexValueV1::Order(wire))?;
+    index.put(d, IndexValueV1::Order2(wire))?;
     Ok(())
 }
 

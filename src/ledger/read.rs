@@ -2,10 +2,8 @@
 
 use super::{IntegrityError, Ledger, LedgerError, StoredRecord};
 use crate::format::chain::{self, Fault};
-use crate::format::codec;
-use crate::format::record::RecordV1;
+use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, locator, LOCATOR_BYTES};
-use crate::limits::RECORD_BYTES_MAX;
 use crate::store::segment::{BlockReader, RawBlock};
 use std::collections::VecDeque;
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -113,9 +111,9 @@ fn decode_record(
         );
     }
     let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
-    let record: RecordV1 = codec::decode(bytes, RECORD_BYTES_MAX).map_err(undecodable)?;
-    if record.seq != seq {
-        return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq } }.into());
+    let record = Record::decode(bytes).map_err(undecodable)?;
+    if record.seq() != seq {
+        return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq() } }.into());
     }
     let fact = record.into_fact().map_err(undecodable)?;
     Ok(StoredRecord { seq, fact, prev: *prev, hash, bytes: bytes.clone() })

@@ -6,11 +6,9 @@
 use super::{index_fact_after, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
 use crate::domain::{self, Fact, QuotaState};
 use crate::format::chain::{self, Fault};
-use crate::format::codec;
-use crate::format::record::RecordV1;
+use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault, SEGMENT_HEADER_BYTES};
-use crate::format::snapshot::QuotaSnapshotV1;
-use crate::limits::RECORD_BYTES_MAX;
+use crate::format::snapshot::QuotaSnapshotV2;
 use crate::store::index::{read_manifest, Index, ManifestV1};
 use crate::store::segment::{BlockReader, RawBlock};
 use crate::store::{self, snapshots, StoreError};
@@ -50,6 +48,8 @@ struct Check {
     index_entries: u64,
     /// The Merkle tree and the stored checkpoints (issue 10).
     tree: super::audit::TreeCheck,
+    /// Reads the shipment a correction refers to.
+    source: super::RecordSource,
 }
 
 impl Ledger {
@@ -94,6 +94,7 @@ impl Ledger {
             stored,
             index_entries: 0,
             tree: self.tree_check(head.records, depth == Depth::Rules)?,
+            source: super::RecordSource::of(self),
         };
         check.compare_snapshots(0)?;
         self.check_chain(&mut check, head)?;
@@ -173,7 +174,7 @@ impl Ledger {
             .collect();
         if let Some(read) = snapshots::read_head(&dir)? {
             let bytes = read.map_err(|e| IntegrityError::Damaged { seq: None, what: format!("snapshot head: {e}") })?;
-            let (s, _) = QuotaSnapshotV1::decode(&bytes)
+            let (s, _) = QuotaSnapshotV2::decode(&bytes)
                 .map_err(|error| IntegrityError::Undecodable { what: "head quota snapshot", error })?;
             if s.records <= head.records {
                 out.push((s.records, SnapshotAt::Bytes(bytes)));
@@ -252,13 +253,13 @@ impl Check {
             let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
             let (stored, _) = item.map_err(undecodable)?;
             canonical_bytes(stored, &self.prev, &mut self.bytes);
-            let record: RecordV1 = codec::decode(&self.bytes, RECORD_BYTES_MAX).map_err(undecodable)?;
-            if record.seq != seq {
-                return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq } }.into());
+            let record = Record::decode(&self.bytes).map_err(undecodable)?;
+            if record.seq() != seq {
+                return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq() } }.into());
             }
             let fact = record.into_fact().map_err(undecodable)?;
             if let Some(index) = self.rebuild.as_mut() {
-                recheck(&self.state, index, &fact, seq)?;
+                recheck(&self.state, index, &fact, seq, &self.source)?;
             }
             self.state.apply(&fact);
             self.seq_next += 1;
@@ -325,7 +326,7 @@ impl Check {
                     None => continue,
                 },
             };
-            let (stored, hash) = QuotaSnapshotV1::decode(&bytes)
+            let (stored, hash) = QuotaSnapshotV2::decode(&bytes)
                 .map_err(|error| IntegrityError::Undecodable { what: "quota snapshot", error })?;
             if n != self.state.records || stored != self.state || hash != self.prev {
                 return Err(IntegrityError::Snapshot { records: n }.into());
@@ -363,7 +364,13 @@ fn fault_at(block: &RawBlock, f: BlockFault) -> IntegrityError {
 }
 
 /// Checks one stored fact against the rules and the index rebuilt so far, then adds it.
-fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+fn recheck(
+    state: &QuotaState,
+    index: &mut Index,
+    fact: &Fact,
+    seq: u64,
+    source: &super::RecordSource,
+) -> Result<(), LedgerError> {
     let broken = |what: String| IntegrityError::RuleBroken { seq, what };
     let (event_type, subject) = (fact.event.type_name(), fact.event.subject());
     if let Some(key) = &fact.stamp.key {
@@ -372,11 +379,18 @@ fn recheck(state: &QuotaState, index: &mut Index, fact: &Fact, seq: u64) -> Resu
             return Err(broken(format!("{event_type} {subject}: key {key} was already used at seq {first}")).into());
         }
     }
-    let before = match fact.event.order() {
+    let target = match &fact.event {
+        domain::Event::ShipmentCorrected { refers_to, .. } => source.target(index, *refers_to, seq)?,
+        _ => None,
+    };
+    let order =
+        fact.event.order().or_else(|| target.as_ref().and_then(|t| t.shipment.as_ref()).map(|(o, _)| o.as_str()));
+    let before = match order {
         Some(id) => order_row(index, id)?,
         None => None,
     };
-    let context = domain::check(state, before.as_ref(), &fact.stamp, &fact.event).map_err(|r| {
+    let lookup = domain::Lookup { order: before.as_ref(), target: target.as_ref() };
+    let context = domain::check_with(state, lookup, &fact.stamp, &fact.event).map_err(|r| {
         broken(format!("{event_type} {subject}: {} [field {}, rule {}]", r.message, r.field, r.reason.as_str()))
     })?;
     if context != fact.context {

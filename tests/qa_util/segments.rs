@@ -21,7 +21,7 @@ use quotaledger::format::segment::{
     block_records, locator, parse_block_header, parse_segment_header, segment_header, BLOCK_HEADER_BYTES,
     BLOCK_PAYLOAD_BYTES_MAX, LOCATOR_BYTES, SEGMENT_FORMAT, SEGMENT_HEADER_BYTES,
 };
-use quotaledger::format::snapshot::{OrderRowV1, QuotaSnapshotV1};
+use quotaledger::format::snapshot::{OrderRowV1, QuotaSnapshotV2};
 use quotaledger::limits::{RECORD_BYTES_MAX, SNAPSHOT_BYTES_MAX};
 use quotaledger::store::index::{publish_manifest, read_manifest, write_run, ManifestV1, Run};
 use quotaledger::store::meta::Meta;
@@ -655,30 +655,30 @@ pub fn periodic_snapshot_path(ledger: &Path, records: u64) -> PathBuf {
 }
 
 /// The head snapshot, as stored.
-pub fn head_snapshot(ledger: &Path) -> QuotaSnapshotV1 {
+pub fn head_snapshot(ledger: &Path) -> QuotaSnapshotV2 {
     let bytes = snapshots::read_head(&snapshots_dir(ledger)).expect("read").expect("exists").expect("valid file");
     codec::decode(&bytes, SNAPSHOT_BYTES_MAX).expect("snapshot decodes")
 }
 
 /// Writes the head snapshot as a well-formed file (valid checksum).
-pub fn write_head_snapshot(ledger: &Path, s: &QuotaSnapshotV1) {
+pub fn write_head_snapshot(ledger: &Path, s: &QuotaSnapshotV2) {
     snapshots::write_head(&snapshots_dir(ledger), &codec::encode(s)).expect("write head snapshot");
 }
 
 /// Rewrites the head snapshot with `edit` applied.
-pub fn edit_head_snapshot(ledger: &Path, edit: impl FnOnce(&mut QuotaSnapshotV1)) {
+pub fn edit_head_snapshot(ledger: &Path, edit: impl FnOnce(&mut QuotaSnapshotV2)) {
     let mut s = head_snapshot(ledger);
     edit(&mut s);
     write_head_snapshot(ledger, &s);
 }
 
 /// Writes a periodic snapshot file (valid checksum) after `records` records.
-pub fn write_periodic_snapshot(ledger: &Path, records: u64, s: &QuotaSnapshotV1) {
+pub fn write_periodic_snapshot(ledger: &Path, records: u64, s: &QuotaSnapshotV2) {
     snapshots::write_periodic(&snapshots_dir(ledger), records, &codec::encode(s)).expect("write periodic snapshot");
 }
 
 /// The correct snapshot after the first `records` records of the ledger's chain.
-pub fn true_snapshot(ledger: &Path, records: u64) -> QuotaSnapshotV1 {
+pub fn true_snapshot(ledger: &Path, records: u64) -> QuotaSnapshotV2 {
     let chain = Segments::read(ledger).chain();
     let mut state = QuotaState::default();
     let mut last = GENESIS_PREV;
@@ -686,7 +686,7 @@ pub fn true_snapshot(ledger: &Path, records: u64) -> QuotaSnapshotV1 {
         state.apply(&c.record.to_fact().expect("fact"));
         last = c.hash;
     }
-    QuotaSnapshotV1::from_state(&state, last)
+    QuotaSnapshotV2::from_state(&state, last)
 }
 
 /// Every file under `ledger` but the lock and sled's directory, with its bytes: what "the
