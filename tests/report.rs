@@ -173,6 +173,52 @@ fn an_empty_ledger_has_a_report_too() {
     assert!(page.contains("none (empty ledger)"));
 }
 
+/// The view model, through the library: the story with CN-IMP-2026-0003 suspended at the end.
+fn story_model() -> quotaledger::report::ReportModel {
+    use quotaledger::jsonl::Defaults;
+    use quotaledger::ledger::{AppendOptions, Ledger};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ledger =
+        Ledger::open(&ledger_in(dir.path()), quotaledger::store::OpenMode::CreateIfMissing, None).expect("open");
+    let suspend = r#"{"type":"license_suspended","at":"2026-04-02T00:00:00Z","license":"CN-IMP-2026-0003","reason":"inspection"}"#;
+    let input = format!("{}{suspend}\n", quotaledger::cli::demo::STORY_JSONL);
+    let defaults = Defaults { at: Default::default(), actor: "clerk".into() };
+    quotaledger::cli::append_from(&mut ledger, input.as_bytes(), &defaults, AppendOptions::default()).expect("append");
+    quotaledger::report::build(&ledger).expect("the model")
+}
+
+#[test]
+fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroom() {
+    let m = story_model();
+    assert!(m.verification.is_ok());
+    assert_eq!(m.head.records, 32);
+    let by_day: Vec<(String, u128, u128, u128)> =
+        m.timeline.iter().map(|p| (p.day.to_string(), p.granted, p.ordered, p.shipped)).collect();
+    let day = |d: &str| by_day.iter().find(|p| p.0 == d).map(|p| (p.1, p.2, p.3));
+    assert_eq!(by_day.first().map(|p| p.0.as_str()), Some("2026-01-14"), "the first day, all zero");
+    assert_eq!(day("2026-01-14"), Some((0, 0, 0)));
+    assert_eq!(day("2026-01-20"), Some((420_000, 0, 0)));
+    assert_eq!(day("2026-02-03"), Some((420_000, 70_000, 0)));
+    assert_eq!(day("2026-02-04"), Some((420_000, 95_000, 0)));
+    assert_eq!(day("2026-02-21"), Some((420_000, 95_000, 50_000)));
+    assert_eq!(day("2026-02-25"), Some((420_000, 70_000, 50_000)), "the cancellation returns 25,000");
+    assert_eq!(day("2026-03-02"), Some((410_000, 70_000, 50_000)), "the amendment takes 10,000");
+    assert_eq!(day("2026-04-01"), Some((470_000, 120_000, 50_000)));
+    assert_eq!(day("2026-02-02"), None, "a day on which no total moved has no point");
+    assert_eq!(day("2026-04-02"), None, "a suspension moves no total");
+    let rounds: Vec<(u64, usize)> = m.rounds.iter().map(|r| (r.round, r.licenses.len())).collect();
+    assert_eq!(rounds, [(1, 3), (2, 1)]);
+    assert_eq!(m.rounds[0].totals.remaining, 290_000);
+    let headroom = |party: &str| {
+        let p = m.parties.iter().find(|p| p.id == party).expect("party");
+        p.headroom.iter().map(|h| (h.product.clone(), h.remaining)).collect::<Vec<_>>()
+    };
+    assert_eq!(headroom("bytedance"), [("H200".to_string(), 110_000)]);
+    assert!(headroom("tencent").is_empty(), "a suspended license gives no headroom");
+    assert!(headroom("china-mobile").is_empty());
+    assert_eq!(m.totals.remaining, 350_000, "the totals still count every license");
+}
+
 // ---- in a real browser ----
 
 /// Chromium, or why there is none: the test fails then, unless QLEDGER_SKIP_BROWSER=1.

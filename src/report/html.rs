@@ -9,7 +9,7 @@ use super::chart;
 use super::model::{ConditionView, LicenseView, PartyView, Quantities, ReportModel, RoundView};
 use crate::domain::admission::is_invisible;
 use crate::domain::rules::status_name;
-use crate::domain::ConditionStatus;
+use crate::domain::{ConditionStatus, Rule};
 use crate::format::chain::hex;
 use std::borrow::Cow;
 use std::fmt::{self, Write};
@@ -347,6 +347,16 @@ fn conditions(w: &mut String, m: &ReportModel) -> fmt::Result {
     writeln!(w, "</tbody></table></section>")
 }
 
+/// A rule in words, unescaped (the caller escapes it).
+fn rule_text(r: &Rule) -> String {
+    match r {
+        Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
+        Rule::MaxPerOrder { units } => format!("at most {} per order", thousands(u128::from(*units))),
+        Rule::EndUse { text } => format!("end use: {text}"),
+        Rule::Reporting { text } => format!("reporting: {text}"),
+    }
+}
+
 fn condition_row(w: &mut String, license: &str, c: &ConditionView) -> fmt::Result {
     let status = match c.status {
         ConditionStatus::Pending => "pending",
@@ -358,7 +368,7 @@ fn condition_row(w: &mut String, license: &str, c: &ConditionView) -> fmt::Resul
         "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td><span class=\"badge {status}\">{status}</span></td></tr>",
         esc(license),
         esc(&c.id),
-        esc(&c.rule)
+        esc(&rule_text(&c.rule))
     )
 }
 

@@ -45,8 +45,8 @@ impl Quantities {
 pub struct ConditionView {
     /// Its id within the license.
     pub id: String,
-    /// What it requires, in words (unescaped).
-    pub rule: String,
+    /// What it requires.
+    pub rule: Rule,
     /// Pending, final or withdrawn.
     pub status: ConditionStatus,
 }
@@ -243,7 +243,7 @@ fn license_view(id: &str, l: &License) -> LicenseView {
         conditions: l
             .conditions
             .iter()
-            .map(|c| ConditionView { id: c.id.clone(), rule: rule_text(&c.rule), status: c.status })
+            .map(|c| ConditionView { id: c.id.clone(), rule: c.rule.clone(), status: c.status })
             .collect(),
     }
 }
@@ -274,14 +274,4 @@ fn parties(state: &QuotaState) -> Vec<PartyView> {
                 .collect(),
         })
         .collect()
-}
-
-/// A rule in words, unescaped (the page escapes it).
-pub fn rule_text(r: &Rule) -> String {
-    match r {
-        Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
-        Rule::MaxPerOrder { units } => format!("at most {} per order", super::html::thousands(u128::from(*units))),
-        Rule::EndUse { text } => format!("end use: {text}"),
-        Rule::Reporting { text } => format!("reporting: {text}"),
-    }
 }
