@@ -14,8 +14,8 @@ use crate::format::chain::hex;
 use std::borrow::Cow;
 use std::fmt::{self, Write};
 
-/// Width in pixels of a license's quota bar.
-const BAR_WIDTH_PX: u32 = 320;
+/// Width of a license's quota bar in its own units (the page stretches it to its column).
+const BAR_WIDTH_PX: u32 = 1000;
 
 /// `s` safe as HTML text or attribute value: `& < > " '` as entities, and every control
 /// character, format character (bidi controls, zero-width characters) and line or paragraph
@@ -97,11 +97,11 @@ const HEAD: &str = r#"<!DOCTYPE html>
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);margin:0;background:#f4f5f7}
 main{max-width:1180px;margin:0 auto;padding:20px 24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}h3{font-size:14px;margin:14px 0 6px}
-section{background:#fff;border:1px solid #e1e4e9;border-radius:8px;padding:14px 18px;margin:14px 0}
+section{background:#fff;border:1px solid #e1e4e9;border-radius:8px;padding:14px 18px;margin:14px 0;overflow-x:auto}
 table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #eef0f3;text-align:left;vertical-align:middle}
 th{font-size:12px;color:var(--muted);font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tfoot td{font-weight:600;border-bottom:none}
-.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;word-break:break-all}
+.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;white-space:nowrap}.hash{white-space:normal;word-break:break-all}
 .muted{color:var(--muted)}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;background:#eef0f3;white-space:nowrap}
 .active,.final{background:#dcf3e3;color:#135c2c}.suspended,.pending{background:#fff1d6;color:#7a4b00}
@@ -113,6 +113,7 @@ tfoot td{font-weight:600;border-bottom:none}
 .legend{font-size:12px;color:var(--muted);margin:4px 0 8px}.legend span{margin-right:14px;white-space:nowrap}
 .sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin-right:4px}
 svg text{font:11px system-ui,sans-serif;fill:var(--muted)}
+td.bar{width:34%;min-width:120px}svg.bar{display:block;width:100%;height:16px}
 footer{font-size:12px;color:var(--muted);margin:8px 0 24px}
 </style>
 </head>
@@ -124,7 +125,7 @@ fn head_line(w: &mut String, m: &ReportModel) -> fmt::Result {
     let at = m.last_at.map_or_else(|| "-".to_string(), |t| t.to_string());
     writeln!(
         w,
-        "<p class=\"muted\">Head seq <strong id=\"head-seq\">{seq}</strong> · {} · last event at {} · head hash <span class=\"mono\" id=\"head-hash\">{}</span></p>",
+        "<p class=\"muted\">Head seq <strong id=\"head-seq\">{seq}</strong> · {} · last event at {} · head hash <span class=\"mono hash\" id=\"head-hash\">{}</span></p>",
         count(m.head.records, "record"),
         esc(&at),
         hex(&m.head.last_hash)
@@ -151,7 +152,7 @@ fn verification(w: &mut String, m: &ReportModel) -> fmt::Result {
             let rules = if r.rules { ", every record within the rules" } else { "" };
             writeln!(
                 w,
-                "<section class=\"verdict ok\" id=\"verification\"><h2>Verification</h2><p><strong class=\"ok\">Verified</strong>: {} in {}{rules}; {} {} a fresh replay; the Merkle tree of {} and {} {} the records. Head hash <span class=\"mono\">{}</span>.</p></section>",
+                "<section class=\"verdict ok\" id=\"verification\"><h2>Verification</h2><p><strong class=\"ok\">Verified</strong>: {} in {}{rules}; {} {} a fresh replay; the Merkle tree of {} and {} {} the records. Head hash <span class=\"mono hash\">{}</span>.</p></section>",
                 count(r.records, "record"),
                 count(r.blocks, "block"),
                 count(r.snapshots, "snapshot"),
@@ -224,7 +225,7 @@ fn license_row(w: &mut String, l: &LicenseView, scale: u128) -> fmt::Result {
     let status = status_name(l.status);
     writeln!(
         w,
-        "<tr><td class=\"mono\" title=\"valid {} to {}\">{}</td><td class=\"mono\">{}</td><td><span class=\"badge {status}\">{status}</span></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\" data-remaining=\"{}\">{}</td></tr>",
+        "<tr><td class=\"mono\" title=\"valid {} to {}\">{}</td><td class=\"mono\">{}</td><td><span class=\"badge {status}\">{status}</span></td><td class=\"bar\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\" data-remaining=\"{}\">{}</td></tr>",
         l.valid_from,
         l.valid_until,
         esc(&l.id),
@@ -244,7 +245,7 @@ fn quota_bar(id: &str, q: Quantities, scale: u128) -> String {
     let px = |n: u128| chart::scaled(n, scale, BAR_WIDTH_PX);
     let (granted, ordered, shipped) = (px(q.granted), px(q.ordered.min(q.granted)), px(q.shipped.min(q.ordered)));
     format!(
-        "<svg width=\"{BAR_WIDTH_PX}\" height=\"16\" viewBox=\"0 0 {BAR_WIDTH_PX} 16\" role=\"img\"><title>{}: granted {}, ordered {}, shipped {}, remaining {}</title><rect x=\"0\" y=\"0\" width=\"{granted}\" height=\"16\" fill=\"#7cc992\"/><rect x=\"0\" y=\"0\" width=\"{ordered}\" height=\"16\" fill=\"#3b6fd8\"/><rect x=\"0\" y=\"4\" width=\"{shipped}\" height=\"8\" fill=\"#16306b\"/></svg>",
+        "<svg class=\"bar\" viewBox=\"0 0 {BAR_WIDTH_PX} 16\" preserveAspectRatio=\"none\" role=\"img\"><title>{}: granted {}, ordered {}, shipped {}, remaining {}</title><rect x=\"0\" y=\"0\" width=\"{granted}\" height=\"16\" fill=\"#7cc992\"/><rect x=\"0\" y=\"0\" width=\"{ordered}\" height=\"16\" fill=\"#3b6fd8\"/><rect x=\"0\" y=\"4\" width=\"{shipped}\" height=\"8\" fill=\"#16306b\"/></svg>",
         esc(id),
         thousands(q.granted),
         thousands(q.ordered),
