@@ -5,8 +5,8 @@
 //! error: a blocked load, a parse problem) and shows the numbers.
 //!
 //! The browser test needs Chromium (`apt-get install chromium`; `.ci/run` installs it); it fails
-//! without it unless `QLEDGER_SKIP_BROWSER=1`. `QLEDGER_UPDATE_SCREENSHOT=1` also writes the
-//! README's screenshot, `docs/report.png`.
+//! without it unless `QLEDGER_SKIP_BROWSER=1`; `QLEDGER_CHROMIUM=PATH` names another browser
+//! binary. `QLEDGER_UPDATE_SCREENSHOT=1` also writes the README's screenshot, `docs/report.png`.
 //!
 //! `cargo test --test report`.
 
@@ -221,22 +221,27 @@ fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroo
 
 // ---- in a real browser ----
 
-/// Chromium, or why there is none: the test fails then, unless QLEDGER_SKIP_BROWSER=1.
+/// Chromium: `$QLEDGER_CHROMIUM` if set (and only that), else `/usr/bin/chromium`, else
+/// `chromium` or `chromium-browser` on the PATH. None only with QLEDGER_SKIP_BROWSER=1: without
+/// it, a missing Chromium fails the test.
 fn chromium() -> Option<PathBuf> {
-    let found = std::env::var_os("QLEDGER_CHROMIUM")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([PathBuf::from("/usr/bin/chromium")])
-        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
-            std::env::split_paths(&p).flat_map(|d| [d.join("chromium"), d.join("chromium-browser")]).collect::<Vec<_>>()
-        }))
-        .find(|p| p.is_file());
+    let candidates: Vec<PathBuf> = match std::env::var_os("QLEDGER_CHROMIUM") {
+        Some(named) => vec![PathBuf::from(named)],
+        None => std::iter::once(PathBuf::from("/usr/bin/chromium"))
+            .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
+                std::env::split_paths(&p)
+                    .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
+                    .collect::<Vec<_>>()
+            }))
+            .collect(),
+    };
+    let found = candidates.into_iter().find(|p| p.is_file());
     if found.is_none() {
         let skip = std::env::var("QLEDGER_SKIP_BROWSER").is_ok_and(|v| v == "1");
         assert!(
             skip,
-            "Chromium is needed to check the report in a browser: install it (`apt-get install chromium`, \
-             as .ci/run does), or set QLEDGER_SKIP_BROWSER=1 to skip this test"
+            "Chromium is needed to check the report in a browser and was not found: install it \
+             (`apt-get install chromium`, as .ci/run does), or set QLEDGER_SKIP_BROWSER=1 to skip this test"
         );
         eprintln!("report: no Chromium; QLEDGER_SKIP_BROWSER=1: the browser test is skipped");
     }
