@@ -41,6 +41,11 @@
 //!   derived data of the store ([`store::tree`]; records found for proofs by
 //!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
 //!   (`ledger/audit.rs`).
+//! - [`report`] (issue 11): `qledger report`, one self-contained HTML page of a ledger: a view
+//!   model built by replaying the records and verifying ([`report::model`]: "where do the
+//!   report's numbers come from?"), rendered as HTML ([`report::html`]: "where is a ledger
+//!   string escaped for the page?") with inline SVG ([`report::chart`]). It writes no file: the
+//!   CLI writes the page through the same exclusive-create path as `export --out`.
 //! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
 //!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
 //!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
@@ -92,5 +97,6 @@ pub mod fuzzing;
 pub mod jsonl;
 pub mod ledger;
 pub mod limits;
+pub mod report;
 pub mod store;
 pub mod tlog;

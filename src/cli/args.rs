@@ -139,6 +139,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// One self-contained HTML page: quotas by round, headroom, orders and shipments over time,
+    /// conditions, the verification result and the head
+    Report {
+        /// Write the page to FILE (outside the ledger directory; a new owner-only file renamed
+        /// over FILE when complete), or to standard output with -
+        #[arg(long, value_name = "FILE|-")]
+        out: PathBuf,
+    },
     /// Build the H200 story in a fresh ledger, verify it, replay it and print the quota state
     Demo,
     /// The audit commands (issue 10): keygen, checkpoint, prove, check-proof, bundle,

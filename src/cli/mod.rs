@@ -7,6 +7,7 @@ pub mod args;
 pub mod audit;
 pub mod demo;
 pub mod output;
+pub mod report;
 pub mod sink;
 pub mod terminal;
 
@@ -112,6 +113,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
                 Some(target) => sink::export_to_file(&path, &target, |w| output::export(w, &ledger))?,
             }
         }
+        Command::Report { out: target } => report::run(&ledger_path(), &target, out)?,
         // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
         // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
