@@ -1,20 +1,24 @@
-//! The rules of issue 2, one short given/when/then test each, over the pure domain
-//! (`quotaledger::domain::check` + `QuotaState::apply`); then a representative set of refusals
-//! through the binary, each proving the ledger unchanged (same head, byte-identical export).
+//! The rules of issues 2 and 9, one short given/when/then test each, over the pure domain
+//! (`quotaledger::domain::check_with` + `QuotaState::apply`); then a representative set of
+//! refusals through the binary, each proving the ledger unchanged (same head, byte-identical
+//! export).
 
 use quotaledger::domain::{
-    check, Admission, ConditionStatus, Context, Day, Event, Fact, InputFlags, LicenseStatus, OrderRow, QuotaState,
-    Reason, Refusal, Rule, Stamp, Timestamp,
+    check, check_with, Admission, ConditionStatus, Context, Day, Deny, Event, Fact, Gates, InputFlags, LicenseStatus,
+    Lookup, OrderRow, OrderStatus, QuotaState, Reason, Refusal, Released, Rule, Stamp, Target, Timestamp,
 };
-use quotaledger::limits::{AT_FUTURE_MARGIN_SECS_DEFAULT, ID_BYTES_MAX, TEXT_BYTES_MAX};
+use quotaledger::limits::{AT_FUTURE_MARGIN_SECS_DEFAULT, ID_BYTES_MAX, ORDER_LICENSES_MAX, TEXT_BYTES_MAX};
 use std::collections::BTreeMap;
 
 // ---------------------------------------------------------------------------------------------
 // The harness: a world of facts, an event, and what the rules say.
 // ---------------------------------------------------------------------------------------------
 
-/// The time of the first given event; each later one is a minute after the one before.
+/// The time of the first given event; each later one is a minute after the latest before it.
 const T0: &str = "2026-02-01T00:00:00Z";
+
+/// The actor of every event the harness stamps (a correction's `approved_by` must differ).
+const ACTOR: &str = "tester";
 
 fn ts(text: &str) -> Timestamp {
     Timestamp::parse(text).expect("a test time")
@@ -24,16 +28,25 @@ fn day(text: &str) -> Day {
     Day::parse(text).expect("a test day")
 }
 
-/// The state after some accepted facts, and the order index the ledger would keep beside it.
+/// The state after some accepted facts, and what the ledger keeps beside it: the order index,
+/// the shipments (and corrections) by seq, and which seqs a correction has corrected.
 struct World {
     state: QuotaState,
     orders: BTreeMap<String, OrderRow>,
+    shipments: BTreeMap<u64, (String, u64)>,
+    corrected: BTreeMap<u64, u64>,
     next_at: Timestamp,
 }
 
 /// Each event is checked (and must be accepted) and applied, a minute apart from `T0`.
 fn given(events: impl IntoIterator<Item = Event>) -> World {
-    let mut w = World { state: QuotaState::default(), orders: BTreeMap::new(), next_at: ts(T0) };
+    let mut w = World {
+        state: QuotaState::default(),
+        orders: BTreeMap::new(),
+        shipments: BTreeMap::new(),
+        corrected: BTreeMap::new(),
+        next_at: ts(T0),
+    };
     for e in events {
         w = w.when(e).then_accepted();
     }
@@ -57,13 +70,41 @@ impl World {
 
     /// The next event at an explicit time.
     fn when_at(self, at: Timestamp, event: Event) -> Outcome {
-        let stamp = Stamp { at, actor: "tester".into(), key: None };
+        self.when_stamped(Stamp::new(at, ACTOR, None), event)
+    }
+
+    /// A late entry: dated `at`, saying why.
+    fn when_late(self, at: &str, event: Event) -> Outcome {
+        let stamp = Stamp { late_reason: Some("found in the paper files".into()), ..Stamp::new(ts(at), ACTOR, None) };
+        self.when_stamped(stamp, event)
+    }
+
+    /// The next event with an explicit stamp, through the rules (what `verify` re-checks).
+    fn when_stamped(self, stamp: Stamp, event: Event) -> Outcome {
         let before = self.state.clone();
-        let order = event.order().and_then(|o| self.orders.get(o));
-        let result = check(&self.state, order, &stamp, &event);
+        let (order, target) = self.lookup(&event);
+        let result = check_with(&self.state, Lookup { order: order.as_ref(), target: target.as_ref() }, &stamp, &event);
         // `check` is pure: it never changes the state it is shown.
         assert_eq!(self.state, before);
         Outcome { world: self, stamp, event, result }
+    }
+
+    /// What the ledger looks up for `event`: the row of the order it names (for a correction,
+    /// of the order whose shipment it corrects) and the record a correction refers to.
+    fn lookup(&self, event: &Event) -> (Option<OrderRow>, Option<Target>) {
+        let target = match event {
+            Event::ShipmentCorrected { refers_to, .. } if *refers_to < self.state.records => Some(Target {
+                seq: *refers_to,
+                shipment: self.shipments.get(refers_to).cloned(),
+                corrected_by: self.corrected.get(refers_to).copied(),
+            }),
+            _ => None,
+        };
+        let order = match (event, &target) {
+            (Event::ShipmentCorrected { .. }, Some(Target { shipment: Some((o, _)), .. })) => Some(o.as_str()),
+            _ => event.order(),
+        };
+        (order.and_then(|o| self.orders.get(o)).cloned(), target)
     }
 
     /// The next event through admission and the rules (what `append` runs; `verify` runs the
@@ -80,29 +121,42 @@ impl World {
 
     /// The next event at an explicit time, through `admission`, with `flags`.
     fn when_appended_at(self, admission: &mut Admission, flags: InputFlags, at: Timestamp, event: Event) -> Outcome {
-        let stamp = Stamp { at, actor: "tester".into(), key: None };
-        let order = event.order().and_then(|o| self.orders.get(o));
-        let result = admission.check(&self.state, order, &stamp, &event, flags);
+        let stamp = Stamp::new(at, ACTOR, None);
+        let (order, target) = self.lookup(&event);
+        let lookup = Lookup { order: order.as_ref(), target: target.as_ref() };
+        let result = admission.check(&self.state, lookup, &stamp, &event, flags);
         Outcome { world: self, stamp, event, result }
     }
 
     fn license(&self, id: &str) -> &quotaledger::domain::License {
         self.state.licenses.get(id).unwrap_or_else(|| panic!("no license {id}"))
     }
+
+    fn order(&self, id: &str) -> &OrderRow {
+        self.orders.get(id).unwrap_or_else(|| panic!("no order {id}"))
+    }
+
+    /// The seq the next accepted fact gets.
+    fn seq(&self) -> u64 {
+        self.state.records
+    }
 }
 
 impl Outcome {
-    /// Asserts acceptance and applies the fact (and its order row, as `Ledger::append` does).
+    /// Asserts acceptance and applies the fact (and what the ledger keeps beside the state, as
+    /// `Ledger::append` does).
     fn then_accepted(self) -> World {
         let context = match self.result {
             Ok(c) => c,
             Err(r) => panic!("{} was refused: {:?} ({}) on {}", self.event.type_name(), r.reason, r.message, r.field),
         };
         let mut w = self.world;
+        let seq = w.state.records;
         let fact = Fact { stamp: self.stamp, event: self.event, context };
-        update_order(&mut w.orders, &fact);
+        update_derived(&mut w, seq, &fact);
         w.state.apply(&fact);
-        w.next_at = Timestamp { secs: fact.stamp.at.secs + 60, nanos: 0 };
+        let last = w.state.last_at.expect("a fact was applied");
+        w.next_at = Timestamp { secs: last.secs + 60, nanos: 0 };
         w
     }
 
@@ -123,19 +177,27 @@ impl Outcome {
     }
 }
 
-/// The order index update, as `Ledger::update_index` does it.
-fn update_order(orders: &mut BTreeMap<String, OrderRow>, fact: &Fact) {
-    match &fact.event {
-        Event::OrderPlaced { order, license, quantity, .. } => {
-            orders.insert(
-                order.clone(),
-                OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false },
-            );
+/// The order index, the shipments by seq and the corrections, as `Ledger::update_index` keeps
+/// them.
+fn update_derived(w: &mut World, seq: u64, fact: &Fact) {
+    let before = fact.order().and_then(|o| w.orders.get(o)).cloned();
+    if let Some((id, row)) = OrderRow::after(fact, before) {
+        w.orders.insert(id.to_string(), row);
+    }
+    if let Context::Resolved { opened, released } = &fact.context {
+        let ids = opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false)));
+        for (id, open) in ids {
+            let row = w.orders.remove(id).expect("a held order has a row");
+            w.orders.insert(id.clone(), row.resolved(open));
         }
-        Event::OrderCancelled { order, .. } => orders.get_mut(order).expect("known order").cancelled = true,
-        Event::ShipmentRecorded { order, quantity } => {
-            let row = orders.get_mut(order).expect("known order");
-            row.shipped += quantity;
+    }
+    match (&fact.event, &fact.context) {
+        (Event::ShipmentRecorded { order, quantity }, _) => {
+            w.shipments.insert(seq, (order.clone(), *quantity));
+        }
+        (Event::ShipmentCorrected { refers_to, quantity, .. }, Context::Correction { order, .. }) => {
+            w.shipments.insert(seq, (order.clone(), *quantity));
+            w.corrected.insert(*refers_to, seq);
         }
         _ => {}
     }
@@ -211,13 +273,28 @@ fn withdraw(license: &str, id: &str) -> Event {
 }
 
 fn order(id: &str, license: &str, quantity: u64, domestic: u64) -> Event {
+    order_on(id, &[license], quantity, domestic)
+}
+
+/// An order through every gate in `licenses` (the buyer's first), from supplier nvidia.
+fn order_on(id: &str, licenses: &[&str], quantity: u64, domestic: u64) -> Event {
     Event::OrderPlaced {
         order: id.into(),
-        license: license.into(),
+        licenses: Gates(licenses.iter().map(|l| l.to_string()).collect()),
         quantity,
         domestic_quantity: domestic,
         supplier: "nvidia".into(),
+        hold: false,
     }
+}
+
+/// An order that is held, rather than refused, while a license has pending conditions.
+fn held_order(id: &str, licenses: &[&str], quantity: u64, domestic: u64) -> Event {
+    let mut e = order_on(id, licenses, quantity, domestic);
+    if let Event::OrderPlaced { hold, .. } = &mut e {
+        *hold = true;
+    }
+    e
 }
 
 fn cancel(id: &str) -> Event {
@@ -290,7 +367,7 @@ fn texts_have_a_length_limit_and_no_control_characters() {
     // The actor is a text too.
     let w = given([]);
     let at = w.next_at;
-    let stamp = Stamp { at, actor: String::new(), key: None };
+    let stamp = Stamp::new(at, "", None);
     let r = check(&w.state, None, &stamp, &party("p")).unwrap_err();
     assert_eq!((r.reason, r.field), (Reason::InvalidText, "actor"));
 }
@@ -544,7 +621,7 @@ fn cancelling_returns_the_unshipped_quantity() {
     assert_eq!(w.license("L").remaining(), 40);
     let out = w.when(cancel("O"));
     // 60 ordered - 25 shipped = 35 returned.
-    assert_eq!(out.result, Ok(Context::Cancellation { license: "L".into(), quantity_returned: 35 }));
+    assert_eq!(out.result, Ok(Context::Cancellation { licenses: Gates::one("L"), quantity_returned: 35, held: false }));
     let w = out.then_accepted();
     let l = w.license("L");
     assert_eq!((l.ordered(), l.shipped, l.remaining()), (25, 25, 75));
@@ -578,7 +655,7 @@ fn shipments_never_exceed_the_order() {
     assert_eq!(r.field, "quantity");
     let w = licensed(100).when(order("O", "L", 10, 1)).then_accepted().when(ship("O", 4)).then_accepted();
     let out = w.when(ship("O", 6));
-    assert_eq!(out.result, Ok(Context::Shipment { license: "L".into() }));
+    assert_eq!(out.result, Ok(Context::Shipment { licenses: Gates::one("L") }));
     let w = out.then_accepted();
     assert_eq!(w.license("L").shipped, 10);
     w.when(ship("O", 1)).then_refused(Reason::ExceedsOrdered);
@@ -684,7 +761,7 @@ fn remaining_is_quantity_minus_ordered_net_of_returns() {
     };
     assert_eq!(
         shipped_b().when(cancel("B")).then_context(),
-        Context::Cancellation { license: "L".into(), quantity_returned: 150 }
+        Context::Cancellation { licenses: Gates::one("L"), quantity_returned: 150, held: false }
     );
     let w = shipped_b().when(cancel("B")).then_accepted().when(amend("L", 800)).then_accepted();
     let l = w.license("L");
@@ -735,8 +812,8 @@ fn ids_an_event_introduces_are_printable_ascii_without_spaces() {
     assert_eq!(r.field, "order");
     // An idempotency key is introduced by the event that carries it.
     let w = given([]);
-    let stamp = Stamp { at: w.next_at, actor: "tester".into(), key: Some("clé".into()) };
-    let r = clock().check(&w.state, None, &stamp, &party("p"), NO_FLAGS).unwrap_err();
+    let stamp = Stamp::new(w.next_at, ACTOR, Some("clé".into()));
+    let r = clock().check(&w.state, Lookup::default(), &stamp, &party("p"), NO_FLAGS).unwrap_err();
     assert_eq!((r.reason, r.field), (Reason::InvalidId, "key"));
     // The older limits come first: whitespace and control characters are named as such.
     let r = given([]).when_appended(party("a\u{7}b")).then_refused(Reason::InvalidId);
@@ -791,8 +868,8 @@ fn texts_hold_no_invisible_formatting_and_any_other_unicode() {
     let r = licensed(10).when_appended(condition("L", "C1", hidden, true)).then_refused(Reason::InvalidText);
     assert_eq!(r.field, "rule.text");
     let w = given([]);
-    let stamp = Stamp { at: w.next_at, actor: "clerk\u{2029}".into(), key: None };
-    let r = clock().check(&w.state, None, &stamp, &party("p"), NO_FLAGS).unwrap_err();
+    let stamp = Stamp::new(w.next_at, "clerk\u{2029}", None);
+    let r = clock().check(&w.state, Lookup::default(), &stamp, &party("p"), NO_FLAGS).unwrap_err();
     assert_eq!((r.reason, r.field), (Reason::InvalidText, "actor"));
 }
 

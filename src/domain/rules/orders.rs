@@ -226,19 +226,26 @@ pub(super) fn check_shipment(
                 );
             }
         }
-        shipped_fits(lid, l, 0, quantity)?;
     }
+    // What the order allows comes before the licenses' totals (as before gates existed): a
+    // shipment beyond its order is refused as such, even where the total would also overflow.
     match row.shipped.checked_add(quantity) {
-        Some(total) if total <= row.quantity => Ok(Context::Shipment { licenses: row.licenses.clone() }),
-        _ => refuse(
-            Reason::ExceedsOrdered,
-            "quantity",
-            format!(
-                "shipping {quantity} more would exceed order {id}: {} of {} already shipped",
-                row.shipped, row.quantity
-            ),
-        ),
+        Some(total) if total <= row.quantity => {}
+        _ => {
+            return refuse(
+                Reason::ExceedsOrdered,
+                "quantity",
+                format!(
+                    "shipping {quantity} more would exceed order {id}: {} of {} already shipped",
+                    row.shipped, row.quantity
+                ),
+            )
+        }
     }
+    for lid in row.licenses.iter() {
+        shipped_fits(lid, license_ref(state, lid)?, 0, quantity)?;
+    }
+    Ok(Context::Shipment { licenses: row.licenses.clone() })
 }
 
 fn shippable(row: &OrderRow, id: &str) -> Result<(), Refusal> {
