@@ -388,8 +388,6 @@ fn quantities_and_rule_parameters_are_positive() {
     }
     let r = licensed(10).when(order("O", "L", 0, 1)).then_refused(Reason::NotPositive);
     assert_eq!(r.field, "quantity");
-    let r = licensed(10).when(order("O", "L", 1, 0)).then_refused(Reason::NotPositive);
-    assert_eq!(r.field, "domestic_quantity");
     let w = licensed(10).when(order("O", "L", 5, 1)).then_accepted();
     w.when(ship("O", 0)).then_refused(Reason::NotPositive);
     licensed(10).when(amend("L", 0)).then_refused(Reason::NotPositive);
@@ -919,6 +917,599 @@ fn a_party_that_looks_like_another_is_refused_unless_its_line_says_so() {
     w2.when_appended_by(&mut adm, NO_FLAGS, party_named("newco-2", "Nеw Co")).then_refused(Reason::ConfusableParty);
     // The rules alone (what `verify` re-checks) accept it: the flag is not recorded.
     w().when(party_named("bytedance-2", "ByteDance Ltd.")).then_accepted();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 9: rounds, policies, caps, two gates, holds, corrections, usage limits, late entries.
+// ---------------------------------------------------------------------------------------------
+
+const US_LICENSE: &str = "US-BIS-D000001";
+
+fn party_of(id: &str, state_backed: bool, sector: &str) -> Event {
+    Event::PartyRegistered {
+        party: id.into(),
+        name: format!("{id} Co."),
+        country: "CN".into(),
+        state_backed,
+        sector: sector.into(),
+    }
+}
+
+fn grant_in(license: &str, licensee: &str, quantity: u64, round: u64) -> Event {
+    let mut e = grant(license, licensee, quantity);
+    if let Event::LicenseGranted { round: r, .. } = &mut e {
+        *r = round;
+    }
+    e
+}
+
+fn grant_by(license: &str, authority: &str, licensee: &str, product: &str, quantity: u64) -> Event {
+    let mut e = grant(license, licensee, quantity);
+    if let Event::LicenseGranted { authority: a, product: p, .. } = &mut e {
+        *a = authority.into();
+        *p = product.into();
+    }
+    e
+}
+
+fn open_round(round: u64, ceiling: u64) -> Event {
+    Event::RoundOpened { authority: "CN-MOFCOM".into(), round, product: "H200".into(), ceiling }
+}
+
+fn close_round(round: u64) -> Event {
+    Event::RoundClosed { authority: "CN-MOFCOM".into(), round }
+}
+
+fn policy(id: &str, state_backed: bool, sectors: &[&str]) -> Event {
+    Event::PolicySet {
+        policy: id.into(),
+        authority: "CN-MOFCOM".into(),
+        product: "H200".into(),
+        deny: Deny { state_backed, sectors: sectors.iter().map(|s| s.to_string()).collect() },
+        reason: "critical infrastructure".into(),
+    }
+}
+
+fn lift(id: &str) -> Event {
+    Event::PolicyLifted { policy: id.into(), reason: "relaxed".into() }
+}
+
+fn exempt(policy: &str, party: &str) -> Event {
+    Event::ExemptionGranted { policy: policy.into(), party: party.into(), reason: "research".into() }
+}
+
+fn cap(per_party: u64) -> Event {
+    Event::CapSet { authority: "CN-MOFCOM".into(), product: "H200".into(), per_party }
+}
+
+fn correct(refers_to: u64, quantity: u64, approved_by: &str) -> Event {
+    Event::ShipmentCorrected { refers_to, quantity, reason: "weighbill".into(), approved_by: approved_by.into() }
+}
+
+fn max_shipments(count: u64) -> Rule {
+    Rule::MaxShipments { count }
+}
+
+/// `bd` holding CN license `L` (100000) and supplier `nvidia` holding the US export license
+/// (30000), both for H200.
+fn two_gates() -> World {
+    given([
+        party("bd"),
+        party("nvidia"),
+        grant("L", "bd", 100_000),
+        grant_by(US_LICENSE, "US-BIS", "nvidia", "H200", 30_000),
+    ])
+}
+
+// Rounds.
+
+#[test]
+fn a_grant_must_name_an_open_round_once_rounds_exist() {
+    let w = || given([party("bd"), open_round(1, 400_000)]);
+    w().when(grant_in("L", "bd", 10, 1)).then_accepted();
+    let r = w().when(grant_in("L", "bd", 10, 2)).then_refused(Reason::RoundNotOpen);
+    assert_eq!(r.field, "round");
+    let r =
+        w().when(close_round(1)).then_accepted().when(grant_in("L", "bd", 10, 1)).then_refused(Reason::RoundNotOpen);
+    assert!(r.message.contains("closed"), "{}", r.message);
+    // Another product of the same authority has no rounds: grants work as before.
+    w().when(grant_by("L", "CN-MOFCOM", "bd", "H20", 10)).then_accepted();
+    // A round is closed once, and only a round that was opened.
+    w().when(close_round(1)).then_accepted().when(close_round(1)).then_refused(Reason::RoundNotOpen);
+}
+
+#[test]
+fn closing_a_round_never_opened_is_an_unknown_round() {
+    let r = given([open_round(1, 10)]).when(close_round(2)).then_refused(Reason::UnknownRound);
+    assert_eq!(r.field, "round");
+    given([open_round(1, 10)]).when(close_round(1)).then_accepted();
+}
+
+#[test]
+fn grants_in_a_round_never_exceed_its_ceiling_and_the_refusal_says_what_is_left() {
+    let w = || given([party("bd"), party("al"), open_round(1, 100), grant_in("L1", "bd", 60, 1)]);
+    let r = w().when(grant_in("L2", "al", 41, 1)).then_refused(Reason::ExceedsRoundCeiling);
+    assert_eq!(r.field, "quantity");
+    assert_eq!(r.message, "41 more units would exceed the ceiling 100 of round 1 of CN-MOFCOM: 60 granted, 40 left");
+    let full = w().when(grant_in("L2", "al", 40, 1)).then_accepted();
+    let round = &full.state.rounds[&("CN-MOFCOM".to_string(), 1)];
+    assert_eq!((round.granted, round.left()), (100, 0));
+    // Amendments count: raising L1 by 41 is too much, by 40 fits; lowering always fits.
+    let r = w().when(amend("L1", 101)).then_refused(Reason::ExceedsRoundCeiling);
+    assert!(r.message.contains("ceiling 100 of round 1") && r.message.contains("40 left"), "{}", r.message);
+    w().when(amend("L1", 100)).then_accepted();
+    let lowered = full.when(amend("L1", 50)).then_accepted();
+    assert_eq!(lowered.state.rounds[&("CN-MOFCOM".to_string(), 1)].left(), 10);
+    lowered.when(grant_in("L3", "bd", 10, 1)).then_accepted();
+}
+
+#[test]
+fn a_round_cannot_open_below_what_its_licenses_already_hold() {
+    let w = || given([party("bd"), grant_in("L", "bd", 500, 3)]);
+    let r = w().when(open_round(3, 499)).then_refused(Reason::ExceedsRoundCeiling);
+    assert_eq!(r.field, "ceiling");
+    let w = w().when(open_round(3, 500)).then_accepted();
+    assert_eq!(w.state.rounds[&("CN-MOFCOM".to_string(), 3)].granted, 500);
+    w.when(open_round(3, 900)).then_refused(Reason::DuplicateId);
+}
+
+// Policies.
+
+#[test]
+fn a_policy_denies_a_caught_party_licenses_unless_exempted_or_lifted() {
+    let w = || given([party_of("cm", true, "telecom"), policy("P-SOE", true, &["defense"])]);
+    let r = w().when(grant("L", "cm", 10)).then_refused(Reason::PolicyDenied);
+    assert_eq!(r.field, "licensee");
+    assert!(r.message.contains("P-SOE"), "{}", r.message);
+    w().when(exempt("P-SOE", "cm")).then_accepted().when(grant("L", "cm", 10)).then_accepted();
+    w().when(lift("P-SOE")).then_accepted().when(grant("L", "cm", 10)).then_accepted();
+    // Caught by sector alone; not caught by another authority's or product's licenses.
+    let w = || given([party_of("avic", false, "defense"), policy("P-SOE", true, &["defense"])]);
+    w().when(grant("L", "avic", 10)).then_refused(Reason::PolicyDenied);
+    w().when(grant_by("L", "US-BIS", "avic", "H200", 10)).then_accepted();
+    w().when(grant_by("L", "CN-MOFCOM", "avic", "H20", 10)).then_accepted();
+    // A private internet company is not caught.
+    given([party("bd"), policy("P-SOE", true, &["defense"])]).when(grant("L", "bd", 10)).then_accepted();
+}
+
+#[test]
+fn a_policy_denies_orders_on_licenses_granted_before_it() {
+    let w = || given([party_of("cm", true, "telecom"), grant("L", "cm", 100), policy("P-SOE", true, &[])]);
+    let r = w().when(order("O", "L", 10, 0)).then_refused(Reason::PolicyDenied);
+    assert!(r.message.contains("P-SOE"), "{}", r.message);
+    w().when(exempt("P-SOE", "cm")).then_accepted().when(order("O", "L", 10, 0)).then_accepted();
+    w().when(lift("P-SOE")).then_accepted().when(order("O", "L", 10, 0)).then_accepted();
+}
+
+#[test]
+fn lifting_or_exempting_from_an_unknown_policy_is_refused() {
+    let r = given([party("bd")]).when(lift("P-X")).then_refused(Reason::UnknownPolicy);
+    assert_eq!(r.field, "policy");
+    given([party("bd")]).when(exempt("P-X", "bd")).then_refused(Reason::UnknownPolicy);
+    given([party("bd"), policy("P-X", true, &[])]).when(exempt("P-X", "bd")).then_accepted();
+}
+
+#[test]
+fn a_lifted_policy_is_not_lifted_again_nor_exempted_from() {
+    let w = || given([party("bd"), policy("P-X", true, &[]), lift("P-X")]);
+    let r = w().when(lift("P-X")).then_refused(Reason::PolicyNotActive);
+    assert_eq!(r.field, "policy");
+    w().when(exempt("P-X", "bd")).then_refused(Reason::PolicyNotActive);
+}
+
+#[test]
+fn a_policy_that_denies_nobody_is_refused() {
+    let r = given([]).when(policy("P-X", false, &[])).then_refused(Reason::EmptyPolicy);
+    assert_eq!(r.field, "deny");
+    given([]).when(policy("P-X", false, &["telecom"])).then_accepted();
+    given([]).when(policy("P-X", true, &[])).then_accepted();
+}
+
+// Caps.
+
+#[test]
+fn a_party_holds_at_most_the_cap_of_an_authority_and_product() {
+    let w = || given([party("bd"), party("al"), cap(100), grant("L1", "bd", 60)]);
+    let r = w().when(grant("L2", "bd", 41)).then_refused(Reason::ExceedsPartyCap);
+    assert_eq!(r.field, "quantity");
+    assert!(r.message.contains("bd would hold 101") && r.message.contains("cap 100"), "{}", r.message);
+    w().when(grant("L2", "bd", 40)).then_accepted();
+    // Per party: another party has its own 100; another authority's grants do not count.
+    w().when(grant("L2", "al", 100)).then_accepted();
+    w().when(grant_by("L2", "US-BIS", "bd", "H200", 1_000)).then_accepted();
+    // Amendments count.
+    w().when(amend("L1", 101)).then_refused(Reason::ExceedsPartyCap);
+    w().when(amend("L1", 100)).then_accepted();
+}
+
+#[test]
+fn a_cap_cannot_be_set_below_what_a_party_holds_and_a_later_cap_replaces_it() {
+    let w = || given([party("bd"), grant("L1", "bd", 80)]);
+    let r = w().when(cap(79)).then_refused(Reason::CapBelowHoldings);
+    assert_eq!(r.field, "per_party");
+    assert!(r.message.contains("80 units bd already holds"), "{}", r.message);
+    let w = w().when(cap(80)).then_accepted();
+    let w = w.when(cap(150)).then_accepted();
+    assert_eq!(w.state.caps[&("CN-MOFCOM".to_string(), "H200".to_string())], 150);
+    let w = w.when(grant("L2", "bd", 70)).then_accepted();
+    w.when(grant("L3", "bd", 1)).then_refused(Reason::ExceedsPartyCap);
+}
+
+// Two gates.
+
+#[test]
+fn every_gate_must_be_for_the_same_product() {
+    let w = given([party("bd"), grant("L", "bd", 100), grant_by("M", "US-BIS", "bd", "H20", 100)]);
+    let r = w.when(order_on("O", &["L", "M"], 1, 0)).then_refused(Reason::ProductMismatch);
+    assert_eq!(r.field, "licenses");
+    two_gates().when(order_on("O", &["L", US_LICENSE], 1, 0)).then_accepted();
+}
+
+#[test]
+fn a_further_gate_belongs_to_the_buyer_or_the_supplier() {
+    let w = || given([party("bd"), party("al"), grant("L", "bd", 100), grant_by("M", "US-BIS", "al", "H200", 100)]);
+    let r = w().when(order_on("O", &["L", "M"], 1, 0)).then_refused(Reason::LicenseNotForOrder);
+    assert!(r.message.contains("neither the buyer bd nor the supplier nvidia"), "{}", r.message);
+    // The buyer's own export license is fine too.
+    given([party("bd"), grant("L", "bd", 100), grant_by("M", "US-BIS", "bd", "H200", 100)])
+        .when(order_on("O", &["L", "M"], 1, 0))
+        .then_accepted();
+}
+
+#[test]
+fn the_binding_gate_is_named_in_the_refusal() {
+    let r = two_gates().when(order_on("O", &["L", US_LICENSE], 30_001, 0)).then_refused(Reason::ExceedsRemaining);
+    assert_eq!(r.message, "quantity 30001 exceeds remaining 30000 on US-BIS-D000001");
+    two_gates().when(order_on("O", &["L", US_LICENSE], 30_000, 0)).then_accepted();
+}
+
+#[test]
+fn an_order_counts_on_every_gate_and_so_do_its_shipments_and_cancellation() {
+    let w = two_gates().when(order_on("O", &["L", US_LICENSE], 20_000, 0)).then_accepted();
+    assert_eq!((w.license("L").remaining(), w.license(US_LICENSE).remaining()), (80_000, 10_000));
+    // The US gate binds the next order, placed on L alone it would fit.
+    w.when(order_on("O-2", &["L", US_LICENSE], 10_001, 0)).then_refused(Reason::ExceedsRemaining);
+    let w = two_gates().when(order_on("O", &["L", US_LICENSE], 20_000, 0)).then_accepted();
+    let out = w.when(ship("O", 5_000));
+    assert_eq!(out.result, Ok(Context::Shipment { licenses: Gates(vec!["L".into(), US_LICENSE.into()]) }));
+    let w = out.then_accepted();
+    assert_eq!((w.license("L").shipped, w.license(US_LICENSE).shipped), (5_000, 5_000));
+    let w = w.when(cancel("O")).then_accepted();
+    for id in ["L", US_LICENSE] {
+        assert_eq!((w.license(id).ordered(), w.license(id).shipped), (5_000, 5_000), "{id}");
+    }
+    assert_eq!(w.license(US_LICENSE).remaining(), 25_000);
+}
+
+#[test]
+fn every_gate_must_allow_the_order_on_its_own() {
+    let on_both = || order_on("O", &["L", US_LICENSE], 10, 0);
+    let r =
+        two_gates().when(suspend(US_LICENSE)).then_accepted().when(on_both()).then_refused(Reason::LicenseNotActive);
+    assert!(r.message.contains(US_LICENSE), "{}", r.message);
+    let r = two_gates()
+        .when(condition(US_LICENSE, "C1", end_use(), false))
+        .then_accepted()
+        .when(on_both())
+        .then_refused(Reason::PendingCondition);
+    assert!(r.message.contains(US_LICENSE), "{}", r.message);
+    two_gates()
+        .when(condition(US_LICENSE, "C1", max_per_order(9), true))
+        .then_accepted()
+        .when(on_both())
+        .then_refused(Reason::ExceedsMaxPerOrder);
+}
+
+#[test]
+fn an_order_names_one_to_four_distinct_licenses() {
+    let r = licensed(10).when(order_on("O", &[], 1, 0)).then_refused(Reason::TooManyLicenses);
+    assert_eq!(r.field, "licenses");
+    let ids: Vec<String> = (0..=ORDER_LICENSES_MAX).map(|i| format!("L{i}")).collect();
+    let mut events = vec![party("bd")];
+    events.extend(ids.iter().map(|id| grant(id, "bd", 10)));
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    given(events.clone()).when(order_on("O", &refs, 1, 0)).then_refused(Reason::TooManyLicenses);
+    given(events).when(order_on("O", &refs[..ORDER_LICENSES_MAX], 1, 0)).then_accepted();
+    licensed(10).when(order_on("O", &["L", "L"], 1, 0)).then_refused(Reason::DuplicateId);
+}
+
+// Holds.
+
+/// `bd` holding `L` (100) with a pending bundle condition C1 (1 domestic per 2).
+fn pending_bundle() -> World {
+    given([party("bd"), grant("L", "bd", 100), condition("L", "C1", bundle(1, 2), false)])
+}
+
+#[test]
+fn a_held_order_reserves_its_quantity() {
+    let out = pending_bundle().when(held_order("O1", &["L"], 60, 30));
+    assert_eq!(out.result, Ok(Context::Held));
+    let w = out.then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.ordered(), l.held, l.remaining()), (60, 60, 40));
+    assert_eq!(w.order("O1").status, OrderStatus::Held);
+    // The reservation counts: 41 more exceeds the remaining even when held.
+    w.when(held_order("O2", &["L"], 41, 30)).then_refused(Reason::ExceedsRemaining);
+    // Without "hold" the pending condition still refuses.
+    pending_bundle().when(order("O1", "L", 60, 30)).then_refused(Reason::PendingCondition);
+    // A license without pending conditions opens a "hold" order at once.
+    licensed(100).when(held_order("O1", &["L"], 60, 0)).then_accepted();
+    assert_eq!(licensed(100).when(held_order("O1", &["L"], 60, 0)).then_context(), Context::None);
+}
+
+#[test]
+fn finalization_opens_a_held_order_that_meets_the_final_rules() {
+    let w = pending_bundle().when(held_order("O1", &["L"], 60, 30)).then_accepted();
+    let out = w.when(finalize("L", "C1"));
+    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+    let w = out.then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.ordered(), l.held, l.remaining()), (60, 0, 40));
+    assert!(w.state.held.is_empty());
+    assert_eq!(w.order("O1").status, OrderStatus::Open);
+    w.when(ship("O1", 60)).then_accepted();
+}
+
+#[test]
+fn finalization_releases_a_held_order_that_fails_the_final_rules_with_its_rule() {
+    // O2 bundles 9 domestic for 20: the final 1 per 2 needs 10.
+    let w = pending_bundle()
+        .when(held_order("O1", &["L"], 60, 30))
+        .then_accepted()
+        .when(held_order("O2", &["L"], 20, 9))
+        .then_accepted();
+    assert_eq!(w.license("L").remaining(), 20);
+    let out = w.when(finalize("L", "C1"));
+    let released = vec![Released { order: "O2".into(), rule: "bundle_short".into() }];
+    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released }));
+    let w = out.then_accepted();
+    let l = w.license("L");
+    // O2's 20 units are returned.
+    assert_eq!((l.ordered(), l.held, l.remaining()), (60, 0, 40));
+    assert_eq!(w.order("O2").status, OrderStatus::Released);
+    let w = w.when(ship("O2", 1)).then_refused(Reason::OrderNotOpen);
+    assert!(w.message.contains("released"), "{}", w.message);
+}
+
+#[test]
+fn withdrawing_the_last_pending_condition_opens_held_orders() {
+    let w = pending_bundle().when(held_order("O1", &["L"], 20, 0)).then_accepted();
+    let out = w.when(withdraw("L", "C1"));
+    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+}
+
+#[test]
+fn a_held_order_can_be_cancelled_and_returns_its_reservation() {
+    let w = pending_bundle().when(held_order("O1", &["L"], 60, 30)).then_accepted();
+    let out = w.when(cancel("O1"));
+    assert_eq!(out.result, Ok(Context::Cancellation { licenses: Gates::one("L"), quantity_returned: 60, held: true }));
+    let w = out.then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.ordered(), l.held, l.remaining()), (0, 0, 100));
+    assert!(w.state.held.is_empty());
+    // Finalizing afterwards resolves nothing.
+    assert_eq!(w.when(finalize("L", "C1")).then_context(), Context::None);
+}
+
+#[test]
+fn a_held_order_cannot_be_shipped() {
+    let w = pending_bundle().when(held_order("O1", &["L"], 60, 30)).then_accepted();
+    let r = w.when(ship("O1", 1)).then_refused(Reason::OrderHeld);
+    assert_eq!(r.field, "order");
+}
+
+#[test]
+fn an_order_held_by_two_licenses_stays_held_until_both_settle() {
+    let w = two_gates()
+        .when(condition("L", "C1", end_use(), false))
+        .then_accepted()
+        .when(condition(US_LICENSE, "C2", end_use(), false))
+        .then_accepted()
+        .when(held_order("O1", &["L", US_LICENSE], 100, 0))
+        .then_accepted();
+    assert_eq!((w.license("L").held, w.license(US_LICENSE).held), (100, 100));
+    let out = w.when(finalize("L", "C1"));
+    assert_eq!(out.result, Ok(Context::None));
+    let w = out.then_accepted();
+    assert_eq!(w.order("O1").status, OrderStatus::Held);
+    w.when(ship("O1", 1)).then_refused(Reason::OrderHeld);
+    let w = two_gates()
+        .when(condition("L", "C1", end_use(), false))
+        .then_accepted()
+        .when(condition(US_LICENSE, "C2", end_use(), false))
+        .then_accepted()
+        .when(held_order("O1", &["L", US_LICENSE], 100, 0))
+        .then_accepted()
+        .when(finalize("L", "C1"))
+        .then_accepted();
+    let out = w.when(finalize(US_LICENSE, "C2"));
+    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+    let w = out.then_accepted();
+    assert_eq!((w.license("L").held, w.license(US_LICENSE).held), (0, 0));
+    w.when(ship("O1", 100)).then_accepted();
+}
+
+#[test]
+fn an_order_held_by_two_pending_conditions_of_one_license_stays_held_until_the_last() {
+    let w = pending_bundle()
+        .when(condition("L", "C2", end_use(), false))
+        .then_accepted()
+        .when(held_order("O1", &["L"], 10, 5))
+        .then_accepted();
+    let out = w.when(finalize("L", "C1"));
+    assert_eq!(out.result, Ok(Context::None));
+    let w = out.then_accepted();
+    assert_eq!(
+        w.when(finalize("L", "C2")).then_context(),
+        Context::Resolved { opened: vec!["O1".into()], released: vec![] }
+    );
+}
+
+// Corrections.
+
+/// `O` (10 units on `L`) with a shipment of 4 at the returned seq.
+fn shipped_four() -> (World, u64) {
+    let w = licensed(100).when(order("O", "L", 10, 0)).then_accepted();
+    let seq = w.seq();
+    (w.when(ship("O", 4)).then_accepted(), seq)
+}
+
+#[test]
+fn a_correction_needs_a_second_person() {
+    let (w, seq) = shipped_four();
+    let r = w.when(correct(seq, 3, ACTOR)).then_refused(Reason::SameApprover);
+    assert_eq!(r.field, "approved_by");
+    let (w, seq) = shipped_four();
+    let out = w.when(correct(seq, 3, "officer-2"));
+    assert_eq!(out.result, Ok(Context::Correction { licenses: Gates::one("L"), order: "O".into(), previous: 4 }));
+    let w = out.then_accepted();
+    assert_eq!((w.order("O").shipped, w.license("L").shipped, w.license("L").shipments), (3, 3, 1));
+}
+
+#[test]
+fn a_correction_refers_to_an_existing_record() {
+    let (w, _) = shipped_four();
+    let past_head = w.seq();
+    let r = w.when(correct(past_head, 3, "officer-2")).then_refused(Reason::UnknownRecord);
+    assert_eq!(r.field, "refers_to");
+}
+
+#[test]
+fn only_a_shipment_is_corrected() {
+    let (w, seq) = shipped_four();
+    // seq - 1 is the order_placed record.
+    let r = w.when(correct(seq - 1, 3, "officer-2")).then_refused(Reason::NotAShipment);
+    assert_eq!(r.field, "refers_to");
+}
+
+#[test]
+fn a_shipment_is_corrected_once_and_then_its_correction_is() {
+    let (w, seq) = shipped_four();
+    let fix = w.seq();
+    let w = w.when(correct(seq, 3, "officer-2")).then_accepted();
+    let r = w.when(correct(seq, 2, "officer-2")).then_refused(Reason::AlreadyCorrected);
+    assert!(r.message.contains(&format!("at seq {fix}")), "{}", r.message);
+    let (w, seq) = shipped_four();
+    let fix = w.seq();
+    let w = w.when(correct(seq, 3, "officer-2")).then_accepted();
+    let out = w.when(correct(fix, 2, "officer-2"));
+    assert_eq!(out.result, Ok(Context::Correction { licenses: Gates::one("L"), order: "O".into(), previous: 3 }));
+    assert_eq!(out.then_accepted().order("O").shipped, 2);
+}
+
+#[test]
+fn a_corrected_shipment_never_takes_shipped_above_ordered() {
+    // Shipped 4 then 5 of 10: correcting the 4 to 6 would make 11.
+    let (w, seq) = shipped_four();
+    let w = w.when(ship("O", 5)).then_accepted();
+    let r = w.when(correct(seq, 6, "officer-2")).then_refused(Reason::ExceedsOrdered);
+    assert_eq!(r.field, "quantity");
+    let (w, seq) = shipped_four();
+    let w = w.when(ship("O", 5)).then_accepted().when(correct(seq, 5, "officer-2")).then_accepted();
+    assert_eq!((w.order("O").shipped, w.license("L").shipped), (10, 10));
+}
+
+#[test]
+fn a_shipment_of_a_cancelled_order_is_not_corrected() {
+    let (w, seq) = shipped_four();
+    let r = w.when(cancel("O")).then_accepted().when(correct(seq, 3, "officer-2")).then_refused(Reason::OrderCancelled);
+    assert_eq!(r.field, "refers_to");
+}
+
+// Usage limits and validity of shipments.
+
+#[test]
+fn a_license_allows_no_more_shipments_than_its_max_shipments() {
+    let w = given([party("bd"), grant("L", "bd", 100), condition("L", "C1", max_shipments(2), true)])
+        .when(order("O", "L", 10, 0))
+        .then_accepted();
+    let first = w.seq();
+    let w = w.when(ship("O", 1)).then_accepted().when(ship("O", 1)).then_accepted();
+    assert_eq!(w.license("L").shipments, 2);
+    let r = w.when(ship("O", 1)).then_refused(Reason::ExceedsMaxShipments);
+    assert!(r.message.contains("allows 2 shipments"), "{}", r.message);
+    // A correction is not a shipment.
+    let w = given([party("bd"), grant("L", "bd", 100), condition("L", "C1", max_shipments(2), true)])
+        .when(order("O", "L", 10, 0))
+        .then_accepted()
+        .when(ship("O", 1))
+        .then_accepted()
+        .when(ship("O", 1))
+        .then_accepted();
+    let w = w.when(correct(first, 2, "officer-2")).then_accepted();
+    assert_eq!(w.license("L").shipments, 2);
+    // A pending limit does not count yet (the order was placed before it was added).
+    let w = licensed(100)
+        .when(order("O", "L", 10, 0))
+        .then_accepted()
+        .when(condition("L", "C1", max_shipments(1), false))
+        .then_accepted()
+        .when(ship("O", 1))
+        .then_accepted();
+    w.when(ship("O", 1)).then_accepted();
+}
+
+#[test]
+fn a_shipment_falls_within_every_gate_validity() {
+    let w = || {
+        given([party("bd"), grant_valid("L", "bd", 100, "2026-01-20", "2026-03-31")])
+            .when(order("O", "L", 10, 0))
+            .then_accepted()
+    };
+    w().when_at(ts("2026-03-31T23:59:59Z"), ship("O", 1)).then_accepted();
+    let r = w().when_at(ts("2026-04-01T00:00:00Z"), ship("O", 1)).then_refused(Reason::OutsideValidity);
+    assert_eq!(r.field, "at");
+}
+
+// Late entries.
+
+#[test]
+fn an_earlier_at_needs_a_late_reason() {
+    let w = || licensed(100).when_at(ts("2026-03-01T00:00:00Z"), party("al")).then_accepted();
+    w().when_at(ts("2026-02-15T00:00:00Z"), order("O", "L", 10, 0)).then_refused(Reason::TimeWentBackwards);
+    let w = w().when_late("2026-02-15T00:00:00Z", order("O", "L", 10, 0)).then_accepted();
+    assert_eq!(w.state.late_entries, 1);
+    // The effective clock stays at the latest at; the next event comes after it.
+    assert_eq!(w.state.last_at, Some(ts("2026-03-01T00:00:00Z")));
+    assert_eq!(w.order("O").placed_at, Some(ts("2026-02-15T00:00:00Z")));
+    // Date checks use the late entry's at: before the license's validity is outside.
+    licensed(100)
+        .when_at(ts("2026-03-01T00:00:00Z"), party("al"))
+        .then_accepted()
+        .when_late("2026-01-19T00:00:00Z", order("O", "L", 10, 0))
+        .then_refused(Reason::OutsideValidity);
+}
+
+#[test]
+fn a_late_shipment_is_not_dated_before_its_order() {
+    let w = || licensed(100).when_at(ts("2026-03-01T00:00:00Z"), order("O", "L", 10, 0)).then_accepted();
+    let r = w().when_late("2026-02-28T23:59:59Z", ship("O", 1)).then_refused(Reason::TimeWentBackwards);
+    assert!(r.message.contains("before order O was placed"), "{}", r.message);
+    let w = w().when_at(ts("2026-03-02T00:00:00Z"), party("al")).then_accepted();
+    w.when_late("2026-03-01T00:00:00Z", ship("O", 1)).then_accepted();
+    // The same holds for a late cancellation.
+    let w = licensed(100).when_at(ts("2026-03-01T00:00:00Z"), order("O", "L", 10, 0)).then_accepted();
+    w.when_late("2026-02-01T00:00:00Z", cancel("O")).then_refused(Reason::TimeWentBackwards);
+}
+
+// Issue 11 slips fixed with the core.
+
+#[test]
+fn domestic_quantity_zero_is_accepted_where_no_final_bundle_rule_applies() {
+    licensed(10).when(order("O", "L", 1, 0)).then_accepted();
+    // A pending bundle does not apply (yet), a final one does.
+    given([party("bd"), grant("L", "bd", 10), condition("L", "C1", bundle(1, 3), true)])
+        .when(order("O", "L", 1, 0))
+        .then_refused(Reason::BundleShort);
+    // Over quota with no domestic units is refused for the quota, not for the zero.
+    licensed(10).when(order("O", "L", 11, 0)).then_refused(Reason::ExceedsRemaining);
+}
+
+#[test]
+fn a_revoked_license_has_nothing_remaining() {
+    let w = licensed(100).when(order("O", "L", 30, 0)).then_accepted().when(revoke("L")).then_accepted();
+    let l = w.license("L");
+    assert_eq!((l.quantity, l.ordered(), l.remaining()), (100, 30, 0));
 }
 
 // ---------------------------------------------------------------------------------------------
