@@ -19,7 +19,7 @@ use qa_util::segments::*;
 use qa_util::*;
 use quotaledger::format::chain::hex;
 use quotaledger::format::head::HeadSlot;
-use quotaledger::format::record::{RecordV1, WireEvent};
+use quotaledger::format::record::{Record, RecordV2, WireEvent};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -178,6 +178,14 @@ fn case(fx: &Fixture, name: &str, edit: impl FnOnce(&Path, &mut Segments) -> Exp
     check(fx, &ledger, name, expect);
 }
 
+/// The format 2 record inside `r`: every record of these fixtures was appended by this version.
+fn v2(r: &mut Record) -> &mut RecordV2 {
+    match r {
+        Record::V2(r) => r,
+        Record::V1(r) => panic!("seq {} is a format 1 record; the fixtures append format 2", r.seq),
+    }
+}
+
 /// Changes the last character of `s`, keeping its length (blocks are filled to their limit).
 fn alter(s: &mut String) {
     let c = if s.ends_with('x') { 'y' } else { 'x' };
@@ -232,12 +240,12 @@ fn boundary(fx: &Fixture, seq: u64) -> u64 {
 }
 
 /// One edit of record `seq` through [`Segments::edit`], in every repair tier.
-fn record_edit(fx: &Fixture, name: &str, seq: u64, edit: impl Fn(&mut RecordV1)) {
+fn record_edit(fx: &Fixture, name: &str, seq: u64, edit: impl Fn(&mut RecordV2)) {
     let end = boundary(fx, seq);
     for (tier, fix) in TIERS {
         case(fx, &format!("{name} of seq {seq}, {tier}"), |_, segs| {
             let before = segs.rec_mut(seq).stored.len();
-            segs.edit(seq, &edit);
+            segs.edit(seq, |r| edit(v2(r)));
             assert!(segs.rec_mut(seq).stored.len() <= before, "{name}: the edit must not grow the record");
             segs.write(fix);
             expect_for(fix, seq, end)
@@ -247,7 +255,7 @@ fn record_edit(fx: &Fixture, name: &str, seq: u64, edit: impl Fn(&mut RecordV1))
 
 /// Every per-record field edit, on record `seq`.
 fn field_edits(fx: &Fixture, seq: u64) {
-    type Edit = Box<dyn Fn(&mut RecordV1)>;
+    type Edit = Box<dyn Fn(&mut RecordV2)>;
     let edits: Vec<(&str, Edit)> = vec![
         ("event", Box::new(|r| change_event(&mut r.event))),
         ("at", Box::new(|r| r.at_secs -= 60)),
@@ -256,6 +264,9 @@ fn field_edits(fx: &Fixture, seq: u64) {
         ("key", Box::new(|r| r.key = Some(format!("{}x", r.key.clone().unwrap_or_default()).split_off(1)))),
         ("key removed", Box::new(|r| r.key = None)),
         ("seq", Box::new(|r| r.seq += 1)),
+        ("recorded_at", Box::new(|r| r.recorded_at_secs -= 60)),
+        ("recorded_at nanos", Box::new(|r| r.recorded_at_nanos += 1)),
+        ("flags", Box::new(|r| r.flags ^= 1)),
     ];
     for (what, f) in edits {
         record_edit(fx, what, seq, f);
@@ -308,7 +319,7 @@ fn a_changed_prev_link_of_any_block_is_caught_at_its_first_seq() {
     for (first, _) in Segments::read(&fx.ledger).block_spans() {
         for (tier, fix) in TIERS {
             case(fx, &format!("prev of seq {first} (its block's link), {tier}"), |_, segs| {
-                segs.edit(first, |r| r.prev[7] ^= 0x10);
+                segs.edit(first, |r| v2(r).prev[7] ^= 0x10);
                 segs.write(fix);
                 Expect::BadSeq(first)
             });
@@ -382,7 +393,8 @@ fn deleting_inserting_and_reordering_records_is_caught_at_the_first_bad_seq() {
         spans[pick].0 + spans[pick].1 / 2
     };
     case(fx, "insert a forged record with a correct hash and link", |_, s| {
-        let mut forged = s.record(at);
+        let mut record = s.record(at);
+        let forged = v2(&mut record);
         forged.event = WireEvent::OrderPlaced {
             order: "O-forged".into(),
             license: "L-1".into(),
@@ -392,14 +404,14 @@ fn deleting_inserting_and_reordering_records_is_caught_at_the_first_bad_seq() {
         };
         forged.key = None;
         forged.prev = s.prev_of(at);
-        s.insert(at, Rec::forge(&forged));
+        s.insert(at, Rec::forge(&record));
         s.write(Fix::CRC);
         // Record `at` is forged perfectly; the genuine one, now at at+1, still links to at-1.
         Expect::BadSeq(at + 1)
     });
     case(fx, "insert a forged record with a stale hash", |_, s| {
         let mut r = s.record(at);
-        r.actor = "mallory".into();
+        v2(&mut r).actor = "mallory".into();
         let mut forged = Rec::forge(&r);
         forged.locator = s.rec_mut(at).locator;
         s.insert(at, forged);
@@ -408,7 +420,7 @@ fn deleting_inserting_and_reordering_records_is_caught_at_the_first_bad_seq() {
     });
     case(fx, "insert a forged block between two blocks", |_, s| {
         let mut r = s.record(b2);
-        r.actor = "mallory".into();
+        v2(&mut r).actor = "mallory".into();
         let block = Block { flags: 0, first_seq: b2, prev: s.prev_of(b2), crc: 0, records: vec![Rec::forge(&r)] };
         s.files[0].blocks.insert(2, block);
         s.write(Fix::CRC);
@@ -466,6 +478,7 @@ fn truncations_and_rehashed_rewrites_with_head_moved_pass_plain_verify_but_not_e
         let still = hex(&s.hash_of(from - 1));
         for seq in from..s.len() {
             s.edit(seq, |r| {
+                let r = v2(r);
                 r.actor = "eve".into();
                 if let WireEvent::OrderPlaced { supplier, .. } = &mut r.event {
                     *supplier = "forger".into();
@@ -499,12 +512,12 @@ fn a_rewrite_is_caught_by_the_head_unless_it_moves_and_by_the_derived_data_unles
         Expect::Fails("covers 2003 records, the commit point only 2002")
     });
     case(fx, "re-hashed rewrite of the tail, HEAD left alone", |_, s| {
-        s.edit(1999, |r| r.actor = "eve".into());
+        s.edit(1999, |r| v2(r).actor = "eve".into());
         s.write(Fix::CHAIN);
         Expect::Fails("head mismatch")
     });
     case(fx, "re-hashed rewrite of the tail, HEAD moved, head snapshot left stale", |ledger, s| {
-        s.edit(last, |r| r.actor = "eve".into());
+        s.edit(last, |r| v2(r).actor = "eve".into());
         s.write(Fix::CHAIN);
         commit_to(ledger, s);
         let out = assert_verify_fails(ledger, "stale snapshot", &["verify", "--chain-only"]);

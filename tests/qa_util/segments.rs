@@ -16,13 +16,13 @@ use quotaledger::format::chain::{record_hash, GENESIS_PREV};
 use quotaledger::format::codec;
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
 use quotaledger::format::index_run::{Digest, IndexValueV1};
-use quotaledger::format::record::RecordV1;
+use quotaledger::format::record::Record;
 use quotaledger::format::segment::{
     block_records, locator, parse_block_header, parse_segment_header, segment_header, BLOCK_HEADER_BYTES,
     BLOCK_PAYLOAD_BYTES_MAX, LOCATOR_BYTES, SEGMENT_FORMAT, SEGMENT_HEADER_BYTES,
 };
-use quotaledger::format::snapshot::{OrderRowV1, QuotaSnapshotV2};
-use quotaledger::limits::{RECORD_BYTES_MAX, SNAPSHOT_BYTES_MAX};
+use quotaledger::format::snapshot::{OrderRowV2, QuotaSnapshotV2};
+use quotaledger::limits::SNAPSHOT_BYTES_MAX;
 use quotaledger::store::index::{publish_manifest, read_manifest, write_run, ManifestV1, Run};
 use quotaledger::store::meta::Meta;
 use quotaledger::store::snapshots;
@@ -43,8 +43,8 @@ pub struct Rec {
 impl Rec {
     /// A record with a correct locator for its own bytes (its `prev` included): a forgery
     /// that hashes right where it links right.
-    pub fn forge(record: &RecordV1) -> Rec {
-        let bytes = codec::encode(record);
+    pub fn forge(record: &Record) -> Rec {
+        let bytes = record.encode();
         Rec { stored: bytes[..bytes.len() - 32].to_vec(), locator: locator(&record_hash(&bytes)) }
     }
 
@@ -56,8 +56,8 @@ impl Rec {
     }
 
     /// Decodes the record, linked to `prev`.
-    pub fn decode(&self, prev: &[u8; 32]) -> RecordV1 {
-        codec::decode(&self.bytes(prev), RECORD_BYTES_MAX).expect("a stored record decodes")
+    pub fn decode(&self, prev: &[u8; 32]) -> Record {
+        Record::decode(&self.bytes(prev)).expect("a stored record decodes")
     }
 }
 
@@ -157,7 +157,7 @@ pub struct Chained {
     /// Position in the chain (not necessarily the `seq` it carries after an edit).
     pub seq: u64,
     /// The decoded record.
-    pub record: RecordV1,
+    pub record: Record,
     /// Its canonical bytes.
     pub bytes: Vec<u8>,
     /// Its hash.
@@ -269,7 +269,7 @@ impl Segments {
             for r in &b.records {
                 let bytes = r.bytes(&prev);
                 let hash = record_hash(&bytes);
-                let record = codec::decode(&bytes, RECORD_BYTES_MAX).expect("a stored record decodes");
+                let record = Record::decode(&bytes).expect("a stored record decodes");
                 out.push(Chained { seq, record, bytes, hash });
                 prev = hash;
                 seq += 1;
@@ -306,7 +306,7 @@ impl Segments {
     }
 
     /// The record at `seq`, decoded with the link it has in the chain.
-    pub fn record(&self, seq: u64) -> RecordV1 {
+    pub fn record(&self, seq: u64) -> Record {
         let (bi, ri) = self.locate(seq);
         self.blocks().nth(bi).expect("block").records[ri].decode(&self.prev_of(seq))
     }
@@ -320,20 +320,20 @@ impl Segments {
     /// Rewrites the record at `seq` with `edit` applied, keeping its stored locator. Its `prev`
     /// is stored only for the first record of a block (as the block's `prev`); inside a block
     /// it is the hash of the record before, so an edit of it there is refused.
-    pub fn edit(&mut self, seq: u64, edit: impl FnOnce(&mut RecordV1)) {
+    pub fn edit(&mut self, seq: u64, edit: impl FnOnce(&mut Record)) {
         let before = self.record(seq);
         let mut r = before.clone();
         edit(&mut r);
         assert_ne!(r, before, "the edit of seq {seq} must change the record");
         let (bi, ri) = self.locate(seq);
-        if r.prev != before.prev {
+        if r.prev() != before.prev() {
             assert_eq!(
                 ri, 0,
                 "seq {seq} is inside its block: its prev is not stored, it is the hash of the record before"
             );
-            self.block(bi).prev = r.prev;
+            self.block(bi).prev = r.prev();
         }
-        let bytes = codec::encode(&r);
+        let bytes = r.encode();
         self.block(bi).records[ri].stored = bytes[..bytes.len() - 32].to_vec();
     }
 
@@ -403,10 +403,11 @@ impl Segments {
                 b.prev = prev;
                 for r in &mut b.records {
                     let mut bytes = r.bytes(&prev);
-                    if let Ok(mut record) = codec::decode::<RecordV1>(&bytes, RECORD_BYTES_MAX) {
-                        record.seq = seq;
-                        record.prev = prev;
-                        bytes = codec::encode(&record);
+                    if let Ok(mut record) = Record::decode(&bytes) {
+                        let (s, _, _, p) = record.parts_mut();
+                        *s = seq;
+                        *p = prev;
+                        bytes = record.encode();
                         r.stored = bytes[..bytes.len() - 32].to_vec();
                     }
                     let hash = record_hash(&bytes);
@@ -613,21 +614,21 @@ pub fn rewrite_run(ledger: &Path, id: u64, edit: impl FnOnce(&mut BTreeMap<Diges
 }
 
 /// The order row of `order` in the index.
-pub fn order_row(ledger: &Path, d: &Digest) -> OrderRowV1 {
+pub fn order_row(ledger: &Path, d: &Digest) -> OrderRowV2 {
     let id = run_holding(ledger, d);
     match IndexValueV1::decode(&run_entries(ledger, id)[d]).expect("index value") {
-        IndexValueV1::Order(r) => r,
+        IndexValueV1::Order2(r) => r,
         other => panic!("not an order row: {other:?}"),
     }
 }
 
 /// Rewrites the order row under digest `d`.
-pub fn edit_order_row(ledger: &Path, d: &Digest, edit: impl FnOnce(&mut OrderRowV1)) {
+pub fn edit_order_row(ledger: &Path, d: &Digest, edit: impl FnOnce(&mut OrderRowV2)) {
     let mut row = order_row(ledger, d);
     edit(&mut row);
     let id = run_holding(ledger, d);
     rewrite_run(ledger, id, |e| {
-        e.insert(*d, codec::encode(&IndexValueV1::Order(row)));
+        e.insert(*d, codec::encode(&IndexValueV1::Order2(row)));
     });
 }
 
