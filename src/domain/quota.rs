@@ -289,6 +289,12 @@ impl QuotaState {
         }
     }
 
+    /// Counts a record without applying it (a state of effective time that leaves out the
+    /// records dated after it): `records` stays the position in the ledger.
+    pub fn pass_over(&mut self) {
+        self.records += 1;
+    }
+
     fn stamp(&mut self, fact: &Fact) {
         let at = fact.stamp.at;
         self.last_at = Some(self.last_at.map_or(at, |last| last.max(at)));
@@ -506,5 +512,53 @@ impl QuotaState {
         if let Some(l) = self.licenses.get_mut(license) {
             l.status = status;
         }
+    }
+}
+
+/// What a round's licenses hold: granted (after amendments), ordered, shipped, and what the
+/// ceiling leaves to grant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundUsage {
+    /// Units granted in the round.
+    pub granted: u64,
+    /// Units ordered on its licenses (net of cancellations).
+    pub ordered: u64,
+    /// Units shipped on its licenses.
+    pub shipped: u64,
+    /// `ceiling - granted`.
+    pub left: u64,
+}
+
+impl QuotaState {
+    /// The usage of round `round` of `authority`.
+    pub fn round_usage(&self, authority: &str, round: u64) -> Option<RoundUsage> {
+        let r = self.rounds.get(&(authority.to_string(), round))?;
+        let (mut ordered, mut shipped) = (0u64, 0u64);
+        for l in self.licenses.values().filter(|l| l.authority == authority && l.round == round && l.product == r.product) {
+            ordered = ordered.saturating_add(l.ordered);
+            shipped = shipped.saturating_add(l.shipped);
+        }
+        Some(RoundUsage { granted: r.granted, ordered, shipped, left: r.left() })
+    }
+
+    /// What `party` can still order of each product it holds an active license for: for each
+    /// authority, the remaining summed over the party's active licenses from it; the headroom
+    /// is the smallest over those gates (an order passes every gate). Nothing for a restricted
+    /// party, nor through an authority whose policy denies it. Caps bound grants, not orders:
+    /// they never bind below the licenses, so they do not appear here.
+    pub fn headroom(&self, party: &str) -> BTreeMap<String, u64> {
+        let restricted = self.parties.get(party).is_some_and(|p| p.restricted);
+        let mut by_gate: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+        for l in self.licenses.values().filter(|l| l.licensee == party && l.status == LicenseStatus::Active) {
+            let denied = restricted || self.denying_policy(party, &l.authority, &l.product).is_some();
+            let sum = by_gate.entry((l.product.as_str(), l.authority.as_str())).or_insert(0);
+            *sum = if denied { 0 } else { sum.saturating_add(l.remaining()) };
+        }
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        for ((product, _), sum) in by_gate {
+            let h = out.entry(product.to_string()).or_insert(u64::MAX);
+            *h = (*h).min(sum);
+        }
+        out
     }
 }
