@@ -57,7 +57,9 @@ impl LicensingJson {
             .collect();
         let headroom = shown(s, party)
             .flat_map(|p| {
-                s.headroom(p).into_iter().map(move |(product, h)| json!({ "party": p, "product": product, "headroom": h }))
+                s.headroom(p)
+                    .into_iter()
+                    .map(move |(product, h)| json!({ "party": p, "product": product, "headroom": h }))
             })
             .collect();
         let policies = s
@@ -86,7 +88,15 @@ impl LicensingJson {
             .iter()
             .map(|(id, h)| json!({ "order": id, "licenses": h.licenses.0, "quantity": h.quantity, "seq": h.seq }))
             .collect();
-        LicensingJson { rounds, headroom, policies, caps, held_orders, late_entries: s.late_entries, refusals: s.refusals }
+        LicensingJson {
+            rounds,
+            headroom,
+            policies,
+            caps,
+            held_orders,
+            late_entries: s.late_entries,
+            refusals: s.refusals,
+        }
     }
 }
 
@@ -265,9 +275,8 @@ impl Disclosure {
             Event::LicenseGranted { license, .. } | Event::QuotaAmended { license, .. } => after.licenses.get(license),
             _ => None,
         };
-        let round = granted.and_then(|l| {
-            after.round_of(l).map(|r| (l.authority.clone(), l.round, r.granted, r.ceiling))
-        });
+        let round =
+            granted.and_then(|l| after.round_of(l).map(|r| (l.authority.clone(), l.round, r.granted, r.ceiling)));
         let cap = granted.and_then(|l| {
             let cap = after.caps.get(&(l.authority.clone(), l.product.clone()))?;
             let held = after.holding(&l.licensee, &l.authority, &l.product);
@@ -286,7 +295,11 @@ impl Disclosure {
     pub fn text(&self) -> String {
         let mut parts = Vec::new();
         for (l, b, a) in &self.gates {
-            parts.push(if b == a { format!("{} remaining {a}", esc(l)) } else { format!("{} remaining {b} -> {a}", esc(l)) });
+            parts.push(if b == a {
+                format!("{} remaining {a}", esc(l))
+            } else {
+                format!("{} remaining {b} -> {a}", esc(l))
+            });
         }
         if let Some((authority, n, granted, ceiling)) = &self.round {
             parts.push(format!("round {}/{n} granted {granted} of {ceiling}", esc(authority)));

@@ -534,30 +534,50 @@ impl QuotaState {
     pub fn round_usage(&self, authority: &str, round: u64) -> Option<RoundUsage> {
         let r = self.rounds.get(&(authority.to_string(), round))?;
         let (mut ordered, mut shipped) = (0u64, 0u64);
-        for l in self.licenses.values().filter(|l| l.authority == authority && l.round == round && l.product == r.product) {
+        for l in
+            self.licenses.values().filter(|l| l.authority == authority && l.round == round && l.product == r.product)
+        {
             ordered = ordered.saturating_add(l.ordered);
             shipped = shipped.saturating_add(l.shipped);
         }
         Some(RoundUsage { granted: r.granted, ordered, shipped, left: r.left() })
     }
 
-    /// What `party` can still order of each product it holds an active license for: for each
-    /// authority, the remaining summed over the party's active licenses from it; the headroom
-    /// is the smallest over those gates (an order passes every gate). Nothing for a restricted
-    /// party, nor through an authority whose policy denies it. Caps bound grants, not orders:
-    /// they never bind below the licenses, so they do not appear here.
+    /// What `party` can still order of each product it holds an active license for, the
+    /// minimum over every gate an order of it must pass: for each authority that licensed the
+    /// party, the remaining summed over the party's active licenses from it (nothing if the
+    /// party is restricted or a policy of that authority denies it); for each other authority
+    /// that licensed the product to anyone (an export gate held by suppliers), the most any
+    /// one licensee has remaining from it (an order goes through one supplier's gate). Caps
+    /// bound grants, not orders: they never bind below the licenses, so they do not appear.
     pub fn headroom(&self, party: &str) -> BTreeMap<String, u64> {
         let restricted = self.parties.get(party).is_some_and(|p| p.restricted);
-        let mut by_gate: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-        for l in self.licenses.values().filter(|l| l.licensee == party && l.status == LicenseStatus::Active) {
-            let denied = restricted || self.denying_policy(party, &l.authority, &l.product).is_some();
-            let sum = by_gate.entry((l.product.as_str(), l.authority.as_str())).or_insert(0);
-            *sum = if denied { 0 } else { sum.saturating_add(l.remaining()) };
+        // (product, authority, licensee) -> remaining over active licenses.
+        let mut sums: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+        for l in self.licenses.values().filter(|l| l.status == LicenseStatus::Active) {
+            let sum = sums.entry((&l.product, &l.authority, &l.licensee)).or_insert(0);
+            *sum = sum.saturating_add(l.remaining());
         }
         let mut out: BTreeMap<String, u64> = BTreeMap::new();
-        for ((product, _), sum) in by_gate {
+        let own: Vec<(&str, &str, u64)> =
+            sums.iter().filter(|((_, _, who), _)| *who == party).map(|((p, a, _), s)| (*p, *a, *s)).collect();
+        for &(product, authority, sum) in &own {
+            let denied = restricted || self.denying_policy(party, authority, product).is_some();
             let h = out.entry(product.to_string()).or_insert(u64::MAX);
-            *h = (*h).min(sum);
+            *h = (*h).min(if denied { 0 } else { sum });
+        }
+        for ((product, authority, _), sum) in &sums {
+            let Some(h) = out.get_mut(*product) else { continue };
+            if own.iter().any(|(p, a, _)| p == product && a == authority) {
+                continue;
+            }
+            let best = sums
+                .iter()
+                .filter(|((p, a, _), _)| p == product && a == authority)
+                .map(|(_, s)| *s)
+                .max()
+                .unwrap_or(*sum);
+            *h = (*h).min(best);
         }
         out
     }
