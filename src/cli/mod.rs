@@ -13,7 +13,7 @@ pub mod sink;
 pub mod terminal;
 
 use crate::domain::Timestamp;
-use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::jsonl::{Defaults, InputError, LineError, LineReader};
 use crate::ledger::{AppendOptions, AsOf, Depth, Ledger, LedgerError, Prepared};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
@@ -238,19 +238,28 @@ pub fn append_from(
             let mut last_line = 0;
             let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
             loop {
-                let item = match lines.next_line() {
+                // A bad line ends the input, unless refusals are recorded: then only a read
+                // error does (a line too long was skipped to its end by the reader).
+                let (item, stop) = match lines.next_line() {
                     Ok(None) => break,
                     Ok(Some((n, bytes))) => {
                         last_line = n;
-                        crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new)
+                        let item = crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new);
+                        let stop = item.is_err() && !options.record_refusals;
+                        (item, stop)
                     }
-                    Err(e) => Err(e.into_input_error(last_line + 1)),
+                    Err(e) => {
+                        let stop = matches!(e, LineError::Io(_)) || !options.record_refusals;
+                        (Err(e.into_input_error(last_line + 1)), stop)
+                    }
                 };
-                let failed = item.is_err();
+                if let Err(InputError { line, .. }) = &item {
+                    last_line = *line;
+                }
                 chunk.push(item);
-                if failed || chunk.len() == CHUNK_EVENTS {
+                if stop || chunk.len() == CHUNK_EVENTS {
                     // A closed receiver means the append stopped early (a refusal): stop too.
-                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || failed {
+                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || stop {
                         return;
                     }
                 }

@@ -443,6 +443,7 @@ fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
             "type": e.type_name(), "subject": e.subject(), "license": r.fact.license(), "hash": hex(&r.hash),
             "recorded_at": r.fact.stamp.recorded_at, "late_reason": r.fact.stamp.late_reason,
+            "allow_future": r.fact.stamp.allow_future,
         });
         writeln!(out, "{v}")?;
     } else {
@@ -565,7 +566,8 @@ pub fn export(out: &mut dyn Write, ledger: &Ledger) -> Result<()> {
         let v = json!({
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
             "event": r.fact.event, "context": r.fact.context, "prev": hex(&r.prev), "hash": hex(&r.hash),
-            "bytes": hex(&r.bytes),
+            "bytes": hex(&r.bytes), "recorded_at": r.fact.stamp.recorded_at,
+            "late_reason": r.fact.stamp.late_reason, "allow_future": r.fact.stamp.allow_future,
         });
         writeln!(out, "{v}")?;
     }
