@@ -6,9 +6,13 @@
 //!
 //! # Code map
 //!
-//! - [`domain`]: events ([`domain::event`]), the quota projection ([`domain::quota`]), the
-//!   rules that accept or refuse an event ([`domain::rules`]: "where is an order checked against
-//!   quota?"), what `append` checks beyond them ([`domain::admission`]: the clock's margin,
+//! - [`domain`]: events ([`domain::event`], with `EVENT_TYPES`, the one table of appendable
+//!   types the parser and help derive from), the quota projection ([`domain::quota`]: licenses,
+//!   rounds, policies, caps, held orders, headroom), the rules that accept or refuse an event
+//!   ([`domain::rules`]: "where is an order checked against quota?"; grants, rounds, policies
+//!   and caps in `rules/grants.rs`, orders through every gate, shipments and corrections in
+//!   `rules/orders.rs`, settling conditions and held orders in `rules/holds.rs`), what `append`
+//!   checks beyond them ([`domain::admission`]: the clock's margin,
 //!   input-only limits on ids and texts, u64 totals, lookalike parties), order rows
 //!   ([`domain::order`]) and business time ([`domain::time`]).
 //! - [`format`](mod@format): the ledger format, pure (bytes in, bytes out): wire types
@@ -46,7 +50,8 @@
 //!   report's numbers come from?"), rendered as HTML ([`report::html`]: "where is a ledger
 //!   string escaped for the page?") with inline SVG ([`report::chart`]). It writes no file: the
 //!   CLI writes the page through the same exclusive-create path as `export --out`.
-//! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
+//! - [`cli`]: clap arguments, human and JSON output (the licensing sections of `state` and the
+//!   disclosure of `replay` in [`cli::licensing`]), the demo, where output goes
 //!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
 //!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
 //!
@@ -60,6 +65,13 @@
 //!   golden vectors in `tests/golden.rs`.
 //! - Architecture Invariant: a record decodes only if it consumes all of its bytes and
 //!   re-encodes to the same bytes, and passes the same limits as input (checked both ways).
+//!   Records of format 1 and 2 live in one chain (`format::record::Record` dispatches on the
+//!   first byte); new records are format 2; new enum variants are only ever appended.
+//! - Architecture Invariant: the rules see only the projection and what the caller looked up
+//!   (`rules::Lookup`: the order's row, the record a correction refers to); everything they
+//!   resolve that replay needs (the gates of a shipment, what a cancellation returned, which
+//!   held orders a condition opened or released) is stored in the record's context, so
+//!   `QuotaState::apply` never needs the index.
 //! - Architecture Invariant: the segment files and `HEAD` are the single source of truth; the
 //!   index, sled and the snapshots are derived, rebuilt from them (`qledger reindex`, and a
 //!   writer's catch-up when it opens), and nothing needed to open a ledger lives only in sled.

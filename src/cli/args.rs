@@ -83,6 +83,10 @@ pub enum Command {
         /// Only this party and its licenses
         #[arg(long)]
         party: Option<String>,
+        /// Only what had been recorded by TIME (the ledger's clock, `recorded_at`); combines
+        /// with --as-of: what the ledger said at TIME about the point --as-of names
+        #[arg(long, value_name = "TIME")]
+        known_at: Option<String>,
         /// Recompute from the first record, using no persisted snapshot
         #[arg(long)]
         full_replay: bool,
@@ -107,6 +111,9 @@ pub enum Command {
         /// At most N records
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+        /// Only late entries (dated before facts recorded earlier; they carry a late_reason)
+        #[arg(long)]
+        late: bool,
         /// Print JSON Lines
         #[arg(long)]
         json: bool,

@@ -17,9 +17,23 @@ use std::process::ExitCode;
 /// The story, compiled in so that `demo` needs no files besides the binary.
 pub const STORY_JSONL: &str = include_str!("../../examples/h200.jsonl");
 
-/// The order the demo shows being refused: 30,000 H200 with 5,000 domestic chips, where the
-/// final 1-per-3 bundle condition asks for 10,000.
-pub const REFUSED_ORDER: &str = r#"{"type":"order_placed","at":"2026-04-02T06:00:00Z","actor":"buyer@bytedance","order":"O-BD-3","license":"CN-IMP-2026-0001","quantity":30000,"domestic_quantity":5000,"supplier":"nvidia"}"#;
+/// The events the demo shows being refused, each with what it shows: an order missing its
+/// domestic bundle (the final 1-per-3 condition asks for 10,000), an order over the binding
+/// US export gate, and a license to a state-backed telecom operator that policy P-SOE denies.
+pub const REFUSED: [(&str, &str); 3] = [
+    (
+        "an order missing its domestic bundle",
+        r#"{"type":"order_placed","at":"2026-04-04T06:00:00Z","actor":"buyer@bytedance","order":"O-BD-3","licenses":["CN-IMP-2026-0001","US-BIS-D000001"],"quantity":30000,"domestic_quantity":5000,"supplier":"nvidia"}"#,
+    ),
+    (
+        "an order within the buyer's license but over the US export gate",
+        r#"{"type":"order_placed","at":"2026-04-04T07:00:00Z","actor":"buyer@bytedance","order":"O-BD-4","licenses":["CN-IMP-2026-0001","US-BIS-D000001"],"quantity":20000,"domestic_quantity":7000,"supplier":"nvidia"}"#,
+    ),
+    (
+        "a license to a state-backed telecom operator",
+        r#"{"type":"license_granted","at":"2026-04-04T08:00:00Z","actor":"approver@mofcom","license":"CN-IMP-2026-0006","authority":"CN-MOFCOM","licensee":"china-telecom","product":"H200","quantity":10000,"valid_from":"2026-04-04","valid_until":"2027-04-03","round":2}"#,
+    ),
+];
 
 /// Runs the demo in `ledger` (which must be new or empty) or in a fresh temporary directory.
 pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
@@ -47,17 +61,23 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     let state = ledger.state()?;
     output::state(out, &ledger, &state, None, None, false)?;
 
-    writeln!(out, "\n== 5. an order missing its domestic bundle is refused, and nothing is appended")?;
-    let before = ledger.head();
-    match super::append_from(&mut ledger, REFUSED_ORDER.as_bytes(), &defaults, AppendOptions::default()) {
-        Ok(_) => bail!("the demo's refused order was accepted: the bundle rule is broken"),
-        Err(e) => writeln!(out, "refused: {e}")?,
+    writeln!(out, "\n== 5. refused events append nothing")?;
+    for (what, line) in REFUSED {
+        let before = ledger.head();
+        match super::append_from(&mut ledger, line.as_bytes(), &defaults, AppendOptions::default()) {
+            Ok(_) => bail!("the demo's refused event ({what}) was accepted: a rule is broken"),
+            Err(e) => writeln!(out, "{what}: refused: {e}")?,
+        }
+        if ledger.head() != before {
+            bail!("the head moved after a refused append");
+        }
     }
     let after = ledger.head();
-    if before != after {
-        bail!("the head moved after a refused append");
-    }
     writeln!(out, "head unchanged: {} records, hash {}", after.records, crate::format::chain::hex(&after.last_hash))?;
+
+    writeln!(out, "\n== 6. late entries, the first thing an auditor looks at")?;
+    let late = output::Filter { late: true, ..output::Filter::default() };
+    output::log(out, &ledger, &late, 0, None, false)?;
     writeln!(out, "\nthe ledger is kept at {}; try: qledger --ledger {} log", dir.display(), dir.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,13 +6,14 @@
 pub mod args;
 pub mod audit;
 pub mod demo;
+pub mod licensing;
 pub mod output;
 pub mod report;
 pub mod sink;
 pub mod terminal;
 
 use crate::domain::Timestamp;
-use crate::jsonl::{Defaults, InputError, LineReader};
+use crate::jsonl::{Defaults, InputError, LineError, LineReader};
 use crate::ledger::{AppendOptions, AsOf, Depth, Ledger, LedgerError, Prepared};
 use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
@@ -69,25 +70,30 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Verify { expect_head, chain_only, json } => {
             verify(&ledger_path(), expect_head.as_deref(), chain_only, json, out)?
         }
-        Command::State { as_of, license, party, full_replay, json } => {
+        Command::State { as_of, license, party, known_at, full_replay, json } => {
             let ledger = Ledger::open_read(&ledger_path())?;
             let point = match as_of.as_deref() {
                 None => None,
                 Some(text) => Some(within_head(parse_point(text, "--as-of")?, &ledger, "--as-of")?),
             };
-            let state = match (point, full_replay) {
-                (point, true) => ledger.state_replayed(point)?,
-                (None, false) => ledger.state()?,
-                (Some(point), false) => ledger.state_as_of(point)?,
+            let known_at = match known_at.as_deref() {
+                None => None,
+                Some(text) => Some(Timestamp::parse(text).map_err(|e| UsageError(format!("--known-at: {e}")))?),
+            };
+            let state = match (point, full_replay, known_at) {
+                (point, _, Some(known)) => ledger.state_known_at(known, point)?,
+                (point, true, None) => ledger.state_replayed(point)?,
+                (None, false, None) => ledger.state()?,
+                (Some(point), false, None) => ledger.state_as_of(point)?,
             };
             output::state(out, &ledger, &state, license.as_deref(), party.as_deref(), json)?;
         }
-        Command::Log { license, order, party, from, limit, json } => {
+        Command::Log { license, order, party, from, limit, late, json } => {
             let ledger = Ledger::open_read(&ledger_path())?;
             if let Some(from) = from {
                 within_head(AsOf::Seq(from), &ledger, "--from")?;
             }
-            let filter = output::Filter { license, order, party };
+            let filter = output::Filter { license, order, party, late };
             output::log(out, &ledger, &filter, from.unwrap_or(0), limit, json)?;
         }
         Command::Replay { license, from, to, json } => {
@@ -232,19 +238,28 @@ pub fn append_from(
             let mut last_line = 0;
             let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
             loop {
-                let item = match lines.next_line() {
+                // A bad line ends the input, unless refusals are recorded: then only a read
+                // error does (a line too long was skipped to its end by the reader).
+                let (item, stop) = match lines.next_line() {
                     Ok(None) => break,
                     Ok(Some((n, bytes))) => {
                         last_line = n;
-                        crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new)
+                        let item = crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new);
+                        let stop = item.is_err() && !options.record_refusals;
+                        (item, stop)
                     }
-                    Err(e) => Err(e.into_input_error(last_line + 1)),
+                    Err(e) => {
+                        let stop = matches!(e, LineError::Io(_)) || !options.record_refusals;
+                        (Err(e.into_input_error(last_line + 1)), stop)
+                    }
                 };
-                let failed = item.is_err();
+                if let Err(InputError { line, .. }) = &item {
+                    last_line = *line;
+                }
                 chunk.push(item);
-                if failed || chunk.len() == CHUNK_EVENTS {
+                if stop || chunk.len() == CHUNK_EVENTS {
                     // A closed receiver means the append stopped early (a refusal): stop too.
-                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || failed {
+                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || stop {
                         return;
                     }
                 }

@@ -25,11 +25,18 @@ pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Resul
     if json {
         let skipped: Vec<Value> =
             r.skipped.iter().map(|(line, key, seq)| json!({ "line": line, "key": key, "seq": seq })).collect();
-        writeln!(out, "{}", json!({ "appended": r.appended, "skipped": skipped, "head": head_json(&r.head) }))?;
+        let mut v = json!({ "appended": r.appended, "skipped": skipped, "head": head_json(&r.head) });
+        if !r.refusals.is_empty() {
+            v["refusals"] = r.refusals.iter().map(|(line, rule)| json!({ "line": line, "rule": rule })).collect();
+        }
+        writeln!(out, "{v}")?;
         return Ok(());
     }
     for (line, key, seq) in &r.skipped {
         writeln!(out, "line {line}: skipped: key {} already recorded this event at seq {seq}", esc(key))?;
+    }
+    for (line, rule) in &r.refusals {
+        writeln!(out, "line {line}: refused ({rule}); recorded as a refused record")?;
     }
     match r.head.last_seq() {
         Some(seq) => writeln!(
@@ -178,6 +185,8 @@ struct StateJson<'a> {
     licenses: Vec<LicenseJson<'a>>,
     parties: Vec<PartyJson<'a>>,
     totals: Sums,
+    #[serde(flatten)]
+    licensing: super::licensing::LicensingJson,
 }
 
 #[derive(Serialize)]
@@ -202,6 +211,8 @@ struct LicenseJson<'a> {
     valid_from: String,
     valid_until: String,
     conditions: Vec<Value>,
+    #[serde(flatten)]
+    extra: super::licensing::LicenseExtra,
 }
 
 #[derive(Serialize)]
@@ -236,6 +247,7 @@ impl<'a> LicenseJson<'a> {
                 .iter()
                 .map(|c| json!({ "condition": c.id, "rule": rule_json(&c.rule), "status": condition_status(c) }))
                 .collect(),
+            extra: super::licensing::LicenseExtra::of(l),
         }
     }
 }
@@ -307,13 +319,16 @@ pub fn state(
                 })
                 .collect(),
             totals: view.totals,
+            licensing: super::licensing::LicensingJson::of(s, party),
             as_of,
         };
         serde_json::to_writer(&mut *out, &v)?;
         writeln!(out)?;
         return Ok(());
     }
-    state_text(out, &view, &as_of)
+    state_text(out, &view, &as_of)?;
+    super::licensing::sections(out, s, party)?;
+    Ok(())
 }
 
 fn state_text(out: &mut dyn Write, view: &StateView<'_>, as_of: &AsOfJson) -> Result<()> {
@@ -343,6 +358,7 @@ fn state_text(out: &mut dyn Write, view: &StateView<'_>, as_of: &AsOfJson) -> Re
         for c in &l.conditions {
             writeln!(out, "    condition {} [{}] {}", esc(&c.id), condition_status(c), rule_text(&c.rule))?;
         }
+        super::licensing::license_line(out, l)?;
     }
     writeln!(
         out,
@@ -381,6 +397,8 @@ pub struct Filter {
     pub order: Option<String>,
     /// Events about this party or its licenses.
     pub party: Option<String>,
+    /// Only late entries.
+    pub late: bool,
 }
 
 /// `log` output: one line (or JSON object) per record.
@@ -394,10 +412,13 @@ pub fn log(out: &mut dyn Write, ledger: &Ledger, f: &Filter, from: u64, limit: O
         }
         let r = item?;
         let license = r.fact.license();
-        if f.license.as_deref().is_some_and(|l| license != Some(l)) {
+        if f.license.as_deref().is_some_and(|l| !r.fact.touches(l)) {
             continue;
         }
-        if f.order.as_deref().is_some_and(|o| r.fact.event.order() != Some(o)) {
+        if f.order.as_deref().is_some_and(|o| r.fact.order() != Some(o)) {
+            continue;
+        }
+        if f.late && !r.fact.stamp.is_late() {
             continue;
         }
         if let (Some(p), Some(s)) = (f.party.as_deref(), &head_state) {
@@ -421,14 +442,33 @@ fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
         let v = json!({
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
             "type": e.type_name(), "subject": e.subject(), "license": r.fact.license(), "hash": hex(&r.hash),
+            "recorded_at": r.fact.stamp.recorded_at, "late_reason": r.fact.stamp.late_reason,
+            "allow_future": r.fact.stamp.allow_future,
         });
         writeln!(out, "{v}")?;
     } else {
         let subject = e.subject();
         let subject = esc(&subject);
-        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, hex(&r.hash))?;
+        let late = match &r.fact.stamp.late_reason {
+            Some(reason) => format!("  LATE (recorded {}): {}", recorded(r), esc(reason)),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "{:>8}  {}  {:<20} {:<24} {}{late}",
+            r.seq,
+            r.fact.stamp.at,
+            e.type_name(),
+            subject,
+            hex(&r.hash)
+        )?;
     }
     Ok(())
+}
+
+/// When a record was recorded, to the second (`?` for format 1 records, which kept no clock).
+fn recorded(r: &StoredRecord) -> String {
+    r.fact.stamp.recorded_at.map_or("?".to_string(), |t| crate::domain::Timestamp { nanos: 0, ..t }.to_string())
 }
 
 /// `replay` output: each event with its effect on the license it touched.
@@ -454,10 +494,12 @@ pub fn replay(
         let touched = r.fact.license().map(str::to_string);
         let before =
             touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
+        let gates_before = super::licensing::Disclosure::gates_before(&state, &r.fact);
         state.apply(&r.fact);
-        if license.is_some_and(|l| touched.as_deref() != Some(l)) {
+        if license.is_some_and(|l| !r.fact.touches(l)) {
             continue;
         }
+        let disclosure = super::licensing::Disclosure::of(gates_before, &state, &r.fact);
         let after =
             touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
         let e = &r.fact.event;
@@ -468,6 +510,7 @@ pub fn replay(
             let v = json!({
                 "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "event": e,
                 "license": touched, "before": side(before), "after": side(after),
+                "recorded_at": r.fact.stamp.recorded_at, "disclosure": disclosure.json(),
             });
             writeln!(out, "{v}")?;
             continue;
@@ -505,6 +548,10 @@ pub fn replay(
                 }
             }
         }
+        let more = disclosure.text();
+        if !more.is_empty() {
+            effect = if effect.is_empty() { more } else { format!("{effect} | {more}") };
+        }
         let subject = e.subject();
         let subject = esc(&subject);
         writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, effect)?;
@@ -519,7 +566,8 @@ pub fn export(out: &mut dyn Write, ledger: &Ledger) -> Result<()> {
         let v = json!({
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
             "event": r.fact.event, "context": r.fact.context, "prev": hex(&r.prev), "hash": hex(&r.hash),
-            "bytes": hex(&r.bytes),
+            "bytes": hex(&r.bytes), "recorded_at": r.fact.stamp.recorded_at,
+            "late_reason": r.fact.stamp.late_reason, "allow_future": r.fact.stamp.allow_future,
         });
         writeln!(out, "{v}")?;
     }

@@ -289,6 +289,12 @@ impl QuotaState {
         }
     }
 
+    /// Counts a record without applying it (a state of effective time that leaves out the
+    /// records dated after it): `records` stays the position in the ledger.
+    pub fn pass_over(&mut self) {
+        self.records += 1;
+    }
+
     fn stamp(&mut self, fact: &Fact) {
         let at = fact.stamp.at;
         self.last_at = Some(self.last_at.map_or(at, |last| last.max(at)));
@@ -506,5 +512,73 @@ impl QuotaState {
         if let Some(l) = self.licenses.get_mut(license) {
             l.status = status;
         }
+    }
+}
+
+/// What a round's licenses hold: granted (after amendments), ordered, shipped, and what the
+/// ceiling leaves to grant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundUsage {
+    /// Units granted in the round.
+    pub granted: u64,
+    /// Units ordered on its licenses (net of cancellations).
+    pub ordered: u64,
+    /// Units shipped on its licenses.
+    pub shipped: u64,
+    /// `ceiling - granted`.
+    pub left: u64,
+}
+
+impl QuotaState {
+    /// The usage of round `round` of `authority`.
+    pub fn round_usage(&self, authority: &str, round: u64) -> Option<RoundUsage> {
+        let r = self.rounds.get(&(authority.to_string(), round))?;
+        let (mut ordered, mut shipped) = (0u64, 0u64);
+        for l in
+            self.licenses.values().filter(|l| l.authority == authority && l.round == round && l.product == r.product)
+        {
+            ordered = ordered.saturating_add(l.ordered);
+            shipped = shipped.saturating_add(l.shipped);
+        }
+        Some(RoundUsage { granted: r.granted, ordered, shipped, left: r.left() })
+    }
+
+    /// What `party` can still order of each product it holds an active license for, the
+    /// minimum over every gate an order of it must pass: for each authority that licensed the
+    /// party, the remaining summed over the party's active licenses from it (nothing if the
+    /// party is restricted or a policy of that authority denies it); for each other authority
+    /// that licensed the product to anyone (an export gate held by suppliers), the most any
+    /// one licensee has remaining from it (an order goes through one supplier's gate). Caps
+    /// bound grants, not orders: they never bind below the licenses, so they do not appear.
+    pub fn headroom(&self, party: &str) -> BTreeMap<String, u64> {
+        let restricted = self.parties.get(party).is_some_and(|p| p.restricted);
+        // (product, authority, licensee) -> remaining over active licenses.
+        let mut sums: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+        for l in self.licenses.values().filter(|l| l.status == LicenseStatus::Active) {
+            let sum = sums.entry((&l.product, &l.authority, &l.licensee)).or_insert(0);
+            *sum = sum.saturating_add(l.remaining());
+        }
+        let mut out: BTreeMap<String, u64> = BTreeMap::new();
+        let own: Vec<(&str, &str, u64)> =
+            sums.iter().filter(|((_, _, who), _)| *who == party).map(|((p, a, _), s)| (*p, *a, *s)).collect();
+        for &(product, authority, sum) in &own {
+            let denied = restricted || self.denying_policy(party, authority, product).is_some();
+            let h = out.entry(product.to_string()).or_insert(u64::MAX);
+            *h = (*h).min(if denied { 0 } else { sum });
+        }
+        for ((product, authority, _), sum) in &sums {
+            let Some(h) = out.get_mut(*product) else { continue };
+            if own.iter().any(|(p, a, _)| p == product && a == authority) {
+                continue;
+            }
+            let best = sums
+                .iter()
+                .filter(|((p, a, _), _)| p == product && a == authority)
+                .map(|(_, s)| *s)
+                .max()
+                .unwrap_or(*sum);
+            *h = (*h).min(best);
+        }
+        out
     }
 }

@@ -89,8 +89,8 @@ struct Checker<'a> {
 enum Verdict {
     Accepted(Box<Accepted>),
     Skipped,
-    /// The error, and the event's actor and JSON if it was read.
-    Refused(LedgerError, Option<(String, String)>),
+    /// The error, and the event's actor, JSON and `at` if it was read.
+    Refused(LedgerError, Option<(String, String, Timestamp)>),
 }
 
 impl Checker<'_> {
@@ -179,18 +179,29 @@ impl Checker<'_> {
     }
 
     /// A `refused` record for a refusal or an input error.
-    fn refused_fact(&mut self, e: LedgerError, input: Option<(String, String)>) -> Result<Fact, LedgerError> {
-        let (line, rule, message, text, actor) = match e {
+    ///
+    /// Its `at` moves no clock forward: the latest effective time recorded so far; in a ledger
+    /// without records, the refused event's own `at` if it was read and is not ahead of the
+    /// clock, else the clock.
+    fn refused_fact(
+        &mut self,
+        e: LedgerError,
+        input: Option<(String, String, Timestamp)>,
+    ) -> Result<Fact, LedgerError> {
+        let now = self.clock();
+        let (line, rule, message, text, actor, event_at) = match e {
             LedgerError::Refused { line, refusal, .. } => {
-                let (actor, json) = input.unzip();
-                (line, refusal.reason.as_str(), refusal.message, json, actor)
+                let (actor, json, at) = match input {
+                    Some((a, j, t)) => (Some(a), Some(j), Some(t)),
+                    None => (None, None, None),
+                };
+                (line, refusal.reason.as_str(), refusal.message, json, actor, at)
             }
-            LedgerError::Input(e) => (e.line, "invalid_input", e.to_string(), e.raw, None),
+            LedgerError::Input(e) => (e.line, "invalid_input", e.to_string(), e.raw, None, None),
             other => return Err(other),
         };
         self.refusals.push((line, rule));
-        let now = self.clock();
-        let at = self.state.last_at.map_or(now, |last| last.max(now));
+        let at = self.state.last_at.or(event_at.filter(|t| *t <= now)).unwrap_or(now);
         let mut stamp = Stamp::new(at, actor.unwrap_or_else(|| REFUSAL_ACTOR.to_string()), None);
         stamp.recorded_at = Some(now);
         let event = Event::Refused {
@@ -243,7 +254,7 @@ fn cut(text: &str, max: usize) -> String {
 
 /// A refusal, keeping the event's actor and its JSON for a `refused` record.
 fn refused_with(line: u64, stamp: &Stamp, event: &Event, refusal: Refusal) -> Verdict {
-    Verdict::Refused(refused(line, event, refusal), Some((stamp.actor.clone(), event_json(stamp, event))))
+    Verdict::Refused(refused(line, event, refusal), Some((stamp.actor.clone(), event_json(stamp, event), stamp.at)))
 }
 
 /// The event as a JSON line (its stamp's `at`, `actor` and `key` included).

@@ -399,20 +399,55 @@ impl Ledger {
         Ok(state)
     }
 
-    /// Applies records from `state.records` up to (not including) `stop`, stopping early at
-    /// the first record after `time`.
+    /// Applies records from `state.records` up to (not including) `stop`; with `time`, only
+    /// those whose effective time is at or before it (a record after it is passed over but
+    /// counted, so `records` stays a position). The walk stops at the first record after
+    /// `time` unless the ledger holds late entries, which may lie before `time` further on.
     fn replay_into(&self, state: &mut QuotaState, stop: u64, time: Option<Timestamp>) -> Result<(), LedgerError> {
         if state.records >= stop {
             return Ok(());
         }
+        let late_ahead = time.is_some() && self.state()?.late_entries > state.late_entries;
         for item in Records::unhashed(self, state.records, stop)? {
             let r = item?;
             if time.is_some_and(|t| r.fact.stamp.at > t) {
-                break;
+                if !late_ahead {
+                    break;
+                }
+                state.pass_over();
+                continue;
             }
             state.apply(&r.fact);
         }
         Ok(())
+    }
+
+    /// How many records the ledger had recorded by `t`: the longest prefix whose records'
+    /// ledger clock (`recorded_at`; `at` for records of format 1, which kept none) is at or
+    /// before `t`. The clock never goes backwards, so this is a binary search.
+    pub fn known_records(&self, t: Timestamp) -> Result<u64, LedgerError> {
+        let source = RecordSource::of(self);
+        let (mut lo, mut hi) = (0u64, self.head.records);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if source.recorded_at(mid)? <= t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The quota state of what had been recorded by `known_at`, at the head of that prefix or
+    /// after `as_of` within it ("what did the ledger say on 1 March about 15 February").
+    pub fn state_known_at(&self, known_at: Timestamp, as_of: Option<AsOf>) -> Result<QuotaState, LedgerError> {
+        let known = self.known_records(known_at)?;
+        match as_of {
+            None => self.state_replayed_from_snapshot(known, None),
+            Some(AsOf::Seq(n)) => self.state_replayed_from_snapshot(known.min(n.saturating_add(1)), None),
+            Some(AsOf::Time(t)) => self.state_replayed_from_snapshot(known, Some(t)),
+        }
     }
 
     /// The quota state after a point in history, replayed from the nearest earlier snapshot.
@@ -589,6 +624,14 @@ impl RecordSource {
         let bytes = store::locate::record_bytes(self.disk.as_ref(), &self.segments, &self.tree, seq)?;
         let record = crate::format::record::Record::decode(&bytes).map_err(undecodable)?;
         Ok(shipment_of(&record.into_fact().map_err(undecodable)?))
+    }
+
+    /// The ledger clock of the committed record at `seq` (`at` for format 1).
+    pub(crate) fn recorded_at(&self, seq: u64) -> Result<Timestamp, LedgerError> {
+        let undecodable = |error| IntegrityError::Record { seq, fault: Fault::Undecodable(error) };
+        let bytes = store::locate::record_bytes(self.disk.as_ref(), &self.segments, &self.tree, seq)?;
+        let fact = crate::format::record::Record::decode(&bytes).and_then(|r| r.into_fact()).map_err(undecodable)?;
+        Ok(fact.stamp.recorded_at.unwrap_or(fact.stamp.at))
     }
 
     /// What a correction at `records` (the next seq) referring to `refers_to` finds: `None` if

@@ -355,9 +355,7 @@ fn rule_text(r: &Rule) -> String {
         Rule::MaxPerOrder { units } => format!("at most {} per order", thousands(u128::from(*units))),
         Rule::EndUse { text } => format!("end use: {text}"),
         Rule::Reporting { text } => format!("reporting: {text}"),
-        Rule::MaxShipments { count } => {
-            format!("at most {} shipments", thousands(u128::from(*count)))
-        }
+        Rule::MaxShipments { count } => format!("at most {} shipments", thousands(u128::from(*count))),
     }
 }
 
