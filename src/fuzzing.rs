@@ -113,7 +113,9 @@ pub fn jsonl(data: &[u8]) {
         let Ok(context) = admission.check(&state, lookup, &input.stamp, &input.event, input.flags) else {
             continue;
         };
-        let fact = Fact { stamp: input.stamp, event: input.event, context };
+        // The ledger stamps every accepted fact with its clock (format 2 stores it).
+        let stamp = Stamp { recorded_at: Some(admission.now()), ..input.stamp };
+        let fact = Fact { stamp, event: input.event, context };
         if let Some((order, row)) = OrderRow::after(&fact, before) {
             orders.insert(order.to_string(), row);
         }

@@ -1,8 +1,10 @@
 //! Property tests:
-//! (a) random valid event sequences appended in random batches: the ledger's state equals the
-//!     state kept incrementally with `apply`, at the head and as of any earlier seq or time,
-//!     and `verify` passes;
-//! (b) encode then decode is the identity for random records;
+//! (a) random valid event sequences (rounds, policies, exemptions, caps, two-gate and held
+//!     orders, finalizations that open or release them, corrections and late entries among
+//!     them) appended in random batches: the ledger's state equals the state kept
+//!     incrementally with `apply`, at the head and as of any earlier seq or time, and `verify`
+//!     passes;
+//! (b) encode then decode is the identity for random records of both formats;
 //! (c) flipping any single byte of an encoded record (or its hash) fails the chain check;
 //! (d) output over extreme values (quantities near u64::MAX): `state` (text and JSON) of any
 //!     quota state, even one no rule allows, and `state`, `log`, `replay` and `export` of a
@@ -10,66 +12,91 @@
 
 use proptest::prelude::*;
 use quotaledger::domain::{
-    check, ConditionStatus, Day, Event, Fact, InputFlags, LicenseStatus, OrderRow, QuotaState, Rule, Stamp, Timestamp,
+    check_with, ConditionStatus, Context, Day, Deny, Event, Fact, Gates, InputFlags, LicenseStatus, Lookup, OrderRow,
+    OrderStatus, QuotaState, Rule, Stamp, Target, Timestamp,
 };
 use quotaledger::format::chain::{record_hash, ChainCursor};
-use quotaledger::format::codec;
-use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
+use quotaledger::format::record::{Record, RecordV1, RecordV2, WireContext, WireEvent, WireRule};
 use quotaledger::jsonl::InputEvent;
 use quotaledger::ledger::{AsOf, Ledger};
-use quotaledger::limits::RECORD_BYTES_MAX;
 use quotaledger::store::OpenMode;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 // ---------------------------------------------------------------------------------------------
 // (a) Valid event sequences.
 // ---------------------------------------------------------------------------------------------
+
+/// The authorities of the generated world: CN grants import licenses (in rounds, under caps
+/// and policies once those exist), US export licenses (a second gate of the same buyer).
+const CN: &str = "CN-MOFCOM";
+const US: &str = "US-BIS";
+const PRODUCT: &str = "H200";
 
 /// One step of a story, as random numbers; `interpret` turns it into an event that is valid
 /// in the state the steps before it left (falling back to registering a party, which always
 /// is).
 #[derive(Clone, Debug)]
 enum Op {
-    Party,
+    Party(u8),
     Restrict(u32),
-    Grant(u32, u32),
+    Grant(u32, u32, bool),
     Condition(u32, u8, u8, u8, bool),
     Finalize(u32),
     Withdraw(u32),
-    Place(u32, u32, u8),
+    /// license, quantity, extra domestic units, second gate, hold.
+    Place(u32, u32, u8, u32, bool),
     Ship(u32, u32),
     Cancel(u32),
     Amend(u32, u32),
     Suspend(u32),
     Reinstate(u32),
     Revoke(u32),
+    OpenRound(u32),
+    CloseRound(u32),
+    Policy(u8),
+    Lift(u32),
+    Exempt(u32, u32),
+    Cap(u32),
+    Correct(u32, u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     let n = any::<u32>;
     prop_oneof![
-        3 => Just(Op::Party),
+        4 => any::<u8>().prop_map(Op::Party),
         1 => n().prop_map(Op::Restrict),
-        4 => (n(), n()).prop_map(|(a, b)| Op::Grant(a, b)),
-        3 => (n(), any::<u8>(), any::<u8>(), any::<u8>(), any::<bool>())
+        5 => (n(), n(), any::<bool>()).prop_map(|(a, b, us)| Op::Grant(a, b, us)),
+        4 => (n(), any::<u8>(), any::<u8>(), any::<u8>(), any::<bool>())
             .prop_map(|(a, k, x, y, f)| Op::Condition(a, k, x, y, f)),
-        3 => n().prop_map(Op::Finalize),
+        4 => n().prop_map(Op::Finalize),
         1 => n().prop_map(Op::Withdraw),
-        8 => (n(), n(), any::<u8>()).prop_map(|(a, b, c)| Op::Place(a, b, c)),
+        10 => (n(), n(), any::<u8>(), n(), any::<bool>()).prop_map(|(a, b, c, d, h)| Op::Place(a, b, c, d, h)),
         5 => (n(), n()).prop_map(|(a, b)| Op::Ship(a, b)),
         2 => n().prop_map(Op::Cancel),
         2 => (n(), n()).prop_map(|(a, b)| Op::Amend(a, b)),
-        2 => n().prop_map(Op::Suspend),
-        2 => n().prop_map(Op::Reinstate),
+        1 => n().prop_map(Op::Suspend),
+        1 => n().prop_map(Op::Reinstate),
         1 => n().prop_map(Op::Revoke),
+        1 => n().prop_map(Op::OpenRound),
+        1 => n().prop_map(Op::CloseRound),
+        1 => any::<u8>().prop_map(Op::Policy),
+        1 => n().prop_map(Op::Lift),
+        1 => (n(), n()).prop_map(|(a, b)| Op::Exempt(a, b)),
+        1 => n().prop_map(Op::Cap),
+        3 => (n(), n()).prop_map(|(a, b)| Op::Correct(a, b)),
     ]
 }
 
-/// The generator's model: the projection, the order rows, and counters for fresh ids.
+/// The generator's model: the projection and what the ledger keeps beside it (order rows,
+/// shipments by seq, corrected seqs), and counters for fresh ids.
 #[derive(Default)]
 struct Model {
     state: QuotaState,
     orders: BTreeMap<String, OrderRow>,
+    shipments: BTreeMap<u64, (String, u64)>,
+    corrected: BTreeMap<u64, u64>,
+    /// Shipments recorded per license (corrections aside): an independent count.
+    shipment_count: BTreeMap<String, u64>,
     next_id: u64,
 }
 
@@ -108,56 +135,82 @@ impl Model {
         out
     }
 
-    /// Orders neither cancelled nor fully shipped; `active`: on an active license only.
-    fn open_orders(&self, active: bool) -> Vec<String> {
+    /// A license `buyer` may place an order on now (pending conditions aside when `hold`).
+    fn gate_open(&self, id: &str, buyer: &str, hold: bool) -> bool {
+        let l = &self.state.licenses[id];
+        l.status == LicenseStatus::Active
+            && l.remaining() > 0
+            && (hold || l.pending().is_none())
+            && self.state.denying_policy(buyer, &l.authority, &l.product).is_none()
+    }
+
+    /// Open orders (not fully shipped) whose every gate allows one more shipment.
+    fn shippable_orders(&self) -> Vec<String> {
+        let gate_ok = |id: &str| {
+            let l = &self.state.licenses[id];
+            l.status == LicenseStatus::Active && l.shipments_allowed().is_none_or(|n| l.shipments < n)
+        };
         self.orders
             .iter()
-            .filter(|(_, o)| o.is_open())
-            .filter(|(_, o)| !active || self.state.licenses[&o.license].status == LicenseStatus::Active)
+            .filter(|(_, o)| o.is_open() && o.licenses.iter().all(gate_ok))
             .map(|(id, _)| id.clone())
             .collect()
     }
 
+    /// The open rounds of CN for the product, with what is left in them.
+    fn open_rounds(&self) -> Vec<(u64, u64)> {
+        let rounds = self.state.rounds.iter();
+        rounds
+            .filter(|((a, _), r)| a == CN && r.open && r.product == PRODUCT)
+            .map(|((_, n), r)| (*n, r.left()))
+            .collect()
+    }
+
+    /// Most units `licensee` may still be granted by `authority` under its cap.
+    fn cap_room(&self, licensee: &str, authority: &str) -> u64 {
+        match self.state.caps.get(&(authority.to_string(), PRODUCT.to_string())) {
+            Some(&cap) => cap.saturating_sub(self.state.holding(licensee, authority, PRODUCT)),
+            None => u64::MAX,
+        }
+    }
+
     fn interpret(&mut self, op: &Op) -> Event {
-        self.try_interpret(op).unwrap_or_else(|| {
-            let party = self.fresh("p");
-            Event::PartyRegistered {
-                // Names differ: a party whose name looks like another's is refused at append.
-                name: format!("Party {party} Ltd."),
-                party,
-                country: "CN".into(),
-                state_backed: false,
-                sector: "internet".into(),
-            }
-        })
+        self.try_interpret(op).unwrap_or_else(|| self.party(0))
+    }
+
+    /// A new party: private (internet), state-backed telecom or a defense firm.
+    fn party(&mut self, kind: u8) -> Event {
+        let party = self.fresh("p");
+        let (state_backed, sector) = match kind % 4 {
+            0 | 1 => (false, "internet"),
+            2 => (true, "telecom"),
+            _ => (false, "defense"),
+        };
+        // Names differ: a party whose name looks like another's is refused at append.
+        Event::PartyRegistered {
+            name: format!("Party {party} Ltd."),
+            party,
+            country: "CN".into(),
+            state_backed,
+            sector: sector.into(),
+        }
     }
 
     fn try_interpret(&mut self, op: &Op) -> Option<Event> {
         let s = &self.state;
         Some(match *op {
-            Op::Party => return None,
+            Op::Party(kind) => self.party(kind),
             Op::Restrict(i) => {
                 Event::PartyRestricted { party: pick(self.unrestricted_parties(), i)?, reason: "restricted".into() }
             }
-            Op::Grant(i, q) => {
-                let licensee = pick(self.unrestricted_parties(), i)?;
-                Event::LicenseGranted {
-                    license: self.fresh("L"),
-                    authority: "CN-MOFCOM".into(),
-                    licensee,
-                    product: "H200".into(),
-                    quantity: 1 + u64::from(q % 1_000_000),
-                    valid_from: Day::parse("2026-01-01").unwrap(),
-                    valid_until: Day::parse("2030-12-31").unwrap(),
-                    round: 1 + u64::from(q % 3),
-                }
-            }
+            Op::Grant(i, q, us) => self.grant(i, q, us)?,
             Op::Condition(i, kind, x, y, is_final) => {
                 let license = pick(self.licenses_where(|l| l.status != LicenseStatus::Revoked), i)?;
-                let rule = match kind % 4 {
+                let rule = match kind % 5 {
                     0 => Rule::BundleRatio { domestic: 1 + u64::from(x % 3), per: 1 + u64::from(y % 5) },
                     1 => Rule::MaxPerOrder { units: 1 + u64::from(x) * 1_000 + u64::from(y) },
                     2 => Rule::EndUse { text: "data-centre use".into() },
+                    3 => Rule::MaxShipments { count: 1 + u64::from(x % 4) },
                     _ => Rule::Reporting { text: "quarterly report".into() },
                 };
                 Event::ConditionAdded { license, condition: self.fresh("C"), rule, is_final }
@@ -170,55 +223,25 @@ impl Model {
                 let (license, condition) = pick(self.conditions_where(|c| c != ConditionStatus::Withdrawn), i)?;
                 Event::ConditionWithdrawn { license, condition, reason: "withdrawn".into() }
             }
-            Op::Place(i, q, extra) => {
-                let license = pick(
-                    self.licenses_where(|l| {
-                        l.status == LicenseStatus::Active
-                            && !s.parties[&l.licensee].restricted
-                            && l.conditions.iter().all(|c| c.status != ConditionStatus::Pending)
-                            && l.remaining() > 0
-                    }),
-                    i,
-                )?;
-                let l = &s.licenses[&license];
-                let finals = || l.conditions.iter().filter(|c| c.status == ConditionStatus::Final);
-                let cap = finals()
-                    .filter_map(|c| match c.rule {
-                        Rule::MaxPerOrder { units } => Some(units),
-                        _ => None,
-                    })
-                    .fold(l.remaining(), u64::min);
-                let quantity = 1 + u64::from(q) % cap;
-                let need = finals()
-                    .filter_map(|c| match c.rule {
-                        Rule::BundleRatio { domestic, per } => Some((quantity * domestic).div_ceil(per)),
-                        _ => None,
-                    })
-                    .fold(1, u64::max);
-                Event::OrderPlaced {
-                    order: self.fresh("O"),
-                    license,
-                    quantity,
-                    domestic_quantity: need + u64::from(extra % 3),
-                    supplier: "nvidia".into(),
-                }
-            }
+            Op::Place(i, q, extra, second, hold) => self.place(i, q, extra, second, hold)?,
             Op::Ship(i, q) => {
-                let order = pick(self.open_orders(true), i)?;
+                let order = pick(self.shippable_orders(), i)?;
                 let unshipped = self.orders[&order].unshipped();
                 Event::ShipmentRecorded { order, quantity: 1 + u64::from(q) % unshipped }
             }
             Op::Cancel(i) => {
-                Event::OrderCancelled { order: pick(self.open_orders(false), i)?, reason: "cancel".into() }
+                let cancellable = self.orders.iter().filter(|(_, o)| o.is_open() || o.status == OrderStatus::Held);
+                let order = pick(cancellable.map(|(id, _)| id.clone()).collect(), i)?;
+                Event::OrderCancelled { order, reason: "cancel".into() }
             }
             Op::Amend(i, q) => {
                 let license = pick(self.licenses_where(|l| l.status != LicenseStatus::Revoked), i)?;
-                let committed = s.licenses[&license].ordered();
-                Event::QuotaAmended {
-                    license,
-                    quantity: (committed + u64::from(q % 100_000)).max(1),
-                    reason: "amended".into(),
-                }
+                let l = &s.licenses[&license];
+                let left = s.round_of(l).map_or(u64::MAX, |r| r.left());
+                let cap = self.cap_room(&l.licensee, &l.authority);
+                let most = l.quantity.saturating_add(left.min(cap));
+                let quantity = (l.ordered() + u64::from(q % 100_000)).min(most).max(l.ordered()).max(1);
+                Event::QuotaAmended { license, quantity, reason: "amended".into() }
             }
             Op::Suspend(i) => Event::LicenseSuspended {
                 license: pick(self.licenses_where(|l| l.status == LicenseStatus::Active), i)?,
@@ -232,24 +255,191 @@ impl Model {
                 license: pick(self.licenses_where(|l| l.status != LicenseStatus::Revoked), i)?,
                 reason: "breach".into(),
             },
+            Op::OpenRound(q) => {
+                let round = (1..=4).find(|r| !s.rounds.contains_key(&(CN.to_string(), *r)))?;
+                let granted: u64 = s
+                    .licenses
+                    .values()
+                    .filter(|l| l.authority == CN && l.round == round && l.product == PRODUCT)
+                    .map(|l| l.quantity)
+                    .sum();
+                Event::RoundOpened {
+                    authority: CN.into(),
+                    round,
+                    product: PRODUCT.into(),
+                    ceiling: granted + 1 + u64::from(q % 2_000_000),
+                }
+            }
+            Op::CloseRound(i) => {
+                let (round, _) = pick(self.open_rounds(), i)?;
+                Event::RoundClosed { authority: CN.into(), round }
+            }
+            Op::Policy(bits) => {
+                let mut sectors = Vec::new();
+                if bits & 2 != 0 {
+                    sectors.push("telecom".to_string());
+                }
+                if bits & 4 != 0 {
+                    sectors.push("defense".to_string());
+                }
+                let deny = Deny { state_backed: bits & 1 != 0 || sectors.is_empty(), sectors };
+                let policy = self.fresh("P");
+                Event::PolicySet { policy, authority: CN.into(), product: PRODUCT.into(), deny, reason: "soe".into() }
+            }
+            Op::Lift(i) => {
+                let live = s.policies.iter().filter(|(_, p)| !p.lifted).map(|(id, _)| id.clone()).collect();
+                Event::PolicyLifted { policy: pick(live, i)?, reason: "lifted".into() }
+            }
+            Op::Exempt(i, j) => {
+                let live = s.policies.iter().filter(|(_, p)| !p.lifted).map(|(id, _)| id.clone()).collect();
+                let policy = pick(live, i)?;
+                let p = &s.policies[&policy];
+                let parties = s.parties.keys().filter(|id| !p.exemptions.contains(*id)).cloned().collect();
+                Event::ExemptionGranted { policy, party: pick(parties, j)?, reason: "research".into() }
+            }
+            Op::Cap(q) => {
+                let held = s.holdings.iter().filter(|((_, a, p), _)| a == CN && p == PRODUCT).map(|(_, h)| *h).max();
+                let per_party = held.unwrap_or(0).max(1) + u64::from(q % 500_000);
+                Event::CapSet { authority: CN.into(), product: PRODUCT.into(), per_party }
+            }
+            Op::Correct(i, q) => {
+                let open = self
+                    .shipments
+                    .iter()
+                    .filter(|(seq, (order, _))| !self.corrected.contains_key(seq) && !self.orders[order].cancelled());
+                let (refers_to, (order, units)) = pick(open.map(|(s, o)| (*s, o.clone())).collect(), i)?;
+                let row = &self.orders[&order];
+                let most = row.quantity - (row.shipped - units);
+                Event::ShipmentCorrected {
+                    refers_to,
+                    quantity: u64::from(q) % (most + 1),
+                    reason: "weighbill".into(),
+                    approved_by: "officer-2".into(),
+                }
+            }
         })
+    }
+
+    /// A grant within the authority's open round (once it has rounds) and the licensee's cap,
+    /// to a party no policy denies.
+    fn grant(&mut self, i: u32, q: u32, us: bool) -> Option<Event> {
+        let authority = if us { US } else { CN };
+        let s = &self.state;
+        let eligible =
+            self.unrestricted_parties().into_iter().filter(|p| s.denying_policy(p, authority, PRODUCT).is_none());
+        let licensee = pick(eligible.collect(), i)?;
+        let (round, left) = if s.has_rounds(authority, PRODUCT) {
+            pick(self.open_rounds().into_iter().filter(|(_, left)| *left > 0).collect(), q)?
+        } else {
+            (1 + u64::from(q % 3), u64::MAX)
+        };
+        let most = left.min(self.cap_room(&licensee, authority)).min(1_000_000);
+        if most == 0 {
+            return None;
+        }
+        Some(Event::LicenseGranted {
+            license: self.fresh(if us { "US" } else { "L" }),
+            authority: authority.into(),
+            licensee,
+            product: PRODUCT.into(),
+            quantity: 1 + u64::from(q) % most,
+            valid_from: Day::parse("2026-01-01").unwrap(),
+            valid_until: Day::parse("2030-12-31").unwrap(),
+            round,
+        })
+    }
+
+    /// An order through the buyer's license and, maybe, another license of the buyer's (its
+    /// export license): within every gate's remaining and final rules; held when asked.
+    fn place(&mut self, i: u32, q: u32, extra: u8, second: u32, hold: bool) -> Option<Event> {
+        let s = &self.state;
+        let firsts = self.licenses_where(|l| !s.parties[&l.licensee].restricted);
+        let firsts: Vec<String> =
+            firsts.into_iter().filter(|id| self.gate_open(id, &s.licenses[id].licensee, hold)).collect();
+        let first = pick(firsts, i)?;
+        let buyer = s.licenses[&first].licensee.clone();
+        let mut licenses = vec![first.clone()];
+        if second % 3 == 0 {
+            let others = self
+                .licenses_where(|l| l.licensee == buyer)
+                .into_iter()
+                .filter(|id| *id != first && self.gate_open(id, &buyer, hold));
+            if let Some(other) = pick(others.collect(), second / 3) {
+                licenses.push(other);
+            }
+        }
+        let gates: Vec<_> = licenses.iter().map(|id| &s.licenses[id]).collect();
+        let finals = || gates.iter().flat_map(|l| l.finals());
+        let most = finals()
+            .filter_map(|c| match c.rule {
+                Rule::MaxPerOrder { units } => Some(units),
+                _ => None,
+            })
+            .chain(gates.iter().map(|l| l.remaining()))
+            .fold(u64::MAX, u64::min);
+        let quantity = 1 + u64::from(q) % most;
+        let need = finals()
+            .filter_map(|c| match c.rule {
+                Rule::BundleRatio { domestic, per } => Some((quantity * domestic).div_ceil(per)),
+                _ => None,
+            })
+            .fold(0, u64::max);
+        Some(Event::OrderPlaced {
+            order: self.fresh("O"),
+            licenses: Gates(licenses),
+            quantity,
+            domestic_quantity: need + u64::from(extra % 3),
+            supplier: "nvidia".into(),
+            hold,
+        })
+    }
+
+    /// The earliest `at` a late entry of `event` may carry: not before its order's placement.
+    fn not_before(&self, event: &Event) -> Option<Timestamp> {
+        self.orders.get(event.order()?)?.placed_at
     }
 
     /// Checks (it must be accepted: the generator is valid by construction) and applies.
     fn accept(&mut self, stamp: Stamp, event: Event) -> Fact {
-        let row = event.order().and_then(|o| self.orders.get(o));
-        let context = check(&self.state, row, &stamp, &event)
+        let seq = self.state.records;
+        let target = match &event {
+            Event::ShipmentCorrected { refers_to, .. } => Some(Target {
+                seq: *refers_to,
+                shipment: self.shipments.get(refers_to).cloned(),
+                corrected_by: self.corrected.get(refers_to).copied(),
+            }),
+            _ => None,
+        };
+        let order_id = match &target {
+            Some(Target { shipment: Some((o, _)), .. }) => Some(o.clone()),
+            _ => event.order().map(str::to_string),
+        };
+        let row = order_id.as_ref().and_then(|o| self.orders.get(o));
+        let lookup = Lookup { order: row, target: target.as_ref() };
+        let context = check_with(&self.state, lookup, &stamp, &event)
             .unwrap_or_else(|r| panic!("the generator made an invalid {}: {}", event.type_name(), r.message));
         let fact = Fact { stamp, event, context };
-        match &fact.event {
-            Event::OrderPlaced { order, license, quantity, .. } => {
-                self.orders.insert(
-                    order.clone(),
-                    OrderRow { license: license.clone(), quantity: *quantity, shipped: 0, cancelled: false },
-                );
+        let before = order_id.and_then(|o| self.orders.get(&o).cloned());
+        if let Some((id, row)) = OrderRow::after(&fact, before) {
+            self.orders.insert(id.to_string(), row);
+        }
+        if let Context::Resolved { opened, released } = &fact.context {
+            for (id, open) in opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false))) {
+                let row = self.orders.remove(id).expect("a held order has a row");
+                self.orders.insert(id.clone(), row.resolved(open));
             }
-            Event::OrderCancelled { order, .. } => self.orders.get_mut(order).unwrap().cancelled = true,
-            Event::ShipmentRecorded { order, quantity } => self.orders.get_mut(order).unwrap().shipped += quantity,
+        }
+        match (&fact.event, &fact.context) {
+            (Event::ShipmentRecorded { order, quantity }, Context::Shipment { licenses }) => {
+                self.shipments.insert(seq, (order.clone(), *quantity));
+                for l in licenses.iter() {
+                    *self.shipment_count.entry(l.to_string()).or_default() += 1;
+                }
+            }
+            (Event::ShipmentCorrected { refers_to, quantity, .. }, Context::Correction { order, .. }) => {
+                self.shipments.insert(seq, (order.clone(), *quantity));
+                self.corrected.insert(*refers_to, seq);
+            }
             _ => {}
         }
         self.state.apply(&fact);
@@ -264,22 +454,35 @@ struct Story {
     states: Vec<QuotaState>,
     /// The order rows the generator kept, independent of the projection.
     orders: BTreeMap<String, OrderRow>,
+    /// Shipments recorded per license.
+    shipment_count: BTreeMap<String, u64>,
 }
 
 fn story() -> impl Strategy<Value = Story> {
-    prop::collection::vec((op(), 0u32..3_600, any::<bool>()), 1..100).prop_map(|steps| {
+    prop::collection::vec((op(), 0u32..3_600, any::<bool>(), 0u8..8), 1..100).prop_map(|steps| {
         let mut m = Model::default();
-        let mut at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let start = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let (mut facts, mut states) = (Vec::new(), Vec::new());
-        for (i, (op, dt, keyed)) in steps.iter().enumerate() {
-            // Time stands still (dt = 0) or moves forward, never back.
-            at = Timestamp { secs: at.secs + i64::from(*dt), nanos: 0 };
+        for (i, (op, dt, keyed, late)) in steps.iter().enumerate() {
             let event = m.interpret(op);
-            let stamp = Stamp { at, actor: "prop".into(), key: keyed.then(|| format!("key-{i}")) };
+            let last = m.state.last_at.unwrap_or(start);
+            let mut stamp = Stamp::new(last, "prop", keyed.then(|| format!("key-{i}")));
+            if *late == 0 {
+                // A late entry (one step in eight): dated back, never before the story starts
+                // nor before the order it names was placed.
+                let back = Timestamp { secs: (last.secs - i64::from(*dt) * 10).max(start.secs), nanos: 0 };
+                stamp.at = m.not_before(&event).map_or(back, |placed| back.max(placed));
+                if stamp.at < last {
+                    stamp.late_reason = Some(format!("found late ({i})"));
+                }
+            } else {
+                // Time stands still (dt = 0) or moves forward.
+                stamp.at = Timestamp { secs: last.secs + i64::from(*dt), nanos: 0 };
+            }
             facts.push(m.accept(stamp, event));
             states.push(m.state.clone());
         }
-        Story { facts, states, orders: m.orders }
+        Story { facts, states, orders: m.orders, shipment_count: m.shipment_count }
     })
 }
 
@@ -291,6 +494,19 @@ fn append(ledger: &mut Ledger, facts: &[Fact], first_line: u64) {
     let report = ledger.append(events).expect("a valid batch is appended");
     assert_eq!(report.appended, facts.len() as u64);
     assert!(report.skipped.is_empty());
+}
+
+/// The state without the ledger clock's reading (`recorded_at` is the appending machine's,
+/// which the model does not know).
+fn unclocked(mut s: QuotaState) -> QuotaState {
+    s.last_recorded_at = None;
+    s
+}
+
+/// The seq after which `AsOf::Time(t)` stops: the records before the first one dated after
+/// `t` (a late entry after it is not taken in).
+fn prefix_until(facts: &[Fact], t: Timestamp) -> usize {
+    facts.iter().position(|f| f.stamp.at > t).unwrap_or(facts.len())
 }
 
 proptest! {
@@ -313,22 +529,23 @@ proptest! {
             done += n;
             let last = done as u64 - 1;
             let expected = &story.states[done - 1];
-            prop_assert_eq!(&ledger.state().unwrap(), expected);
-            prop_assert_eq!(&ledger.state_as_of(AsOf::Seq(last)).unwrap(), expected);
+            prop_assert_eq!(&unclocked(ledger.state().unwrap()), expected);
+            prop_assert_eq!(&unclocked(ledger.state_as_of(AsOf::Seq(last)).unwrap()), expected);
             prop_assert_eq!(ledger.head().records, done as u64);
         }
 
-        // As of any earlier seq, and as of that record's time (which takes in every later record
-        // at the same instant).
+        // As of any earlier seq, and as of that record's time.
         let k = probe.index(story.facts.len());
-        prop_assert_eq!(&ledger.state_as_of(AsOf::Seq(k as u64)).unwrap(), &story.states[k]);
+        prop_assert_eq!(&unclocked(ledger.state_as_of(AsOf::Seq(k as u64)).unwrap()), &story.states[k]);
         let t = story.facts[k].stamp.at;
-        let last_at_t = story.facts.iter().rposition(|f| f.stamp.at <= t).unwrap();
-        prop_assert_eq!(&ledger.state_as_of(AsOf::Time(t)).unwrap(), &story.states[last_at_t]);
+        let p = prefix_until(&story.facts, t);
+        let expected = if p == 0 { QuotaState::default() } else { story.states[p - 1].clone() };
+        prop_assert_eq!(unclocked(ledger.state_as_of(AsOf::Time(t)).unwrap()), expected);
 
-        // An independent reference for the projection: each license's quantity is its last
-        // grant or amendment; ordered is, over its orders, the quantity (or only what was
-        // shipped, for a cancelled order); remaining = quantity - ordered.
+        // An independent reference for the projection, from the order rows: each license's
+        // quantity is its last grant or amendment; ordered is, over its orders, the quantity
+        // of an open or held one, what was shipped of a cancelled one, nothing of a released
+        // one; held is the quantity of its held orders; shipped counts corrections.
         let head_state = ledger.state().unwrap();
         let mut quantity = BTreeMap::new();
         for f in &story.facts {
@@ -341,15 +558,52 @@ proptest! {
         }
         prop_assert_eq!(head_state.licenses.len(), quantity.len());
         for (id, l) in &head_state.licenses {
-            let mine = story.orders.values().filter(|o| &o.license == id);
-            let ordered: u64 = mine.clone().map(|o| if o.cancelled { o.shipped } else { o.quantity }).sum();
+            let mine = story.orders.values().filter(|o| o.licenses.contains(id));
+            let ordered: u64 = mine.clone().map(|o| match o.status {
+                OrderStatus::Open | OrderStatus::Held => o.quantity,
+                OrderStatus::Cancelled => o.shipped,
+                OrderStatus::Released => 0,
+            }).sum();
+            let held: u64 = mine.clone().filter(|o| o.status == OrderStatus::Held).map(|o| o.quantity).sum();
             let shipped: u64 = mine.map(|o| o.shipped).sum();
             prop_assert_eq!(l.quantity, quantity[id]);
-            prop_assert_eq!((l.ordered(), l.shipped, l.remaining()), (ordered, shipped, quantity[id] - ordered));
+            let remaining = if l.status == LicenseStatus::Revoked { 0 } else { quantity[id] - ordered };
+            prop_assert_eq!((l.ordered(), l.held, l.shipped, l.remaining()), (ordered, held, shipped, remaining));
+            prop_assert_eq!(l.shipments, story.shipment_count.get(id).copied().unwrap_or(0));
         }
+        // Rounds hold the quantities of their licenses, parties what they were granted.
+        for ((authority, n), r) in &head_state.rounds {
+            let granted: u64 = head_state.licenses.values()
+                .filter(|l| &l.authority == authority && l.round == *n && l.product == r.product)
+                .map(|l| l.quantity).sum();
+            prop_assert_eq!(r.granted, granted);
+            prop_assert!(r.granted <= r.ceiling);
+        }
+        for ((party, authority, product), h) in &head_state.holdings {
+            let granted: u64 = head_state.licenses.values()
+                .filter(|l| &l.licensee == party && &l.authority == authority && &l.product == product)
+                .map(|l| l.quantity).sum();
+            prop_assert_eq!(*h, granted);
+            if let Some(cap) = head_state.caps.get(&(authority.clone(), product.clone())) {
+                prop_assert!(h <= cap, "{} holds {} over the cap {}", party, h, cap);
+            }
+        }
+        let held_orders: BTreeSet<&String> =
+            story.orders.iter().filter(|(_, o)| o.status == OrderStatus::Held).map(|(id, _)| id).collect();
+        prop_assert_eq!(head_state.held.keys().collect::<BTreeSet<_>>(), held_orders);
 
-        // The records read back are the facts, context included.
+        // The records read back are the facts, context included, and carry the ledger clock,
+        // never going backwards.
         let stored: Vec<Fact> = ledger.records(0).unwrap().map(|r| r.unwrap().fact).collect();
+        let clocks: Vec<Timestamp> = stored.iter().map(|f| f.stamp.recorded_at.expect("format 2")).collect();
+        prop_assert!(clocks.windows(2).all(|w| w[0] <= w[1]), "recorded_at went backwards");
+        let stored: Vec<Fact> = stored
+            .into_iter()
+            .map(|mut f| {
+                f.stamp.recorded_at = None;
+                f
+            })
+            .collect();
         prop_assert_eq!(&stored, &story.facts);
 
         let head = ledger.head();
@@ -360,7 +614,7 @@ proptest! {
         // And after closing and reopening.
         drop(ledger);
         let ledger = Ledger::open(&path, OpenMode::MustExist, None).unwrap();
-        prop_assert_eq!(&ledger.state().unwrap(), story.states.last().unwrap());
+        prop_assert_eq!(&unclocked(ledger.state().unwrap()), story.states.last().unwrap());
         prop_assert_eq!(ledger.head(), head);
     }
 }
