@@ -607,7 +607,7 @@ fn a_full_disk_fails_the_append_with_exit_4_and_keeps_the_old_head() {
     }
     let input = dir.path().join("in.jsonl");
     let t0 = 16_000_000; // 2026-08-05, after the story and the license
-    // An export license: the story's CN-MOFCOM grants of H200 go through its rounds and cap.
+                         // An export license: the story's CN-MOFCOM grants of H200 go through its rounds and cap.
     let preamble = preamble("acme", "L-1").replace("2026-01-10", "2026-08-01").replace("CN-MOFCOM", "US-BIS");
     write(&input, preamble + &orders("f", "L-1", 0, 1_500, t0));
     for attempt in 0..2 {
