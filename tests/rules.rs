@@ -1560,8 +1560,8 @@ mod binary {
         assert_eq!(ok(ledger, &["export"]), export, "the export changed after {expected}");
     }
 
-    /// The story's head is 2026-04-01T01:10:00Z; these events come after it.
-    const AT: &str = "2026-04-02T06:00:00Z";
+    /// The story's head is 2026-04-03T03:00:00Z; these events come after it.
+    const AT: &str = "2026-04-04T06:00:00Z";
 
     fn order_line(order: &str, license: &str, quantity: u64, domestic: u64) -> String {
         format!(
@@ -1576,6 +1576,14 @@ mod binary {
     #[test]
     fn refusals_through_the_binary_leave_the_ledger_unchanged() {
         let (_dir, ledger) = story_ledger();
+        let grant = |license: &str, licensee: &str, quantity: u64| {
+            line(
+                "license_granted",
+                &format!(
+                    r#""license":"{license}","authority":"CN-MOFCOM","licensee":"{licensee}","product":"H200","quantity":{quantity},"valid_from":"2026-04-01","valid_until":"2027-03-31","round":2"#
+                ),
+            )
+        };
         let cases: Vec<(String, String)> = vec![
             // Line 1 takes 10000 of L1's 110000 (domestic 3334 = ceil(10000/3)), so line 2's
             // 100001 exceeds the 100000 left: the error names line 2.
@@ -1587,6 +1595,13 @@ mod binary {
                 ),
                 "line 2: order_placed O-9: quantity 100001 exceeds remaining 100000 on CN-IMP-2026-0001".into(),
             ),
+            // Two gates: L1 has 110000 left, the US export license 10000 (140000 of 150000
+            // ordered through it): the US gate binds and is named.
+            (
+                order_line("O-9", "CN-IMP-2026-0001", 10_001, 3_334)
+                    .replace(r#""license":"CN-IMP-2026-0001""#, r#""licenses":["CN-IMP-2026-0001","US-BIS-D000001"]"#),
+                "line 1: order_placed O-9: quantity 10001 exceeds remaining 10000 on US-BIS-D000001 [field quantity, rule exceeds_remaining]".into(),
+            ),
             // Bundle: 30000 need ceil(30000/3) = 10000 domestic.
             (
                 order_line("O-9", "CN-IMP-2026-0001", 30_000, 9_999),
@@ -1597,25 +1612,45 @@ mod binary {
                 order_line("O-9", "CN-IMP-2026-0002", 50_001, 16_667),
                 "line 1: order_placed O-9: quantity 50001 exceeds max_per_order 50000 of condition C2".into(),
             ),
-            // L4's bundle condition is still pending.
+            // O-BA-2 was released when L4's bundle became final (2000 domestic, 5000 needed).
             (
-                order_line("O-9", "CN-IMP-2026-0004", 10, 5),
-                "line 1: order_placed O-9: condition C1 on CN-IMP-2026-0004 is not final yet".into(),
+                line("shipment_recorded", r#""order":"O-BA-2","quantity":1"#),
+                "line 1: shipment_recorded O-BA-2: order O-BA-2 was released".into(),
             ),
-            // china-mobile is restricted.
+            // china-mobile is restricted; china-telecom is caught by policy P-SOE.
             (
-                line(
-                    "license_granted",
-                    r#""license":"CN-IMP-2026-0005","authority":"CN-MOFCOM","licensee":"china-mobile","product":"H200","quantity":1000,"valid_from":"2026-04-01","valid_until":"2027-03-31","round":2"#,
-                ),
-                "line 1: license_granted CN-IMP-2026-0005: licensee china-mobile is restricted".into(),
+                grant("CN-IMP-2026-0009", "china-mobile", 1_000),
+                "line 1: license_granted CN-IMP-2026-0009: licensee china-mobile is restricted".into(),
             ),
-            // O-BD-1: 20000 of 40000 shipped; 20001 more is too many.
             (
-                line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#),
-                "line 1: shipment_recorded O-BD-1: shipping 20001 more would exceed order O-BD-1: 20000 of 40000 already shipped".into(),
+                grant("CN-IMP-2026-0009", "china-telecom", 1_000),
+                "line 1: license_granted CN-IMP-2026-0009: policy P-SOE denies china-telecom licenses of CN-MOFCOM for H200 [field licensee, rule policy_denied]".into(),
             ),
-            // O-BD-2 was cancelled at seq 23.
+            // bytedance holds the whole cap of 150000.
+            (
+                grant("CN-IMP-2026-0009", "bytedance", 1),
+                "line 1: license_granted CN-IMP-2026-0009: bytedance would hold 150001 units of H200 from CN-MOFCOM, over the per-party cap 150000 (150000 held) [field quantity, rule exceeds_party_cap]".into(),
+            ),
+            // Round 1 is closed; round 2 has 140000 left of its 200000.
+            (
+                grant("CN-IMP-2026-0009", "alibaba", 1).replace(r#""round":2"#, r#""round":1"#),
+                "line 1: license_granted CN-IMP-2026-0009: round 1 of CN-MOFCOM for H200 is closed [field round, rule round_not_open]".into(),
+            ),
+            (
+                grant("CN-IMP-2026-0009", "baidu", 90_001),
+                "line 1: license_granted CN-IMP-2026-0009: baidu would hold 150001".into(),
+            ),
+            // Round 1 granted its whole ceiling: no license of it grows.
+            (
+                line("quota_amended", r#""license":"CN-IMP-2026-0003","quantity":110001,"reason":"more""#),
+                "line 1: quota_amended CN-IMP-2026-0003: 1 more units would exceed the ceiling 400000 of round 1 of CN-MOFCOM: 400000 granted, 0 left [field quantity, rule exceeds_round_ceiling]".into(),
+            ),
+            // O-BD-1: 30000 of 40000 shipped (the late entry included); 10001 more is too many.
+            (
+                line("shipment_recorded", r#""order":"O-BD-1","quantity":10001"#),
+                "line 1: shipment_recorded O-BD-1: shipping 10001 more would exceed order O-BD-1: 30000 of 40000 already shipped".into(),
+            ),
+            // O-BD-2 was cancelled at seq 32.
             (
                 line("shipment_recorded", r#""order":"O-BD-2","quantity":1"#),
                 "line 1: shipment_recorded O-BD-2: order O-BD-2 is cancelled".into(),
@@ -1624,10 +1659,27 @@ mod binary {
                 line("order_cancelled", r#""order":"O-BD-2","reason":"again""#),
                 "line 1: order_cancelled O-BD-2: order O-BD-2 is not open".into(),
             ),
-            // O-AL-1 is fully shipped (30000 of 30000).
+            // Corrections: seq 31 was corrected at seq 35; four eyes; seq 30 corrected above
+            // its order (10000 more shipped at seq 40: 10000 + 30001 > 40000).
             (
-                line("order_cancelled", r#""order":"O-AL-1","reason":"late""#),
-                "line 1: order_cancelled O-AL-1: order O-AL-1 is not open".into(),
+                line("shipment_corrected", r#""refers_to":31,"quantity":28000,"reason":"recount","approved_by":"supervisor""#),
+                "line 1: shipment_corrected seq 31: seq 31 was already corrected at seq 35: correct that record instead [field refers_to, rule already_corrected]".into(),
+            ),
+            (
+                line("shipment_corrected", r#""refers_to":30,"quantity":19000,"reason":"recount","approved_by":"officer""#),
+                "line 1: shipment_corrected seq 30: approved_by officer is the actor: a correction needs a second person [field approved_by, rule same_approver]".into(),
+            ),
+            (
+                line("shipment_corrected", r#""refers_to":30,"quantity":30001,"reason":"recount","approved_by":"supervisor""#),
+                "line 1: shipment_corrected seq 30: order O-BD-1 would have 40001 shipped of 40000 ordered [field quantity, rule exceeds_ordered]".into(),
+            ),
+            (
+                line("shipment_corrected", r#""refers_to":29,"quantity":1,"reason":"recount","approved_by":"supervisor""#),
+                "line 1: shipment_corrected seq 29: seq 29 is not a shipment [field refers_to, rule not_a_shipment]".into(),
+            ),
+            (
+                line("shipment_corrected", r#""refers_to":48,"quantity":1,"reason":"recount","approved_by":"supervisor""#),
+                "line 1: shipment_corrected seq 48: there is no record at seq 48 [field refers_to, rule unknown_record]".into(),
             ),
             // L3 has 50000 committed (O-TC-1).
             (
@@ -1640,8 +1692,8 @@ mod binary {
                     .into(),
             ),
             (
-                r#"{"type":"party_registered","at":"2026-04-01T01:09:59Z","party":"zhipu","name":"Zhipu","country":"CN","state_backed":false,"sector":"ai"}"#.into(),
-                "line 1: party_registered zhipu: at 2026-04-01T01:09:59Z is earlier than the ledger's last at 2026-04-01T01:10:00Z".into(),
+                r#"{"type":"party_registered","at":"2026-04-03T02:59:59Z","party":"zhipu","name":"Zhipu","country":"CN","state_backed":false,"sector":"ai"}"#.into(),
+                "line 1: party_registered zhipu: at 2026-04-03T02:59:59Z is earlier than the ledger's last at 2026-04-03T03:00:00Z; a late entry must say why in late_reason".into(),
             ),
             (
                 line("party_registered", r#""party":"bytedance","name":"B","country":"CN","state_backed":false,"sector":"x""#),
@@ -1659,10 +1711,10 @@ mod binary {
                 line("condition_finalized", r#""license":"CN-IMP-2026-0001","condition":"C1""#),
                 "line 1: condition_finalized CN-IMP-2026-0001: condition C1 on CN-IMP-2026-0001 is not pending".into(),
             ),
-            // Idempotency key grant-baidu-r2 named L4's grant at seq 29.
+            // Idempotency key grant-baidu-r2 named L4's grant at seq 43.
             (
                 order_line("O-9", "CN-IMP-2026-0001", 3, 1).replace(r#""actor":"buyer""#, r#""actor":"buyer","key":"grant-baidu-r2""#),
-                "line 1: order_placed O-9: key grant-baidu-r2 was used at seq 29 for a different event".into(),
+                "line 1: order_placed O-9: key grant-baidu-r2 was used at seq 43 for a different event".into(),
             ),
             // Bad input (not a rule): a duplicate JSON key, and a quantity beyond u64.
             (
@@ -1692,7 +1744,7 @@ mod binary {
     fn one_refused_line_appends_nothing_from_the_call() {
         let (_dir, ledger) = story_ledger();
         // Lines 1 and 2 are valid (L1: 110000 left; 10000 + 20000 ordered, bundles ceil(10000/3)
-        // = 3334 and ceil(20000/3) = 6667); line 3 ships 20001 on O-BD-1 (20000 of 40000
+        // = 3334 and ceil(20000/3) = 6667); line 3 ships 10001 on O-BD-1 (30000 of 40000
         // shipped): refused. Line 1 carries a new idempotency key: if the refused call leaked
         // its key or its orders into the index, re-appending lines 1-2 below would be skipped
         // or refused as a duplicate order.
@@ -1703,14 +1755,14 @@ mod binary {
             order_line("O-BD-4", "CN-IMP-2026-0001", 20_000, 6_667)
         );
         assert!(first_two.contains("po-bd-0003"));
-        let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#);
+        let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":10001"#);
         assert_refused_unchanged(&ledger, &format!("{first_two}{third}\n"), "line 3: shipment_recorded O-BD-1");
         // The first two alone are accepted: it was line 3 that stopped them.
         let out = qledger(&ledger).args(["append", "--json"]).write_stdin(first_two.into_bytes()).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["appended"], 2);
-        assert_eq!(report["head"]["seq"], 32);
+        assert_eq!(report["head"]["seq"], 49);
         // L1: 110000 - 10000 - 20000 = 80000 remaining.
         let state: serde_json::Value =
             serde_json::from_slice(&ok(&ledger, &["state", "--json", "--license", "CN-IMP-2026-0001"])).unwrap();
