@@ -11,7 +11,7 @@ use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV, RECORD_
 use quotaledger::format::codec::{self, DecodeError};
 use quotaledger::format::head::HeadSlot;
 use quotaledger::format::index_run::digest;
-use quotaledger::format::record::{Record, RecordV1, WireContext, WireEvent, WireRule};
+use quotaledger::format::record::{Record, RecordV1, RecordV2, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
     block_records, hash_block, parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES,
 };
@@ -387,8 +387,18 @@ fn index_digests_are_frozen() {
     assert_eq!(&digest(b'o', "O-1")[..], &blake3::derive_key("quotaledger 2026-11-29 index key v1", b"oO-1")[..12]);
 }
 
+/// The `qledger export` of the H200 story as it stood before issue 9 (31 events), appended by
+/// the version that wrote format 1: what every ledger held before format 2.
 fn fixture_path() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h200-export.jsonl")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h200-export-format1.jsonl")
+}
+
+/// The canonical bytes and hashes of today's story (examples/h200.jsonl) in format 2, each
+/// record's `recorded_at` set to its `at` (the ledger's clock is the appending machine's and
+/// cannot be pinned), linked again. Regenerate with `QLEDGER_BLESS=1 cargo test --test golden`
+/// when the story changes, and review the diff.
+fn story_fixture_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/h200-story-format2.jsonl")
 }
 
 /// The `qledger export` of examples/h200.jsonl appended into a fresh ledger.
@@ -408,15 +418,83 @@ fn export_story() -> Vec<u8> {
 }
 
 #[test]
-fn the_story_exports_byte_for_byte_as_the_fixture() {
-    let fixture = std::fs::read(fixture_path()).expect("tests/fixtures/h200-export.jsonl");
-    let export = export_story();
-    if export != fixture {
-        let (a, b) = (String::from_utf8_lossy(&export), String::from_utf8_lossy(&fixture));
-        let first = a.lines().zip(b.lines()).position(|(x, y)| x != y);
-        panic!("the export of the story differs from the fixture; first differing line: {first:?}");
+fn a_format_1_ledger_still_decodes_chains_and_passes_every_rule() {
+    use quotaledger::domain::{check_with, Lookup, OrderRow, QuotaState};
+    let fixture = std::fs::read_to_string(fixture_path()).expect("the format 1 fixture");
+    let mut cursor = ChainCursor::genesis();
+    let (mut state, mut orders) = (QuotaState::default(), std::collections::BTreeMap::<String, OrderRow>::new());
+    for line in fixture.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let bytes = unhex(v["bytes"].as_str().unwrap());
+        assert_eq!(bytes[0], 1, "seq {}: the fixture is format 1", v["seq"]);
+        let hash: [u8; 32] = unhex(v["hash"].as_str().unwrap()).try_into().unwrap();
+        let record = cursor.check(&bytes, &hash).unwrap_or_else(|e| panic!("seq {}: {e:?}", v["seq"]));
+        assert!(matches!(record, Record::V1(_)));
+        let fact = record.into_fact().unwrap();
+        assert_eq!(fact.stamp.recorded_at, None, "format 1 kept no ledger clock");
+        // The rules of today accept what an older version recorded, with the same context
+        // (what `verify` re-checks).
+        let before = fact.event.order().and_then(|o| orders.get(o)).cloned();
+        let lookup = Lookup { order: before.as_ref(), target: None };
+        let context = check_with(&state, lookup, &fact.stamp, &fact.event)
+            .unwrap_or_else(|r| panic!("seq {}: {} refused today: {}", v["seq"], fact.event.type_name(), r.message));
+        assert_eq!(context, fact.context, "seq {}", v["seq"]);
+        if let Some((id, row)) = OrderRow::after(&fact, before) {
+            orders.insert(id.to_string(), row);
+        }
+        state.apply(&fact);
     }
-    // The fixture's hashes themselves recompute (so the fixture is not just any bytes).
+    assert_eq!(state.records, 31);
+}
+
+#[test]
+fn the_story_exports_as_the_pinned_format_2_records_but_for_the_ledger_clock() {
+    let start = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+    let export = export_story();
+    let end = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+    let (mut prev, mut pinned_prev, mut last_clock) = ([0u8; 32], GENESIS_PREV, None);
+    let mut pinned = String::new();
+    for (i, line) in export.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        assert_eq!(v["seq"], i);
+        assert_eq!(v["prev"], hex(&prev).as_str());
+        let bytes = unhex(v["bytes"].as_str().unwrap());
+        let hash = blake3::derive_key(RECORD_HASH_CONTEXT, &bytes);
+        assert_eq!(v["hash"], hex(&hash).as_str());
+        prev = hash;
+        let Record::V2(mut r) = Record::decode(&bytes).unwrap() else { panic!("seq {i}: not format 2") };
+        // The clock: read while the append ran, never going backwards.
+        let clock = Timestamp { secs: r.recorded_at_secs, nanos: r.recorded_at_nanos };
+        assert!(start.secs <= clock.secs && clock.secs <= end.secs, "seq {i}: recorded_at {clock} outside the run");
+        assert!(last_clock.is_none_or(|c| c <= clock), "seq {i}: recorded_at went backwards");
+        last_clock = Some(clock);
+        (r.recorded_at_secs, r.recorded_at_nanos, r.prev) = (r.at_secs, r.at_nanos, pinned_prev);
+        let normalized = codec::encode(&r);
+        pinned_prev = record_hash(&normalized);
+        pinned.push_str(&format!(
+            "{{\"seq\":{i},\"bytes\":\"{}\",\"hash\":\"{}\"}}\n",
+            hex(&normalized),
+            hex(&pinned_prev)
+        ));
+    }
+    if std::env::var_os("QLEDGER_BLESS").is_some() {
+        std::fs::write(story_fixture_path(), &pinned).unwrap();
+    }
+    let fixture = std::fs::read_to_string(story_fixture_path()).expect("tests/fixtures/h200-story-format2.jsonl");
+    if pinned != fixture {
+        let first = pinned.lines().zip(fixture.lines()).position(|(a, b)| a != b);
+        panic!(
+            "the story's records differ from the pinned ones (first differing seq {first:?}, {} vs {} records); \
+             if the story changed on purpose, QLEDGER_BLESS=1 regenerates the fixture",
+            pinned.lines().count(),
+            fixture.lines().count()
+        );
+    }
+}
+
+#[test]
+fn the_format_1_fixture_hashes_recompute() {
+    let fixture = std::fs::read(fixture_path()).expect("tests/fixtures/h200-export-format1.jsonl");
     let mut prev = "00".repeat(32);
     for (i, line) in fixture.split(|&b| b == b'\n').filter(|l| !l.is_empty()).enumerate() {
         let v: serde_json::Value = serde_json::from_slice(line).unwrap();
@@ -427,4 +505,399 @@ fn the_story_exports_byte_for_byte_as_the_fixture() {
         assert_eq!(v["hash"], hash.as_str());
         prev = hash;
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Record format 2 (issue 9): every record type added with it, every new context, the
+// max_shipments rule, a late entry and the allow_future flag.
+// ---------------------------------------------------------------------------------------------
+
+/// A format 2 record appended at `recorded` (the ledger's clock), effective at `at_text`.
+fn record2(seq: u64, at_text: &str, recorded: &str, actor: &str, event: WireEvent, context: WireContext) -> RecordV2 {
+    let (t, r) = (at(at_text), at(recorded));
+    RecordV2 {
+        format: 2,
+        seq,
+        at_secs: t.secs,
+        at_nanos: t.nanos,
+        recorded_at_secs: r.secs,
+        recorded_at_nanos: r.nanos,
+        actor: actor.into(),
+        key: None,
+        late_reason: None,
+        flags: 0,
+        event,
+        context,
+        prev: GENESIS_PREV,
+    }
+}
+
+/// A chain of format 2 records, seq 0..=15, each linked to the hash of the one before.
+fn chain2() -> Vec<RecordV2> {
+    let s = |x: &str| x.to_string();
+    let (cn, us) = (|| s("CN-IMP-2026-0001"), || s("US-BIS-D000001"));
+    let gates = || vec![cn(), us()];
+    let mut records = vec![
+        // A plain event in format 2: recorded a second after its effective time.
+        record2(
+            0,
+            "2026-01-14T02:00:00Z",
+            "2026-01-14T02:00:01Z",
+            "clerk@mofcom",
+            WireEvent::PartyRestricted { party: s("china-mobile"), reason: s("state-backed telecom") },
+            WireContext::None,
+        ),
+        record2(
+            1,
+            "2026-01-15T00:00:00Z",
+            "2026-01-15T00:00:00Z",
+            "mofcom",
+            WireEvent::RoundOpened { authority: s("CN-MOFCOM"), round: 1, product: s("H200"), ceiling: 400_000 },
+            WireContext::None,
+        ),
+        record2(
+            2,
+            "2026-01-15T00:01:00Z",
+            "2026-01-15T00:01:00Z",
+            "mofcom",
+            WireEvent::PolicySet {
+                policy: s("P-SOE"),
+                authority: s("CN-MOFCOM"),
+                product: s("H200"),
+                deny_state_backed: true,
+                deny_sectors: vec![s("telecom"), s("defense")],
+                reason: s("critical infrastructure"),
+            },
+            WireContext::None,
+        ),
+        record2(
+            3,
+            "2026-01-15T00:02:00Z",
+            "2026-01-15T00:02:00Z",
+            "mofcom",
+            WireEvent::ExemptionGranted { policy: s("P-SOE"), party: s("cn-univ-lab"), reason: s("research") },
+            WireContext::None,
+        ),
+        record2(
+            4,
+            "2026-01-15T00:03:00Z",
+            "2026-01-15T00:03:00Z",
+            "mofcom",
+            WireEvent::CapSet { authority: s("CN-MOFCOM"), product: s("H200"), per_party: 75_000 },
+            WireContext::None,
+        ),
+        record2(
+            5,
+            "2026-01-20T01:12:00Z",
+            "2026-01-20T01:12:00Z",
+            "approver@mofcom",
+            WireEvent::ConditionAdded {
+                license: cn(),
+                condition: s("C3"),
+                rule: WireRule::MaxShipments { count: 12 },
+                is_final: true,
+            },
+            WireContext::None,
+        ),
+        // Two gates, not held.
+        record2(
+            6,
+            "2026-02-03T06:00:00Z",
+            "2026-02-03T06:00:00Z",
+            "buyer@bytedance",
+            WireEvent::OrderPlacedGated {
+                order: s("O-BD-1"),
+                licenses: gates(),
+                quantity: 40_000,
+                domestic_quantity: 14_000,
+                supplier: s("nvidia"),
+                hold: false,
+            },
+            WireContext::None,
+        ),
+        // One gate, held.
+        record2(
+            7,
+            "2026-02-03T07:00:00Z",
+            "2026-02-03T07:00:00Z",
+            "buyer@bytedance",
+            WireEvent::OrderPlacedGated {
+                order: s("O-BD-2"),
+                licenses: vec![cn()],
+                quantity: 5_000,
+                domestic_quantity: 0,
+                supplier: s("nvidia"),
+                hold: true,
+            },
+            WireContext::Held,
+        ),
+        record2(
+            8,
+            "2026-02-20T09:00:00Z",
+            "2026-02-20T09:00:00Z",
+            "officer@customs",
+            WireEvent::ShipmentRecorded { order: s("O-BD-1"), quantity: 20_000 },
+            WireContext::ShipmentGated { licenses: gates() },
+        ),
+        record2(
+            9,
+            "2026-02-21T00:00:00Z",
+            "2026-02-21T00:00:00Z",
+            "officer@customs",
+            WireEvent::ShipmentCorrected {
+                refers_to: 8,
+                quantity: 19_000,
+                reason: s("weighbill"),
+                approved_by: s("officer-2"),
+            },
+            WireContext::Correction { licenses: gates(), order: s("O-BD-1"), previous: 20_000 },
+        ),
+        record2(
+            10,
+            "2026-02-22T00:00:00Z",
+            "2026-02-22T00:00:00Z",
+            "approver@mofcom",
+            WireEvent::ConditionFinalized { license: cn(), condition: s("C1") },
+            WireContext::Resolved { opened: vec![s("O-BD-2")], released: vec![(s("O-AL-2"), s("bundle_short"))] },
+        ),
+        // A held order cancelled (one license, held: only the gated form holds `held`).
+        record2(
+            11,
+            "2026-02-25T05:00:00Z",
+            "2026-02-25T05:00:00Z",
+            "buyer@bytedance",
+            WireEvent::OrderCancelled { order: s("O-BD-3"), reason: s("withdrawn") },
+            WireContext::CancellationGated { licenses: vec![cn()], quantity_returned: 5_000, held: true },
+        ),
+        record2(
+            12,
+            "2026-03-01T00:00:00Z",
+            "2026-03-01T00:00:00Z",
+            "mofcom",
+            WireEvent::PolicyLifted { policy: s("P-SOE"), reason: s("relaxed") },
+            WireContext::None,
+        ),
+        record2(
+            13,
+            "2026-03-02T00:00:00Z",
+            "2026-03-02T00:00:00Z",
+            "mofcom",
+            WireEvent::RoundClosed { authority: s("CN-MOFCOM"), round: 1 },
+            WireContext::None,
+        ),
+        record2(
+            14,
+            "2026-03-02T00:00:00Z",
+            "2026-03-02T00:00:05.5Z",
+            "qledger",
+            WireEvent::Refused {
+                line: 7,
+                event: s(r#"{"type":"order_placed","order":"O-9"}"#),
+                rule: s("exceeds_remaining"),
+                message: s("quantity 30001 exceeds remaining 30000 on US-BIS-D000001"),
+            },
+            WireContext::None,
+        ),
+    ];
+    // A late entry, accepted beyond the future margin: late_reason Some, flags bit 0.
+    let mut late = record2(
+        15,
+        "2026-02-10T00:00:00Z",
+        "2026-03-03T00:00:00Z",
+        "clerk@mofcom",
+        WireEvent::PartyRestricted { party: s("zte"), reason: s("defense") },
+        WireContext::None,
+    );
+    late.key = Some(s("late-1"));
+    late.late_reason = Some(s("found in the paper files"));
+    late.flags = 1;
+    records.push(late);
+    let mut prev = GENESIS_PREV;
+    for r in &mut records {
+        r.prev = prev;
+        prev = record_hash(&codec::encode(r));
+    }
+    records
+}
+
+/// The canonical bytes of `chain2()`. Vector 0, by hand (the layout of every format 2
+/// record; README "Ledger format"):
+/// ```text
+/// 02                         format = 2
+/// 00                         seq = 0
+/// fc 40f1cdd2 00             at: 2026-01-14T02:00:00Z (as format 1's vector 0), nanos 0
+/// fc 42f1cdd2 00             recorded_at: one second later (zig-zag: +2), nanos 0
+/// 0c 636c65726b406d6f66636f6d   actor "clerk@mofcom"
+/// 00                         key = None
+/// 00                         late_reason = None
+/// 00                         flags = 0
+/// 01                         event: variant 1 = PartyRestricted
+/// 0c ... 14 ...              party "china-mobile", reason (20 bytes)
+/// 00                         context: None
+/// 00 x 32                    prev = genesis
+/// ```
+/// Event variants added with format 2: 13 OrderPlacedGated, 14 RoundOpened, 15 RoundClosed,
+/// 16 PolicySet, 17 PolicyLifted, 18 ExemptionGranted, 19 CapSet, 20 ShipmentCorrected,
+/// 21 Refused (one byte each: `0d` .. `15`); contexts 3 ShipmentGated, 4 CancellationGated,
+/// 5 Held, 6 Resolved, 7 Correction; rule 4 MaxShipments (`04 0c`: 12 shipments, vector 5).
+/// Vector 15 is a late entry accepted with `--allow-future`: key `01 06 "late-1"`,
+/// late_reason `01 18 "found in the paper files"`, flags `01`.
+const CHAIN2_HEX: [&str; 16] = [
+    "0200fc40f1cdd200fc42f1cdd2000c636c65726b406d6f66636f6d000000010c6368696e612d6d6f62696c651473746174652d6261636b65642074656c65636f6d000000000000000000000000000000000000000000000000000000000000000000",
+    "0201fc005cd0d200fc005cd0d200066d6f66636f6d0000000e09434e2d4d4f46434f4d010448323030fc801a06000052ab3e9724a08fa5d842f210edef04cc642aad8a52ef85c4d2ad9520a2c7af16",
+    "0202fc785cd0d200fc785cd0d200066d6f66636f6d0000001005502d534f4509434e2d4d4f46434f4d044832303001020774656c65636f6d07646566656e736517637269746963616c20696e667261737472756374757265008f91dece7a03d3af2f1e702582353ef76c9c595ea02dc254675dd05e6c3d5cb4",
+    "0203fcf05cd0d200fcf05cd0d200066d6f66636f6d0000001205502d534f450b636e2d756e69762d6c616208726573656172636800838ac890a5cefc2b80263311d2203972d508b39f5d6666d20bfc200049659046",
+    "0204fc685dd0d200fc685dd0d200066d6f66636f6d0000001309434e2d4d4f46434f4d0448323030fcf824010000b2d42ba29f370e0e80be3c5b1fa9f17954078d2c5e41040b4eb50d382a93592d",
+    "0205fcc0acddd200fcc0acddd2000f617070726f766572406d6f66636f6d0000000310434e2d494d502d323032362d30303031024333040c01004607412729d4689e7f4503f44671de94b3fc0159f1cda9574cc13f9e4865def3",
+    "0206fcc01d03d300fcc01d03d3000f6275796572406279746564616e63650000000d064f2d42442d310210434e2d494d502d323032362d303030310e55532d4249532d44303030303031fb409cfbb036066e76696469610000d88172a9aa015ad1fc78c8843bfb645b7f0fc375fd7d384e6a42b45901c740d6",
+    "0207fce03903d300fce03903d3000f6275796572406279746564616e63650000000d064f2d42442d320110434e2d494d502d323032362d30303031fb881300066e76696469610105de4fbf5a3ef6b7fc5d4cecca3e3d2fd4a387a3a95897676c632eebc0ac2f8763",
+    "0208fc204530d300fc204530d3000f6f66666963657240637573746f6d7300000008064f2d42442d31fb204e030210434e2d494d502d323032362d303030310e55532d4249532d4430303030303160d2da808e997f1fe882bd406df29311fb3327342799d5b4a3bfe79464039fd4",
+    "0209fc00eb31d300fc00eb31d3000f6f66666963657240637573746f6d730000001408fb384a09776569676862696c6c096f6666696365722d32070210434e2d494d502d323032362d303030310e55532d4249532d44303030303031064f2d42442d31fb204e606f08e7bce16c8e0fd683dd887f6947c189506c734d5df5ee5b8ac0e15c89b7",
+    "020afc008e34d300fc008e34d3000f617070726f766572406d6f66636f6d0000000410434e2d494d502d323032362d303030310243310601064f2d42442d3201064f2d414c2d320c62756e646c655f73686f72749813f305d051f520b7c9a2b7f096a48e826ca7e2ae3ac44984367b931104e903",
+    "020bfca0033dd300fca0033dd3000f6275796572406279746564616e636500000007064f2d42442d330977697468647261776e040110434e2d494d502d323032362d30303031fb881301116551a45d0f85065db2210b8b8be27462e9969f00e966f8ce389609228791a4",
+    "020cfc000347d300fc000347d300066d6f66636f6d0000001105502d534f450772656c6178656400a86ece853f9f3161015f8f45ddff97dac34ce03dd5f16d9d7ace820469e677ec",
+    "020dfc00a649d300fc00a649d300066d6f66636f6d0000000f09434e2d4d4f46434f4d0100bd4a3ca079798dcc1d71dc9158c7a6d72de4bc29479415abe8d3a79bf54aaed7",
+    "020efc00a649d300fc0aa649d3fc0065cd1d07716c65646765720000001507257b2274797065223a226f726465725f706c61636564222c226f72646572223a224f2d39227d11657863656564735f72656d61696e696e67387175616e7469747920333030303120657863656564732072656d61696e696e67203330303030206f6e2055532d4249532d443030303030310049446d660085728e002bb14c94938d3d985501031d1fec87ef1f086921992471",
+    "020ffc00ea14d300fc00494cd3000c636c65726b406d6f66636f6d01066c6174652d310118666f756e6420696e207468652070617065722066696c65730101037a746507646566656e73650022ec73d58facdf21b0871959285f3230056873d9e644ff0826b786e6ebec673a",
+];
+
+/// The BLAKE3 `derive_key` record hashes of `chain2()` (same context as format 1).
+const CHAIN2_HASH: [&str; 16] = [
+    "52ab3e9724a08fa5d842f210edef04cc642aad8a52ef85c4d2ad9520a2c7af16",
+    "8f91dece7a03d3af2f1e702582353ef76c9c595ea02dc254675dd05e6c3d5cb4",
+    "838ac890a5cefc2b80263311d2203972d508b39f5d6666d20bfc200049659046",
+    "b2d42ba29f370e0e80be3c5b1fa9f17954078d2c5e41040b4eb50d382a93592d",
+    "4607412729d4689e7f4503f44671de94b3fc0159f1cda9574cc13f9e4865def3",
+    "d88172a9aa015ad1fc78c8843bfb645b7f0fc375fd7d384e6a42b45901c740d6",
+    "de4fbf5a3ef6b7fc5d4cecca3e3d2fd4a387a3a95897676c632eebc0ac2f8763",
+    "60d2da808e997f1fe882bd406df29311fb3327342799d5b4a3bfe79464039fd4",
+    "606f08e7bce16c8e0fd683dd887f6947c189506c734d5df5ee5b8ac0e15c89b7",
+    "9813f305d051f520b7c9a2b7f096a48e826ca7e2ae3ac44984367b931104e903",
+    "116551a45d0f85065db2210b8b8be27462e9969f00e966f8ce389609228791a4",
+    "a86ece853f9f3161015f8f45ddff97dac34ce03dd5f16d9d7ace820469e677ec",
+    "bd4a3ca079798dcc1d71dc9158c7a6d72de4bc29479415abe8d3a79bf54aaed7",
+    "49446d660085728e002bb14c94938d3d985501031d1fec87ef1f086921992471",
+    "22ec73d58facdf21b0871959285f3230056873d9e644ff0826b786e6ebec673a",
+    "5fe58b56e6dbbf7573711e2519160fac21089302b471967e001eebfa61fe0edd",
+];
+
+#[test]
+fn format_2_records_encode_to_the_frozen_bytes_and_hashes() {
+    for (i, r) in chain2().iter().enumerate() {
+        let bytes = codec::encode(r);
+        assert_eq!(hex(&bytes), CHAIN2_HEX[i], "format 2 vector {i}: the encoding changed");
+        assert_eq!(hex(&record_hash(&bytes)), CHAIN2_HASH[i], "format 2 vector {i}: the hash changed");
+        assert_eq!(hex(&blake3::derive_key(RECORD_HASH_CONTEXT, &bytes)), CHAIN2_HASH[i]);
+        // `Record` writes the same bytes.
+        assert_eq!(Record::V2(r.clone()).encode(), bytes);
+    }
+}
+
+#[test]
+fn format_2_vector_zero_has_the_hand_decoded_layout() {
+    let b = unhex(CHAIN2_HEX[0]);
+    assert_eq!(&b[..2], &[0x02, 0x00]);
+    let secs = |at: usize| {
+        assert_eq!(b[at], 0xfc);
+        i64::from(u32::from_le_bytes([b[at + 1], b[at + 2], b[at + 3], b[at + 4]]) / 2)
+    };
+    assert_eq!(secs(2), at("2026-01-14T02:00:00Z").secs);
+    assert_eq!(b[7], 0);
+    assert_eq!(secs(8), at("2026-01-14T02:00:01Z").secs);
+    assert_eq!(b[13], 0);
+    assert_eq!(b[14] as usize, "clerk@mofcom".len());
+    assert_eq!(&b[15..27], b"clerk@mofcom");
+    // key None, late_reason None, flags 0, event variant 1 (PartyRestricted).
+    assert_eq!(&b[27..31], &[0, 0, 0, 1]);
+    assert_eq!(&b[b.len() - 32..], &[0u8; 32]);
+    assert_eq!(b[b.len() - 33], 0);
+    // The late entry: key, late_reason and the allow_future flag, in that order.
+    let late = unhex(CHAIN2_HEX[15]);
+    let tail = b"\x01\x06late-1\x01\x18found in the paper files\x01\x01";
+    assert!(late.windows(tail.len()).any(|w| w == tail), "the late entry's stamp fields are not in order");
+}
+
+#[test]
+fn format_2_bytes_decode_back_chain_and_are_valid_facts() {
+    let mut cursor = ChainCursor::genesis();
+    for (i, r) in chain2().iter().enumerate() {
+        let bytes = unhex(CHAIN2_HEX[i]);
+        let decoded = Record::decode(&bytes).unwrap();
+        assert_eq!(decoded, Record::V2(r.clone()), "vector {i}");
+        let hash: [u8; 32] = unhex(CHAIN2_HASH[i]).try_into().unwrap();
+        assert_eq!(cursor.check(&bytes, &hash).unwrap(), decoded);
+        let fact = decoded.into_fact().unwrap_or_else(|e| panic!("vector {i}: {e:?}"));
+        assert_eq!(fact.stamp.recorded_at, Some(Timestamp { secs: r.recorded_at_secs, nanos: r.recorded_at_nanos }));
+        // The fact encodes back to the same record.
+        assert_eq!(Record::from_fact(r.seq, r.prev, fact).encode(), bytes, "vector {i}");
+    }
+    let late = Record::decode(&unhex(CHAIN2_HEX[15])).unwrap().into_fact().unwrap();
+    assert!(late.stamp.is_late() && late.stamp.allow_future);
+    assert_eq!(late.stamp.late_reason.as_deref(), Some("found in the paper files"));
+    // A format 2 record read as format 1, and a format no version wrote, are refused.
+    assert!(codec::decode::<RecordV1>(&unhex(CHAIN2_HEX[0]), RECORD_BYTES_MAX).is_err());
+    let mut three = unhex(CHAIN2_HEX[0]);
+    three[0] = 3;
+    assert_eq!(Record::decode(&three), Err(DecodeError::Version(3)));
+}
+
+#[test]
+fn a_format_1_record_holding_a_variant_added_with_format_2_is_refused() {
+    let v1 = |r: &RecordV2| RecordV1 {
+        format: 1,
+        seq: r.seq,
+        at_secs: r.at_secs,
+        at_nanos: r.at_nanos,
+        actor: r.actor.clone(),
+        key: r.key.clone(),
+        event: r.event.clone(),
+        context: r.context.clone(),
+        prev: r.prev,
+    };
+    // Vector 0 (a format 1 event) is fine as format 1; every other vector holds a new event,
+    // context or rule.
+    let chain = chain2();
+    let fine = Record::V1(v1(&chain[0])).encode();
+    Record::decode(&fine).unwrap().into_fact().expect("format 1 holds party_restricted");
+    for r in &chain[1..15] {
+        let bytes = Record::V1(v1(r)).encode();
+        let record = Record::decode(&bytes).expect("the bytes decode");
+        match record.into_fact() {
+            Err(DecodeError::Invalid(m)) => assert!(m.contains("format 2"), "seq {}: {m}", r.seq),
+            other => panic!("seq {}: a format 1 record of a format 2 variant gave {other:?}", r.seq),
+        }
+    }
+}
+
+#[test]
+fn one_value_has_one_encoding_the_gated_forms_refuse_what_the_plain_ones_hold() {
+    let with = |event: WireEvent, context: WireContext| {
+        let mut r = record2(0, "2026-02-03T06:00:00Z", "2026-02-03T06:00:00Z", "buyer", event, context);
+        r.prev = GENESIS_PREV;
+        Record::decode(&Record::V2(r).encode()).unwrap().into_fact()
+    };
+    let gated = |licenses: Vec<String>, hold: bool| WireEvent::OrderPlacedGated {
+        order: "O-1".into(),
+        licenses,
+        quantity: 1,
+        domestic_quantity: 0,
+        supplier: "nvidia".into(),
+        hold,
+    };
+    let l = || "L-1".to_string();
+    // One license and no hold: `OrderPlaced` encodes it.
+    assert_eq!(with(gated(vec![l()], false), WireContext::None), Err(DecodeError::NotCanonical));
+    with(gated(vec![l()], true), WireContext::Held).expect("held, one license");
+    with(gated(vec![l(), "L-2".into()], false), WireContext::None).expect("two licenses");
+    // A gated shipment of one license, a gated cancellation of one license not held.
+    let ship = WireEvent::ShipmentRecorded { order: "O-1".into(), quantity: 1 };
+    assert!(matches!(with(ship, WireContext::ShipmentGated { licenses: vec![l()] }), Err(DecodeError::Invalid(_))));
+    let cancel = || WireEvent::OrderCancelled { order: "O-1".into(), reason: "r".into() };
+    let one = |held| WireContext::CancellationGated { licenses: vec![l()], quantity_returned: 1, held };
+    assert!(matches!(with(cancel(), one(false)), Err(DecodeError::Invalid(_))));
+    with(cancel(), one(true)).expect("a held cancellation");
+    // Flags other than bit 0 are refused.
+    let mut r = chain2()[0].clone();
+    r.flags = 2;
+    assert!(matches!(Record::V2(r).into_fact(), Err(DecodeError::Invalid(_))));
 }
