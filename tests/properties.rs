@@ -370,7 +370,7 @@ impl Model {
         let first = pick(firsts, i)?;
         let buyer = s.licenses[&first].licensee.clone();
         let mut licenses = vec![first.clone()];
-        if second % 2 == 0 {
+        if second.is_multiple_of(2) {
             let others = self
                 .licenses_where(|l| l.licensee == buyer)
                 .into_iter()
