@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 const STORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/h200.jsonl");
 const AT: &str = "2026-12-01T00:00:00Z";
 /// Records in the story: the seq of the first record appended after it.
-const NEXT: u64 = 31;
+const NEXT: u64 = 48;
 
 fn story_ledger(dir: &Path) -> PathBuf {
     let ledger = ledger_in(dir);
@@ -55,7 +55,7 @@ fn assert_caught(ledger: &Path, seq: u64, what: &str) {
 fn an_edited_order_row_that_allows_over_shipping_is_caught() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = story_ledger(dir.path());
-    // O-AL-1 ordered 30000 and fully shipped; pretend it ordered far more.
+    // O-AL-1 ordered 30000 and shipped 29000 (after a correction); pretend it ordered far more.
     edit_order_row(&ledger, &digest(b'o', "O-AL-1"), |r| r.quantity = 999_999_999);
     let out = append_line(
         &ledger,
@@ -240,7 +240,8 @@ fn an_edited_snapshot_with_a_valid_checksum_fails_verify() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = story_ledger(dir.path());
     let state = ok(&ledger, &["state", "--json"]);
-    let as_of = ok(&ledger, &["state", "--as-of", "15", "--full-replay", "--json"]);
+    // The story grants its first licenses at seq 13..=16: a snapshot after 20 records holds them.
+    let as_of = ok(&ledger, &["state", "--as-of", "25", "--full-replay", "--json"]);
     let raise = |s: &mut quotaledger::format::snapshot::QuotaSnapshotV2| {
         s.licenses.iter_mut().for_each(|(_, l)| l.quantity += 1_000);
     };
@@ -251,15 +252,16 @@ fn an_edited_snapshot_with_a_valid_checksum_fails_verify() {
     assert_eq!(ok(&head, &["state", "--full-replay", "--json"]), state, "the records still say what they said");
     let periodic = dir.path().join("periodic");
     copy_dir(&ledger, &periodic);
-    let mut s = true_snapshot(&periodic, 10);
+    let mut s = true_snapshot(&periodic, 20);
+    assert!(!s.licenses.is_empty(), "the snapshot holds licenses to raise");
     raise(&mut s);
-    write_periodic_snapshot(&periodic, 10, &s);
-    assert_verify_fails(&periodic, "edited periodic snapshot", "snapshot after 10 records differs");
-    assert_eq!(ok(&periodic, &["state", "--as-of", "15", "--full-replay", "--json"]), as_of);
+    write_periodic_snapshot(&periodic, 20, &s);
+    assert_verify_fails(&periodic, "edited periodic snapshot", "snapshot after 20 records differs");
+    assert_eq!(ok(&periodic, &["state", "--as-of", "25", "--full-replay", "--json"]), as_of);
     // A periodic snapshot whose record count is not its name is never a match either.
     let misnamed = dir.path().join("misnamed");
     copy_dir(&ledger, &misnamed);
-    write_periodic_snapshot(&misnamed, 12, &true_snapshot(&misnamed, 10));
+    write_periodic_snapshot(&misnamed, 22, &true_snapshot(&misnamed, 20));
     assert_verify_fails(&misnamed, "misnamed periodic snapshot", "snapshot");
 }
 
@@ -271,7 +273,7 @@ fn an_older_genuine_head_snapshot_is_neither_trusted_nor_an_error() {
     let out = append_line(
         &ledger,
         &format!(
-            r#"{{"type":"quota_amended","at":"{AT}","license":"CN-IMP-2026-0003","quantity":130000,"reason":"r"}}"#
+            r#"{{"type":"quota_amended","at":"{AT}","license":"CN-IMP-2026-0003","quantity":100000,"reason":"r"}}"#
         ),
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -324,12 +326,17 @@ fn an_edited_index_run_behind_a_manifest_that_claims_fewer_records_is_still_caug
     // head's record count, so claiming one record less hid any edit of the runs.
     let dir = tempfile::tempdir().unwrap();
     let ledger = story_ledger(dir.path());
-    // The last record (a condition) touches no index entry: the index is also the one after
-    // NEXT - 1 records, and claiming so is no lie by itself.
-    claim_records(&ledger, NEXT - 1);
+    // A last record that touches no index entry (a party without a key): the index is also
+    // the one after NEXT records, and claiming so is no lie by itself.
+    let party = format!(
+        r#"{{"type":"party_registered","at":"{AT}","party":"zhipu","name":"Zhipu AI","country":"CN","state_backed":false,"sector":"internet"}}"#
+    );
+    let out = append_line(&ledger, &party);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    claim_records(&ledger, NEXT);
     ok(&ledger, &["verify"]);
     edit_order_row(&ledger, &digest(b'o', "O-TC-1"), |r| r.shipped = r.quantity - 1);
-    claim_records(&ledger, NEXT - 1);
+    claim_records(&ledger, NEXT);
     assert_verify_fails(&ledger, "edited run behind a manifest claiming fewer records", "the index differs");
 }
 
@@ -342,6 +349,6 @@ fn an_index_manifest_that_claims_more_records_than_the_commit_point_is_caught() 
     let ledger = story_ledger(dir.path());
     edit_order_row(&ledger, &digest(b'o', "O-TC-1"), |r| r.shipped = r.quantity - 1);
     claim_records(&ledger, NEXT + 1);
-    assert_verify_fails(&ledger, "manifest ahead of the commit point", "covers 32 records, the commit point only 31");
+    assert_verify_fails(&ledger, "manifest ahead of the commit point", "covers 49 records, the commit point only 48");
     ok(&ledger, &["verify", "--chain-only"]);
 }
