@@ -22,8 +22,10 @@ use std::thread::JoinHandle;
 const LICENSE: &str = "L-AUDIT-1";
 
 /// The canonical row of license CN-IMP-2026-0001 after the H200 story (`examples/h200.jsonl`):
-/// the golden vector of `LicenseRowV1`.
-const H200_ROW_GOLDEN: &str = "0110434e2d494d502d323032362d30303031096279746564616e636509434e2d4d4f46434f4d044832303001fbf29ffbcaa200fcf0490200fb409cfb204efcb0ad010002024331000103010243320235646174612d63656e74726520696e666572656e636520616e6420747261696e696e67206f6e6c793b206e6f2072652d6578706f727401";
+/// the golden vector of `LicenseRowV1`. Since the story of issue 9: ordered 40000 (`fb 409c`),
+/// shipped 30000 (`fb 3075`, the late shipment included), remaining 110000, and a third
+/// condition C3, `max_shipments` 12 (rule variant 4: `04 0c`), final.
+const H200_ROW_GOLDEN: &str = "0110434e2d494d502d323032362d30303031096279746564616e636509434e2d4d4f46434f4d044832303001fbf29ffbcaa200fcf0490200fb409cfb3075fcb0ad010003024331000103010243320235646174612d63656e74726520696e666572656e636520616e6420747261696e696e67206f6e6c793b206e6f2072652d6578706f727401024333040c01";
 
 fn qledger(args: &[&str], state: &Path) -> Out {
     let mut c = Command::new(qa_util::bin());
