@@ -22,31 +22,36 @@ use std::time::Duration;
 /// What the demo's report must show: (what, HTML fragment).
 const DEMO_NUMBERS: &[(&str, &str)] = &[
     ("remaining of CN-IMP-2026-0001", r#"data-remaining="CN-IMP-2026-0001">110,000<"#),
-    ("remaining of the amended CN-IMP-2026-0002", r#"data-remaining="CN-IMP-2026-0002">110,000<"#),
-    ("remaining of CN-IMP-2026-0003", r#"data-remaining="CN-IMP-2026-0003">70,000<"#),
-    ("remaining of round 2's CN-IMP-2026-0004", r#"data-remaining="CN-IMP-2026-0004">60,000<"#),
+    ("remaining of the amended CN-IMP-2026-0002", r#"data-remaining="CN-IMP-2026-0002">90,000<"#),
+    ("remaining of CN-IMP-2026-0003", r#"data-remaining="CN-IMP-2026-0003">60,000<"#),
+    ("remaining of round 2's CN-IMP-2026-0004", r#"data-remaining="CN-IMP-2026-0004">40,000<"#),
+    ("remaining of the US export license", r#"data-remaining="US-BIS-D000001">10,000<"#),
     ("bytedance's headroom", r#"data-headroom="bytedance">110,000<"#),
-    ("tencent's headroom", r#"data-headroom="tencent">70,000<"#),
-    ("total granted", r#"id="total-granted">470,000<"#),
-    ("total ordered", r#"id="total-ordered">120,000<"#),
-    ("total shipped", r#"id="total-shipped">50,000<"#),
-    ("total remaining", r#"id="total-remaining">350,000<"#),
+    ("tencent's headroom", r#"data-headroom="tencent">60,000<"#),
+    ("total granted", r#"id="total-granted">610,000<"#),
+    ("total ordered", r#"id="total-ordered">280,000<"#),
+    ("total shipped", r#"id="total-shipped">118,000<"#),
+    ("total remaining", r#"id="total-remaining">330,000<"#),
     ("round 1's heading", "CN-MOFCOM · H200 · round 1"),
     ("round 2's heading", "CN-MOFCOM · H200 · round 2"),
     (
         "round 1's total",
-        r#"<td class="n">410,000</td><td class="n">120,000</td><td class="n">50,000</td><td class="n">290,000</td>"#,
+        r#"<td class="n">400,000</td><td class="n">120,000</td><td class="n">59,000</td><td class="n">280,000</td>"#,
     ),
-    ("the verification", "Verified</strong>: 31 records"),
-    ("the head seq", r#"id="head-seq">30<"#),
+    ("the verification", "Verified</strong>: 48 records"),
+    ("the head seq", r#"id="head-seq">47<"#),
     ("a final condition", "bundle 1 domestic per 3"),
-    ("a pending condition", r#"<span class="badge pending">pending</span>"#),
     ("the max-per-order rule", "at most 50,000 per order"),
+    ("the max-shipments rule", "at most 12 shipments"),
     ("the restricted party", r#"<span class="badge restricted">restricted</span>"#),
     ("the chart", "<path d=\"M"),
     (
-        "the last day of the timeline",
-        "<td>2026-04-01</td><td class=\"n\">470,000</td><td class=\"n\">120,000</td><td class=\"n\">50,000</td>",
+        "the late shipment of 1 March on its own day",
+        "<td>2026-03-01</td><td class=\"n\">540,000</td><td class=\"n\">140,000</td><td class=\"n\">120,000</td>",
+    ),
+    (
+        "the last day of the timeline: the totals",
+        "<td>2026-04-03</td><td class=\"n\">610,000</td><td class=\"n\">280,000</td><td class=\"n\">118,000</td>",
     ),
 ];
 
@@ -180,7 +185,7 @@ fn story_model() -> quotaledger::report::ReportModel {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut ledger =
         Ledger::open(&ledger_in(dir.path()), quotaledger::store::OpenMode::CreateIfMissing, None).expect("open");
-    let suspend = r#"{"type":"license_suspended","at":"2026-04-02T00:00:00Z","license":"CN-IMP-2026-0003","reason":"inspection"}"#;
+    let suspend = r#"{"type":"license_suspended","at":"2026-04-04T00:00:00Z","license":"CN-IMP-2026-0003","reason":"inspection"}"#;
     let input = format!("{}{suspend}\n", quotaledger::cli::demo::STORY_JSONL);
     let defaults = Defaults { at: Default::default(), actor: "clerk".into() };
     quotaledger::cli::append_from(&mut ledger, input.as_bytes(), &defaults, AppendOptions::default()).expect("append");
@@ -191,24 +196,36 @@ fn story_model() -> quotaledger::report::ReportModel {
 fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroom() {
     let m = story_model();
     assert!(m.verification.is_ok());
-    assert_eq!(m.head.records, 32);
+    assert_eq!(m.head.records, 49);
     let by_day: Vec<(String, u128, u128, u128)> =
         m.timeline.iter().map(|p| (p.day.to_string(), p.granted, p.ordered, p.shipped)).collect();
     let day = |d: &str| by_day.iter().find(|p| p.0 == d).map(|p| (p.1, p.2, p.3));
     assert_eq!(by_day.first().map(|p| p.0.as_str()), Some("2026-01-14"), "the first day, all zero");
+    let days: Vec<&str> = by_day.iter().map(|p| p.0.as_str()).collect();
+    assert!(days.windows(2).all(|w| w[0] < w[1]), "the days are in order, the late entry's too: {days:?}");
     assert_eq!(day("2026-01-14"), Some((0, 0, 0)));
-    assert_eq!(day("2026-01-20"), Some((420_000, 0, 0)));
-    assert_eq!(day("2026-02-03"), Some((420_000, 70_000, 0)));
-    assert_eq!(day("2026-02-04"), Some((420_000, 95_000, 0)));
-    assert_eq!(day("2026-02-21"), Some((420_000, 95_000, 50_000)));
-    assert_eq!(day("2026-02-25"), Some((420_000, 70_000, 50_000)), "the cancellation returns 25,000");
-    assert_eq!(day("2026-03-02"), Some((410_000, 70_000, 50_000)), "the amendment takes 10,000");
-    assert_eq!(day("2026-04-01"), Some((470_000, 120_000, 50_000)));
+    // Three import licenses and the US export license (150,000).
+    assert_eq!(day("2026-01-20"), Some((540_000, 0, 0)));
+    // Every order counts on both of its gates: 40,000 + 30,000 on the CN licenses and on the US one.
+    assert_eq!(day("2026-02-03"), Some((540_000, 140_000, 0)));
+    assert_eq!(day("2026-02-04"), Some((540_000, 190_000, 0)));
+    assert_eq!(day("2026-02-21"), Some((540_000, 190_000, 100_000)));
+    assert_eq!(day("2026-02-25"), Some((540_000, 140_000, 100_000)), "the cancellation returns 25,000 on both gates");
+    // The late shipment (recorded after 13 March) counts on the day it happened.
+    assert_eq!(day("2026-03-01"), Some((540_000, 140_000, 120_000)), "the late shipment of 10,000, on both gates");
+    assert_eq!(day("2026-03-02"), Some((530_000, 140_000, 120_000)), "the amendment takes 10,000");
+    assert_eq!(day("2026-03-04"), Some((550_000, 140_000, 118_000)), "the correction takes 1,000 on both gates");
+    // The finalization of 3 April releases O-BA-2 (10,000 on both gates).
+    assert_eq!(day("2026-04-02"), Some((610_000, 300_000, 118_000)));
+    assert_eq!(day("2026-04-03"), Some((610_000, 280_000, 118_000)));
     assert_eq!(day("2026-02-02"), None, "a day on which no total moved has no point");
-    assert_eq!(day("2026-04-02"), None, "a suspension moves no total");
-    let rounds: Vec<(u64, usize)> = m.rounds.iter().map(|r| (r.round, r.licenses.len())).collect();
-    assert_eq!(rounds, [(1, 3), (2, 1)]);
-    assert_eq!(m.rounds[0].totals.remaining, 290_000);
+    assert_eq!(day("2026-04-04"), None, "a suspension moves no total");
+    let last = m.timeline.last().expect("a timeline");
+    assert_eq!((last.granted, last.ordered, last.shipped), (m.totals.granted, m.totals.ordered, m.totals.shipped));
+    let rounds: Vec<(&str, u64, usize)> =
+        m.rounds.iter().map(|r| (r.authority.as_str(), r.round, r.licenses.len())).collect();
+    assert_eq!(rounds, [("CN-MOFCOM", 1, 4), ("CN-MOFCOM", 2, 1), ("US-BIS", 1, 1)]);
+    assert_eq!(m.rounds[0].totals.remaining, 280_000);
     let headroom = |party: &str| {
         let p = m.parties.iter().find(|p| p.id == party).expect("party");
         p.headroom.iter().map(|h| (h.product.clone(), h.remaining)).collect::<Vec<_>>()
@@ -216,7 +233,7 @@ fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroo
     assert_eq!(headroom("bytedance"), [("H200".to_string(), 110_000)]);
     assert!(headroom("tencent").is_empty(), "a suspended license gives no headroom");
     assert!(headroom("china-mobile").is_empty());
-    assert_eq!(m.totals.remaining, 350_000, "the totals still count every license");
+    assert_eq!(m.totals.remaining, 330_000, "the totals still count every license");
 }
 
 // ---- in a real browser ----
