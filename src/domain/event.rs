@@ -107,9 +107,12 @@ pub struct Deny {
 }
 
 impl Deny {
-    /// Whether a party with these attributes is caught.
+    /// Whether a party with these attributes is caught. Sectors are free texts typed by
+    /// clerks: they match without regard to case or surrounding spaces, so that a party
+    /// registered in sector "Telecom " is not let through by a policy on "telecom".
     pub fn catches(&self, state_backed: bool, sector: &str) -> bool {
-        (self.state_backed && state_backed) || self.sectors.iter().any(|s| s == sector)
+        let norm = |s: &str| s.trim().to_lowercase();
+        (self.state_backed && state_backed) || self.sectors.iter().any(|s| norm(s) == norm(sector))
     }
 }
 
