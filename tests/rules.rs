@@ -1073,6 +1073,19 @@ fn a_policy_denies_a_caught_party_licenses_unless_exempted_or_lifted() {
 }
 
 #[test]
+fn a_sector_typed_in_another_case_or_with_spaces_does_not_slip_past_a_policy() {
+    for sector in ["Telecom", " TELECOM ", "telecom"] {
+        let r = given([party_of("ct", false, sector), policy("P-TEL", false, &["telecom"])])
+            .when(grant("L", "ct", 10))
+            .then_refused(Reason::PolicyDenied);
+        assert!(r.message.contains("P-TEL"), "{sector:?}: {}", r.message);
+    }
+    given([party_of("ct", false, "telecoms"), policy("P-TEL", false, &["telecom"])])
+        .when(grant("L", "ct", 10))
+        .then_accepted();
+}
+
+#[test]
 fn a_policy_denies_orders_on_licenses_granted_before_it() {
     let w = || given([party_of("cm", true, "telecom"), grant("L", "cm", 100), policy("P-SOE", true, &[])]);
     let r = w().when(order("O", "L", 10, 0)).then_refused(Reason::PolicyDenied);
