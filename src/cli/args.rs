@@ -30,6 +30,9 @@ fn parse_wait(s: &str) -> Result<f64, String> {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// One typed command per event type (`register`, `grant`, `order`, ...).
+    #[command(flatten)]
+    Event(super::typed::EventCommand),
     /// Create an empty ledger (append also creates one)
     Init {
         /// How far ahead of the clock an event's `at` may lie, in seconds (default 86400, one
@@ -58,6 +61,9 @@ pub enum Command {
         /// rule and message, instead of refusing the whole input; the other events are appended
         #[arg(long)]
         record_refusals: bool,
+        /// Check the input and show the verdict and the effect of every event; write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Recompute every hash and link; check the head and the snapshots
     Verify {

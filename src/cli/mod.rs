@@ -11,6 +11,7 @@ pub mod output;
 pub mod report;
 pub mod sink;
 pub mod terminal;
+pub mod typed;
 
 use crate::domain::Timestamp;
 use crate::jsonl::{Defaults, InputError, LineError, LineReader};
@@ -63,9 +64,19 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             drop(ledger);
             writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
         }
-        Command::Append { file, actor, json, allow_future, record_refusals } => {
+        Command::Append { file, actor, json, allow_future, record_refusals, dry_run } => {
             let options = AppendOptions { allow_future, record_refusals };
-            append(&ledger_path(), wait, file.as_deref(), actor, json, options, out)?
+            let input = open_input(file.as_deref())?;
+            submit(&ledger_path(), wait, input, actor, Submit { options, dry_run, json }, out)?
+        }
+        Command::Event(cmd) => {
+            let (mut line, flags) = cmd.line();
+            flags.stamp(&mut line);
+            let options = AppendOptions { allow_future: flags.allow_future, record_refusals: false };
+            let how = Submit { options, dry_run: flags.dry_run, json: flags.json };
+            let text = serde_json::Value::Object(line).to_string();
+            let input: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(text.into_bytes()));
+            submit(&ledger_path(), wait, input, flags.actor.clone(), how, out)?
         }
         Command::Verify { expect_head, chain_only, json } => {
             verify(&ledger_path(), expect_head.as_deref(), chain_only, json, out)?
@@ -128,19 +139,25 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `append`: the input is opened first (a missing file must not leave a new ledger behind), and
-/// a pipe or terminal is read to its end before the lock is taken: a writer holds the lock only
-/// while it checks and commits, never while it waits for its input or its output.
-fn append(
+/// How a batch of events is submitted: its options, and whether only checked.
+struct Submit {
+    options: AppendOptions,
+    dry_run: bool,
+    json: bool,
+}
+
+/// `append`, a typed command, or a dry run of either: the input is opened first (a missing
+/// file must not leave a new ledger behind), and a pipe or terminal is read to its end before
+/// the lock is taken: a writer holds the lock only while it checks and commits, never while it
+/// waits for its input or its output.
+fn submit(
     path: &Path,
     wait: Option<Duration>,
-    file: Option<&Path>,
+    input: Box<dyn BufRead + Send>,
     actor: Option<String>,
-    json: bool,
-    options: AppendOptions,
+    how: Submit,
     out: &mut dyn Write,
 ) -> Result<()> {
-    let input = open_input(file)?;
     let mut ledger = open_writer(path, OpenMode::CreateIfMissing, wait)?;
     let defaults = Defaults {
         at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
@@ -148,12 +165,25 @@ fn append(
             .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
             .unwrap_or_else(|| "unknown".into()),
     };
-    let result = append_from(&mut ledger, input, &defaults, options);
+    if how.dry_run {
+        let run = with_prepared(input, &defaults, how.options, |events| ledger.dry_run(events, how.options));
+        drop(ledger);
+        return match run {
+            Ok(run) => typed::dry_run_report(out, &run, how.json),
+            Err(e) => {
+                if how.json {
+                    output::append_failed(out, &e)?;
+                }
+                Err(e.into())
+            }
+        };
+    }
+    let result = append_from(&mut ledger, input, &defaults, how.options);
     drop(ledger);
     match result {
-        Ok(report) => output::append_report(out, &report, json),
+        Ok(report) => output::append_report(out, &report, how.json),
         Err(e) => {
-            if json {
+            if how.json {
                 output::append_failed(out, &e)?;
             }
             Err(e.into())
@@ -230,44 +260,64 @@ pub fn append_from(
     defaults: &Defaults,
     options: AppendOptions,
 ) -> Result<crate::ledger::AppendReport, LedgerError> {
+    with_prepared(reader, defaults, options, |events| ledger.append_prepared_with(events, options))
+}
+
+/// Parses `reader` on a thread of its own and hands the prepared events to `consume` (the
+/// append or the dry run) as they come.
+fn with_prepared<T>(
+    reader: impl BufRead + Send,
+    defaults: &Defaults,
+    options: AppendOptions,
+    consume: impl FnOnce(&mut dyn Iterator<Item = Result<Prepared, InputError>>) -> T,
+) -> T {
     const CHUNK_EVENTS: usize = 1024;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, InputError>>>(8);
-        scope.spawn(move || {
-            let mut lines = LineReader::new(reader);
-            let mut last_line = 0;
-            let mut chunk = Vec::with_capacity(CHUNK_EVENTS);
-            loop {
-                // A bad line ends the input, unless refusals are recorded: then only a read
-                // error does (a line too long was skipped to its end by the reader).
-                let (item, stop) = match lines.next_line() {
-                    Ok(None) => break,
-                    Ok(Some((n, bytes))) => {
-                        last_line = n;
-                        let item = crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new);
-                        let stop = item.is_err() && !options.record_refusals;
-                        (item, stop)
-                    }
-                    Err(e) => {
-                        let stop = matches!(e, LineError::Io(_)) || !options.record_refusals;
-                        (Err(e.into_input_error(last_line + 1)), stop)
-                    }
-                };
-                if let Err(InputError { line, .. }) = &item {
-                    last_line = *line;
-                }
-                chunk.push(item);
-                if stop || chunk.len() == CHUNK_EVENTS {
-                    // A closed receiver means the append stopped early (a refusal): stop too.
-                    if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK_EVENTS))).is_err() || stop {
-                        return;
-                    }
-                }
-            }
-            let _ = tx.send(chunk);
-        });
-        ledger.append_prepared_with(rx.into_iter().flatten(), options)
+        scope.spawn(move || parse_lines(reader, defaults, options, CHUNK_EVENTS, tx));
+        consume(&mut rx.into_iter().flatten())
     })
+}
+
+/// The parse thread: lines to prepared events, sent in chunks.
+fn parse_lines(
+    reader: impl BufRead,
+    defaults: &Defaults,
+    options: AppendOptions,
+    chunk_events: usize,
+    tx: std::sync::mpsc::SyncSender<Vec<Result<Prepared, InputError>>>,
+) {
+    let mut lines = LineReader::new(reader);
+    let mut last_line = 0;
+    let mut chunk = Vec::with_capacity(chunk_events);
+    loop {
+        // A bad line ends the input, unless refusals are recorded: then only a read
+        // error does (a line too long was skipped to its end by the reader).
+        let (item, stop) = match lines.next_line() {
+            Ok(None) => break,
+            Ok(Some((n, bytes))) => {
+                last_line = n;
+                let item = crate::jsonl::parse_line(n, bytes, defaults).map(Prepared::new);
+                let stop = item.is_err() && !options.record_refusals;
+                (item, stop)
+            }
+            Err(e) => {
+                let stop = matches!(e, LineError::Io(_)) || !options.record_refusals;
+                (Err(e.into_input_error(last_line + 1)), stop)
+            }
+        };
+        if let Err(InputError { line, .. }) = &item {
+            last_line = *line;
+        }
+        chunk.push(item);
+        if stop || chunk.len() == chunk_events {
+            // A closed receiver means the append stopped early (a refusal): stop too.
+            if tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(chunk_events))).is_err() || stop {
+                return;
+            }
+        }
+    }
+    let _ = tx.send(chunk);
 }
 
 /// A seq must name a record of the ledger: reading after a record that does not exist is an
