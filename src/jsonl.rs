@@ -51,8 +51,61 @@ pub struct InputEvent {
 pub struct Defaults {
     /// Used when `at` is absent (the caller's clock).
     pub at: Timestamp,
-    /// Used when `actor` is absent.
+    /// Used when `actor` is absent; empty when the caller has none (no `--actor`,
+    /// `$QLEDGER_ACTOR` or `$USER`): a line without `actor` is then refused.
     pub actor: String,
+}
+
+/// Why a line without `actor` is refused when the caller has no default actor.
+pub const ACTOR_MISSING: &str =
+    "missing, and no default: give \"actor\" on the line, pass --actor NAME, or set $QLEDGER_ACTOR";
+
+/// Every event type of the input and its fields (`?` marks an optional one), besides `type`
+/// and the [`COMMON_FIELDS`]. The parser takes each type's allowed fields from here, and
+/// `append --help` lists this table.
+pub const EVENT_TYPES: &[(&str, &[&str])] = &[
+    ("party_registered", &["party", "name", "country", "state_backed", "sector", "confusable_ok?"]),
+    ("party_restricted", &["party", "reason"]),
+    (
+        "license_granted",
+        &["license", "authority", "licensee", "product", "quantity", "valid_from", "valid_until", "round?"],
+    ),
+    ("condition_added", &["license", "condition", "rule", "final?"]),
+    ("condition_finalized", &["license", "condition"]),
+    ("condition_withdrawn", &["license", "condition", "reason"]),
+    ("order_placed", &["order", "license", "quantity", "domestic_quantity", "supplier"]),
+    ("order_cancelled", &["order", "reason"]),
+    ("shipment_recorded", &["order", "quantity"]),
+    ("quota_amended", &["license", "quantity", "reason"]),
+    ("license_suspended", &["license", "reason"]),
+    ("license_reinstated", &["license", "reason"]),
+    ("license_revoked", &["license", "reason"]),
+];
+
+/// Fields every event may carry (all optional).
+pub const COMMON_FIELDS: &[&str] = &["at?", "actor?", "key?"];
+
+/// The rule kinds of `condition_added` and their fields.
+pub const RULE_KINDS: &[(&str, &[&str])] =
+    &[("bundle_ratio", &["domestic", "per"]), ("max_per_order", &["units"]), ("end_use", &["text"]), ("reporting", &["text"])];
+
+/// The fields of an event type (`?` marks an optional one), if the type exists.
+pub fn event_fields(ty: &str) -> Option<&'static [&'static str]> {
+    EVENT_TYPES.iter().find(|(name, _)| *name == ty).map(|(_, fields)| *fields)
+}
+
+/// `append --help`'s list of event types and their fields, from [`EVENT_TYPES`].
+pub fn event_types_help() -> String {
+    let mut s = String::from("Event types (one JSON object per line; `?` marks an optional field):\n");
+    for (name, fields) in EVENT_TYPES {
+        s.push_str(&format!("  {name:<20} {}\n", fields.join(", ")));
+    }
+    s.push_str(&format!("  every event may carry: {}\n", COMMON_FIELDS.join(", ")));
+    let kinds: Vec<String> = RULE_KINDS.iter().map(|(k, f)| format!("{k} {{{}}}", f.join(", "))).collect();
+    s.push_str(&format!("  rule kinds: {}\n", kinds.join(", ")));
+    s.push_str("  e.g. {\"type\":\"shipment_recorded\",\"order\":\"O-1\",\"quantity\":10000}\n\n");
+    s.push_str(crate::cli::examples::APPEND);
+    s
 }
 
 #[derive(Deserialize, Default)]
@@ -150,27 +203,14 @@ pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<Inp
     };
     let ty = raw.ty.as_deref().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
     let fields = FieldTable::of(&raw);
-    let allowed: &[&str] = match ty {
-        "party_registered" => &["party", "name", "country", "state_backed", "sector", "confusable_ok"],
-        "party_restricted" => &["party", "reason"],
-        "license_granted" => {
-            &["license", "authority", "licensee", "product", "quantity", "valid_from", "valid_until", "round"]
-        }
-        "condition_added" => &["license", "condition", "rule", "final"],
-        "condition_finalized" => &["license", "condition"],
-        "condition_withdrawn" => &["license", "condition", "reason"],
-        "order_placed" => &["order", "license", "quantity", "domestic_quantity", "supplier"],
-        "order_cancelled" => &["order", "reason"],
-        "shipment_recorded" => &["order", "quantity"],
-        "quota_amended" => &["license", "quantity", "reason"],
-        "license_suspended" | "license_reinstated" | "license_revoked" => &["license", "reason"],
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            return Err(err(Some("type"), format!("unknown event type {shown:?}")));
-        }
+    let Some(allowed) = event_fields(ty) else {
+        let shown: String = ty.chars().take(64).collect();
+        let hint = crate::suggest::hint(ty, EVENT_TYPES.iter().map(|(name, _)| *name));
+        return Err(err(Some("type"), format!("unknown event type {shown:?}{hint}")));
     };
-    if let Some(extra) = fields.present().find(|f| !allowed.contains(f)) {
-        return Err(err(Some(extra), format!("does not belong to a {ty} event")));
+    if let Some(extra) = fields.present().find(|f| !allowed.iter().any(|a| a.trim_end_matches('?') == *f)) {
+        let own = allowed.iter().map(|a| a.trim_end_matches('?')).collect::<Vec<_>>().join(", ");
+        return Err(err(Some(extra), format!("does not belong to a {ty} event (its fields: {own})")));
     }
     let need_s = |v: Option<String>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
     let need_u = |v: Option<u64>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
@@ -182,7 +222,12 @@ pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<Inp
         Some(s) => Timestamp::parse(&s).map_err(|m| err(Some("at"), m))?,
         None => defaults.at,
     };
-    let stamp = Stamp { at, actor: raw.actor.unwrap_or_else(|| defaults.actor.clone()), key: raw.key };
+    let actor = match raw.actor {
+        Some(actor) => actor,
+        None if defaults.actor.is_empty() => return Err(err(Some("actor"), ACTOR_MISSING.to_string())),
+        None => defaults.actor.clone(),
+    };
+    let stamp = Stamp { at, actor, key: raw.key };
     let event = match ty {
         "party_registered" => Event::PartyRegistered {
             party: need_s(raw.party, "party")?,
@@ -269,7 +314,8 @@ fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
         "end_use" | "reporting" => &["text"],
         other => {
             let shown: String = other.chars().take(64).collect();
-            return Err(err("rule.kind", format!("unknown rule kind {shown:?}")));
+            let hint = crate::suggest::hint(other, RULE_KINDS.iter().map(|(k, _)| *k));
+            return Err(err("rule.kind", format!("unknown rule kind {shown:?}{hint}")));
         }
     };
     if let Some((extra, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
@@ -322,7 +368,8 @@ impl FieldTable {
 }
 
 /// Re-parses a line that failed, with the path of the failing field, for a precise message.
-/// Only the error path pays for this.
+/// Only the error path pays for this. A syntax error names the column (the line is the input
+/// line); an unknown field names the nearest known one.
 fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<RawEvent, _> = serde_path_to_error::deserialize(&mut de);
@@ -331,25 +378,43 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
         Err(e) => (e.path().to_string(), e.into_inner()),
     };
     let mut message = e.to_string();
-    // serde_json appends " at line L column C"; the column is useful, the line is always 1.
+    // serde_json appends " at line L column C"; the line is always 1 within one input line.
     if let Some(i) = message.rfind(" at line ") {
-        let column = message[i..].rsplit(' ').next().unwrap_or("").to_string();
         message.truncate(i);
-        message.push_str(&format!(" (column {column})"));
     }
     // "unknown field `x`, expected one of ..." lists every field: keep the first clause.
     if message.starts_with("unknown field") {
         if let Some(i) = message.find(", expected") {
             message.truncate(i);
         }
+        message.push_str(&unknown_field_hint(&path));
     }
+    let syntax = matches!(e.classify(), serde_json::error::Category::Eof | serde_json::error::Category::Syntax);
     let message = match e.classify() {
-        serde_json::error::Category::Eof => format!("truncated JSON: {message}"),
-        serde_json::error::Category::Syntax => format!("malformed JSON: {message}"),
-        _ => message,
+        serde_json::error::Category::Eof => format!("column {}: truncated JSON: {message}", e.column()),
+        serde_json::error::Category::Syntax => format!("column {}: malformed JSON: {message}", e.column()),
+        _ => format!("{message} (column {})", e.column()),
     };
-    let field = if path == "." || path.is_empty() { None } else { Some(path) };
-    InputError { line: line_no, field, message }
+    // A syntax error has no field (serde_path_to_error says `?` or `.`).
+    let no_field = syntax || path == "." || path == "?" || path.is_empty();
+    InputError { line: line_no, field: if no_field { None } else { Some(path) }, message }
+}
+
+/// `" (did you mean `quantity`?)"` for an unknown field at `path` (`quantty`, `rule.unit`).
+fn unknown_field_hint(path: &str) -> String {
+    let (in_rule, name) = match path.strip_prefix("rule.") {
+        Some(name) => (true, name),
+        None => (false, path),
+    };
+    let mut known: Vec<&str> = Vec::new();
+    if in_rule {
+        known.push("kind");
+        known.extend(RULE_KINDS.iter().flat_map(|(_, f)| f.iter().copied()));
+    } else {
+        known.push("type");
+        known.extend(COMMON_FIELDS.iter().chain(EVENT_TYPES.iter().flat_map(|(_, f)| f.iter())).copied());
+    }
+    crate::suggest::hint(name, known.into_iter().map(|f| f.trim_end_matches('?')))
 }
 
 /// The UTF-8 byte order mark, skipped at the start of the input (and only there).

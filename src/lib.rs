@@ -18,6 +18,7 @@
 //!   ([`format::index_run`]). The README's "Ledger format" and "Storage" sections are its spec.
 //! - [`jsonl`]: the JSON Lines input format: strict parsing with line numbers and limits.
 //! - [`limits`]: every size limit, with compile-time checks of how they relate.
+//! - [`suggest`]: "did you mean ...?" for names that were not found (event types, fields, ids).
 //! - [`store`]: every file and sled call: directory layout, creation and lock
 //!   ([`store`]), the file layer under the chain with a simulated disk for tests
 //!   ([`store::disk`]), segment files ([`store::segment`]), the commit point
@@ -93,4 +94,5 @@ pub mod jsonl;
 pub mod ledger;
 pub mod limits;
 pub mod store;
+pub mod suggest;
 pub mod tlog;

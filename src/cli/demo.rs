@@ -28,6 +28,7 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
         None => fresh_dir()?,
     };
     let mut ledger = Ledger::open(&dir, OpenMode::CreateIfMissing, None)?;
+    // The story's lines all carry their actor; "demo" fills in for any that would not.
     if ledger.head().records != 0 {
         bail!(super::NotFound(format!("demo needs a fresh ledger, and {} already holds records", dir.display())));
     }
@@ -41,11 +42,12 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     output::verify_ok(out, &verified, false)?;
 
     writeln!(out, "\n== 3. replay the history")?;
-    output::replay(out, &ledger, None, 0, None, false)?;
+    let everything = output::ReplayShape { from: 0, to: None, limit: None, json: false };
+    output::replay(out, &ledger, None, &everything)?;
 
     writeln!(out, "\n== 4. quota state at the head")?;
     let state = ledger.state()?;
-    output::state(out, &ledger, &state, None, None, false)?;
+    output::state(out, &ledger, &state, &output::StateFilter::default(), output::Format::Text)?;
 
     writeln!(out, "\n== 5. an order missing its domestic bundle is refused, and nothing is appended")?;
     let before = ledger.head();

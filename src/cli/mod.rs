@@ -6,9 +6,12 @@
 pub mod args;
 pub mod audit;
 pub mod demo;
+pub mod examples;
 pub mod output;
+pub mod progress;
 pub mod sink;
 pub mod terminal;
+pub mod ui;
 
 use crate::domain::Timestamp;
 use crate::jsonl::{Defaults, InputError, LineReader};
@@ -17,7 +20,7 @@ use crate::store::{OpenMode, StoreError};
 use anyhow::{Context as _, Result};
 use args::{Cli, Command};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,7 +46,11 @@ fn resolve_ledger(flag: Option<&Path>) -> PathBuf {
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
     let wait = cli.wait.map(Duration::from_secs_f64);
     let ledger_path = || resolve_ledger(cli.ledger.as_deref());
-    match cli.command {
+    let Some(command) = cli.command else {
+        out.write_all(examples::OVERVIEW.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
         Command::Init { future_margin } => {
             let path = ledger_path();
             let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
@@ -52,52 +59,53 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
             let (records, margin) = (ledger.head().records, ledger.future_margin_secs()?);
             drop(ledger);
-            writeln!(out, "ledger at {} holds {} records; future margin {margin} s", path.display(), records)?;
+            let held = ui::count(records, "record");
+            writeln!(out, "ledger at {} holds {held}; future margin {margin} s", path.display())?;
         }
         Command::Reindex => {
             let path = ledger_path();
             let mut ledger = open_writer(&path, OpenMode::MustExist, wait)?;
+            let spinner = progress::Progress::spinner("rebuilding the index and the snapshots");
             let records = ledger.reindex()?;
-            drop(ledger);
-            writeln!(out, "rebuilt the index and the snapshots of {} from {records} records", path.display())?;
+            drop((spinner, ledger));
+            let from = ui::count(records, "record");
+            writeln!(out, "rebuilt the index and the snapshots of {} from {from}", path.display())?;
         }
-        Command::Append { file, actor, json, allow_future } => {
-            append(&ledger_path(), wait, file.as_deref(), actor, json, allow_future, out)?
+        Command::Append { file, actor, create, json, allow_future } => {
+            let mode = if create { OpenMode::CreateIfMissing } else { OpenMode::MustExist };
+            let how = AppendHow { mode, wait, actor, json, allow_future };
+            append(&ledger_path(), file.as_deref(), how, out)?
         }
         Command::Verify { expect_head, chain_only, json } => {
             verify(&ledger_path(), expect_head.as_deref(), chain_only, json, out)?
         }
-        Command::State { as_of, license, party, full_replay, json } => {
-            let ledger = Ledger::open_read(&ledger_path())?;
-            let point = match as_of.as_deref() {
-                None => None,
-                Some(text) => Some(within_head(parse_point(text, "--as-of")?, &ledger, "--as-of")?),
-            };
-            let state = match (point, full_replay) {
-                (point, true) => ledger.state_replayed(point)?,
-                (None, false) => ledger.state()?,
-                (Some(point), false) => ledger.state_as_of(point)?,
-            };
-            output::state(out, &ledger, &state, license.as_deref(), party.as_deref(), json)?;
+        Command::State { as_of, license, party, full_replay, json, csv } => {
+            let format = output::Format::of(json, csv);
+            state(&ledger_path(), as_of.as_deref(), license.as_deref(), party.as_deref(), full_replay, format, out)?
         }
-        Command::Log { license, order, party, from, limit, json } => {
+        Command::Log { license, order, party, from, limit, reverse, json, csv } => {
             let ledger = Ledger::open_read(&ledger_path())?;
             if let Some(from) = from {
                 within_head(AsOf::Seq(from), &ledger, "--from")?;
             }
             let filter = output::Filter { license, order, party };
-            output::log(out, &ledger, &filter, from.unwrap_or(0), limit, json)?;
+            check_ids(&ledger, &filter)?;
+            let shape = output::LogShape { from: from.unwrap_or(0), limit, reverse, format: output::Format::of(json, csv) };
+            output::log(out, &ledger, &filter, &shape)?;
         }
-        Command::Replay { license, from, to, json } => {
+        Command::Replay { license, from, to, limit, json } => {
             let ledger = Ledger::open_read(&ledger_path())?;
             if let Some(from) = from {
                 within_head(AsOf::Seq(from), &ledger, "--from")?;
             }
+            let filter = output::Filter { license, order: None, party: None };
+            check_ids(&ledger, &filter)?;
             let to = match to.as_deref() {
                 None => None,
                 Some(text) => Some(parse_point(text, "--to")?),
             };
-            output::replay(out, &ledger, license.as_deref(), from.unwrap_or(0), to, json)?;
+            let shape = output::ReplayShape { from: from.unwrap_or(0), to, limit, json };
+            output::replay(out, &ledger, filter.license.as_deref(), &shape)?;
         }
         Command::Head { json } => {
             let ledger = Ledger::open_read(&ledger_path())?;
@@ -114,37 +122,118 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
         // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "qledger", out)
+        }
+        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?,
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `append`: the input is opened first (a missing file must not leave a new ledger behind), and
-/// a pipe or terminal is read to its end before the lock is taken: a writer holds the lock only
-/// while it checks and commits, never while it waits for its input or its output.
-fn append(
+/// `state`: at the head, or as of a seq, time or date; from snapshots or replayed.
+fn state(
     path: &Path,
+    as_of: Option<&str>,
+    license: Option<&str>,
+    party: Option<&str>,
+    full_replay: bool,
+    format: output::Format,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let ledger = Ledger::open_read(path)?;
+    let point = match as_of {
+        None => None,
+        Some(text) => Some(within_head(parse_point(text, "--as-of")?, &ledger, "--as-of")?),
+    };
+    let state = match (point, full_replay) {
+        (point, true) => ledger.state_replayed(point)?,
+        (None, false) => ledger.state()?,
+        (Some(point), false) => ledger.state_as_of(point)?,
+    };
+    output::state(out, &ledger, &state, &output::StateFilter { license, party }, format)
+}
+
+/// A license, party or order a filter names must exist (exit 1 with the nearest id otherwise):
+/// an empty listing would read as "nothing happened to it".
+fn check_ids(ledger: &Ledger, f: &output::Filter) -> Result<()> {
+    if f.license.is_some() || f.party.is_some() {
+        let s = ledger.state()?;
+        if let Some(l) = f.license.as_deref() {
+            if !s.licenses.contains_key(l) {
+                let hint = crate::suggest::hint(l, s.licenses.keys().map(String::as_str));
+                return Err(NotFound(format!("--license: no license {l} in the ledger{hint}")).into());
+            }
+        }
+        if let Some(p) = f.party.as_deref() {
+            if !s.parties.contains_key(p) {
+                let hint = crate::suggest::hint(p, s.parties.keys().map(String::as_str));
+                return Err(NotFound(format!("--party: no party {p} in the ledger{hint}")).into());
+            }
+        }
+    }
+    if let Some(o) = f.order.as_deref() {
+        check_order(ledger, o)?;
+    }
+    Ok(())
+}
+
+/// Orders live in no projection a reader has: the records are scanned for the one that placed
+/// it, keeping the nearest id seen for the hint.
+fn check_order(ledger: &Ledger, id: &str) -> Result<()> {
+    let mut nearest: Option<(usize, String)> = None;
+    for item in ledger.records(0)? {
+        let r = item?;
+        if let crate::domain::Event::OrderPlaced { order, .. } = &r.fact.event {
+            if order == id {
+                return Ok(());
+            }
+            if let Some(near) = crate::suggest::nearest(id, [order.as_str()]) {
+                let d = strsim::damerau_levenshtein(id, near);
+                if nearest.as_ref().is_none_or(|(b, _)| d < *b) {
+                    nearest = Some((d, near.to_string()));
+                }
+            }
+        }
+    }
+    let hint = nearest.map(|(_, o)| format!(" (did you mean `{o}`?)")).unwrap_or_default();
+    Err(NotFound(format!("--order: no order {id} in the ledger{hint}")).into())
+}
+
+/// How `append` opens the ledger and fills in what lines leave out.
+struct AppendHow {
+    mode: OpenMode,
     wait: Option<Duration>,
-    file: Option<&Path>,
     actor: Option<String>,
     json: bool,
     allow_future: bool,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let input = open_input(file)?;
-    let mut ledger = open_writer(path, OpenMode::CreateIfMissing, wait)?;
+}
+
+/// The actor for lines without one: `--actor`, else `$QLEDGER_ACTOR`, else `$USER`; empty
+/// (refuse such lines) when none is set.
+fn default_actor(flag: Option<String>) -> String {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    flag.or_else(|| env("QLEDGER_ACTOR")).or_else(|| env("USER")).unwrap_or_default()
+}
+
+/// `append`: the input is opened first (a missing file must not leave a new ledger behind), and
+/// a pipe or terminal is read to its end before the lock is taken: a writer holds the lock only
+/// while it checks and commits, never while it waits for its input or its output.
+fn append(path: &Path, file: Option<&Path>, how: AppendHow, out: &mut dyn Write) -> Result<()> {
+    let (input, size_bytes) = open_input(file)?;
+    let mut ledger = open_writer(path, how.mode, how.wait)?;
     let defaults = Defaults {
         at: Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()),
-        actor: actor
-            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .unwrap_or_else(|| "unknown".into()),
+        actor: default_actor(how.actor),
     };
-    let result = append_from(&mut ledger, input, &defaults, AppendOptions { allow_future });
-    drop(ledger);
+    let bar = progress::Progress::new("appending", Some(size_bytes), "bytes");
+    let counted = CountingReader { inner: input, bar: bar.bar() };
+    let result = append_from(&mut ledger, counted, &defaults, AppendOptions { allow_future: how.allow_future });
+    drop((bar, ledger));
     match result {
-        Ok(report) => output::append_report(out, &report, json),
+        Ok(report) => output::append_report(out, &report, how.json),
         Err(e) => {
-            if json {
+            if how.json {
                 output::append_failed(out, &e)?;
             }
             Err(e.into())
@@ -152,24 +241,82 @@ fn append(
     }
 }
 
+/// A reader that counts the bytes consumed on a progress bar.
+struct CountingReader<R> {
+    inner: R,
+    bar: indicatif::ProgressBar,
+}
+
+impl<R: io::Read> io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountingReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, n: usize) {
+        self.bar.inc(n as u64);
+        self.inner.consume(n)
+    }
+}
+
 /// `verify`, as a reader.
 fn verify(path: &Path, expect_head: Option<&str>, chain_only: bool, json: bool, out: &mut dyn Write) -> Result<()> {
+    let ledger = Ledger::open_read(path)?;
     let expect = match expect_head {
         None => None,
-        Some(h) => Some(
-            crate::format::chain::parse_hash(h)
-                .ok_or_else(|| UsageError(format!("--expect-head: {h:?} is not 64 hex digits")))?,
-        ),
+        Some(h) => Some(resolve_hash(&ledger, h, "--expect-head")?),
     };
-    let ledger = Ledger::open_read(path)?;
     let depth = if chain_only { Depth::Chain } else { Depth::Rules };
-    match ledger.verify_with(expect, depth) {
+    let spinner = progress::Progress::spinner(&format!("verifying {}", ui::count(ledger.head().records, "record")));
+    let verified = ledger.verify_with(expect, depth);
+    drop(spinner);
+    match verified {
         Ok(report) => output::verify_ok(out, &report, json),
         Err(e) => {
             if json {
                 output::verify_failed(out, &e)?;
             }
             Err(e.into())
+        }
+    }
+}
+
+/// A record hash given in full (64 hex digits) or as a unique prefix of at least 8, as in git.
+/// A prefix no record has is returned as all of it padded with zeros, so that `verify` reports
+/// it as not on the chain (exit 3) like any other missing hash; an ambiguous one is a usage
+/// error naming the records it matches.
+fn resolve_hash(ledger: &Ledger, text: &str, flag: &str) -> Result<[u8; 32]> {
+    if let Some(h) = crate::format::chain::parse_hash(text) {
+        return Ok(h);
+    }
+    let prefix = text.to_ascii_lowercase();
+    if !(8..64).contains(&prefix.len()) || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let why = format!("{flag}: {text:?} is neither 64 hex digits nor a prefix of at least 8");
+        return Err(UsageError(why).into());
+    }
+    let mut found: Vec<(u64, [u8; 32])> = Vec::new();
+    for item in ledger.records(0)? {
+        let r = item?;
+        if crate::format::chain::hex(&r.hash).starts_with(&prefix) {
+            found.push((r.seq, r.hash));
+            if found.len() > 3 {
+                break;
+            }
+        }
+    }
+    match found.as_slice() {
+        [(_, hash)] => Ok(*hash),
+        [] => Err(NotOnChain(format!("{flag}: no record of the chain has a hash starting with {prefix}")).into()),
+        many => {
+            let seqs: Vec<String> = many.iter().map(|(seq, _)| seq.to_string()).collect();
+            let why = format!("{flag}: {prefix} is ambiguous: it starts the hashes of records {}; give more digits", seqs.join(", "));
+            Err(UsageError(why).into())
         }
     }
 }
@@ -195,22 +342,26 @@ fn open_writer(path: &Path, mode: OpenMode, wait: Option<Duration>) -> Result<Le
     Ok(ledger)
 }
 
-/// The append input: a file as it is; standard input (a pipe or a terminal) copied to an
-/// unlinked temporary file first, so that no lock is held while the input trickles in.
-fn open_input(file: Option<&Path>) -> Result<Box<dyn BufRead + Send>> {
-    let reader: Box<dyn BufRead + Send> = match file {
+/// The append input and its size in bytes: a file as it is; standard input (a pipe or a
+/// terminal) copied to an unlinked temporary file first, so that no lock is held while the
+/// input trickles in. A terminal is told that input is awaited.
+fn open_input(file: Option<&Path>) -> Result<(Box<dyn BufRead + Send>, u64)> {
+    let (f, what) = match file {
         Some(p) if p != Path::new("-") => {
-            let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            Box::new(BufReader::with_capacity(1 << 20, f))
+            (File::open(p).with_context(|| format!("opening {}", p.display()))?, "the input file")
         }
         _ => {
+            if io::stdin().is_terminal() && ui::get().progress {
+                eprintln!("qledger: reading events (JSON Lines) from the terminal; end with Ctrl-D");
+            }
             let mut spool = tempfile::tempfile().context("creating a temporary file for standard input")?;
             io::copy(&mut io::stdin().lock(), &mut spool).context("reading standard input")?;
             io::Seek::seek(&mut spool, io::SeekFrom::Start(0)).context("reading standard input back")?;
-            Box::new(BufReader::with_capacity(1 << 20, spool))
+            (spool, "standard input")
         }
     };
-    Ok(reader)
+    let size_bytes = f.metadata().with_context(|| format!("reading the size of {what}"))?.len();
+    Ok((Box::new(BufReader::with_capacity(1 << 20, f)), size_bytes))
 }
 
 /// Streams JSONL from `reader` into one append call. A second thread reads and parses lines
@@ -264,18 +415,31 @@ fn within_head(point: AsOf, ledger: &Ledger, flag: &str) -> Result<AsOf, NotFoun
     }
 }
 
-/// `SEQ` (digits) or an RFC 3339 time.
+/// `SEQ` (digits), an RFC 3339 time, or a date `YYYY-MM-DD`: the end of that UTC day (its
+/// last nanosecond), so that every record dated that day counts.
 fn parse_point(text: &str, flag: &str) -> Result<AsOf, UsageError> {
     if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         return text.parse().map(AsOf::Seq).map_err(|_| UsageError(format!("{flag}: {text} is not a seq")));
     }
-    Timestamp::parse(text).map(AsOf::Time).map_err(|e| UsageError(format!("{flag}: {e}")))
+    if text.len() == 10 && !text.contains('T') {
+        let day = crate::domain::Day::parse(text).map_err(|e| UsageError(format!("{flag}: {e}")))?;
+        let secs = (i64::from(day.0) + 1) * 86_400 - 1;
+        return Ok(AsOf::Time(Timestamp { secs, nanos: 999_999_999 }));
+    }
+    Timestamp::parse(text).map(AsOf::Time).map_err(|e| {
+        UsageError(format!("{flag}: {e}; give a SEQ, an RFC 3339 TIME (2026-02-05T12:00:00Z) or a DATE (2026-02-05)"))
+    })
 }
 
 /// A usage problem found after parsing (exit 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// An expected record is not on the chain (exit 3, as `verify` reports a missing hash).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotOnChain(pub String);
 
 /// A filter or argument names something the ledger does not have (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -296,6 +460,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
+        }
+        if cause.downcast_ref::<NotOnChain>().is_some() {
+            return 3;
         }
         if cause.downcast_ref::<InputError>().is_some() || cause.downcast_ref::<NotFound>().is_some() {
             return 1;
