@@ -210,7 +210,8 @@ pub fn parse_line(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<Inp
     };
     if let Some(extra) = fields.present().find(|f| !allowed.iter().any(|a| a.trim_end_matches('?') == *f)) {
         let own = allowed.iter().map(|a| a.trim_end_matches('?')).collect::<Vec<_>>().join(", ");
-        return Err(err(Some(extra), format!("does not belong to a {ty} event (its fields: {own})")));
+        let a = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        return Err(err(Some(extra), format!("does not belong to {a} {ty} event (its fields: {own})")));
     }
     let need_s = |v: Option<String>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
     let need_u = |v: Option<u64>, f: &str| v.ok_or_else(|| err(Some(f), format!("missing (required by {ty})")));
@@ -393,7 +394,7 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
     let message = match e.classify() {
         serde_json::error::Category::Eof => format!("column {}: truncated JSON: {message}", e.column()),
         serde_json::error::Category::Syntax => format!("column {}: malformed JSON: {message}", e.column()),
-        _ => format!("{message} (column {})", e.column()),
+        _ => format!("column {}: {message}", e.column()),
     };
     // A syntax error has no field (serde_path_to_error says `?` or `.`).
     let no_field = syntax || path == "." || path == "?" || path.is_empty();

@@ -23,6 +23,7 @@ use std::time::Duration;
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Create an Ed25519 signer key (file created with mode 0600); prints its verifier key
+    #[command(after_help = super::examples::KEYGEN)]
     Keygen {
         /// Key name: the log's origin, e.g. example.org/quotaledger
         #[arg(long, value_name = "ORIGIN")]
@@ -32,12 +33,14 @@ pub enum AuditCommand {
         out: PathBuf,
     },
     /// Sign and store a checkpoint of the head (a writer: takes the lock)
+    #[command(after_help = super::examples::CHECKPOINT)]
     Checkpoint {
         /// Signer key file (from keygen)
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
     },
     /// Print an inclusion, consistency or license-state proof as JSON
+    #[command(after_help = super::examples::PROVE)]
     Prove {
         /// Inclusion of the record with this seq
         #[arg(long, value_name = "N", conflicts_with_all = ["from", "to", "license"])]
@@ -56,6 +59,7 @@ pub enum AuditCommand {
         license: Option<String>,
     },
     /// Check a proof from `prove` offline, with no ledger
+    #[command(after_help = super::examples::PROVE)]
     CheckProof {
         /// The proof (JSON), or - for standard input
         #[arg(value_name = "FILE")]
@@ -65,6 +69,7 @@ pub enum AuditCommand {
         key: String,
     },
     /// Write every record touching a license, with proofs, the checkpoint and its state proof
+    #[command(after_help = super::examples::BUNDLE)]
     Bundle {
         /// The license
         #[arg(long, value_name = "L")]
@@ -74,6 +79,7 @@ pub enum AuditCommand {
         out: PathBuf,
     },
     /// Check a bundle offline and print the license's history and state
+    #[command(after_help = super::examples::BUNDLE)]
     CheckBundle {
         /// The bundle (JSON), or - for standard input
         #[arg(value_name = "FILE")]
@@ -83,12 +89,14 @@ pub enum AuditCommand {
         key: String,
     },
     /// Write or update a C2SP tlog-tiles directory of the latest checkpoint
+    #[command(after_help = super::examples::PUBLISH)]
     Publish {
         /// The directory to serve
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
     /// Audit a published log (directory or http(s) URL) against the last checkpoint you verified
+    #[command(after_help = super::examples::PUBLISH)]
     Audit {
         /// A directory or an http:// or https:// URL
         #[arg(value_name = "SOURCE")]

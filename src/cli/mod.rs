@@ -122,10 +122,17 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
         // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
+        // Both are generated into memory first: clap_complete panics on a failed write.
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "qledger", out)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "qledger", &mut script);
+            out.write_all(&script)?;
         }
-        Command::Man => clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(out)?,
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
+            out.write_all(&page)?;
+        }
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
     Ok(ExitCode::SUCCESS)

@@ -89,8 +89,10 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
     }
     let snapshots = ui::count(r.snapshots, "snapshot");
     write!(out, ", {snapshots} {} a fresh replay", if r.snapshots == 1 { "matches" } else { "match" })?;
-    let (leaves, checkpoints) = (ui::count(r.tree_leaves, "record"), ui::count(r.checkpoints, "signed checkpoint"));
-    write!(out, ", the Merkle tree of {leaves} and {checkpoints} match the records")?;
+    if r.rules {
+        let (leaves, checkpoints) = (ui::count(r.tree_leaves, "record"), ui::count(r.checkpoints, "signed checkpoint"));
+        write!(out, ", the Merkle tree of {leaves} and {checkpoints} match the records")?;
+    }
     write!(out, "; head hash {}", hex(&r.head.last_hash))?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
@@ -128,8 +130,8 @@ fn rule_json(r: &Rule) -> Value {
 
 pub(crate) fn rule_text(r: &Rule) -> String {
     match r {
-        Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
-        Rule::MaxPerOrder { units } => format!("max {units} per order"),
+        Rule::BundleRatio { domestic, per } => format!("bundle {} domestic per {}", ui::thousands(*domestic), ui::thousands(*per)),
+        Rule::MaxPerOrder { units } => format!("max {} per order", ui::thousands(*units)),
         Rule::EndUse { text } => format!("end use: {}", esc(text)),
         Rule::Reporting { text } => format!("reporting: {}", esc(text)),
     }
