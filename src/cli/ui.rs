@@ -136,6 +136,8 @@ pub fn table(headers: &[&str]) -> Table {
     if ui.color_stdout {
         t.enforce_styling();
     }
+    // Colour the text, not the padding around it: lines end without trailing spaces.
+    t.style_text_only();
     t.set_content_arrangement(ContentArrangement::Dynamic);
     t.set_header(headers.iter().map(|h| Cell::new(h).add_attribute(Attribute::Bold)));
     for c in t.column_iter_mut() {
