@@ -86,8 +86,12 @@ pub const EVENT_TYPES: &[(&str, &[&str])] = &[
 pub const COMMON_FIELDS: &[&str] = &["at?", "actor?", "key?"];
 
 /// The rule kinds of `condition_added` and their fields.
-pub const RULE_KINDS: &[(&str, &[&str])] =
-    &[("bundle_ratio", &["domestic", "per"]), ("max_per_order", &["units"]), ("end_use", &["text"]), ("reporting", &["text"])];
+pub const RULE_KINDS: &[(&str, &[&str])] = &[
+    ("bundle_ratio", &["domestic", "per"]),
+    ("max_per_order", &["units"]),
+    ("end_use", &["text"]),
+    ("reporting", &["text"]),
+];
 
 /// The fields of an event type (`?` marks an optional one), if the type exists.
 pub fn event_fields(ty: &str) -> Option<&'static [&'static str]> {

@@ -71,5 +71,10 @@ fn state_log_replay_verify_and_a_refusal() {
     let over_quota = r#"{"type":"order_placed","at":"2026-04-02T06:00:00Z","order":"O-TC-2","license":"CN-IMP-2026-0003","quantity":90000,"domestic_quantity":30000,"supplier":"nvidia"}"#;
     snapshot_both("refusal", &ledger, &["append", "-"], Some(over_quota));
     snapshot_both("unknown_id", &ledger, &["log", "--license", "CN-IMP-2026-001"], None);
-    snapshot_both("append", &ledger, &["append", "-"], Some(r#"{"type":"shipment_recorded","at":"2026-04-02T08:00:00Z","order":"O-BD-1","quantity":10000}"#));
+    snapshot_both(
+        "append",
+        &ledger,
+        &["append", "-"],
+        Some(r#"{"type":"shipment_recorded","at":"2026-04-02T08:00:00Z","order":"O-BD-1","quantity":10000}"#),
+    );
 }

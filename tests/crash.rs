@@ -372,7 +372,8 @@ fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mu
     write(&input, &batch);
     if point == "random" {
         t.random_kills += usize::from(
-            kill_after(ledger, &["append", "--create", input.to_str().unwrap()], Duration::from_millis(rng.below(120))).is_none(),
+            kill_after(ledger, &["append", "--create", input.to_str().unwrap()], Duration::from_millis(rng.below(120)))
+                .is_none(),
         );
     } else {
         aborted_at(ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"], point);
@@ -594,7 +595,9 @@ fn a_writer_that_removes_the_runs_of_a_stale_published_manifest_republishes_it_f
     // Writers that append nothing.
     let all_known = dir.path().join("known.jsonl");
     write(&all_known, orders("base-", "L-1", 0, 10, 0));
-    for (args, what) in [(&["init"][..], "init"), (&["append", "--create", all_known.to_str().unwrap()], "an all-skipped append")] {
+    for (args, what) in
+        [(&["init"][..], "init"), (&["append", "--create", all_known.to_str().unwrap()], "an all-skipped append")]
+    {
         let out = run(&ledger, args);
         assert_eq!(out.code, Some(0), "{what}: {}", out.stderr);
         verify_with_index(&ledger, &format!("after {what}"));

@@ -63,7 +63,11 @@ fn matches(expected: &[String], actual: &[&str]) -> bool {
 fn run_examples(what: &str, text: &str) -> usize {
     let examples = examples(text);
     let dir = fresh_dir();
-    let path = format!("{}:{}", bin().parent().map(Path::display).expect("bin dir"), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin().parent().map(Path::display).expect("bin dir"),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for (cmd, expected) in &examples {
         let out = Command::new("sh")
             .arg("-c")

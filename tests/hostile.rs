@@ -140,7 +140,8 @@ fn refuse(fx: &Fixture, name: &str, input: &[u8], exit: i32, needles: &[String])
     write(&file, input);
     let out = run(&fx.ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "tester"]);
     check_refusal(&out, exit, needles, &format!("{name} (file)"));
-    let out = run_cmd(command(&fx.ledger, &["append", "--create", "-", "--actor", "tester"]), Some(input), TIMEOUT, name);
+    let out =
+        run_cmd(command(&fx.ledger, &["append", "--create", "-", "--actor", "tester"]), Some(input), TIMEOUT, name);
     check_refusal(&out, exit, needles, &format!("{name} (stdin)"));
     assert_unchanged(fx, &fx.ledger, name);
 }
@@ -443,9 +444,15 @@ fn a_directory_that_is_not_a_ledger_is_exit_4_and_left_alone() {
     let before = listing(&not);
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1"));
-    for args in
-        [&["append", "--create", input.to_str().unwrap()][..], &["init"], &["verify"], &["state"], &["head"], &["export"], &["log"]]
-    {
+    for args in [
+        &["append", "--create", input.to_str().unwrap()][..],
+        &["init"],
+        &["verify"],
+        &["state"],
+        &["head"],
+        &["export"],
+        &["log"],
+    ] {
         let out = run(&not, args);
         check_refusal(&out, 4, &["not a quotaledger ledger".into()], &format!("not a ledger: {args:?}"));
     }

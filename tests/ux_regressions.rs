@@ -61,9 +61,13 @@ fn a_typo_in_the_ledger_path_no_longer_creates_a_ledger_and_appends_to_it() {
         assert!(stderr(&out).contains("qledger init --ledger"), "{cmd:?}: {}", stderr(&out));
     }
     assert!(!typo.exists());
-    let created = run(&typo, &["append", "--create", "-"], Some(
-        r#"{"type":"party_registered","party":"acme","name":"Acme","country":"CN","state_backed":false,"sector":"retail"}"#,
-    ));
+    let created = run(
+        &typo,
+        &["append", "--create", "-"],
+        Some(
+            r#"{"type":"party_registered","party":"acme","name":"Acme","country":"CN","state_backed":false,"sector":"retail"}"#,
+        ),
+    );
     assert!(created.status.success(), "{}", stderr(&created));
 }
 
@@ -160,7 +164,8 @@ fn a_plain_date_as_of_is_no_longer_a_usage_error() {
 #[test]
 fn a_short_hash_prefix_is_no_longer_refused() {
     let (_dir, ledger) = demo();
-    let head: serde_json::Value = serde_json::from_slice(&run(&ledger, &["head", "--json"], None).stdout).expect("json");
+    let head: serde_json::Value =
+        serde_json::from_slice(&run(&ledger, &["head", "--json"], None).stdout).expect("json");
     let hash = head["hash"].as_str().expect("hash").to_string();
     let out = run(&ledger, &["verify", "--chain-only", "--expect-head", &hash[..8]], None);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -180,7 +185,8 @@ fn an_event_without_actor_is_no_longer_recorded_as_unknown() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("field `actor`") && err.contains("--actor"), "{err}");
-    let head: serde_json::Value = serde_json::from_slice(&run(&ledger, &["head", "--json"], None).stdout).expect("json");
+    let head: serde_json::Value =
+        serde_json::from_slice(&run(&ledger, &["head", "--json"], None).stdout).expect("json");
     assert_eq!(head["records"], 31, "nothing appended");
     // $QLEDGER_ACTOR, then $USER, then --actor fill it in.
     let out = run_env(&ledger, &["append", "-"], Some(SHIPMENT), &[("USER", "someone")]);

@@ -90,7 +90,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             }
             let filter = output::Filter { license, order, party };
             check_ids(&ledger, &filter)?;
-            let shape = output::LogShape { from: from.unwrap_or(0), limit, reverse, format: output::Format::of(json, csv) };
+            let shape =
+                output::LogShape { from: from.unwrap_or(0), limit, reverse, format: output::Format::of(json, csv) };
             output::log(out, &ledger, &filter, &shape)?;
         }
         Command::Replay { license, from, to, limit, json } => {
@@ -322,7 +323,10 @@ fn resolve_hash(ledger: &Ledger, text: &str, flag: &str) -> Result<[u8; 32]> {
         [] => Err(NotOnChain(format!("{flag}: no record of the chain has a hash starting with {prefix}")).into()),
         many => {
             let seqs: Vec<String> = many.iter().map(|(seq, _)| seq.to_string()).collect();
-            let why = format!("{flag}: {prefix} is ambiguous: it starts the hashes of records {}; give more digits", seqs.join(", "));
+            let why = format!(
+                "{flag}: {prefix} is ambiguous: it starts the hashes of records {}; give more digits",
+                seqs.join(", ")
+            );
             Err(UsageError(why).into())
         }
     }

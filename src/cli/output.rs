@@ -37,9 +37,7 @@ pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Resul
     let appended = Paint::Green.out(&format!("appended {}", ui::count(r.appended, "event")));
     let skipped = ui::thousands(r.skipped.len() as u64);
     match r.head.last_seq() {
-        Some(seq) => {
-            writeln!(out, "{appended} ({skipped} skipped); head seq {seq} hash {}", hex(&r.head.last_hash))?
-        }
+        Some(seq) => writeln!(out, "{appended} ({skipped} skipped); head seq {seq} hash {}", hex(&r.head.last_hash))?,
         None => writeln!(out, "{appended} ({skipped} skipped); the ledger is empty")?,
     }
     Ok(())
@@ -130,7 +128,9 @@ fn rule_json(r: &Rule) -> Value {
 
 pub(crate) fn rule_text(r: &Rule) -> String {
     match r {
-        Rule::BundleRatio { domestic, per } => format!("bundle {} domestic per {}", ui::thousands(*domestic), ui::thousands(*per)),
+        Rule::BundleRatio { domestic, per } => {
+            format!("bundle {} domestic per {}", ui::thousands(*domestic), ui::thousands(*per))
+        }
         Rule::MaxPerOrder { units } => format!("max {} per order", ui::thousands(*units)),
         Rule::EndUse { text } => format!("end use: {}", esc(text)),
         Rule::Reporting { text } => format!("reporting: {}", esc(text)),
@@ -315,7 +315,13 @@ impl<'s> StateView<'s> {
 }
 
 /// `state` output: licenses, parties and totals, optionally filtered.
-pub fn state(out: &mut dyn Write, ledger: &Ledger, s: &QuotaState, filter: &StateFilter<'_>, format: Format) -> Result<()> {
+pub fn state(
+    out: &mut dyn Write,
+    ledger: &Ledger,
+    s: &QuotaState,
+    filter: &StateFilter<'_>,
+    format: Format,
+) -> Result<()> {
     let view = StateView::of(s, filter.license, filter.party)?;
     let as_of = AsOfJson { seq: s.records.checked_sub(1), records: s.records, at: s.last_at.map(|t| t.to_string()) };
     match format {
@@ -449,7 +455,9 @@ impl LogPrinter {
             Format::Csv => {
                 if !self.csv_started {
                     self.csv_started = true;
-                    out.write_all(ui::csv_line(&["seq", "at", "actor", "key", "type", "subject", "license", "hash"]).as_bytes())?;
+                    out.write_all(
+                        ui::csv_line(&["seq", "at", "actor", "key", "type", "subject", "license", "hash"]).as_bytes(),
+                    )?;
                 }
                 let (seq, at, hash) = (r.seq.to_string(), r.fact.stamp.at.to_string(), hex(&r.hash));
                 let key = r.fact.stamp.key.as_deref().unwrap_or("");
@@ -561,8 +569,7 @@ pub fn replay(out: &mut dyn Write, ledger: &Ledger, license: Option<&str>, shape
 }
 
 fn replay_json(out: &mut dyn Write, r: &StoredRecord, touched: Option<&str>, before: Side, after: Side) -> Result<()> {
-    let side =
-        |x: Side| x.map(|(rem, st, sh)| json!({ "remaining": rem, "status": status_name(st), "shipped": sh }));
+    let side = |x: Side| x.map(|(rem, st, sh)| json!({ "remaining": rem, "status": status_name(st), "shipped": sh }));
     let v = json!({
         "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "event": r.fact.event,
         "license": touched, "before": side(before), "after": side(after),

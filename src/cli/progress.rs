@@ -22,7 +22,9 @@ impl Progress {
     pub fn new(message: &str, total: Option<u64>, unit: &str) -> Progress {
         let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
         let template = match total {
-            Some(_) => format!("{{spinner}} {{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{elapsed}}, eta {{eta}})"),
+            Some(_) => format!(
+                "{{spinner}} {{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{elapsed}}, eta {{eta}})"
+            ),
             None => format!("{{spinner}} {{msg}} {{human_pos}} {unit} ({{elapsed}})"),
         };
         if let Ok(style) = ProgressStyle::with_template(&template) {

@@ -228,7 +228,8 @@ impl TableStream {
             }
         }
         let widths = t.column_max_content_widths();
-        self.widths = widths.iter().zip(self.widths.iter().chain(std::iter::repeat(&0))).map(|(a, b)| *a.max(b)).collect();
+        self.widths =
+            widths.iter().zip(self.widths.iter().chain(std::iter::repeat(&0))).map(|(a, b)| *a.max(b)).collect();
         let text = render(&t);
         // The header is the first line: printed once.
         let body = if self.started { text.split_once('\n').map_or("", |(_, rest)| rest) } else { &text };

@@ -114,7 +114,16 @@ fn sum_cells(s: &Sums) -> Vec<comfy_table::Cell> {
 /// the `section` column; numbers plain, ids and texts as they are (quoted when needed).
 pub(super) fn csv(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
     let header = [
-        "section", "id", "licensee", "status", "round", "quantity", "ordered", "shipped", "remaining", "valid_from",
+        "section",
+        "id",
+        "licensee",
+        "status",
+        "round",
+        "quantity",
+        "ordered",
+        "shipped",
+        "remaining",
+        "valid_from",
         "valid_until",
     ];
     out.write_all(ui::csv_line(&header).as_bytes())?;
