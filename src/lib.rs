@@ -42,7 +42,11 @@
 //!   derived data of the store ([`store::tree`]; records found for proofs by
 //!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
 //!   (`ledger/audit.rs`).
-//! - [`cli`]: clap arguments, human and JSON output, the demo, where output goes
+//! - [`cli`]: clap arguments ([`cli::args`]; the `--help` examples and the overview in
+//!   [`cli::examples`], run by `tests/help_examples.rs`), human, CSV and JSON output
+//!   ([`cli::output`]; `state`'s text as one function per section in `output/state_text.rs`),
+//!   how human output looks ([`cli::ui`]: colour, tables by comfy-table, thousands separators,
+//!   plurals), progress on stderr ([`cli::progress`]), the demo, where output goes
 //!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
 //!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
 //!

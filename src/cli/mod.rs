@@ -51,26 +51,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     };
     match command {
-        Command::Init { future_margin } => {
-            let path = ledger_path();
-            let mut ledger = open_writer(&path, OpenMode::CreateIfMissing, wait)?;
-            if let Some(secs) = future_margin {
-                ledger.set_future_margin_secs(secs)?;
-            }
-            let (records, margin) = (ledger.head().records, ledger.future_margin_secs()?);
-            drop(ledger);
-            let held = ui::count(records, "record");
-            writeln!(out, "ledger at {} holds {held}; future margin {margin} s", path.display())?;
-        }
-        Command::Reindex => {
-            let path = ledger_path();
-            let mut ledger = open_writer(&path, OpenMode::MustExist, wait)?;
-            let spinner = progress::Progress::spinner("rebuilding the index and the snapshots");
-            let records = ledger.reindex()?;
-            drop((spinner, ledger));
-            let from = ui::count(records, "record");
-            writeln!(out, "rebuilt the index and the snapshots of {} from {from}", path.display())?;
-        }
+        Command::Init { future_margin } => init(&ledger_path(), future_margin, wait, out)?,
+        Command::Reindex => reindex(&ledger_path(), wait, out)?,
         Command::Append { file, actor, create, json, allow_future } => {
             let mode = if create { OpenMode::CreateIfMissing } else { OpenMode::MustExist };
             let how = AppendHow { mode, wait, actor, json, allow_future };
@@ -84,23 +66,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
             state(&ledger_path(), as_of.as_deref(), license.as_deref(), party.as_deref(), full_replay, format, out)?
         }
         Command::Log { license, order, party, from, limit, reverse, json, csv } => {
-            let ledger = Ledger::open_read(&ledger_path())?;
-            if let Some(from) = from {
-                within_head(AsOf::Seq(from), &ledger, "--from")?;
-            }
             let filter = output::Filter { license, order, party };
-            check_ids(&ledger, &filter)?;
+            let ledger = open_listing(&ledger_path(), from, &filter)?;
             let shape =
                 output::LogShape { from: from.unwrap_or(0), limit, reverse, format: output::Format::of(json, csv) };
             output::log(out, &ledger, &filter, &shape)?;
         }
         Command::Replay { license, from, to, limit, json } => {
-            let ledger = Ledger::open_read(&ledger_path())?;
-            if let Some(from) = from {
-                within_head(AsOf::Seq(from), &ledger, "--from")?;
-            }
             let filter = output::Filter { license, order: None, party: None };
-            check_ids(&ledger, &filter)?;
+            let ledger = open_listing(&ledger_path(), from, &filter)?;
             let to = match to.as_deref() {
                 None => None,
                 Some(text) => Some(parse_point(text, "--to")?),
@@ -123,20 +97,59 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         // Only a path given on the command line: never $QLEDGER_LEDGER, which may name a real
         // ledger that the demo's fictional story must not enter.
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
-        // Both are generated into memory first: clap_complete panics on a failed write.
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "qledger", &mut script);
-            out.write_all(&script)?;
-        }
-        Command::Man => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
-            out.write_all(&page)?;
-        }
+        Command::Completions { shell } => generated(Some(shell), out)?,
+        Command::Man => generated(None, out)?,
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `init`: create the ledger (or open the one there) and report it.
+fn init(path: &Path, future_margin: Option<u32>, wait: Option<Duration>, out: &mut dyn Write) -> Result<()> {
+    let mut ledger = open_writer(path, OpenMode::CreateIfMissing, wait)?;
+    if let Some(secs) = future_margin {
+        ledger.set_future_margin_secs(secs)?;
+    }
+    let (records, margin) = (ledger.head().records, ledger.future_margin_secs()?);
+    drop(ledger);
+    let held = ui::count(records, "record");
+    writeln!(out, "ledger at {} holds {held}; future margin {margin} s", path.display())?;
+    Ok(())
+}
+
+/// `reindex`, with a spinner while it runs.
+fn reindex(path: &Path, wait: Option<Duration>, out: &mut dyn Write) -> Result<()> {
+    let mut ledger = open_writer(path, OpenMode::MustExist, wait)?;
+    let spinner = progress::Progress::spinner("rebuilding the index and the snapshots");
+    let records = ledger.reindex()?;
+    drop((spinner, ledger));
+    let from = ui::count(records, "record");
+    writeln!(out, "rebuilt the index and the snapshots of {} from {from}", path.display())?;
+    Ok(())
+}
+
+/// `log` and `replay`: the ledger to read, once `--from` and the filter's ids are known to be
+/// in it.
+fn open_listing(path: &Path, from: Option<u64>, filter: &output::Filter) -> Result<Ledger> {
+    let ledger = Ledger::open_read(path)?;
+    if let Some(from) = from {
+        within_head(AsOf::Seq(from), &ledger, "--from")?;
+    }
+    check_ids(&ledger, filter)?;
+    Ok(ledger)
+}
+
+/// `completions SHELL` (with a shell) or `man` (without), from the clap definitions. Both are
+/// generated into memory first: clap_complete panics on a failed write.
+fn generated(shell: Option<clap_complete::Shell>, out: &mut dyn Write) -> Result<()> {
+    let mut command = <Cli as clap::CommandFactory>::command();
+    let mut text = Vec::new();
+    match shell {
+        Some(shell) => clap_complete::generate(shell, &mut command, "qledger", &mut text),
+        None => clap_mangen::Man::new(command).render(&mut text)?,
+    }
+    out.write_all(&text)?;
+    Ok(())
 }
 
 /// `state`: at the head, or as of a seq, time or date; from snapshots or replayed.

@@ -25,7 +25,7 @@ impl Progress {
             Some(_) => format!(
                 "{{spinner}} {{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{elapsed}}, eta {{eta}})"
             ),
-            None => format!("{{spinner}} {{msg}} {{human_pos}} {unit} ({{elapsed}})"),
+            None => "{spinner} {msg} ({elapsed})".to_string(),
         };
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
