@@ -212,7 +212,8 @@ impl TableStream {
 
     /// Prints the rows held (and the header, before the first).
     pub fn flush(&mut self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        if self.rows.is_empty() && self.started {
+        // No rows, no header: an empty listing prints nothing, as before.
+        if self.rows.is_empty() {
             return Ok(());
         }
         let headers: Vec<&str> = self.headers.iter().map(String::as_str).collect();

@@ -37,6 +37,9 @@ fn heading(out: &mut dyn Write, point: (Option<u64>, Option<Timestamp>)) -> Resu
 }
 
 fn licenses(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
+    if view.licenses.is_empty() {
+        return Ok(());
+    }
     let headers = ["LICENSE", "LICENSEE", "STATUS", "ROUND", "QUANTITY", "ORDERED", "SHIPPED", "REMAINING", "VALID"];
     let mut t = ui::table(&headers);
     for (id, l) in &view.licenses {
@@ -81,6 +84,9 @@ fn conditions(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
 }
 
 fn parties(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
+    if view.parties.is_empty() {
+        return Ok(());
+    }
     let headers = ["PARTY", "NAME", "STATUS", "LICENSED", "ORDERED", "SHIPPED", "REMAINING"];
     let mut t = ui::table(&headers);
     for (id, p, sums) in &view.parties {
