@@ -70,7 +70,7 @@ Examples:
   quota state as of seq 20 (2026-02-04T06:00:00Z)
 
   LICENSE           LICENSEE   STATUS  ROUND  QUANTITY  ORDERED  SHIPPED  REMAINING  VALID
-  CN-IMP-2026-0001  bytedance  active      1   150,000   65,000        0     85,000  2026-01-20..2027-01-19
+  CN-IMP-2026-0001  bytedance  active      1   150,000   65,000        0     85,000  2026-01-20 .. 2027-01-19
   ...
   TOTAL      LICENSED  ORDERED  SHIPPED  REMAINING
   1 license   150,000   65,000        0     85,000

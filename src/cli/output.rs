@@ -444,7 +444,7 @@ impl LogPrinter {
     const HASH_DIGITS: usize = 16;
 
     fn new(format: Format) -> LogPrinter {
-        let table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "HASH"], &[0]);
+        let table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "HASH"], &[0], &[]);
         LogPrinter { format, table, csv_started: false }
     }
 
@@ -522,7 +522,7 @@ pub fn replay(out: &mut dyn Write, ledger: &Ledger, license: Option<&str>, shape
     };
     let total = ledger.head().records.saturating_sub(state.records);
     let bar = super::progress::Progress::new("replaying", Some(total), "records");
-    let mut table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "EFFECT"], &[0]);
+    let mut table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "EFFECT"], &[0], &[4]);
     let mut shown = 0u64;
     for item in ledger.records(state.records)? {
         let r = item?;

@@ -139,11 +139,22 @@ pub fn table(headers: &[&str]) -> Table {
     // Colour the text, not the padding around it: lines end without trailing spaces.
     t.style_text_only();
     t.set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(headers.iter().map(|h| Cell::new(h).add_attribute(Attribute::Bold)));
+    t.set_header(headers.iter().map(|h| cell(h, Some(Paint::Bold))));
+    // Ids, numbers, times and hashes never wrap; only the columns `wrap_columns` names do.
     for c in t.column_iter_mut() {
         c.set_padding((0, 2));
+        c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
     }
     t
+}
+
+/// Lets the columns at `indexes` (free text: names, rules, effects) wrap to fit the terminal.
+pub fn wrap_columns(t: &mut Table, indexes: &[usize]) {
+    for &i in indexes {
+        if let Some(c) = t.column_mut(i) {
+            c.remove_constraint();
+        }
+    }
 }
 
 /// Right-aligns the columns at `indexes` (numbers) and keeps them from wrapping.
@@ -151,14 +162,17 @@ pub fn numeric_columns(t: &mut Table, indexes: &[usize]) {
     for &i in indexes {
         if let Some(c) = t.column_mut(i) {
             c.set_cell_alignment(CellAlignment::Right);
-            c.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
         }
     }
 }
 
-/// A cell, coloured by `paint` when stdout is coloured.
+/// A cell, coloured by `paint` when stdout is coloured (comfy-table would style a terminal's
+/// cells whatever `--color` and `NO_COLOR` say: no style is given unless colour is on).
 pub fn cell(text: impl ToString, paint: Option<Paint>) -> Cell {
     let c = Cell::new(text);
+    if !get().color_stdout {
+        return c;
+    }
     match paint {
         Some(Paint::Bold) => c.add_attribute(Attribute::Bold),
         Some(Paint::Dim) => c.add_attribute(Attribute::Dim),
@@ -186,6 +200,7 @@ pub fn render(t: &Table) -> String {
 pub struct TableStream {
     headers: Vec<String>,
     numeric: Vec<usize>,
+    wrap: Vec<usize>,
     rows: Vec<Vec<Cell>>,
     widths: Vec<u16>,
     started: bool,
@@ -195,10 +210,12 @@ impl TableStream {
     /// Rows this many at a time.
     const CHUNK_ROWS: usize = 512;
 
-    /// A stream of rows under `headers`, right-aligning the `numeric` columns.
-    pub fn new(headers: &[&str], numeric: &[usize]) -> TableStream {
+    /// A stream of rows under `headers`, right-aligning the `numeric` columns and wrapping the
+    /// `wrap` ones on a narrow terminal.
+    pub fn new(headers: &[&str], numeric: &[usize], wrap: &[usize]) -> TableStream {
         let headers = headers.iter().map(|h| h.to_string()).collect();
-        TableStream { headers, numeric: numeric.to_vec(), rows: Vec::new(), widths: Vec::new(), started: false }
+        let (numeric, wrap) = (numeric.to_vec(), wrap.to_vec());
+        TableStream { headers, numeric, wrap, rows: Vec::new(), widths: Vec::new(), started: false }
     }
 
     /// Adds a row, printing a chunk when one is full.
@@ -220,9 +237,10 @@ impl TableStream {
         let mut t = table(&headers);
         t.add_rows(std::mem::take(&mut self.rows));
         numeric_columns(&mut t, &self.numeric);
+        wrap_columns(&mut t, &self.wrap);
         for (i, w) in self.widths.iter().enumerate() {
             if let Some(c) = t.column_mut(i) {
-                if !self.numeric.contains(&i) {
+                if !self.wrap.contains(&i) {
                     let floor = comfy_table::Width::Fixed(*w);
                     c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(floor));
                 }

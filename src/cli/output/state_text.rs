@@ -53,10 +53,14 @@ fn licenses(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
             cell(ui::thousands(l.ordered()), None),
             cell(ui::thousands(l.shipped), None),
             cell(ui::thousands(l.remaining()), None),
-            cell(format!("{}..{}", l.valid_from, l.valid_until), None),
+            cell(format!("{} .. {}", l.valid_from, l.valid_until), None),
         ]);
     }
     ui::numeric_columns(&mut t, &[3, 4, 5, 6, 7]);
+    // VALID wraps at its space only: one date and the dots, then the other.
+    if let Some(c) = t.column_mut(8) {
+        c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(comfy_table::Width::Fixed(13)));
+    }
     writeln!(out)?;
     out.write_all(ui::render(&t).as_bytes())?;
     Ok(())
@@ -78,6 +82,7 @@ fn conditions(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
     if t.row_count() == 0 {
         return Ok(());
     }
+    ui::wrap_columns(&mut t, &[3]);
     writeln!(out)?;
     out.write_all(ui::render(&t).as_bytes())?;
     Ok(())
@@ -96,6 +101,7 @@ fn parties(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
         t.add_row(row);
     }
     ui::numeric_columns(&mut t, &[3, 4, 5, 6]);
+    ui::wrap_columns(&mut t, &[1]);
     writeln!(out)?;
     out.write_all(ui::render(&t).as_bytes())?;
     Ok(())
