@@ -291,7 +291,16 @@ fn verify(path: &Path, expect_head: Option<&str>, chain_only: bool, json: bool, 
     let ledger = Ledger::open_read(path)?;
     let expect = match expect_head {
         None => None,
-        Some(h) => Some(resolve_hash(&ledger, h, "--expect-head")?),
+        Some(h) => match resolve_hash(&ledger, h, "--expect-head") {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                // A prefix on no record fails as `verify --json` reports any missing hash.
+                if json && e.downcast_ref::<NotOnChain>().is_some() {
+                    writeln!(out, "{}", serde_json::json!({ "ok": false, "seq": null, "error": e.to_string() }))?;
+                }
+                return Err(e);
+            }
+        },
     };
     let depth = if chain_only { Depth::Chain } else { Depth::Rules };
     let spinner = progress::Progress::spinner(&format!("verifying {}", ui::count(ledger.head().records, "record")));
@@ -321,12 +330,19 @@ fn resolve_hash(ledger: &Ledger, text: &str, flag: &str) -> Result<[u8; 32]> {
         let why = format!("{flag}: {text:?} is neither 64 hex digits nor a prefix of at least 8");
         return Err(UsageError(why).into());
     }
+    let hashes = ledger.records(0)?.map(|item| item.map(|r| (r.seq, r.hash)).map_err(anyhow::Error::from));
+    pick_by_prefix(&prefix, flag, hashes)
+}
+
+/// The one hash of `hashes` (seq, hash) that starts with the hex `prefix`.
+fn pick_by_prefix(prefix: &str, flag: &str, hashes: impl Iterator<Item = Result<(u64, [u8; 32])>>) -> Result<[u8; 32]> {
+    const SHOWN: usize = 4;
     let mut found: Vec<(u64, [u8; 32])> = Vec::new();
-    for item in ledger.records(0)? {
-        let r = item?;
-        if crate::format::chain::hex(&r.hash).starts_with(&prefix) {
-            found.push((r.seq, r.hash));
-            if found.len() > 3 {
+    for item in hashes {
+        let (seq, hash) = item?;
+        if crate::format::chain::hex(&hash).starts_with(prefix) {
+            found.push((seq, hash));
+            if found.len() > SHOWN {
                 break;
             }
         }
@@ -335,7 +351,10 @@ fn resolve_hash(ledger: &Ledger, text: &str, flag: &str) -> Result<[u8; 32]> {
         [(_, hash)] => Ok(*hash),
         [] => Err(NotOnChain(format!("{flag}: no record of the chain has a hash starting with {prefix}")).into()),
         many => {
-            let seqs: Vec<String> = many.iter().map(|(seq, _)| seq.to_string()).collect();
+            let mut seqs: Vec<String> = many.iter().take(SHOWN).map(|(seq, _)| seq.to_string()).collect();
+            if many.len() > SHOWN {
+                seqs.push("...".into());
+            }
             let why = format!(
                 "{flag}: {prefix} is ambiguous: it starts the hashes of records {}; give more digits",
                 seqs.join(", ")
@@ -499,4 +518,36 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 /// Whether the error is a closed stdout (`qledger log | head`), which is not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(first: u8, second: u8) -> [u8; 32] {
+        let mut h = [7u8; 32];
+        (h[0], h[4]) = (first, second);
+        h
+    }
+
+    #[test]
+    fn a_hash_prefix_picks_its_one_record_or_says_why_not() {
+        let hashes = || [(0, hash(0xab, 1)), (1, hash(0xab, 2)), (2, hash(0xcd, 1))].into_iter().map(Ok);
+        let unique = pick_by_prefix("ab07070702", "--expect-head", hashes());
+        assert_eq!(unique.ok(), Some(hash(0xab, 2)));
+        let ambiguous = pick_by_prefix("ab070707", "--expect-head", hashes()).expect_err("two records");
+        assert_eq!(exit_code(&ambiguous), 2);
+        assert!(ambiguous.to_string().contains("ambiguous: it starts the hashes of records 0, 1"), "{ambiguous}");
+        let missing = pick_by_prefix("ef070707", "--expect-head", hashes()).expect_err("none");
+        assert_eq!(exit_code(&missing), 3);
+    }
+
+    #[test]
+    fn a_date_means_the_end_of_that_utc_day() {
+        let Ok(AsOf::Time(t)) = parse_point("2026-02-05", "--as-of") else { panic!("not a time") };
+        assert_eq!(t.to_string(), "2026-02-05T23:59:59.999999999Z");
+        assert!(matches!(parse_point("42", "--as-of"), Ok(AsOf::Seq(42))));
+        assert!(parse_point("2026-02-30", "--as-of").is_err());
+        assert!(parse_point("yesterday", "--as-of").is_err());
+    }
 }
