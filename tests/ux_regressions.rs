@@ -219,3 +219,32 @@ fn csv_and_reverse_and_limit() {
     let state = stdout(&run(&ledger, &["state", "--csv"], None));
     assert!(state.lines().any(|l| l == "total,,,,,470000,120000,50000,350000,,"), "{state}");
 }
+
+/// The table `append --help` lists is the parser's: every type in it, with every field it
+/// lists, parses as an event of that very type (a type listed but not parsed would otherwise
+/// fall through to another).
+#[test]
+fn every_event_type_append_help_lists_parses_as_itself() {
+    use quotaledger::jsonl::{parse_line, Defaults, EVENT_TYPES};
+    let value = |field: &str| -> serde_json::Value {
+        match field {
+            "quantity" | "domestic_quantity" | "round" => 1.into(),
+            "state_backed" | "final" | "confusable_ok" => false.into(),
+            "valid_from" | "valid_until" => "2026-01-01".into(),
+            "rule" => serde_json::json!({ "kind": "end_use", "text": "t" }),
+            _ => "x".into(),
+        }
+    };
+    let defaults = Defaults { at: quotaledger::domain::Timestamp::default(), actor: "clerk".into() };
+    for (name, fields) in EVENT_TYPES {
+        let mut line = serde_json::Map::new();
+        line.insert("type".into(), (*name).into());
+        for f in *fields {
+            let f = f.trim_end_matches('?');
+            line.insert(f.into(), value(f));
+        }
+        let text = serde_json::Value::Object(line).to_string();
+        let parsed = parse_line(1, text.as_bytes(), &defaults).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(parsed.event.type_name(), *name, "{text}");
+    }
+}
