@@ -2,6 +2,7 @@
 //! `check-bundle`, `publish`, `audit`): arguments and output. The work is in
 //! [`crate::audit`].
 
+use super::terminal::escape as esc;
 use crate::audit::client::{self, Source};
 use crate::audit::keys;
 use crate::audit::proofs::{self, Checked, CheckedBundle};
@@ -256,24 +257,28 @@ fn print_bundle(out: &mut dyn Write, b: &CheckedBundle) -> Result<()> {
 }
 
 fn describe(seq: u64, fact: &Fact) -> String {
-    format!("seq {seq}  {}  {}  {}", fact.stamp.at, fact.event.type_name(), fact.event.subject())
+    let (at, subject) = (super::ui::time_s(fact.stamp.at), esc(fact.event.subject()));
+    format!("seq {seq}  {at}  {}  {subject}", fact.event.type_name())
 }
 
+/// A license row as `check-proof` and `check-bundle` show it: ids escaped, numbers grouped.
 fn print_row(out: &mut dyn Write, r: &LicenseRowV1) -> Result<()> {
+    let n = |v: u64| super::ui::thousands(v);
     writeln!(
         out,
         "{}  {}  {}  {}  quantity {}  ordered {}  shipped {}  remaining {}",
-        r.license,
-        r.licensee,
-        r.product,
+        esc(&r.license),
+        esc(&r.licensee),
+        esc(&r.product),
         r.status_name(),
-        r.quantity,
-        r.ordered,
-        r.shipped,
-        r.remaining
+        n(r.quantity),
+        n(r.ordered),
+        n(r.shipped),
+        n(r.remaining)
     )?;
     for (id, rule, status) in &r.conditions {
-        writeln!(out, "  condition {id} {rule:?} {}", condition_status_name(*status))?;
+        let rule = super::output::rule_text(&crate::domain::Rule::from(rule.clone()));
+        writeln!(out, "  condition {} {} [{rule}]", esc(id), condition_status_name(*status))?;
     }
     Ok(())
 }
