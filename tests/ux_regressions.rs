@@ -107,6 +107,8 @@ fn appending_one_event_no_longer_says_1_events() {
     let (_dir, ledger) = demo();
     let out = run(&ledger, &["append", "-"], Some(SHIPMENT));
     assert!(stdout(&out).starts_with("appended 1 event (0 skipped)"), "{}", stdout(&out));
+    // Not a terminal: no progress, no note on stderr.
+    assert!(out.stderr.is_empty(), "{}", stderr(&out));
 }
 
 #[test]

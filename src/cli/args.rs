@@ -85,7 +85,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Quota state at the head, or after a seq or time
+    /// Quota state at the head, or after a seq, a time or the end of a UTC date
     #[command(after_help = examples::STATE)]
     State {
         /// SEQ (after that record), an RFC 3339 TIME (after every record at or before it), or a
