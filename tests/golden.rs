@@ -401,7 +401,7 @@ fn export_story() -> Vec<u8> {
         cmd.env_remove("QLEDGER_LEDGER").arg("--ledger").arg(&ledger);
         cmd
     };
-    qledger().arg("append").arg(&story).assert().success();
+    qledger().arg("append").arg("--create").arg(&story).assert().success();
     let out = qledger().arg("export").output().unwrap();
     assert!(out.status.success());
     out.stdout

@@ -868,7 +868,7 @@ mod binary {
         let dir = tempfile::tempdir().unwrap();
         let ledger = dir.path().join("ledger");
         let story = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/h200.jsonl");
-        ok(&ledger, &["append", story.to_str().unwrap()]);
+        ok(&ledger, &["append", "--create", story.to_str().unwrap()]);
         (dir, ledger)
     }
 
@@ -882,8 +882,12 @@ mod binary {
     fn assert_refused_unchanged_with(ledger: &Path, args: &[&str], input: &str, expected: &str) {
         let head = ok(ledger, &["head", "--json"]);
         let export = ok(ledger, &["export"]);
-        let out =
-            qledger(ledger).args(["append", "-"]).args(args).write_stdin(input.as_bytes().to_vec()).output().unwrap();
+        let out = qledger(ledger)
+            .args(["append", "--create", "-"])
+            .args(args)
+            .write_stdin(input.as_bytes().to_vec())
+            .output()
+            .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(1), "expected a refusal for {input}\nstderr: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
@@ -1038,7 +1042,11 @@ mod binary {
         let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":20001"#);
         assert_refused_unchanged(&ledger, &format!("{first_two}{third}\n"), "line 3: shipment_recorded O-BD-1");
         // The first two alone are accepted: it was line 3 that stopped them.
-        let out = qledger(&ledger).args(["append", "--json"]).write_stdin(first_two.into_bytes()).output().unwrap();
+        let out = qledger(&ledger)
+            .args(["append", "--create", "--json"])
+            .write_stdin(first_two.into_bytes())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["appended"], 2);

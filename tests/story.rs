@@ -92,7 +92,7 @@ fn json_lines(ledger: &Path, args: &[&str]) -> Vec<Value> {
 fn story_ledger() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = dir.path().join("ledger");
-    let out = ok(&ledger, &["append", story_path().to_str().expect("utf-8 path")]);
+    let out = ok(&ledger, &["append", "--create", story_path().to_str().expect("utf-8 path")]);
     // 31 lines in the story, none skipped.
     assert!(out.contains("appended 31 events (0 skipped); head seq 30"), "{out}");
     (dir, ledger)
@@ -349,12 +349,12 @@ fn a_head_taken_midway_is_on_the_chain_of_the_finished_story() {
     assert_eq!(lines.len(), 31);
     let first = lines[..20].join("\n") + "\n";
     let rest = lines[20..].join("\n") + "\n";
-    let r = run_stdin(&split, &["append", "-"], &first);
+    let r = run_stdin(&split, &["append", "--create", "-"], &first);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let mid = json_of(&split, &["head", "--json"]);
     assert_eq!(mid["seq"], 19);
     assert_eq!(mid["records"], 20);
-    let r = run_stdin(&split, &["append"], &rest);
+    let r = run_stdin(&split, &["append", "--create"], &rest);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(json_of(&split, &["head", "--json"]), json_of(&whole, &["head", "--json"]));
     assert_eq!(ok(&split, &["export"]), ok(&whole, &["export"]));
@@ -365,7 +365,7 @@ fn a_head_taken_midway_is_on_the_chain_of_the_finished_story() {
     let other = dir.path().join("other");
     let changed = STORY.replacen("2026-01-14T02:00:00Z", "2026-01-14T02:00:01Z", 1);
     assert_ne!(changed, STORY);
-    assert_eq!(run_stdin(&other, &["append"], &changed).code, 0);
+    assert_eq!(run_stdin(&other, &["append", "--create"], &changed).code, 0);
     let other_mid = json_lines(&other, &["export"])[19]["hash"].as_str().unwrap().to_string();
     assert_eq!(run(&whole, &["verify", "--expect-head", &other_mid]).code, 3);
 }
@@ -425,20 +425,22 @@ fn log_filters_by_license_order_and_party() {
     assert_eq!(log[1]["key"], "cancel-bd-2");
     assert_eq!(log[1]["hash"], export[23]["hash"]);
 
-    // The text form: one line per record, with seq, type and hash.
+    // The text form: a header, then one row per record, with seq, type and the hash's first 16
+    // hex digits.
     let text = ok(&ledger, &["log", "--order", "O-BD-1"]);
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(lines.len(), 2);
-    assert!(lines[0].contains("order_placed") && lines[0].contains(export[18]["hash"].as_str().unwrap()));
+    assert!(lines[0].contains("order_placed") && lines[0].contains(&export[18]["hash"].as_str().unwrap()[..16]));
     assert!(lines[1].trim_start().starts_with("21 ") && lines[1].contains("shipment_recorded"));
 }
 
 #[test]
 fn replay_shows_each_effect_on_the_quota() {
     let (_dir, ledger) = story_ledger();
-    let text = ok(&ledger, &["replay"]);
-    assert_eq!(text.lines().count(), 31);
-    let line = |seq: usize| text.lines().nth(seq).unwrap().to_string();
+    // A header, then a row per event; numbers with thousands separators (dropped here).
+    let text = ok(&ledger, &["replay"]).replace(',', "");
+    assert_eq!(text.lines().count(), 32);
+    let line = |seq: usize| text.lines().nth(seq + 1).unwrap().to_string();
     // Expected effects, computed from the story by hand:
     let expected = [
         (6, format!("{L1} granted: remaining 150000")),
@@ -465,13 +467,13 @@ fn replay_shows_each_effect_on_the_quota() {
 
     // Only L3's events (7 of them, see log), and --to stops after seq 26.
     let l3 = ok(&ledger, &["replay", "--license", L3]);
-    assert_eq!(l3.lines().count(), 7);
-    assert!(l3.lines().all(|l| l.contains(L3)), "{l3}");
+    assert_eq!(l3.lines().count(), 8);
+    assert!(l3.lines().skip(1).all(|l| l.contains(L3)), "{l3}");
     let to = ok(&ledger, &["replay", "--license", L3, "--to", "26"]);
-    assert_eq!(to.lines().count(), 5);
+    assert_eq!(to.lines().count(), 6);
     let from = ok(&ledger, &["replay", "--from", "20", "--to", "23"]);
-    assert_eq!(from.lines().count(), 4);
-    assert!(from.lines().last().unwrap().ends_with(&format!("{L1} remaining 85000 -> 110000")));
+    assert_eq!(from.lines().count(), 5);
+    assert!(from.lines().last().unwrap().ends_with(&format!("{L1} remaining 85,000 -> 110,000")));
 
     // JSON: before and after of the cancellation.
     let j = json_lines(&ledger, &["replay", "--json", "--from", "23", "--to", "23"]);
@@ -534,7 +536,7 @@ fn reappending_keyed_events_skips_them_and_changes_nothing() {
     let export = ok(&ledger, &["export"]);
     let keyed = keyed_lines();
     assert_eq!(keyed.len(), 11);
-    let r = run_stdin(&ledger, &["append", "--json"], &(keyed.join("\n") + "\n"));
+    let r = run_stdin(&ledger, &["append", "--create", "--json"], &(keyed.join("\n") + "\n"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["appended"], 0);
@@ -562,7 +564,7 @@ fn reappending_keyed_events_skips_them_and_changes_nothing() {
     // The same event under the same key, with another `at` and `actor`, is still a repeat.
     let moved = keyed[3].replace("2026-02-03T06:00:00Z", "2026-05-01T00:00:00Z").replace("buyer@bytedance", "someone");
     assert_ne!(moved, keyed[3]);
-    let r = run_stdin(&ledger, &["append"], &moved);
+    let r = run_stdin(&ledger, &["append", "--create"], &moved);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("line 1: skipped: key po-bd-0001 already recorded this event at seq 18"), "{}", r.stdout);
     assert!(r.stdout.contains("appended 0 events (1 skipped)"), "{}", r.stdout);
@@ -571,7 +573,7 @@ fn reappending_keyed_events_skips_them_and_changes_nothing() {
     // Repeats mixed with one new event: the new one is appended at seq 31, the rest skipped.
     let new = r#"{"type":"shipment_recorded","at":"2026-04-02T00:00:00Z","actor":"officer@customs","key":"ship-bd-1-b","order":"O-BD-1","quantity":5000}"#;
     let input = format!("{}\n{new}\n", keyed.join("\n"));
-    let r = run_stdin(&ledger, &["append", "--json"], &input);
+    let r = run_stdin(&ledger, &["append", "--create", "--json"], &input);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["appended"], 1);
@@ -580,7 +582,7 @@ fn reappending_keyed_events_skips_them_and_changes_nothing() {
     // O-BD-1 shipped 20000 + 5000.
     assert_eq!(license(&json_of(&ledger, &["state", "--json"]), L1)["shipped"], 25_000);
     // ...and appending that file again appends nothing.
-    let r = run_stdin(&ledger, &["append", "--json"], &input);
+    let r = run_stdin(&ledger, &["append", "--create", "--json"], &input);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["appended"], 0);
@@ -593,7 +595,7 @@ fn the_same_key_twice_in_one_call_is_a_repeat_too() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("l");
     let line = r#"{"type":"party_registered","at":"2026-01-01T00:00:00Z","key":"k-1","party":"p","name":"P","country":"CN","state_backed":false,"sector":"x"}"#;
-    let r = run_stdin(&ledger, &["append", "--json"], &format!("{line}\n{line}\n"));
+    let r = run_stdin(&ledger, &["append", "--create", "--json"], &format!("{line}\n{line}\n"));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(report["appended"], 1);
@@ -607,7 +609,7 @@ fn the_same_key_with_another_event_is_refused() {
     let export = ok(&ledger, &["export"]);
     // po-bd-0001 named O-BD-1 (40000) at seq 18; here it names another order.
     let line = r#"{"type":"order_placed","at":"2026-04-02T00:00:00Z","key":"po-bd-0001","order":"O-BD-9","license":"CN-IMP-2026-0001","quantity":100,"domestic_quantity":34,"supplier":"nvidia"}"#;
-    let r = run_stdin(&ledger, &["append"], line);
+    let r = run_stdin(&ledger, &["append", "--create"], line);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     assert!(
@@ -617,7 +619,7 @@ fn the_same_key_with_another_event_is_refused() {
     );
     // Only the quantity differs from the recorded event: still another event.
     let same_but_qty = keyed_lines()[3].replace("\"quantity\":40000", "\"quantity\":40001");
-    assert_eq!(run_stdin(&ledger, &["append"], &same_but_qty).code, 1);
+    assert_eq!(run_stdin(&ledger, &["append", "--create"], &same_but_qty).code, 1);
     assert_eq!(ok(&ledger, &["head", "--json"]), head);
     assert_eq!(ok(&ledger, &["export"]), export);
 }
@@ -656,13 +658,13 @@ fn exit_codes_for_usage_bad_input_and_a_busy_ledger() {
         r#"{"type":"shipment_recorded","order":"O-1","quantity":18446744073709551616}"#,
         r#"{"type":"party_restricted","party":"a","party":"b","reason":"r"}"#,
     ] {
-        let r = run_stdin(&ledger, &["append"], bad);
+        let r = run_stdin(&ledger, &["append", "--create"], bad);
         assert_eq!(r.code, 1, "{bad}: {}", r.stderr);
         assert!(r.stderr.contains("line 1"), "{bad}: {}", r.stderr);
         assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     }
     // A missing input file is bad input too.
-    assert_eq!(run(&ledger, &["append", dir.path().join("missing.jsonl").to_str().unwrap()]).code, 1);
+    assert_eq!(run(&ledger, &["append", "--create", dir.path().join("missing.jsonl").to_str().unwrap()]).code, 1);
 
     // Busy: while this process holds the ledger for writing, a writer gets exit 4, one line;
     // a reader is never busy.
@@ -670,12 +672,12 @@ fn exit_codes_for_usage_bad_input_and_a_busy_ledger() {
     let held = quotaledger::ledger::Ledger::open(&story, quotaledger::store::OpenMode::MustExist, None).unwrap();
     let more = d.path().join("more.jsonl");
     std::fs::write(&more, r#"{"type":"party_restricted","party":"tencent","reason":"r"}"#).unwrap();
-    let r = run(&story, &["append", more.to_str().unwrap()]);
+    let r = run(&story, &["append", "--create", more.to_str().unwrap()]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert_eq!(r.stderr.trim_end().lines().count(), 1, "{}", r.stderr);
     assert_eq!(run(&story, &["head"]).code, 0, "a reader while a writer holds the ledger");
     drop(held);
-    assert_eq!(run(&story, &["append", more.to_str().unwrap()]).code, 0);
+    assert_eq!(run(&story, &["append", "--create", more.to_str().unwrap()]).code, 0);
 }
 
 #[test]
@@ -691,6 +693,6 @@ fn odd_arguments_are_refused_and_a_missing_input_creates_no_ledger() {
     assert_eq!(run(&ledger, &["replay", "--from", "30"]).code, 0);
     // An input file that does not exist: exit 1, and no ledger appears at a new path.
     let fresh = dir.path().join("fresh");
-    assert_eq!(run(&fresh, &["append", "/nonexistent/input.jsonl"]).code, 1);
+    assert_eq!(run(&fresh, &["append", "--create", "/nonexistent/input.jsonl"]).code, 1);
     assert!(!fresh.exists(), "a failed append created {}", fresh.display());
 }

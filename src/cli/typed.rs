@@ -4,9 +4,9 @@
 //! disagree. `--dry-run` shows the verdict and the effect without writing.
 
 use super::terminal::escape;
+use super::ui::thousands;
 use crate::domain::{Context, Event, Fact, QuotaState};
 use crate::ledger::DryRun;
-use crate::report::html::thousands;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
@@ -684,9 +684,7 @@ pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<(
     for (seq, fact, changes) in &effects {
         let what: Vec<String> = changes
             .iter()
-            .map(|(l, b, a)| {
-                format!("{} remaining {} -> {}", escape(l), thousands(u128::from(*b)), thousands(u128::from(*a)))
-            })
+            .map(|(l, b, a)| format!("{} remaining {} -> {}", escape(l), thousands(*b), thousands(*a)))
             .collect();
         let subject = fact.event.subject();
         let effect = if what.is_empty() { "no quota changes".to_string() } else { what.join(", ") };

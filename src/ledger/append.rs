@@ -443,7 +443,7 @@ impl Ledger {
 
     /// The admission checks of one append call, at the system clock.
     fn admission(&self, options: AppendOptions) -> Result<Admission, LedgerError> {
-        let now = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+        let now = options.clock.unwrap_or_else(|| Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()));
         Ok(Admission::new(now, self.future_margin_secs()?, options.allow_future))
     }
 

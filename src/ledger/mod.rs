@@ -223,6 +223,9 @@ pub struct AppendOptions {
     /// Append each refused event (or unreadable line) as a `refused` record instead of
     /// refusing the whole call.
     pub record_refusals: bool,
+    /// The ledger clock for this call instead of the system's (`recorded_at` and the future
+    /// margin): for the demo's fictional story, so that its hashes are the same everywhere.
+    pub clock: Option<Timestamp>,
 }
 
 /// What a successful `verify` checked.
