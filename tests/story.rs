@@ -1384,3 +1384,16 @@ fn a_finalization_is_logged_and_disclosed_on_every_gate_and_order_it_resolved() 
     assert_eq!(log_seqs(&ledger, &["--party", "cn-univ-lab"]), vec![7, 11, 34]);
     assert!(log_seqs(&ledger, &["--party", "nvidia"]).contains(&27));
 }
+
+#[test]
+#[ignore = "export leaves out recorded_at and late_reason, which are hashed: its fields cannot be re-encoded to its bytes"]
+fn export_carries_every_hashed_field() {
+    let (_dir, ledger) = story_ledger();
+    let export = json_lines(&ledger, &["export"]);
+    let log = json_lines(&ledger, &["log", "--json"]);
+    for (rec, l) in export.iter().zip(&log) {
+        assert_eq!(rec["recorded_at"], l["recorded_at"], "seq {}", rec["seq"]);
+        assert_eq!(rec["late_reason"], l["late_reason"], "seq {}", rec["seq"]);
+    }
+    assert_eq!(export[40]["late_reason"], LATE_REASON);
+}
