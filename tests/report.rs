@@ -155,7 +155,7 @@ fn every_ledger_string_is_escaped() {
     let ledger = ledger_in(dir.path());
     let input = dir.path().join("hostile.jsonl");
     write(&input, HOSTILE);
-    ok(&ledger, &["append", &input.to_string_lossy(), "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", &input.to_string_lossy(), "--actor", "clerk"]);
     let (_, page) = report_file(&ledger, dir.path());
     for raw in ["<script>", "<img", "<i>", "<b>", "</td></table>", "H<200>", "A&B"] {
         assert!(!page.contains(raw), "{raw:?} reached the page unescaped");
@@ -378,7 +378,7 @@ fn hostile_strings_stay_text_in_the_browser() {
     let ledger = ledger_in(dir.path());
     let input = dir.path().join("hostile.jsonl");
     write(&input, HOSTILE);
-    ok(&ledger, &["append", &input.to_string_lossy(), "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", &input.to_string_lossy(), "--actor", "clerk"]);
     let (page, _) = report_file(&ledger, dir.path());
     let dom = browse(&chromium, &page, &["--dump-dom".to_string()]);
     // The DOM holds the ids as text (serialized with entities again), never as elements.
