@@ -593,6 +593,17 @@ fn state_as_of_a_time_uses_effective_time_and_includes_a_late_entry_dated_before
     assert_eq!(s["as_of"]["at"], "2026-03-05T02:00:00Z");
     assert_eq!(license(&s, L3)["status"], "suspended");
 
+    // A DATE is the end of that UTC day: 2026-03-05 includes the suspension (03-05T02:00) and the
+    // late shipment; 2026-03-04 includes the correction (03-04T08:00) but not the suspension.
+    let s = state(&ledger, &["--as-of", "2026-03-05"]);
+    assert_eq!(s["as_of"]["at"], "2026-03-05T02:00:00Z");
+    assert_eq!(license(&s, L3)["status"], "suspended");
+    assert_eq!(license(&s, L1)["shipped"], 30_000);
+    let s = state(&ledger, &["--as-of", "2026-03-04"]);
+    assert_eq!(s["as_of"]["at"], "2026-03-04T08:00:00Z");
+    assert_eq!(license(&s, L3)["status"], "active");
+    assert_eq!(license(&s, L2)["shipped"], 29_000);
+
     // Exactly the at of seq 33 (2026-03-02T02:00:00Z) includes the amendment; a second earlier
     // does not.
     assert_eq!(license(&state(&ledger, &["--as-of", "2026-03-02T02:00:00Z"]), L2)["quantity"], 120_000);
