@@ -282,17 +282,12 @@ impl Disclosure {
     /// The remaining of every gate of `fact` after the first, in `before` (the state the fact
     /// is applied to): taken before applying it, for [`Disclosure::of`].
     pub fn gates_before(before: &QuotaState, fact: &crate::domain::Fact) -> Vec<(String, u64)> {
-        use crate::domain::{Context, Event};
-        match (&fact.event, &fact.context) {
-            (Event::OrderPlaced { licenses, .. }, _)
-            | (_, Context::Shipment { licenses } | Context::Cancellation { licenses, .. })
-            | (_, Context::Correction { licenses, .. }) => licenses
-                .iter()
-                .skip(1)
-                .map(|l| (l.to_string(), before.licenses.get(l).map_or(0, License::remaining)))
-                .collect(),
-            _ => Vec::new(),
-        }
+        let first = fact.license();
+        fact.licenses_touched()
+            .into_iter()
+            .filter(|l| Some(*l) != first)
+            .map(|l| (l.to_string(), before.licenses.get(l).map_or(0, License::remaining)))
+            .collect()
     }
 
     /// The disclosure of `fact`, whose further gates had `gates_before` remaining, with the
@@ -318,7 +313,7 @@ impl Disclosure {
             Some((l.authority.clone(), l.product.clone(), l.licensee.clone(), held, *cap))
         });
         let (opened, released) = match &fact.context {
-            Context::Resolved { opened, released } => {
+            Context::Resolved { opened, released, .. } => {
                 (opened.clone(), released.iter().map(|r| (r.order.clone(), r.rule.clone())).collect())
             }
             _ => (Vec::new(), Vec::new()),

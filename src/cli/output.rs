@@ -440,11 +440,10 @@ pub fn log(out: &mut dyn Write, ledger: &Ledger, f: &Filter, shape: &LogShape) -
 }
 
 fn log_matches(f: &Filter, head_state: Option<&QuotaState>, r: &StoredRecord) -> bool {
-    let license = r.fact.license();
     if f.license.as_deref().is_some_and(|l| !r.fact.touches(l)) {
         return false;
     }
-    if f.order.as_deref().is_some_and(|o| r.fact.order() != Some(o)) {
+    if f.order.as_deref().is_some_and(|o| !r.fact.concerns_order(o)) {
         return false;
     }
     if f.late && !r.fact.stamp.is_late() {
@@ -452,8 +451,9 @@ fn log_matches(f: &Filter, head_state: Option<&QuotaState>, r: &StoredRecord) ->
     }
     if let (Some(p), Some(s)) = (f.party.as_deref(), head_state) {
         let direct = matches!(&r.fact.event,
-            Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. } if party == p);
-        let via_license = license.and_then(|l| s.licenses.get(l)).is_some_and(|l| l.licensee == p);
+            Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. }
+            | Event::ExemptionGranted { party, .. } if party == p);
+        let via_license = r.fact.licenses_touched().iter().any(|l| s.licenses.get(*l).is_some_and(|l| l.licensee == p));
         let granted = matches!(&r.fact.event, Event::LicenseGranted { licensee, .. } if licensee == p);
         return direct || via_license || granted;
     }

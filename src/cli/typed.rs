@@ -5,7 +5,7 @@
 
 use super::terminal::escape;
 use super::ui::thousands;
-use crate::domain::{Context, Event, Fact, QuotaState};
+use crate::domain::QuotaState;
 use crate::ledger::DryRun;
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -654,7 +654,7 @@ pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<(
     let mut state = run.before.clone();
     let mut effects = Vec::new();
     for (seq, fact) in &run.facts {
-        let touched = licenses_touched(&state, fact);
+        let touched: Vec<String> = fact.licenses_touched().into_iter().map(str::to_string).collect();
         let before: Vec<u64> = touched.iter().map(|l| remaining(&state, l)).collect();
         state.apply(fact);
         let changes: Vec<(String, u64, u64)> = touched
@@ -697,20 +697,4 @@ pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<(
 
 fn remaining(state: &QuotaState, license: &str) -> u64 {
     state.licenses.get(license).map_or(0, |l| l.remaining())
-}
-
-/// Every license a fact changes the remaining of, or names.
-fn licenses_touched(state: &QuotaState, fact: &Fact) -> Vec<String> {
-    let mut out: Vec<String> = match (&fact.event, &fact.context) {
-        (Event::OrderPlaced { licenses, .. }, _)
-        | (_, Context::Shipment { licenses } | Context::Cancellation { licenses, .. })
-        | (_, Context::Correction { licenses, .. }) => licenses.iter().map(str::to_string).collect(),
-        (_, Context::Resolved { opened, released }) => {
-            let orders = opened.iter().chain(released.iter().map(|r| &r.order));
-            orders.filter_map(|o| state.held.get(o)).flat_map(|h| h.licenses.iter().map(str::to_string)).collect()
-        }
-        _ => fact.event.license().map(str::to_string).into_iter().collect(),
-    };
-    out.dedup();
-    out
 }

@@ -181,7 +181,7 @@ impl Checker<'_> {
     ///
     /// Its `at` moves no clock forward: the latest effective time recorded so far; in a ledger
     /// without records, the refused event's own `at` if it was read and is not ahead of the
-    /// clock, else the clock.
+    /// clock, else 1970-01-01T00:00:00Z.
     fn refused_fact(
         &mut self,
         e: LedgerError,
@@ -200,7 +200,8 @@ impl Checker<'_> {
             other => return Err(other),
         };
         self.refusals.push((line, rule));
-        let at = self.state.last_at.or(event_at.filter(|t| *t <= now)).unwrap_or(now);
+        // The earliest time there is (1970-01-01T00:00:00Z) when nothing better is known.
+        let at = self.state.last_at.or(event_at.filter(|t| *t <= now)).unwrap_or_default();
         let mut stamp = Stamp::new(at, actor.unwrap_or_else(|| REFUSAL_ACTOR.to_string()), None);
         stamp.recorded_at = Some(now);
         let event = Event::Refused {

@@ -590,7 +590,7 @@ pub(crate) fn index_derived(
     if let (Some((_, row)), Some(d)) = (OrderRow::after(fact, before), order) {
         put_order_at(index, d, &row)?;
     }
-    if let Context::Resolved { opened, released } = &fact.context {
+    if let Context::Resolved { opened, released, .. } = &fact.context {
         let ids = opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false)));
         for (id, open) in ids {
             if let Some(row) = order_row(index, id)? {
