@@ -5,7 +5,8 @@
 //! line number and the field. Semantic rules (ids exist, quota left, ...) are not checked
 //! here but in `domain::rules`.
 
-use crate::domain::event::event_type;
+use crate::domain::event::{event_type, EventType};
+use crate::domain::EVENT_TYPES;
 use crate::domain::{Day, Deny, Event, Gates, InputFlags, Rule, Stamp, Timestamp};
 use crate::limits::LINE_BYTES_MAX;
 use serde::Deserialize;
@@ -54,8 +55,51 @@ pub struct InputEvent {
 pub struct Defaults {
     /// Used when `at` is absent (the caller's clock).
     pub at: Timestamp,
-    /// Used when `actor` is absent.
+    /// Used when `actor` is absent; empty when the caller has none (no `--actor`,
+    /// `$QLEDGER_ACTOR` or `$USER`): a line without `actor` is then refused.
     pub actor: String,
+}
+
+/// Why a line without `actor` is refused when the caller has no default actor.
+pub const ACTOR_MISSING: &str =
+    "missing, and no default: give \"actor\" on the line, pass --actor NAME, or set $QLEDGER_ACTOR";
+
+/// Fields every event may carry (all optional).
+pub const COMMON_FIELDS: &[&str] = &["at?", "actor?", "key?", "late_reason?"];
+
+/// The rule kinds of `condition_added` and their fields.
+pub const RULE_KINDS: &[(&str, &[&str])] = &[
+    ("bundle_ratio", &["domestic", "per"]),
+    ("max_per_order", &["units"]),
+    ("end_use", &["text"]),
+    ("reporting", &["text"]),
+    ("max_shipments", &["count"]),
+];
+
+/// The fields of one event type, from the domain's table: required ones, then the optional
+/// ones marked `?` (`license|licenses`: one of the two).
+pub fn fields_of(t: &EventType) -> Vec<String> {
+    t.required.iter().map(|f| f.to_string()).chain(t.optional.iter().map(|f| format!("{f}?"))).collect()
+}
+
+/// Every event type a user may append with its fields ([`fields_of`]), from
+/// [`crate::domain::EVENT_TYPES`], the one table the parser and `append --help` derive from.
+pub fn event_types() -> Vec<(&'static str, Vec<String>)> {
+    EVENT_TYPES.iter().map(|t| (t.name, fields_of(t))).collect()
+}
+
+/// `append --help`'s list of event types and their fields, from [`EVENT_TYPES`].
+pub fn event_types_help() -> String {
+    let mut s = String::from("Event types (one JSON object per line; `?` marks an optional field):\n");
+    for (name, fields) in event_types() {
+        s.push_str(&format!("  {name:<20} {}\n", fields.join(", ")));
+    }
+    s.push_str(&format!("  every event may carry: {}\n", COMMON_FIELDS.join(", ")));
+    let kinds: Vec<String> = RULE_KINDS.iter().map(|(k, f)| format!("{k} {{{}}}", f.join(", "))).collect();
+    s.push_str(&format!("  rule kinds: {}\n", kinds.join(", ")));
+    s.push_str("  e.g. {\"type\":\"shipment_recorded\",\"order\":\"O-1\",\"quantity\":10000}\n\n");
+    s.push_str(crate::cli::examples::APPEND);
+    s
 }
 
 #[derive(Deserialize, Default)]
@@ -194,20 +238,27 @@ fn parse_line_inner(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<I
     let ty = raw.ty.clone().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
     let Some(event_type) = event_type(&ty) else {
         let shown: String = ty.chars().take(64).collect();
-        return Err(err(Some("type"), format!("unknown event type {shown:?}")));
+        let hint = crate::suggest::hint(&ty, EVENT_TYPES.iter().map(|t| t.name));
+        return Err(err(Some("type"), format!("unknown event type {shown:?}{hint}")));
     };
     let fields = FieldTable::of(&raw);
     let allowed = |f: &str| {
         event_type.required.iter().chain(event_type.optional).any(|a| *a == f || a.split('|').any(|p| p == f))
     };
     if let Some(extra) = fields.present().find(|f| !allowed(f)) {
-        return Err(err(Some(extra), format!("does not belong to a {ty} event")));
+        let own = fields_of(event_type).join(", ");
+        let a = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        return Err(err(Some(extra), format!("does not belong to {a} {ty} event (its fields: {own})")));
     }
     let at = match &raw.at {
         Some(s) => Timestamp::parse(s).map_err(|m| err(Some("at"), m))?,
         None => defaults.at,
     };
-    let actor = raw.actor.clone().unwrap_or_else(|| defaults.actor.clone());
+    let actor = match raw.actor.clone() {
+        Some(actor) => actor,
+        None if defaults.actor.is_empty() => return Err(err(Some("actor"), ACTOR_MISSING.to_string())),
+        None => defaults.actor.clone(),
+    };
     let mut stamp = Stamp::new(at, actor, raw.key.clone());
     stamp.late_reason = raw.late_reason.clone();
     let flags = InputFlags { confusable_ok: raw.confusable_ok.unwrap_or(false) };
@@ -408,7 +459,8 @@ fn parse_rule(line_no: u64, r: RawRule) -> Result<Rule, InputError> {
         "max_shipments" => &["count"],
         other => {
             let shown: String = other.chars().take(64).collect();
-            return Err(err("rule.kind", format!("unknown rule kind {shown:?}")));
+            let hint = crate::suggest::hint(other, RULE_KINDS.iter().map(|(k, _)| *k));
+            return Err(err("rule.kind", format!("unknown rule kind {shown:?}{hint}")));
         }
     };
     if let Some((extra, _)) = present.iter().find(|(f, p)| *p && !allowed.contains(f)) {
@@ -470,7 +522,8 @@ impl FieldTable {
 }
 
 /// Re-parses a line that failed, with the path of the failing field, for a precise message.
-/// Only the error path pays for this.
+/// Only the error path pays for this. A syntax error names the column (the line is the input
+/// line); an unknown field names the nearest known one.
 fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let result: Result<RawEvent, _> = serde_path_to_error::deserialize(&mut de);
@@ -479,25 +532,46 @@ fn describe_json_error(line_no: u64, bytes: &[u8]) -> InputError {
         Err(e) => (e.path().to_string(), e.into_inner()),
     };
     let mut message = e.to_string();
-    // serde_json appends " at line L column C"; the column is useful, the line is always 1.
+    // serde_json appends " at line L column C"; the line is always 1 within one input line.
     if let Some(i) = message.rfind(" at line ") {
-        let column = message[i..].rsplit(' ').next().unwrap_or("").to_string();
         message.truncate(i);
-        message.push_str(&format!(" (column {column})"));
     }
     // "unknown field `x`, expected one of ..." lists every field: keep the first clause.
     if message.starts_with("unknown field") {
         if let Some(i) = message.find(", expected") {
             message.truncate(i);
         }
+        message.push_str(&unknown_field_hint(&path));
     }
+    let syntax = matches!(e.classify(), serde_json::error::Category::Eof | serde_json::error::Category::Syntax);
     let message = match e.classify() {
-        serde_json::error::Category::Eof => format!("truncated JSON: {message}"),
-        serde_json::error::Category::Syntax => format!("malformed JSON: {message}"),
-        _ => message,
+        serde_json::error::Category::Eof => format!("column {}: truncated JSON: {message}", e.column()),
+        serde_json::error::Category::Syntax => format!("column {}: malformed JSON: {message}", e.column()),
+        _ => format!("column {}: {message}", e.column()),
     };
-    let field = if path == "." || path.is_empty() { None } else { Some(path) };
-    InputError { line: line_no, field, message, raw: None }
+    // A syntax error has no field (serde_path_to_error says `?` or `.`).
+    let no_field = syntax || path == "." || path == "?" || path.is_empty();
+    InputError { line: line_no, field: if no_field { None } else { Some(path) }, message, raw: None }
+}
+
+/// `" (did you mean `quantity`?)"` for an unknown field at `path` (`quantty`, `rule.unit`).
+fn unknown_field_hint(path: &str) -> String {
+    let (in_rule, name) = match path.strip_prefix("rule.") {
+        Some(name) => (true, name),
+        None => (false, path),
+    };
+    let mut known: Vec<String> = Vec::new();
+    if in_rule {
+        known.push("kind".into());
+        known.extend(RULE_KINDS.iter().flat_map(|(_, f)| f.iter().map(|f| f.to_string())));
+    } else {
+        known.push("type".into());
+        known.extend(COMMON_FIELDS.iter().map(|f| f.to_string()));
+        known.extend(event_types().into_iter().flat_map(|(_, f)| f));
+    }
+    let known: Vec<String> =
+        known.iter().flat_map(|f| f.trim_end_matches('?').split('|').map(str::to_string).collect::<Vec<_>>()).collect();
+    crate::suggest::hint(name, known.iter().map(String::as_str))
 }
 
 /// The UTF-8 byte order mark, skipped at the start of the input (and only there).

@@ -22,6 +22,7 @@
 //!   ([`format::index_run`]). The README's "Ledger format" and "Storage" sections are its spec.
 //! - [`jsonl`]: the JSON Lines input format: strict parsing with line numbers and limits.
 //! - [`limits`]: every size limit, with compile-time checks of how they relate.
+//! - [`suggest`]: "did you mean ...?" for names that were not found (event types, fields, ids).
 //! - [`store`]: every file and sled call: directory layout, creation and lock
 //!   ([`store`]), the file layer under the chain with a simulated disk for tests
 //!   ([`store::disk`]), segment files ([`store::segment`]), the commit point
@@ -50,8 +51,13 @@
 //!   report's numbers come from?"), rendered as HTML ([`report::html`]: "where is a ledger
 //!   string escaped for the page?") with inline SVG ([`report::chart`]). It writes no file: the
 //!   CLI writes the page through the same exclusive-create path as `export --out`.
-//! - [`cli`]: clap arguments, human and JSON output (the licensing sections of `state` and the
-//!   disclosure of `replay` in [`cli::licensing`]), the demo, where output goes
+//! - [`cli`]: clap arguments ([`cli::args`]; the `--help` examples and the overview in
+//!   [`cli::examples`], run by `tests/help_examples.rs`), human, CSV and JSON output
+//!   ([`cli::output`]; the licensing sections of `state` and `replay`'s disclosure in
+//!   [`cli::licensing`]; typed commands per event type and `--dry-run` in [`cli::typed`];
+//!   `state`'s text as one function per section in `output/state_text.rs`),
+//!   how human output looks ([`cli::ui`]: colour, tables by comfy-table, thousands separators,
+//!   plurals), progress on stderr ([`cli::progress`]), the demo, where output goes
 //!   ([`cli::sink`]: stdout and `export --out` files, failed writes as storage errors) and
 //!   terminal escaping ([`cli::terminal`]). `src/main.rs` is main -> run -> ExitCode.
 //!
@@ -111,4 +117,5 @@ pub mod ledger;
 pub mod limits;
 pub mod report;
 pub mod store;
+pub mod suggest;
 pub mod tlog;

@@ -1,7 +1,7 @@
 //! `qledger`: main -> run -> ExitCode. Everything else lives in the library.
 
 use clap::Parser;
-use quotaledger::cli::{self, args::Cli, sink::Tracked, terminal};
+use quotaledger::cli::{self, args::Cli, sink::Tracked, terminal, ui};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -13,6 +13,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    ui::set(ui::Ui::from_flags(cli.color, cli.quiet));
     let stdout = io::stdout();
     let mut out = BufWriter::new(Tracked::new(stdout.lock()));
     let result = cli::run(cli, &mut out).and_then(|code| {
@@ -40,7 +41,8 @@ fn main() -> ExitCode {
     // echoed from input (an id with ESC, CR or a bidi override in it) are escaped, never written
     // to the terminal raw.
     let text = format!("{err:#}").replace('\n', " ");
-    eprintln!("qledger: {what}{}", terminal::escape(&text));
+    let prefix = ui::Paint::Red.paint("qledger:", ui::get().color_stderr);
+    eprintln!("{prefix} {what}{}", terminal::escape(&text));
     ExitCode::from(code)
 }
 

@@ -45,7 +45,7 @@ fn ledger_with(dir: &Path, name: &str, prefix: &str, n: u64, key: &Path) -> Path
     let ledger = dir.join(name);
     let input = dir.join(format!("{name}.jsonl"));
     write(&input, format!("{}{}", preamble("p-audit", LICENSE), orders(prefix, LICENSE, 0, n, 0)));
-    ok(&ledger, &["append", input.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", input.to_str().unwrap()]);
     ok(&ledger, &["checkpoint", "--key", key.to_str().unwrap()]);
     ledger
 }
@@ -53,7 +53,7 @@ fn ledger_with(dir: &Path, name: &str, prefix: &str, n: u64, key: &Path) -> Path
 fn append_more(ledger: &Path, prefix: &str, from: u64, n: u64) {
     let input = ledger.with_extension(format!("{prefix}{from}.jsonl"));
     write(&input, orders(prefix, LICENSE, from, n, from));
-    ok(ledger, &["append", input.to_str().unwrap()]);
+    ok(ledger, &["append", "--create", input.to_str().unwrap()]);
 }
 
 fn check(file: &Path, vkey: &str, state: &Path) -> Out {
@@ -83,7 +83,7 @@ fn keygen_writes_an_owner_only_key_and_never_overwrites() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let ledger = tmp.path().join("l");
     write(&tmp.path().join("e.jsonl"), preamble("p", "L"));
-    ok(&ledger, &["append", tmp.path().join("e.jsonl").to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", tmp.path().join("e.jsonl").to_str().unwrap()]);
     let out = run(&ledger, &["checkpoint", "--key", key.to_str().unwrap()]);
     assert_eq!(out.code, Some(1), "{}", out.stderr);
 }
@@ -172,7 +172,7 @@ fn the_license_row_is_frozen_by_a_golden_vector() {
     let (key, vkey) = keygen(tmp.path(), "example.org/h200", "k.key");
     let ledger = tmp.path().join("h200");
     let story = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/h200.jsonl");
-    ok(&ledger, &["append", story]);
+    ok(&ledger, &["append", "--create", story]);
     ok(&ledger, &["checkpoint", "--key", key.to_str().unwrap()]);
     let doc: serde_json::Value =
         serde_json::from_str(&ok(&ledger, &["prove", "--license", "CN-IMP-2026-0001"])).unwrap();
@@ -590,7 +590,7 @@ fn verify_catches_a_tampered_tree_or_checkpoint_and_a_lagging_tree_is_caught_up(
     let lag = dir.join("lag");
     let input = dir.join("lag.jsonl");
     write(&input, format!("{}{}", preamble("p", "L"), orders("c", "L", 0, 10, 0)));
-    let mut c = qa_util::command(&lag, &["append", input.to_str().unwrap()]);
+    let mut c = qa_util::command(&lag, &["append", "--create", input.to_str().unwrap()]);
     c.env("QLEDGER_FAULT_AT", "snapshots-written");
     let out = run_cmd(c, None, TIMEOUT, "append killed");
     assert_ne!(out.code, Some(0));

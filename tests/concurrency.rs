@@ -33,7 +33,7 @@ fn new_ledger(dir: &Path) -> PathBuf {
     let ledger = ledger_in(dir);
     let pre = dir.join("pre.jsonl");
     write(&pre, preamble("acme", "L-1"));
-    ok(&ledger, &["append", pre.to_str().unwrap(), "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", pre.to_str().unwrap(), "--actor", "clerk"]);
     ledger
 }
 
@@ -62,7 +62,7 @@ fn writers(n_procs: usize, batches: usize, per_batch: u64) {
                 let file = dir.join(format!("{prefix}.jsonl"));
                 write(&file, batch(&prefix, per_batch));
                 let out = run_cmd(
-                    command_nowait(&ledger, &["--wait", "30", "append", file.to_str().unwrap(), "--json"]),
+                    command_nowait(&ledger, &["--wait", "30", "append", "--create", file.to_str().unwrap(), "--json"]),
                     None,
                     Duration::from_secs(90),
                     &prefix,
@@ -142,14 +142,14 @@ fn without_wait_a_held_ledger_is_exit_4_for_writers_while_readers_read_and_nothi
     let ledger = new_ledger(dir.path());
     let more = dir.path().join("more.jsonl");
     write(&more, batch("x", 50));
-    ok(&ledger, &["append", more.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", more.to_str().unwrap()]);
     let head = head_json(&ledger);
     let export_before = export(&ledger);
     let input = dir.path().join("in.jsonl");
     write(&input, batch("held", 100));
     {
         let _held = Ledger::open(&ledger, OpenMode::MustExist, None).expect("open in the test");
-        let out = run_nowait(&ledger, &["append", input.to_str().unwrap()]);
+        let out = run_nowait(&ledger, &["append", "--create", input.to_str().unwrap()]);
         assert_in_use(&out, "append while held");
         // Readers take no lock: they answer from the committed prefix while a writer holds it.
         for args in READERS {
@@ -159,7 +159,7 @@ fn without_wait_a_held_ledger_is_exit_4_for_writers_while_readers_read_and_nothi
         assert_eq!(head_json(&ledger), head, "a reader while held sees the committed head");
         // A short wait that expires is the same clear error.
         let t = Instant::now();
-        let out = run_nowait(&ledger, &["--wait", "0.3", "append", input.to_str().unwrap()]);
+        let out = run_nowait(&ledger, &["--wait", "0.3", "append", "--create", input.to_str().unwrap()]);
         assert_in_use(&out, "append with an expired --wait");
         assert!(t.elapsed() >= Duration::from_millis(300), "--wait 0.3 waited {:?}", t.elapsed());
     }
@@ -175,7 +175,7 @@ fn with_wait_writers_wait_for_a_held_ledger_and_readers_never_wait() {
     let input = dir.path().join("in.jsonl");
     write(&input, batch("late", 100));
     let held = Ledger::open(&ledger, OpenMode::MustExist, None).expect("open in the test");
-    let mut writer = command_nowait(&ledger, &["--wait", "30", "append", input.to_str().unwrap()]);
+    let mut writer = command_nowait(&ledger, &["--wait", "30", "append", "--create", input.to_str().unwrap()]);
     writer.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     let mut writer = writer.spawn().expect("spawn");
     for args in READERS {
@@ -201,7 +201,7 @@ fn readers_during_a_long_append_wait_and_see_all_or_nothing() {
     let big = dir.path().join("big.jsonl");
     let n = 30_000;
     write(&big, batch("big", n));
-    let mut writer = command_nowait(&ledger, &["--wait", "30", "append", big.to_str().unwrap()])
+    let mut writer = command_nowait(&ledger, &["--wait", "30", "append", "--create", big.to_str().unwrap()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -223,7 +223,7 @@ fn readers_during_a_long_append_wait_and_see_all_or_nothing() {
     }
     let mut seen = Vec::new();
     if saw_busy {
-        let out = run_nowait(&ledger, &["append", big.to_str().unwrap()]);
+        let out = run_nowait(&ledger, &["append", "--create", big.to_str().unwrap()]);
         // Either still busy (exit 4), or the writer just finished and every key is a repeat.
         match out.code {
             Some(4) => assert_in_use(&out, "a second writer without --wait"),
@@ -270,7 +270,7 @@ fn four_writers_creating_the_same_new_ledger_all_succeed() {
                         r#"{{"type":"party_registered","at":"2026-01-01T00:00:00Z","party":"p{w}","name":"P{w}","country":"CN","state_backed":false,"sector":"x"}}"#
                     ) + "\n",
                 );
-                let mut c = command(&ledger, &["append", file.to_str().unwrap()]);
+                let mut c = command(&ledger, &["append", "--create", file.to_str().unwrap()]);
                 c.stdout(Stdio::null()).stderr(Stdio::piped());
                 c.spawn().expect("spawn")
             })

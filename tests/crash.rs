@@ -102,7 +102,7 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
     let start = |ledger: &Path, heads: &mut Vec<(u64, String)>| {
         let pre = dir.path().join("pre.jsonl");
         write(&pre, preamble("acme", "L-1"));
-        ok(ledger, &["append", pre.to_str().unwrap(), "--actor", "clerk"]);
+        ok(ledger, &["append", "--create", pre.to_str().unwrap(), "--actor", "clerk"]);
         heads.clear();
         heads.push((2, head_hash(ledger)));
     };
@@ -111,7 +111,7 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
     t_next += batch;
     // Calibrate: how long an uninterrupted append of one batch takes here.
     let t = Instant::now();
-    ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"]);
     heads.push((records(&ledger), head_hash(&ledger)));
     let span_ms = (t.elapsed().as_millis() as u64).max(20);
     eprintln!("crash: one append of {batch} events takes about {span_ms} ms; killing within {} ms", span_ms * 5 / 4);
@@ -130,7 +130,7 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
         } else {
             Duration::from_millis(rng.below(span_ms * 5 / 4 + 1))
         };
-        let exited = kill_after(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"], delay);
+        let exited = kill_after(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"], delay);
         let after = check_after_kill(&ledger, &heads, round, &mut rng, &what);
         match exited {
             Some(code) => {
@@ -153,7 +153,7 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
             }
         }
         // Retry the same file: what is missing is appended, nothing twice.
-        let out = run(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk", "--json"]);
+        let out = run(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk", "--json"]);
         assert_eq!(out.code, Some(0), "{what}: the retry failed: {}", out.stderr);
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("append --json");
         let appended = report["appended"].as_u64().expect("appended");
@@ -183,7 +183,7 @@ fn reader_kills(rounds: usize, tally: &mut Tally) {
     let ledger = ledger_in(dir.path());
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1") + &orders("x", "L-1", 0, 20_000, 0));
-    ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"]);
     let head = head_json(&ledger);
     let export_before = export(&ledger);
     let last = (head["records"].as_u64().unwrap() - 1).to_string();
@@ -254,7 +254,7 @@ fn an_unfinished_sled_snapshot_left_by_a_kill_does_not_lock_the_ledger_out() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger_in(dir.path());
     write(&dir.path().join("in.jsonl"), preamble("acme", "L-1") + &orders("o", "L-1", 0, 500, 16_000_000));
-    ok(&ledger, &["append", dir.path().join("in.jsonl").to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", dir.path().join("in.jsonl").to_str().unwrap()]);
     let head = head_hash(&ledger);
     // What a kill between sled's write and rename of a snapshot leaves: a cut-short file whose
     // name sorts after every finished snapshot.
@@ -262,7 +262,7 @@ fn an_unfinished_sled_snapshot_left_by_a_kill_does_not_lock_the_ledger_out() {
     let out = run(&ledger, &["verify", "--expect-head", &head]);
     assert_eq!(out.code, Some(0), "verify (which never opens sled) after an unfinished snapshot: {}", out.stderr);
     write(&dir.path().join("more.jsonl"), orders("p", "L-1", 0, 5, 17_000_000));
-    ok(&ledger, &["append", dir.path().join("more.jsonl").to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", dir.path().join("more.jsonl").to_str().unwrap()]);
     assert!(!ledger.join("meta").join("snap.FFFFFFFFFFFFFFFF.generating").exists());
     ok(&ledger, &["verify", "--expect-head", &head]);
 }
@@ -305,7 +305,7 @@ fn aborted_at(ledger: &Path, args: &[&str], point: &str) {
 
 /// `append FILE --json`: the report and stderr (exit 0 asserted).
 fn append_json(ledger: &Path, input: &Path, what: &str) -> (serde_json::Value, String) {
-    let out = run(ledger, &["append", input.to_str().unwrap(), "--actor", "clerk", "--json"]);
+    let out = run(ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk", "--json"]);
     assert_eq!(out.code, Some(0), "{what}: append failed: {}", out.stderr);
     (serde_json::from_slice(&out.stdout).expect("append --json"), out.stderr)
 }
@@ -372,10 +372,11 @@ fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mu
     write(&input, &batch);
     if point == "random" {
         t.random_kills += usize::from(
-            kill_after(ledger, &["append", input.to_str().unwrap()], Duration::from_millis(rng.below(120))).is_none(),
+            kill_after(ledger, &["append", "--create", input.to_str().unwrap()], Duration::from_millis(rng.below(120)))
+                .is_none(),
         );
     } else {
-        aborted_at(ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"], point);
+        aborted_at(ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"], point);
         t.aimed += 1;
     }
     // Readers: the old head or the whole batch, never a part.
@@ -462,11 +463,11 @@ fn kill_9_during_the_catch_up_of_derived_data_damages_nothing() {
         let input = dir.path().join("batch.jsonl");
         write(&input, orders(&format!("{point}-"), "L-1", 0, 100, clock));
         clock += 100;
-        aborted_at(&ledger, &["append", input.to_str().unwrap()], "head-synced");
+        aborted_at(&ledger, &["append", "--create", input.to_str().unwrap()], "head-synced");
         let next = dir.path().join("next.jsonl");
         write(&next, orders(&format!("{point}-next-"), "L-1", 0, 10, clock));
         clock += 10;
-        aborted_at(&ledger, &["append", next.to_str().unwrap()], point);
+        aborted_at(&ledger, &["append", "--create", next.to_str().unwrap()], point);
         let what = format!("kill during the catch-up at {point}");
         assert_eq!(readers_see(&ledger, &heads, &what), heads[0].0 + 100, "{what}: the committed batch");
         let (report, stderr) = append_json(&ledger, &next, &what);
@@ -594,7 +595,9 @@ fn a_writer_that_removes_the_runs_of_a_stale_published_manifest_republishes_it_f
     // Writers that append nothing.
     let all_known = dir.path().join("known.jsonl");
     write(&all_known, orders("base-", "L-1", 0, 10, 0));
-    for (args, what) in [(&["init"][..], "init"), (&["append", all_known.to_str().unwrap()], "an all-skipped append")] {
+    for (args, what) in
+        [(&["init"][..], "init"), (&["append", "--create", all_known.to_str().unwrap()], "an all-skipped append")]
+    {
         let out = run(&ledger, args);
         assert_eq!(out.code, Some(0), "{what}: {}", out.stderr);
         verify_with_index(&ledger, &format!("after {what}"));
@@ -666,7 +669,7 @@ fn bytes_beyond_the_committed_length_are_cut_by_the_next_writer_and_kept_in_reco
     let more = dir.path().join("700.jsonl");
     write(&more, orders("w-", "L-1", 0, 700, clock));
     clock += 700;
-    ok(&copy, &["append", more.to_str().unwrap()]);
+    ok(&copy, &["append", "--create", more.to_str().unwrap()]);
     let whole = std::fs::read(commit_point(&copy).0).unwrap()[len as usize..].to_vec();
     let torn = whole[..rng.range(1, whole.len() as u64 - 1) as usize].to_vec();
     let garbage_len = rng.range(1, 5_000);
@@ -727,7 +730,7 @@ fn bytes_beyond_the_committed_length_are_cut_by_the_next_writer_and_kept_in_reco
 /// the damage (sled 0.34 rewrites its page-table snapshot on open) and `meta_may_change`.
 fn append_refused_exit_3(ledger: &Path, input: &Path, what: &str, meta_may_change: bool) {
     let before = tree_state(ledger);
-    let out = run(ledger, &["append", input.to_str().unwrap()]);
+    let out = run(ledger, &["append", "--create", input.to_str().unwrap()]);
     assert_eq!(out.code, Some(3), "{what}: append must fail with exit 3: {}", out.stderr);
     out.assert_one_line_error(what);
     let meta = ledger.join("meta");
@@ -843,7 +846,7 @@ fn segment_flips(rounds: usize) {
             append_refused_exit_3(&work, &input, &what, true);
             refused += 1;
         } else {
-            let out = run(&work, &["append", input.to_str().unwrap()]);
+            let out = run(&work, &["append", "--create", input.to_str().unwrap()]);
             match out.code {
                 Some(3) => refused += 1,
                 Some(0) => appended += 1,
@@ -936,7 +939,7 @@ fn reader_fixtures(dir: &Path) -> Vec<(&'static str, PathBuf)> {
             let input = dir.join("killed.jsonl");
             write(&input, orders(&format!("killed{i}-"), "L-1", 0, 100, clock));
             clock += 100;
-            aborted_at(&ledger, &["append", input.to_str().unwrap()], point);
+            aborted_at(&ledger, &["append", "--create", input.to_str().unwrap()], point);
         }
         if point == "head-synced" {
             append_bytes(&commit_point(&ledger).0, &[0x5a; 777]);

@@ -149,7 +149,10 @@ fn write_seeds() {
     std::fs::write(&a, lines[..20].join("\n") + "\n").expect("write");
     std::fs::write(&b, lines[20..].join("\n") + "\n").expect("write");
     for part in [&a, &b] {
-        qledger(&ledger, &["append", part.to_str().expect("utf-8 path"), "--actor", "clerk", "--allow-future"]);
+        qledger(
+            &ledger,
+            &["append", "--create", part.to_str().expect("utf-8 path"), "--actor", "clerk", "--allow-future"],
+        );
     }
 
     // jsonl: the story, and the hostile cases are written by hand (`seed-hostile-*`).

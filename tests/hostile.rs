@@ -31,7 +31,7 @@ fn story() -> &'static Fixture {
     F.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let ledger = ledger_in(dir.path());
-        ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+        ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
         let head = head_json(&ledger);
         let export = export(&ledger);
         Fixture { _dir: dir, ledger, head, export }
@@ -138,9 +138,10 @@ fn refuse(fx: &Fixture, name: &str, input: &[u8], exit: i32, needles: &[String])
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("case.jsonl");
     write(&file, input);
-    let out = run(&fx.ledger, &["append", file.to_str().unwrap(), "--actor", "tester"]);
+    let out = run(&fx.ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "tester"]);
     check_refusal(&out, exit, needles, &format!("{name} (file)"));
-    let out = run_cmd(command(&fx.ledger, &["append", "-", "--actor", "tester"]), Some(input), TIMEOUT, name);
+    let out =
+        run_cmd(command(&fx.ledger, &["append", "--create", "-", "--actor", "tester"]), Some(input), TIMEOUT, name);
     check_refusal(&out, exit, needles, &format!("{name} (stdin)"));
     assert_unchanged(fx, &fx.ledger, name);
 }
@@ -255,7 +256,7 @@ fn a_100_mb_line_is_refused_with_bounded_memory() {
             .unwrap();
         w.write_all(b"\n").unwrap();
     }
-    let mut cmd = command(&fx.ledger, &["append", file.to_str().unwrap(), "--actor", "tester"]);
+    let mut cmd = command(&fx.ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "tester"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let pid = child.id();
@@ -319,7 +320,7 @@ fn a_line_just_over_the_limit_is_too_long_and_one_at_the_limit_is_read() {
 fn random_inputs(rounds: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = ledger_in(dir.path());
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     let mut head = head_json(&ledger);
     let mut exported = export(&ledger);
     let seed = seed("hostile random inputs");
@@ -348,7 +349,7 @@ fn random_inputs(rounds: usize) {
         let case_dir = tempfile::tempdir().expect("tempdir");
         let file = case_dir.path().join("case.jsonl");
         write(&file, &input);
-        let out = run(&ledger, &["append", file.to_str().unwrap(), "--actor", "tester"]);
+        let out = run(&ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "tester"]);
         if out.code == Some(0) {
             let now = head_json(&ledger);
             assert_eq!(
@@ -402,13 +403,12 @@ fn usage_errors_exit_2_and_change_nothing() {
     let l = &fx.ledger;
     // clap's own errors: exit 2, a message starting with "error:" (clap adds a usage block).
     for args in [
-        &["append", "--bogus"][..],
+        &["append", "--create", "--bogus"][..],
         &["--wait", "-1", "head"],
         &["--wait", "nan", "head"],
         &["log", "--from", "-1"],
         &["log", "--limit", "many"],
         &["frobnicate"],
-        &[],
     ] {
         let out = run(l, args);
         assert_eq!(out.code, Some(2), "{args:?}: {:?}", out.stderr);
@@ -426,7 +426,7 @@ fn usage_errors_exit_2_and_change_nothing() {
         let out = run(l, args);
         check_refusal(&out, 2, &[needle.to_string()], &format!("{args:?}"));
     }
-    let out = run(l, &["append", "/no/such/file.jsonl"]);
+    let out = run(l, &["append", "--create", "/no/such/file.jsonl"]);
     check_refusal(&out, 1, &["/no/such/file.jsonl".to_string()], "a missing input file");
     assert_unchanged(fx, l, "usage errors");
 }
@@ -444,9 +444,15 @@ fn a_directory_that_is_not_a_ledger_is_exit_4_and_left_alone() {
     let before = listing(&not);
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1"));
-    for args in
-        [&["append", input.to_str().unwrap()][..], &["init"], &["verify"], &["state"], &["head"], &["export"], &["log"]]
-    {
+    for args in [
+        &["append", "--create", input.to_str().unwrap()][..],
+        &["init"],
+        &["verify"],
+        &["state"],
+        &["head"],
+        &["export"],
+        &["log"],
+    ] {
         let out = run(&not, args);
         check_refusal(&out, 4, &["not a quotaledger ledger".into()], &format!("not a ledger: {args:?}"));
     }
@@ -459,7 +465,7 @@ fn a_directory_that_is_not_a_ledger_is_exit_4_and_left_alone() {
     // A plain file where the ledger should be.
     let file = dir.path().join("file");
     write(&file, b"hello");
-    for args in [&["append", input.to_str().unwrap()][..], &["verify"]] {
+    for args in [&["append", "--create", input.to_str().unwrap()][..], &["verify"]] {
         let out = run(&file, args);
         assert_eq!(out.code, Some(4), "a file as ledger {args:?}: {:?}", out.stderr);
         out.assert_one_line_error("a file as ledger");
@@ -471,13 +477,13 @@ fn a_directory_that_is_not_a_ledger_is_exit_4_and_left_alone() {
 fn another_format_version_is_exit_4_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger_in(dir.path());
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1").replace("2026-01-10", "2026-06-10"));
     for marker in ["quotaledger ledger format 3\n", "quotaledger ledger format 1\n", "", "\u{0}\u{0}garbage\n"] {
         write(&ledger.join("FORMAT"), marker);
         let before = listing(&ledger.join("segments"));
-        for args in [&["append", input.to_str().unwrap()][..], &["verify"], &["state"], &["export"]] {
+        for args in [&["append", "--create", input.to_str().unwrap()][..], &["verify"], &["state"], &["export"]] {
             let out = run(&ledger, args);
             check_refusal(&out, 4, &["unsupported ledger format".into()], &format!("FORMAT {marker:?} {args:?}"));
         }
@@ -491,7 +497,7 @@ fn another_format_version_is_exit_4_and_left_alone() {
         let out = run(&ledger, args);
         check_refusal(&out, 3, &["segments".into()], &format!("segments/ missing, {args:?}"));
     }
-    let out = run(&ledger, &["append", input.to_str().unwrap()]);
+    let out = run(&ledger, &["append", "--create", input.to_str().unwrap()]);
     check_refusal(&out, 3, &["segments".into()], "segments/ missing, append");
     assert!(!ledger.join("segments").exists(), "append recreated the missing chain");
 }
@@ -517,7 +523,7 @@ fn set_mode_recursive(dir: &Path, dir_mode: u32, file_mode: u32) {
 fn a_read_only_ledger_refuses_appends_with_exit_4_and_keeps_its_head() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = ledger_in(dir.path());
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     let head = head_json(&ledger);
     let export_before = export(&ledger);
     let input = dir.path().join("in.jsonl");
@@ -532,7 +538,7 @@ fn a_read_only_ledger_refuses_appends_with_exit_4_and_keeps_its_head() {
              the read-only filesystem case below covers it"
         );
     } else {
-        let out = run(&ledger, &["append", input.to_str().unwrap()]);
+        let out = run(&ledger, &["append", "--create", input.to_str().unwrap()]);
         check_refusal(&out, 4, &[], "append to a read-only ledger");
     }
     set_mode_recursive(&ledger, 0o755, 0o644);
@@ -554,7 +560,7 @@ fn a_read_only_ledger_refuses_appends_with_exit_4_and_keeps_its_head() {
         eprintln!("SKIPPED read-only file system: remount ro failed: {why}");
         return;
     }
-    let out = run(&ro_ledger, &["append", input.to_str().unwrap()]);
+    let out = run(&ro_ledger, &["append", "--create", input.to_str().unwrap()]);
     check_refusal(&out, 4, &[], "append on a read-only file system");
     // Readers on a read-only file system (issue 8): they take no lock and write nothing, so
     // every one of them answers, exactly as on the writable original.
@@ -593,7 +599,7 @@ fn a_full_disk_fails_the_append_with_exit_4_and_keeps_the_old_head() {
         }
     };
     let ledger = mnt.join("ledger");
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     let head = head_json(&ledger);
     let export_before = export(&ledger);
     // Fill the file system.
@@ -611,7 +617,7 @@ fn a_full_disk_fails_the_append_with_exit_4_and_keeps_the_old_head() {
     let preamble = preamble("acme", "L-1").replace("2026-01-10", "2026-08-01").replace("CN-MOFCOM", "US-BIS");
     write(&input, preamble + &orders("f", "L-1", 0, 1_500, t0));
     for attempt in 0..2 {
-        let out = run(&ledger, &["append", input.to_str().unwrap(), "--actor", "tester"]);
+        let out = run(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "tester"]);
         check_refusal(&out, 4, &[], &format!("append on a full disk, attempt {attempt}"));
     }
     let out = run(&ledger, &["verify"]);
@@ -624,7 +630,7 @@ fn a_full_disk_fails_the_append_with_exit_4_and_keeps_the_old_head() {
     assert_eq!(head_json(&ledger), head, "a failed append on a full disk changed the head");
     assert!(export(&ledger) == export_before, "a failed append on a full disk changed the export");
     // With space again, the same append goes through in full.
-    ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "tester"]);
+    ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "tester"]);
     assert_eq!(records(&ledger), head["records"].as_u64().unwrap() + 1_502);
     ok(&ledger, &["verify"]);
 }
@@ -648,7 +654,7 @@ fn an_append_refused_for_space_keeps_the_ledger_recoverable() {
     let ledger = mnt.join("ledger");
     let small = dir.path().join("small.jsonl");
     write(&small, preamble("acme", "L-1") + &orders("a", "L-1", 0, 100, 16_000_000));
-    ok(&ledger, &["append", small.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", small.to_str().unwrap()]);
     let head = head_json(&ledger);
     let records = head["records"].as_u64().unwrap();
     // What a kill during an append leaves: bytes beyond the committed length.
@@ -665,7 +671,7 @@ fn an_append_refused_for_space_keeps_the_ledger_recoverable() {
     std::fs::write(&filler, vec![0u8; free.saturating_sub(30 << 20) as usize]).unwrap();
     let big = dir.path().join("big.jsonl");
     write(&big, orders("b", "L-1", 0, 150_000, 17_000_000));
-    let out = run(&ledger, &["append", big.to_str().unwrap()]);
+    let out = run(&ledger, &["append", "--create", big.to_str().unwrap()]);
     // The writer first says what recovery did (a note), then the one-line refusal.
     let (notes, rest): (Vec<&str>, Vec<&str>) = out.stderr.lines().partition(|l| l.starts_with("qledger: note: "));
     assert_eq!(notes.len(), 1, "recovery notes: {}", out.stderr);
@@ -677,7 +683,7 @@ fn an_append_refused_for_space_keeps_the_ledger_recoverable() {
     let out = run(&ledger, &["verify"]);
     assert_eq!(out.code, Some(0), "verify after the refused append: {}", out.stderr);
     assert_eq!(head_json(&ledger), head);
-    ok(&ledger, &["append", big.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", big.to_str().unwrap()]);
     assert_eq!(head_json(&ledger)["records"].as_u64().unwrap(), records + 150_000);
     ok(&ledger, &["verify"]);
     let kept: Vec<_> = std::fs::read_dir(ledger.join("recovered")).unwrap().flatten().collect();

@@ -21,13 +21,13 @@ const STORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/h200.jsonl");
 fn story_ledger() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let ledger = ledger_in(dir.path());
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     (dir, ledger)
 }
 
 /// Appends `input` through stdin with `args`.
 fn append(ledger: &Path, args: &[&str], input: &str) -> Out {
-    let mut all = vec!["append", "-"];
+    let mut all = vec!["append", "--create", "-"];
     all.extend_from_slice(args);
     run_cmd(command(ledger, &all), Some(input.as_bytes()), TIMEOUT, "append")
 }
@@ -449,7 +449,7 @@ fn a_byte_order_mark_at_the_start_of_the_input_is_skipped() {
         party_line("2026-02-01T00:00:01Z", "b", "B")
     );
     write(&file, text);
-    ok(&ledger, &["append", file.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", file.to_str().unwrap()]);
     assert_eq!(records(&ledger), 2);
 }
 
@@ -462,7 +462,7 @@ fn init_refuses_a_directory_holding_only_a_store_dir_and_writes_nothing() {
     std::fs::create_dir_all(target.join("store")).unwrap();
     std::fs::write(target.join("store").join("db"), b"a user's own database").unwrap();
     let before = files_under(&target);
-    for args in [&["init"][..], &["append", STORY]] {
+    for args in [&["init"][..], &["append", "--create", STORY]] {
         let out = run(&target, args);
         assert_eq!(out.code, Some(4), "{args:?}: {}", out.stderr);
         out.assert_one_line_error("takeover");
@@ -483,7 +483,7 @@ fn a_creation_interrupted_after_its_marker_is_taken_over() {
     std::fs::write(target.join("segments").join("00000000000000000000.qseg"), b"half a header").unwrap();
     ok(&target, &["init"]);
     assert!(!target.join("CREATING").exists());
-    ok(&target, &["append", STORY, "--actor", "clerk"]);
+    ok(&target, &["append", "--create", STORY, "--actor", "clerk"]);
     ok(&target, &["verify"]);
 }
 
@@ -493,7 +493,7 @@ fn a_creation_interrupted_after_its_marker_is_taken_over() {
 fn the_files_of_a_ledger_are_owner_only_under_umask_000() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = dir.path().join("ledger");
-    for args in [&["init"][..], &["append", STORY, "--actor", "clerk"]] {
+    for args in [&["init"][..], &["append", "--create", STORY, "--actor", "clerk"]] {
         let mut cmd = command(&ledger, args);
         unsafe {
             use std::os::unix::process::CommandExt;

@@ -434,7 +434,7 @@ impl Model {
         if let Some((id, row)) = OrderRow::after(&fact, before) {
             self.orders.insert(id.to_string(), row);
         }
-        if let Context::Resolved { opened, released } = &fact.context {
+        if let Context::Resolved { opened, released, .. } = &fact.context {
             for (id, open) in opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false))) {
                 let row = self.orders.remove(id).expect("a held order has a row");
                 self.orders.insert(id.clone(), row.resolved(open));
@@ -778,8 +778,8 @@ fn wire_context() -> impl Strategy<Value = WireContext> {
             WireContext::CancellationGated { licenses, quantity_returned, held }
         }),
         Just(WireContext::Held),
-        (texts(), prop::collection::vec((text(), text()), 0..3))
-            .prop_map(|(opened, released)| WireContext::Resolved { opened, released }),
+        (texts(), prop::collection::vec((text(), text()), 0..3), texts())
+            .prop_map(|(opened, released, licenses)| WireContext::Resolved { opened, released, licenses }),
         (texts(), text(), any::<u64>()).prop_map(|(licenses, order, previous)| WireContext::Correction {
             licenses,
             order,
@@ -1073,9 +1073,10 @@ proptest! {
                 continue;
             }
             let mut text = Vec::new();
-            output::state(&mut text, &ledger, &state, license, party, false).unwrap();
+            let filter = output::StateFilter { license, party };
+            output::state(&mut text, &ledger, &state, &filter, output::Format::Text).unwrap();
             let mut json = Vec::new();
-            output::state(&mut json, &ledger, &state, license, party, true).unwrap();
+            output::state(&mut json, &ledger, &state, &filter, output::Format::Json).unwrap();
             let values = json_lines(&json, "state --json")?;
             prop_assert_eq!(values.len(), 1);
             // Sums beyond u64 are plain JSON numbers: check their digits in the text.
@@ -1090,9 +1091,11 @@ proptest! {
             let json_text = String::from_utf8(json).unwrap();
             prop_assert!(json_text.contains(&totals), "{} not in {}", totals, json_text);
             let text = String::from_utf8(text).unwrap();
-            // The licenses' TOTAL line (rounds, headroom and policies follow it).
-            let total_line = text.lines().find(|l| l.starts_with("TOTAL")).unwrap_or_default().to_string();
-            prop_assert!(total_line.contains(&t.licensed.to_string()), "{}", total_line);
+            // The row under the TOTAL header (headroom, rounds and policies may follow it).
+            let lines: Vec<&str> = text.lines().collect();
+            let header = lines.iter().position(|l| l.trim_start().starts_with("TOTAL"));
+            let total_line = header.and_then(|h| lines.get(h + 1)).copied().unwrap_or_default().to_string();
+            prop_assert!(total_line.contains(&quotaledger::cli::ui::thousands(t.licensed)), "{}", total_line);
         }
     }
 }
@@ -1116,17 +1119,20 @@ proptest! {
         prop_assert_eq!(report.appended, facts.len() as u64);
         let state = ledger.state().unwrap();
         let mut out = Vec::new();
-        output::state(&mut out, &ledger, &state, None, None, true).unwrap();
+        output::state(&mut out, &ledger, &state, &output::StateFilter::default(), output::Format::Json).unwrap();
         let v = json_lines(&out, "state --json")?;
         let licensed: u128 = state.licenses.values().map(|l| u128::from(l.quantity)).sum();
         prop_assert_eq!(v[0]["totals"]["licensed"].as_u64().map(u128::from), Some(licensed));
         for json in [false, true] {
             let mut log = Vec::new();
-            output::log(&mut log, &ledger, &Filter { party: Some("a".into()), ..Filter::default() }, 0, None, json).unwrap();
+            let format = if json { output::Format::Json } else { output::Format::Text };
+            let shape = output::LogShape { from: 0, limit: None, reverse: false, format };
+            output::log(&mut log, &ledger, &Filter { party: Some("a".into()), ..Filter::default() }, &shape).unwrap();
             let mut replay = Vec::new();
-            output::replay(&mut replay, &ledger, None, 0, None, json).unwrap();
+            output::replay(&mut replay, &ledger, None, &output::ReplayShape { from: 0, to: None, limit: None, json }).unwrap();
             let mut state_out = Vec::new();
-            output::state(&mut state_out, &ledger, &state, None, Some("b"), json).unwrap();
+            let only_b = output::StateFilter { license: None, party: Some("b") };
+            output::state(&mut state_out, &ledger, &state, &only_b, format).unwrap();
             if json {
                 json_lines(&log, "log --json")?;
                 prop_assert_eq!(json_lines(&replay, "replay --json")?.len(), facts.len());

@@ -184,7 +184,7 @@ fn update_derived(w: &mut World, seq: u64, fact: &Fact) {
     if let Some((id, row)) = OrderRow::after(fact, before) {
         w.orders.insert(id.to_string(), row);
     }
-    if let Context::Resolved { opened, released } = &fact.context {
+    if let Context::Resolved { opened, released, .. } = &fact.context {
         let ids = opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false)));
         for (id, open) in ids {
             let row = w.orders.remove(id).expect("a held order has a row");
@@ -1254,7 +1254,10 @@ fn a_held_order_reserves_its_quantity() {
 fn finalization_opens_a_held_order_that_meets_the_final_rules() {
     let w = pending_bundle().when(held_order("O1", &["L"], 60, 30)).then_accepted();
     let out = w.when(finalize("L", "C1"));
-    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+    assert_eq!(
+        out.result,
+        Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![], licenses: vec!["L".into()] })
+    );
     let w = out.then_accepted();
     let l = w.license("L");
     assert_eq!((l.ordered(), l.held, l.remaining()), (60, 0, 40));
@@ -1274,7 +1277,7 @@ fn finalization_releases_a_held_order_that_fails_the_final_rules_with_its_rule()
     assert_eq!(w.license("L").remaining(), 20);
     let out = w.when(finalize("L", "C1"));
     let released = vec![Released { order: "O2".into(), rule: "bundle_short".into() }];
-    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released }));
+    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released, licenses: vec!["L".into()] }));
     let w = out.then_accepted();
     let l = w.license("L");
     // O2's 20 units are returned.
@@ -1288,7 +1291,10 @@ fn finalization_releases_a_held_order_that_fails_the_final_rules_with_its_rule()
 fn withdrawing_the_last_pending_condition_opens_held_orders() {
     let w = pending_bundle().when(held_order("O1", &["L"], 20, 0)).then_accepted();
     let out = w.when(withdraw("L", "C1"));
-    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+    assert_eq!(
+        out.result,
+        Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![], licenses: vec!["L".into()] })
+    );
 }
 
 #[test]
@@ -1336,7 +1342,14 @@ fn an_order_held_by_two_licenses_stays_held_until_both_settle() {
         .when(finalize("L", "C1"))
         .then_accepted();
     let out = w.when(finalize(US_LICENSE, "C2"));
-    assert_eq!(out.result, Ok(Context::Resolved { opened: vec!["O1".into()], released: vec![] }));
+    assert_eq!(
+        out.result,
+        Ok(Context::Resolved {
+            opened: vec!["O1".into()],
+            released: vec![],
+            licenses: vec!["L".into(), US_LICENSE.into()]
+        })
+    );
     let w = out.then_accepted();
     assert_eq!((w.license("L").held, w.license(US_LICENSE).held), (0, 0));
     w.when(ship("O1", 100)).then_accepted();
@@ -1354,7 +1367,7 @@ fn an_order_held_by_two_pending_conditions_of_one_license_stays_held_until_the_l
     let w = out.then_accepted();
     assert_eq!(
         w.when(finalize("L", "C2")).then_context(),
-        Context::Resolved { opened: vec!["O1".into()], released: vec![] }
+        Context::Resolved { opened: vec!["O1".into()], released: vec![], licenses: vec!["L".into()] }
     );
 }
 
@@ -1549,7 +1562,7 @@ mod binary {
         let dir = tempfile::tempdir().unwrap();
         let ledger = dir.path().join("ledger");
         let story = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/h200.jsonl");
-        ok(&ledger, &["append", story.to_str().unwrap()]);
+        ok(&ledger, &["append", "--create", story.to_str().unwrap()]);
         (dir, ledger)
     }
 
@@ -1563,8 +1576,12 @@ mod binary {
     fn assert_refused_unchanged_with(ledger: &Path, args: &[&str], input: &str, expected: &str) {
         let head = ok(ledger, &["head", "--json"]);
         let export = ok(ledger, &["export"]);
-        let out =
-            qledger(ledger).args(["append", "-"]).args(args).write_stdin(input.as_bytes().to_vec()).output().unwrap();
+        let out = qledger(ledger)
+            .args(["append", "--create", "-"])
+            .args(args)
+            .write_stdin(input.as_bytes().to_vec())
+            .output()
+            .unwrap();
         let stderr = String::from_utf8(out.stderr).unwrap();
         assert_eq!(out.status.code(), Some(1), "expected a refusal for {input}\nstderr: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "not one line: {stderr}");
@@ -1771,7 +1788,11 @@ mod binary {
         let third = line("shipment_recorded", r#""order":"O-BD-1","quantity":10001"#);
         assert_refused_unchanged(&ledger, &format!("{first_two}{third}\n"), "line 3: shipment_recorded O-BD-1");
         // The first two alone are accepted: it was line 3 that stopped them.
-        let out = qledger(&ledger).args(["append", "--json"]).write_stdin(first_two.into_bytes()).output().unwrap();
+        let out = qledger(&ledger)
+            .args(["append", "--create", "--json"])
+            .write_stdin(first_two.into_bytes())
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["appended"], 2);

@@ -65,13 +65,13 @@ fn big() -> &'static Fixture {
         let input = dir.path().join("in.jsonl");
         let mut commits = Vec::new();
         write(&input, preamble("acme", "L-1") + &orders("a", "L-1", 0, 1200, 0));
-        ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"]);
+        ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"]);
         commits.push(commit_of(&ledger));
         write(&input, orders("a", "L-1", 1200, 800, 0));
-        ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "clerk"]);
+        ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "clerk"]);
         commits.push(commit_of(&ledger));
         write(&input, orders("a", "L-1", 2000, 1, 0));
-        ok(&ledger, &["append", input.to_str().unwrap(), "--actor", "auditor"]);
+        ok(&ledger, &["append", "--create", input.to_str().unwrap(), "--actor", "auditor"]);
         commits.push(commit_of(&ledger));
         assert_eq!(commits.iter().map(|c| c.records).collect::<Vec<_>>(), [1202, 2002, 2003]);
         Fixture { _dir: dir, ledger, commits }
@@ -85,7 +85,7 @@ fn story() -> &'static Fixture {
         let dir = tempfile::tempdir().unwrap();
         let ledger = ledger_in(dir.path());
         let story = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/h200.jsonl");
-        ok(&ledger, &["append", story, "--actor", "clerk"]);
+        ok(&ledger, &["append", "--create", story, "--actor", "clerk"]);
         let commits = vec![commit_of(&ledger)];
         Fixture { _dir: dir, ledger, commits }
     })
@@ -541,7 +541,7 @@ fn append_line(ledger: &Path, line: &str) -> Out {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.jsonl");
     write(&file, format!("{line}\n"));
-    run(ledger, &["append", file.to_str().unwrap(), "--actor", "insider"])
+    run(ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "insider"])
 }
 
 fn new_party(name: &str) -> String {
@@ -641,10 +641,10 @@ fn a_torn_newest_head_slot_falls_back_to_the_previous_commit_and_the_next_append
     let ledger = ledger_in(dir.path());
     let input = dir.path().join("in.jsonl");
     write(&input, preamble("acme", "L-1") + &orders("a", "L-1", 0, 100, 0));
-    ok(&ledger, &["append", input.to_str().unwrap()]);
+    ok(&ledger, &["append", "--create", input.to_str().unwrap()]);
     let first = commit_of(&ledger);
     write(&input, orders("a", "L-1", 100, 50, 0));
-    let mut cmd = command(&ledger, &["append", input.to_str().unwrap()]);
+    let mut cmd = command(&ledger, &["append", "--create", input.to_str().unwrap()]);
     cmd.env(quotaledger::store::writer::FAULT_ENV, "head-synced");
     let out = run_cmd(cmd, None, TIMEOUT, "append killed once its commit point moved");
     assert_eq!(out.code, None, "the append dies at the fault point: {}", out.stderr);

@@ -23,7 +23,7 @@ const NEXT: u64 = 48;
 
 fn story_ledger(dir: &Path) -> PathBuf {
     let ledger = ledger_in(dir);
-    ok(&ledger, &["append", STORY, "--actor", "clerk"]);
+    ok(&ledger, &["append", "--create", STORY, "--actor", "clerk"]);
     assert_eq!(records(&ledger), NEXT);
     ledger
 }
@@ -32,7 +32,7 @@ fn append_line(ledger: &Path, line: &str) -> Out {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.jsonl");
     write(&file, format!("{line}\n"));
-    run(ledger, &["append", file.to_str().unwrap(), "--actor", "insider"])
+    run(ledger, &["append", "--create", file.to_str().unwrap(), "--actor", "insider"])
 }
 
 fn assert_verify_fails(ledger: &Path, what: &str, says: &str) -> Out {
@@ -306,7 +306,7 @@ fn an_index_a_crash_left_behind_the_head_is_compared_where_it_stands() {
             r#"{{"type":"order_placed","at":"{AT}","key":"po-bd-0009","order":"O-BD-9","license":"CN-IMP-2026-0001","quantity":3,"domestic_quantity":1,"supplier":"nvidia"}}"#
         ) + "\n",
     );
-    let mut cmd = command(&ledger, &["append", input.to_str().unwrap()]);
+    let mut cmd = command(&ledger, &["append", "--create", input.to_str().unwrap()]);
     cmd.env(quotaledger::store::writer::FAULT_ENV, "head-synced");
     let out = run_cmd(cmd, None, TIMEOUT, "append killed once its commit point moved");
     assert_eq!(out.code, None, "the append dies at the fault point: {}", out.stderr);

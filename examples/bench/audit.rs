@@ -30,6 +30,7 @@ pub fn audit_rows(r: &mut Runner, qledger: &Path, dir: &Path, chunks: &[PathBuf]
                     "--ledger".as_ref(),
                     ledger.as_os_str(),
                     "append".as_ref(),
+                    "--create".as_ref(),
                     chunk.as_os_str(),
                 ];
                 let label = format!("qledger append (bulk, tree {}) #{round}", if off { "off" } else { "on" });
@@ -64,7 +65,7 @@ pub fn audit_rows(r: &mut Runner, qledger: &Path, dir: &Path, chunks: &[PathBuf]
     r.run(
         "qledger append (1k)",
         qledger,
-        &["--ledger".as_ref(), small.as_os_str(), "append".as_ref(), small_input.as_os_str()],
+        &["--ledger".as_ref(), small.as_os_str(), "append".as_ref(), "--create".as_ref(), small_input.as_os_str()],
         false,
         None,
     )?;

@@ -230,10 +230,13 @@ fn generate_input(r: &mut Runner, exe: &Path, opts: &Opts, dir: &Path) -> Res<Ge
     let gen_args: [&OsStr; 4] = ["gen".as_ref(), count.as_ref(), "--seed".as_ref(), seed.as_ref()];
     r.run("bench gen", exe, &gen_args, false, Some(&events))?;
     let check = r.run("bench check", exe, &["check".as_ref(), events.as_os_str()], false, None)?;
-    let totals = kv_line(&check.stdout, "totals:")?
+    let mut totals = kv_line(&check.stdout, "totals:")?
         .into_iter()
         .map(|(k, v)| Ok((k, v.parse::<u64>()?)))
         .collect::<Res<BTreeMap<String, u64>>>()?;
+    for (k, v) in kv_line(&check.stdout, "revoked:")? {
+        totals.insert(format!("revoked_{k}"), v.parse::<u64>()?);
+    }
     let ok_line = check.stdout.lines().next().unwrap_or_default().to_string();
     eprintln!("  {ok_line}");
     Ok(Generated { bytes: fs::metadata(&events)?.len(), events, ok_line, totals })

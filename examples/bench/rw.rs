@@ -85,7 +85,7 @@ fn write_all(bin: PathBuf, ledger: PathBuf, chunks: Vec<PathBuf>, err_log: PathB
         let status = Command::new(&bin)
             .arg("--ledger")
             .arg(&ledger)
-            .args(["--wait", WRITER_WAIT_SECS, "append"])
+            .args(["--wait", WRITER_WAIT_SECS, "append", "--create"])
             .arg(chunk)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

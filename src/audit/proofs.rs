@@ -339,7 +339,7 @@ pub fn bundle(ledger: &Ledger, license: &str, size: Option<u64>) -> Result<Bundl
     let mut records = Vec::new();
     for r in Records::hashed(ledger, 0, tree_size.min(ledger.head().records))? {
         let r = r?;
-        if r.fact.license() == Some(license) {
+        if r.fact.touches(license) {
             let proof = merkle::prove_inclusion::<Sha256, _>(&mut tree, r.seq, tree_size).map_err(prove_error)?;
             records.push(BundleRecord { seq: r.seq, entry: chain::hex(&r.bytes), proof: b64_all(&proof) });
         }
@@ -557,7 +557,7 @@ pub fn check_bundle(doc: &[u8], key: &VerifierKey) -> Result<CheckedBundle, Audi
             return Err(rejected(format!("record {} is out of order or repeated", r.seq)));
         }
         let (fact, _, _) = check_entry(&cp, &claims, r.seq, &r.entry, &r.proof)?;
-        if fact.license() != Some(b.license.as_str()) {
+        if !fact.touches(&b.license) {
             return Err(rejected(format!("record {} does not touch license {}", r.seq, b.license)));
         }
         replay.apply(&fact);

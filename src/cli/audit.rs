@@ -2,6 +2,7 @@
 //! `check-bundle`, `publish`, `audit`): arguments and output. The work is in
 //! [`crate::audit`].
 
+use super::terminal::escape as esc;
 use crate::audit::client::{self, Source};
 use crate::audit::keys;
 use crate::audit::proofs::{self, Checked, CheckedBundle};
@@ -23,6 +24,7 @@ use std::time::Duration;
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Create an Ed25519 signer key (file created with mode 0600); prints its verifier key
+    #[command(after_help = super::examples::KEYGEN)]
     Keygen {
         /// Key name: the log's origin, e.g. example.org/quotaledger
         #[arg(long, value_name = "ORIGIN")]
@@ -32,12 +34,14 @@ pub enum AuditCommand {
         out: PathBuf,
     },
     /// Sign and store a checkpoint of the head (a writer: takes the lock)
+    #[command(after_help = super::examples::CHECKPOINT)]
     Checkpoint {
         /// Signer key file (from keygen)
         #[arg(long, value_name = "KEYFILE")]
         key: PathBuf,
     },
     /// Print an inclusion, consistency or license-state proof as JSON
+    #[command(after_help = super::examples::PROVE)]
     Prove {
         /// Inclusion of the record with this seq
         #[arg(long, value_name = "N", conflicts_with_all = ["from", "to", "license"])]
@@ -56,6 +60,7 @@ pub enum AuditCommand {
         license: Option<String>,
     },
     /// Check a proof from `prove` offline, with no ledger
+    #[command(after_help = super::examples::PROVE)]
     CheckProof {
         /// The proof (JSON), or - for standard input
         #[arg(value_name = "FILE")]
@@ -65,6 +70,7 @@ pub enum AuditCommand {
         key: String,
     },
     /// Write every record touching a license, with proofs, the checkpoint and its state proof
+    #[command(after_help = super::examples::BUNDLE)]
     Bundle {
         /// The license
         #[arg(long, value_name = "L")]
@@ -74,6 +80,7 @@ pub enum AuditCommand {
         out: PathBuf,
     },
     /// Check a bundle offline and print the license's history and state
+    #[command(after_help = super::examples::BUNDLE)]
     CheckBundle {
         /// The bundle (JSON), or - for standard input
         #[arg(value_name = "FILE")]
@@ -83,12 +90,14 @@ pub enum AuditCommand {
         key: String,
     },
     /// Write or update a C2SP tlog-tiles directory of the latest checkpoint
+    #[command(after_help = super::examples::PUBLISH)]
     Publish {
         /// The directory to serve
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
     /// Audit a published log (directory or http(s) URL) against the last checkpoint you verified
+    #[command(after_help = super::examples::PUBLISH)]
     Audit {
         /// A directory or an http:// or https:// URL
         #[arg(value_name = "SOURCE")]
@@ -248,24 +257,29 @@ fn print_bundle(out: &mut dyn Write, b: &CheckedBundle) -> Result<()> {
 }
 
 fn describe(seq: u64, fact: &Fact) -> String {
-    format!("seq {seq}  {}  {}  {}", fact.stamp.at, fact.event.type_name(), fact.event.subject())
+    let subject = fact.event.subject();
+    let (at, subject) = (super::ui::time_s(fact.stamp.at), esc(&subject));
+    format!("seq {seq}  {at}  {}  {subject}", fact.event.type_name())
 }
 
+/// A license row as `check-proof` and `check-bundle` show it: ids escaped, numbers grouped.
 fn print_row(out: &mut dyn Write, r: &LicenseRowV1) -> Result<()> {
+    let n = |v: u64| super::ui::thousands(v);
     writeln!(
         out,
         "{}  {}  {}  {}  quantity {}  ordered {}  shipped {}  remaining {}",
-        r.license,
-        r.licensee,
-        r.product,
+        esc(&r.license),
+        esc(&r.licensee),
+        esc(&r.product),
         r.status_name(),
-        r.quantity,
-        r.ordered,
-        r.shipped,
-        r.remaining
+        n(r.quantity),
+        n(r.ordered),
+        n(r.shipped),
+        n(r.remaining)
     )?;
     for (id, rule, status) in &r.conditions {
-        writeln!(out, "  condition {id} {rule:?} {}", condition_status_name(*status))?;
+        let rule = super::output::rule_text(&crate::domain::Rule::from(rule.clone()));
+        writeln!(out, "  condition {} {} [{rule}]", esc(id), condition_status_name(*status))?;
     }
     Ok(())
 }

@@ -35,6 +35,15 @@ pub const REFUSED: [(&str, &str); 3] = [
     ),
 ];
 
+/// The demo's fictional ledger clock: the story is recorded as if on this day, so its
+/// `recorded_at` values, and so its hashes, are the same on every machine.
+pub const STORY_CLOCK: &str = "2026-04-05T00:00:00Z";
+
+/// How the demo appends: at [`STORY_CLOCK`].
+fn story_options() -> AppendOptions {
+    AppendOptions { clock: Timestamp::parse(STORY_CLOCK).ok(), ..AppendOptions::default() }
+}
+
 /// Runs the demo in `ledger` (which must be new or empty) or in a fresh temporary directory.
 pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     let dir = match ledger {
@@ -42,12 +51,13 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
         None => fresh_dir()?,
     };
     let mut ledger = Ledger::open(&dir, OpenMode::CreateIfMissing, None)?;
+    // The story's lines all carry their actor; "demo" fills in for any that would not.
     if ledger.head().records != 0 {
         bail!(super::NotFound(format!("demo needs a fresh ledger, and {} already holds records", dir.display())));
     }
     let defaults = Defaults { at: Timestamp::default(), actor: "demo".to_string() };
     writeln!(out, "== 1. append the H200 story (examples/h200.jsonl) into {}", dir.display())?;
-    let report = super::append_from(&mut ledger, STORY_JSONL.as_bytes(), &defaults, AppendOptions::default())?;
+    let report = super::append_from(&mut ledger, STORY_JSONL.as_bytes(), &defaults, story_options())?;
     output::append_report(out, &report, false)?;
 
     writeln!(out, "\n== 2. verify every hash and link")?;
@@ -55,16 +65,17 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
     output::verify_ok(out, &verified, false)?;
 
     writeln!(out, "\n== 3. replay the history")?;
-    output::replay(out, &ledger, None, 0, None, false)?;
+    let everything = output::ReplayShape { from: 0, to: None, limit: None, json: false };
+    output::replay(out, &ledger, None, &everything)?;
 
     writeln!(out, "\n== 4. quota state at the head")?;
     let state = ledger.state()?;
-    output::state(out, &ledger, &state, None, None, false)?;
+    output::state(out, &ledger, &state, &output::StateFilter::default(), output::Format::Text)?;
 
     writeln!(out, "\n== 5. refused events append nothing")?;
     for (what, line) in REFUSED {
         let before = ledger.head();
-        match super::append_from(&mut ledger, line.as_bytes(), &defaults, AppendOptions::default()) {
+        match super::append_from(&mut ledger, line.as_bytes(), &defaults, story_options()) {
             Ok(_) => bail!("the demo's refused event ({what}) was accepted: a rule is broken"),
             Err(e) => writeln!(out, "{what}: refused: {e}")?,
         }
@@ -77,7 +88,8 @@ pub fn run(ledger: Option<&Path>, out: &mut dyn Write) -> Result<ExitCode> {
 
     writeln!(out, "\n== 6. late entries, the first thing an auditor looks at")?;
     let late = output::Filter { late: true, ..output::Filter::default() };
-    output::log(out, &ledger, &late, 0, None, false)?;
+    let shape = output::LogShape { from: 0, limit: None, reverse: false, format: output::Format::Text };
+    output::log(out, &ledger, &late, &shape)?;
     writeln!(out, "\nthe ledger is kept at {}; try: qledger --ledger {} log", dir.display(), dir.display())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! orders, late entries and refusals, as text and as additive `--json` fields.
 
 use crate::cli::terminal::escape as esc;
+use crate::cli::ui;
 use crate::domain::{License, QuotaState};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -100,99 +101,111 @@ impl LicensingJson {
     }
 }
 
-/// The line under a license in the text table: held units and shipments, when there are any.
-pub fn license_line(out: &mut dyn Write, l: &License) -> io::Result<()> {
-    let allowed = l.shipments_allowed();
-    if l.held == 0 && allowed.is_none() {
-        return Ok(());
-    }
-    let mut parts = Vec::new();
-    if l.held > 0 {
-        parts.push(format!("held {}", l.held));
-    }
-    match allowed {
-        Some(a) => parts.push(format!("shipments {} of {a}", l.shipments)),
-        None => parts.push(format!("shipments {}", l.shipments)),
-    }
-    writeln!(out, "    {}", parts.join("; "))
-}
-
-/// The text sections after the parties: rounds, headroom, policies, caps, held orders, and
-/// the counts of late entries and refusals. Each appears only when it has something to show.
+/// The text sections after the parties: license usage (held units, shipments), rounds,
+/// headroom, policies, caps, held orders, and the counts of late entries and refusals. Each
+/// prints its own table after a blank line, or nothing when it has nothing to show.
 pub fn sections(out: &mut dyn Write, s: &QuotaState, party: Option<&str>) -> io::Result<()> {
+    usage(out, s, party)?;
     rounds(out, s)?;
     headroom(out, s, party)?;
     policies(out, s)?;
     caps(out, s, party)?;
     held(out, s)?;
     if s.late_entries > 0 || s.refusals > 0 {
-        writeln!(out, "late entries {}, refusals recorded {}", s.late_entries, s.refusals)?;
+        writeln!(out)?;
+        writeln!(out, "{} and {} recorded", ui::count(s.late_entries, "late entry"), ui::count(s.refusals, "refusal"))?;
     }
     Ok(())
+}
+
+fn table_out(out: &mut dyn Write, t: &comfy_table::Table) -> io::Result<()> {
+    writeln!(out)?;
+    out.write_all(ui::render(t).as_bytes())
+}
+
+fn usage(out: &mut dyn Write, s: &QuotaState, party: Option<&str>) -> io::Result<()> {
+    let mut t = ui::table(&["LICENSE", "HELD", "SHIPMENTS", "ALLOWED"]);
+    let shown = s.licenses.iter().filter(|(_, l)| party.is_none_or(|p| p == l.licensee));
+    for (id, l) in shown.filter(|(_, l)| l.held > 0 || l.shipments_allowed().is_some()) {
+        let allowed = l.shipments_allowed().map_or("-".to_string(), ui::thousands);
+        t.add_row(vec![
+            ui::cell(esc(id), None),
+            ui::cell(ui::thousands(l.held), None),
+            ui::cell(ui::thousands(l.shipments), None),
+            ui::cell(allowed, None),
+        ]);
+    }
+    if t.row_count() == 0 {
+        return Ok(());
+    }
+    ui::numeric_columns(&mut t, &[1, 2, 3]);
+    table_out(out, &t)
 }
 
 fn rounds(out: &mut dyn Write, s: &QuotaState) -> io::Result<()> {
     if s.rounds.is_empty() {
         return Ok(());
     }
-    writeln!(
-        out,
-        "{:<14} {:>5} {:<10} {:<6} {:>12} {:>12} {:>12} {:>12} {:>12}",
-        "ROUND OF", "NO.", "PRODUCT", "STATUS", "CEILING", "GRANTED", "ORDERED", "SHIPPED", "LEFT"
-    )?;
+    let headers = ["ROUND OF", "NO.", "PRODUCT", "STATUS", "CEILING", "GRANTED", "ORDERED", "SHIPPED", "LEFT"];
+    let mut t = ui::table(&headers);
     for ((authority, n), r) in &s.rounds {
         let u = s.round_usage(authority, *n).unwrap_or_default();
-        writeln!(
-            out,
-            "{:<14} {:>5} {:<10} {:<6} {:>12} {:>12} {:>12} {:>12} {:>12}",
-            esc(authority),
-            n,
-            esc(&r.product),
-            if r.open { "open" } else { "closed" },
-            r.ceiling,
-            u.granted,
-            u.ordered,
-            u.shipped,
-            u.left
-        )?;
+        let status = if r.open { "open" } else { "closed" };
+        t.add_row(vec![
+            ui::cell(esc(authority), None),
+            ui::cell(n, None),
+            ui::cell(esc(&r.product), None),
+            ui::cell(status, None),
+            ui::cell(ui::thousands(r.ceiling), None),
+            ui::cell(ui::thousands(u.granted), None),
+            ui::cell(ui::thousands(u.ordered), None),
+            ui::cell(ui::thousands(u.shipped), None),
+            ui::cell(ui::thousands(u.left), None),
+        ]);
     }
-    Ok(())
+    ui::numeric_columns(&mut t, &[1, 4, 5, 6, 7, 8]);
+    table_out(out, &t)
 }
 
 fn headroom(out: &mut dyn Write, s: &QuotaState, party: Option<&str>) -> io::Result<()> {
-    let rows: Vec<(&String, String, u64)> =
-        shown(s, party).flat_map(|p| s.headroom(p).into_iter().map(move |(product, h)| (p, product, h))).collect();
-    if rows.is_empty() {
+    let mut t = ui::table(&["HEADROOM OF", "PRODUCT", "CAN ORDER"]);
+    for p in shown(s, party) {
+        for (product, h) in s.headroom(p) {
+            t.add_row(vec![ui::cell(esc(p), None), ui::cell(esc(&product), None), ui::cell(ui::thousands(h), None)]);
+        }
+    }
+    if t.row_count() == 0 {
         return Ok(());
     }
-    writeln!(out, "{:<22} {:<14} {:>12}", "HEADROOM OF", "PRODUCT", "CAN ORDER")?;
-    for (p, product, h) in rows {
-        writeln!(out, "{:<22} {:<14} {:>12}", esc(p), esc(&product), h)?;
-    }
-    Ok(())
+    ui::numeric_columns(&mut t, &[2]);
+    table_out(out, &t)
 }
 
 fn policies(out: &mut dyn Write, s: &QuotaState) -> io::Result<()> {
+    if s.policies.is_empty() {
+        return Ok(());
+    }
+    let mut t = ui::table(&["POLICY", "STATUS", "AUTHORITY", "PRODUCT", "DENIES", "CATCHES", "EXEMPTED"]);
     for (id, p) in &s.policies {
         let mut deny = Vec::new();
         if p.deny.state_backed {
             deny.push("state-backed".to_string());
         }
         deny.extend(p.deny.sectors.iter().map(|x| esc(x).into_owned()));
-        let status = if p.lifted { "lifted" } else { "in force" };
-        writeln!(
-            out,
-            "policy {} [{status}] {} {}: denies {}",
-            esc(id),
-            esc(&p.authority),
-            esc(&p.product),
-            deny.join(", ")
-        )?;
         let caught: Vec<String> = s.caught_by(p).map(|c| esc(c).into_owned()).collect();
         let exempt: Vec<String> = p.exemptions.iter().map(|c| esc(c).into_owned()).collect();
-        writeln!(out, "    catches {}; exempted {}", list(&caught), list(&exempt))?;
+        t.add_row(vec![
+            ui::cell(esc(id), None),
+            ui::cell(if p.lifted { "lifted" } else { "in force" }, None),
+            ui::cell(esc(&p.authority), None),
+            ui::cell(esc(&p.product), None),
+            ui::cell(deny.join(", "), None),
+            ui::cell(list(&caught), None),
+            ui::cell(list(&exempt), None),
+        ]);
     }
-    Ok(())
+    ui::wrap_columns(&mut t, &[4, 5, 6]);
+    table_out(out, &t)
 }
 
 fn list(items: &[String]) -> String {
@@ -204,24 +217,46 @@ fn list(items: &[String]) -> String {
 }
 
 fn caps(out: &mut dyn Write, s: &QuotaState, party: Option<&str>) -> io::Result<()> {
+    if s.caps.is_empty() {
+        return Ok(());
+    }
+    let mut t = ui::table(&["CAP OF", "PRODUCT", "PER PARTY", "PARTY", "HOLDS", "ROOM"]);
     for ((authority, product), cap) in &s.caps {
-        writeln!(out, "cap {} {}: {cap} per party", esc(authority), esc(product))?;
         for p in shown(s, party) {
             let h = s.holding(p, authority, product);
-            if h > 0 {
-                writeln!(out, "    {} holds {h}, room {}", esc(p), cap.saturating_sub(h))?;
+            if h == 0 {
+                continue;
             }
+            t.add_row(vec![
+                ui::cell(esc(authority), None),
+                ui::cell(esc(product), None),
+                ui::cell(ui::thousands(*cap), None),
+                ui::cell(esc(p), None),
+                ui::cell(ui::thousands(h), None),
+                ui::cell(ui::thousands(cap.saturating_sub(h)), None),
+            ]);
         }
     }
-    Ok(())
+    ui::numeric_columns(&mut t, &[2, 4, 5]);
+    table_out(out, &t)
 }
 
 fn held(out: &mut dyn Write, s: &QuotaState) -> io::Result<()> {
+    if s.held.is_empty() {
+        return Ok(());
+    }
+    let mut t = ui::table(&["HELD ORDER", "QUANTITY", "LICENSES", "SEQ"]);
     for (id, h) in &s.held {
         let licenses: Vec<String> = h.licenses.iter().map(|l| esc(l).into_owned()).collect();
-        writeln!(out, "held order {} of {} on {} (seq {})", esc(id), h.quantity, licenses.join(", "), h.seq)?;
+        t.add_row(vec![
+            ui::cell(esc(id), None),
+            ui::cell(ui::thousands(h.quantity), None),
+            ui::cell(licenses.join(", "), None),
+            ui::cell(h.seq, None),
+        ]);
     }
-    Ok(())
+    ui::numeric_columns(&mut t, &[1, 3]);
+    table_out(out, &t)
 }
 
 /// What `replay` discloses about one fact beyond its first license (CITES-style cumulative
@@ -247,17 +282,12 @@ impl Disclosure {
     /// The remaining of every gate of `fact` after the first, in `before` (the state the fact
     /// is applied to): taken before applying it, for [`Disclosure::of`].
     pub fn gates_before(before: &QuotaState, fact: &crate::domain::Fact) -> Vec<(String, u64)> {
-        use crate::domain::{Context, Event};
-        match (&fact.event, &fact.context) {
-            (Event::OrderPlaced { licenses, .. }, _)
-            | (_, Context::Shipment { licenses } | Context::Cancellation { licenses, .. })
-            | (_, Context::Correction { licenses, .. }) => licenses
-                .iter()
-                .skip(1)
-                .map(|l| (l.to_string(), before.licenses.get(l).map_or(0, License::remaining)))
-                .collect(),
-            _ => Vec::new(),
-        }
+        let first = fact.license();
+        fact.licenses_touched()
+            .into_iter()
+            .filter(|l| Some(*l) != first)
+            .map(|l| (l.to_string(), before.licenses.get(l).map_or(0, License::remaining)))
+            .collect()
     }
 
     /// The disclosure of `fact`, whose further gates had `gates_before` remaining, with the
@@ -283,7 +313,7 @@ impl Disclosure {
             Some((l.authority.clone(), l.product.clone(), l.licensee.clone(), held, *cap))
         });
         let (opened, released) = match &fact.context {
-            Context::Resolved { opened, released } => {
+            Context::Resolved { opened, released, .. } => {
                 (opened.clone(), released.iter().map(|r| (r.order.clone(), r.rule.clone())).collect())
             }
             _ => (Vec::new(), Vec::new()),
@@ -293,19 +323,21 @@ impl Disclosure {
 
     /// As `replay` text: ` | `-separated parts, empty when there is nothing to add.
     pub fn text(&self) -> String {
+        let n = ui::thousands;
         let mut parts = Vec::new();
         for (l, b, a) in &self.gates {
             parts.push(if b == a {
-                format!("{} remaining {a}", esc(l))
+                format!("{} remaining {}", esc(l), n(*a))
             } else {
-                format!("{} remaining {b} -> {a}", esc(l))
+                format!("{} remaining {} -> {}", esc(l), n(*b), n(*a))
             });
         }
-        if let Some((authority, n, granted, ceiling)) = &self.round {
-            parts.push(format!("round {}/{n} granted {granted} of {ceiling}", esc(authority)));
+        if let Some((authority, round, granted, ceiling)) = &self.round {
+            parts.push(format!("round {}/{round} granted {} of {}", esc(authority), n(*granted), n(*ceiling)));
         }
         if let Some((authority, product, party, held, cap)) = &self.cap {
-            parts.push(format!("{} holds {held} of cap {cap} ({} {})", esc(party), esc(authority), esc(product)));
+            let (party, authority, product) = (esc(party), esc(authority), esc(product));
+            parts.push(format!("{party} holds {} of cap {} ({authority} {product})", n(*held), n(*cap)));
         }
         if !self.opened.is_empty() {
             let ids: Vec<String> = self.opened.iter().map(|o| esc(o).into_owned()).collect();

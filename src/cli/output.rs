@@ -5,6 +5,7 @@
 //! never wraps or panics, even over a ledger older than the rule that keeps totals in u64.
 
 use super::terminal::escape as esc;
+use super::ui::{self, Paint};
 use super::NotFound;
 use crate::domain::quota::Condition;
 use crate::domain::rules::status_name;
@@ -15,6 +16,8 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::Write;
+
+mod state_text;
 
 fn head_json(h: &Head) -> Value {
     json!({ "seq": h.last_seq(), "records": h.records, "hash": hex(&h.last_hash) })
@@ -38,15 +41,11 @@ pub fn append_report(out: &mut dyn Write, r: &AppendReport, json: bool) -> Resul
     for (line, rule) in &r.refusals {
         writeln!(out, "line {line}: refused ({rule}); recorded as a refused record")?;
     }
+    let appended = Paint::Green.out(&format!("appended {}", ui::count(r.appended, "event")));
+    let skipped = ui::thousands(r.skipped.len() as u64);
     match r.head.last_seq() {
-        Some(seq) => writeln!(
-            out,
-            "appended {} events ({} skipped); head seq {seq} hash {}",
-            r.appended,
-            r.skipped.len(),
-            hex(&r.head.last_hash)
-        )?,
-        None => writeln!(out, "appended 0 events ({} skipped); the ledger is empty", r.skipped.len())?,
+        Some(seq) => writeln!(out, "{appended} ({skipped} skipped); head seq {seq} hash {}", hex(&r.head.last_hash))?,
+        None => writeln!(out, "{appended} ({skipped} skipped); the ledger is empty")?,
     }
     Ok(())
 }
@@ -78,24 +77,27 @@ pub fn verify_ok(out: &mut dyn Write, r: &VerifyReport, json: bool) -> Result<()
         writeln!(out, "{v}")?;
         return Ok(());
     }
-    write!(out, "ok: {} records in {} blocks verified", r.records, r.blocks)?;
+    let ok = Paint::Green.out("ok:");
+    write!(out, "{ok} {} in {} verified", ui::count(r.records, "record"), ui::count(r.blocks, "block"))?;
     if r.rules {
         if r.index_records == r.head.records {
-            write!(out, ", every record within the rules, {} index entries match a rebuild", r.index_entries)?;
+            let entries = ui::count_of(r.index_entries, "index entry", "index entries");
+            write!(out, ", every record within the rules, {entries} match a rebuild")?;
         } else {
             write!(
                 out,
-                ", every record within the rules; the stored index covers {} of {} records (the next append catches it up)",
-                r.index_records, r.head.records
+                ", every record within the rules; the stored index covers {} of {} (the next append catches it up)",
+                ui::thousands(r.index_records),
+                ui::count(r.head.records, "record")
             )?;
         }
     }
-    write!(out, ", {} snapshots match a fresh replay", r.snapshots)?;
-    write!(
-        out,
-        ", the Merkle tree of {} records and {} signed checkpoints match the records",
-        r.tree_leaves, r.checkpoints
-    )?;
+    let snapshots = ui::count(r.snapshots, "snapshot");
+    write!(out, ", {snapshots} {} a fresh replay", if r.snapshots == 1 { "matches" } else { "match" })?;
+    if r.rules {
+        let (leaves, checkpoints) = (ui::count(r.tree_leaves, "record"), ui::count(r.checkpoints, "signed checkpoint"));
+        write!(out, ", the Merkle tree of {leaves} and {checkpoints} match the records")?;
+    }
     write!(out, "; head hash {}", hex(&r.head.last_hash))?;
     if let Some(seq) = r.expected_seq {
         write!(out, "; the expected head is seq {seq}")?;
@@ -120,7 +122,7 @@ pub fn head(out: &mut dyn Write, h: &Head, json: bool) -> Result<()> {
         writeln!(out, "{}", head_json(h))?;
     } else {
         match h.last_seq() {
-            Some(seq) => writeln!(out, "seq {seq} records {} hash {}", h.records, hex(&h.last_hash))?,
+            Some(seq) => writeln!(out, "seq {seq} records {} hash {}", ui::thousands(h.records), hex(&h.last_hash))?,
             None => writeln!(out, "empty ledger: 0 records")?,
         }
     }
@@ -131,17 +133,19 @@ fn rule_json(r: &Rule) -> Value {
     serde_json::to_value(r).unwrap_or(Value::Null)
 }
 
-fn rule_text(r: &Rule) -> String {
+pub(crate) fn rule_text(r: &Rule) -> String {
     match r {
-        Rule::BundleRatio { domestic, per } => format!("bundle {domestic} domestic per {per}"),
-        Rule::MaxPerOrder { units } => format!("max {units} per order"),
+        Rule::BundleRatio { domestic, per } => {
+            format!("bundle {} domestic per {}", ui::thousands(*domestic), ui::thousands(*per))
+        }
+        Rule::MaxPerOrder { units } => format!("max {} per order", ui::thousands(*units)),
         Rule::EndUse { text } => format!("end use: {}", esc(text)),
         Rule::Reporting { text } => format!("reporting: {}", esc(text)),
-        Rule::MaxShipments { count } => format!("max {count} shipments"),
+        Rule::MaxShipments { count } => format!("max {} shipments", ui::thousands(*count)),
     }
 }
 
-fn condition_status(c: &Condition) -> &'static str {
+pub(crate) fn condition_status(c: &Condition) -> &'static str {
     match c.status {
         ConditionStatus::Pending => "pending",
         ConditionStatus::Final => "final",
@@ -252,23 +256,56 @@ impl<'a> LicenseJson<'a> {
     }
 }
 
+/// How a listing is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Tables and lines for people.
+    Text,
+    /// JSON (stable shapes, documented in the README).
+    Json,
+    /// CSV with a header line.
+    Csv,
+}
+
+impl Format {
+    /// From the `--json` and `--csv` flags (clap keeps them exclusive).
+    pub fn of(json: bool, csv: bool) -> Format {
+        match (json, csv) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Csv,
+            (false, false) => Format::Text,
+        }
+    }
+}
+
+/// The `state --license/--party` filters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StateFilter<'a> {
+    /// Only this license.
+    pub license: Option<&'a str>,
+    /// Only this party and its licenses.
+    pub party: Option<&'a str>,
+}
+
 /// What `state` shows: the licenses and parties the filters keep, with the parties' sums.
-struct StateView<'s> {
-    licenses: Vec<(&'s String, &'s License)>,
-    parties: Vec<(&'s String, &'s Party, Sums)>,
-    totals: Sums,
+pub(crate) struct StateView<'s> {
+    pub(crate) licenses: Vec<(&'s String, &'s License)>,
+    pub(crate) parties: Vec<(&'s String, &'s Party, Sums)>,
+    pub(crate) totals: Sums,
 }
 
 impl<'s> StateView<'s> {
     fn of(s: &'s QuotaState, license: Option<&str>, party: Option<&str>) -> Result<StateView<'s>> {
         if let Some(l) = license {
             if !s.licenses.contains_key(l) {
-                return Err(NotFound(format!("--license: no license {l} in the state")).into());
+                let hint = crate::suggest::hint(l, s.licenses.keys().map(String::as_str));
+                return Err(NotFound(format!("--license: no license {l} in the state{hint}")).into());
             }
         }
         if let Some(p) = party {
             if !s.parties.contains_key(p) {
-                return Err(NotFound(format!("--party: no party {p} in the state")).into());
+                let hint = crate::suggest::hint(p, s.parties.keys().map(String::as_str));
+                return Err(NotFound(format!("--party: no party {p} in the state{hint}")).into());
             }
         }
         let licenses: Vec<(&String, &License)> = s
@@ -295,96 +332,51 @@ pub fn state(
     out: &mut dyn Write,
     ledger: &Ledger,
     s: &QuotaState,
-    license: Option<&str>,
-    party: Option<&str>,
-    json: bool,
+    filter: &StateFilter<'_>,
+    format: Format,
 ) -> Result<()> {
-    let view = StateView::of(s, license, party)?;
+    let view = StateView::of(s, filter.license, filter.party)?;
     let as_of = AsOfJson { seq: s.records.checked_sub(1), records: s.records, at: s.last_at.map(|t| t.to_string()) };
-    if json {
-        let v = StateJson {
-            head: head_json(&ledger.head()),
-            licenses: view.licenses.iter().map(|(id, l)| LicenseJson::of(id, l)).collect(),
-            parties: view
-                .parties
-                .iter()
-                .map(|(id, p, sums)| PartyJson {
-                    party: id,
-                    name: &p.name,
-                    country: &p.country,
-                    sector: &p.sector,
-                    state_backed: p.state_backed,
-                    restricted: p.restricted,
-                    sums: *sums,
-                })
-                .collect(),
-            totals: view.totals,
-            licensing: super::licensing::LicensingJson::of(s, party),
-            as_of,
-        };
-        serde_json::to_writer(&mut *out, &v)?;
-        writeln!(out)?;
-        return Ok(());
+    match format {
+        Format::Text => {
+            state_text::render(out, &view, (as_of.seq, s.last_at))?;
+            super::licensing::sections(out, s, filter.party)?;
+            Ok(())
+        }
+        Format::Csv => state_text::csv(out, &view),
+        Format::Json => state_json(out, ledger, (s, filter.party), &view, as_of),
     }
-    state_text(out, &view, &as_of)?;
-    super::licensing::sections(out, s, party)?;
-    Ok(())
 }
 
-fn state_text(out: &mut dyn Write, view: &StateView<'_>, as_of: &AsOfJson) -> Result<()> {
-    match (as_of.seq, &as_of.at) {
-        (Some(seq), Some(at)) => writeln!(out, "quota state as of seq {seq} ({at})")?,
-        _ => writeln!(out, "quota state of an empty ledger")?,
-    }
-    writeln!(
-        out,
-        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {:<23}",
-        "LICENSE", "LICENSEE", "STATUS", "QUANTITY", "ORDERED", "SHIPPED", "REMAINING", "VALID"
-    )?;
-    for (id, l) in &view.licenses {
-        writeln!(
-            out,
-            "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}  {}..{}",
-            esc(id),
-            esc(&l.licensee),
-            status_name(l.status),
-            l.quantity,
-            l.ordered(),
-            l.shipped,
-            l.remaining(),
-            l.valid_from,
-            l.valid_until
-        )?;
-        for c in &l.conditions {
-            writeln!(out, "    condition {} [{}] {}", esc(&c.id), condition_status(c), rule_text(&c.rule))?;
-        }
-        super::licensing::license_line(out, l)?;
-    }
-    writeln!(
-        out,
-        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
-        "PARTY", "", "", "LICENSED", "ORDERED", "SHIPPED", "REMAINING"
-    )?;
-    for (id, p, sums) in &view.parties {
-        let mark = if p.restricted { "restricted" } else { "" };
-        writeln!(
-            out,
-            "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
-            esc(id),
-            mark,
-            "",
-            sums.licensed,
-            sums.ordered,
-            sums.shipped,
-            sums.remaining
-        )?;
-    }
-    let t = view.totals;
-    writeln!(
-        out,
-        "{:<22} {:<14} {:<9} {:>12} {:>12} {:>12} {:>12}",
-        "TOTAL", "", "", t.licensed, t.ordered, t.shipped, t.remaining
-    )?;
+fn state_json(
+    out: &mut dyn Write,
+    ledger: &Ledger,
+    (s, party): (&QuotaState, Option<&str>),
+    view: &StateView<'_>,
+    as_of: AsOfJson,
+) -> Result<()> {
+    let v = StateJson {
+        head: head_json(&ledger.head()),
+        licenses: view.licenses.iter().map(|(id, l)| LicenseJson::of(id, l)).collect(),
+        parties: view
+            .parties
+            .iter()
+            .map(|(id, p, sums)| PartyJson {
+                party: id,
+                name: &p.name,
+                country: &p.country,
+                sector: &p.sector,
+                state_backed: p.state_backed,
+                restricted: p.restricted,
+                sums: *sums,
+            })
+            .collect(),
+        totals: view.totals,
+        licensing: super::licensing::LicensingJson::of(s, party),
+        as_of,
+    };
+    serde_json::to_writer(&mut *out, &v)?;
+    writeln!(out)?;
     Ok(())
 }
 
@@ -401,168 +393,283 @@ pub struct Filter {
     pub late: bool,
 }
 
-/// `log` output: one line (or JSON object) per record.
-pub fn log(out: &mut dyn Write, ledger: &Ledger, f: &Filter, from: u64, limit: Option<u64>, json: bool) -> Result<()> {
+/// Which records `log` shows and how.
+#[derive(Clone, Copy, Debug)]
+pub struct LogShape {
+    /// The first seq read.
+    pub from: u64,
+    /// At most this many records (with `reverse`, the last ones).
+    pub limit: Option<u64>,
+    /// Newest first (the matching records, at most `limit`, are held in memory).
+    pub reverse: bool,
+    /// Text, JSON Lines or CSV.
+    pub format: Format,
+}
+
+/// `log` output: one row (or JSON object, or CSV line) per record.
+pub fn log(out: &mut dyn Write, ledger: &Ledger, f: &Filter, shape: &LogShape) -> Result<()> {
     // Licensees never change, so the head state maps any license to its party.
     let head_state = if f.party.is_some() { Some(ledger.state()?) } else { None };
+    let mut printer = LogPrinter::new(shape.format);
+    let mut newest: std::collections::VecDeque<StoredRecord> = std::collections::VecDeque::new();
     let mut shown = 0u64;
-    for item in ledger.records(from)? {
-        if limit.is_some_and(|n| shown >= n) {
+    for item in ledger.records(shape.from)? {
+        if !shape.reverse && shape.limit.is_some_and(|n| shown >= n) {
             break;
         }
         let r = item?;
-        let license = r.fact.license();
-        if f.license.as_deref().is_some_and(|l| !r.fact.touches(l)) {
+        if !log_matches(f, head_state.as_ref(), &r) {
             continue;
-        }
-        if f.order.as_deref().is_some_and(|o| r.fact.order() != Some(o)) {
-            continue;
-        }
-        if f.late && !r.fact.stamp.is_late() {
-            continue;
-        }
-        if let (Some(p), Some(s)) = (f.party.as_deref(), &head_state) {
-            let direct = matches!(&r.fact.event,
-                Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. } if party == p);
-            let via_license = license.and_then(|l| s.licenses.get(l)).is_some_and(|l| l.licensee == p);
-            let granted = matches!(&r.fact.event, Event::LicenseGranted { licensee, .. } if licensee == p);
-            if !(direct || via_license || granted) {
-                continue;
-            }
         }
         shown += 1;
-        log_line(out, &r, json)?;
+        if shape.reverse {
+            if shape.limit.is_some_and(|n| newest.len() as u64 >= n) {
+                newest.pop_front();
+            }
+            if shape.limit != Some(0) {
+                newest.push_back(r);
+            }
+        } else {
+            printer.row(out, &r)?;
+        }
     }
-    Ok(())
+    for r in newest.iter().rev() {
+        printer.row(out, r)?;
+    }
+    printer.finish(out)
 }
 
-fn log_line(out: &mut dyn Write, r: &StoredRecord, json: bool) -> Result<()> {
-    let e = &r.fact.event;
-    if json {
-        let v = json!({
-            "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
-            "type": e.type_name(), "subject": e.subject(), "license": r.fact.license(), "hash": hex(&r.hash),
-            "recorded_at": r.fact.stamp.recorded_at, "late_reason": r.fact.stamp.late_reason,
-            "allow_future": r.fact.stamp.allow_future,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        let subject = e.subject();
-        let subject = esc(&subject);
-        let late = match &r.fact.stamp.late_reason {
-            Some(reason) => format!("  LATE (recorded {}): {}", recorded(r), esc(reason)),
-            None => String::new(),
-        };
-        writeln!(
-            out,
-            "{:>8}  {}  {:<20} {:<24} {}{late}",
-            r.seq,
-            r.fact.stamp.at,
-            e.type_name(),
-            subject,
-            hex(&r.hash)
-        )?;
+fn log_matches(f: &Filter, head_state: Option<&QuotaState>, r: &StoredRecord) -> bool {
+    if f.license.as_deref().is_some_and(|l| !r.fact.touches(l)) {
+        return false;
     }
+    if f.order.as_deref().is_some_and(|o| !r.fact.concerns_order(o)) {
+        return false;
+    }
+    if f.late && !r.fact.stamp.is_late() {
+        return false;
+    }
+    if let (Some(p), Some(s)) = (f.party.as_deref(), head_state) {
+        let direct = matches!(&r.fact.event,
+            Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. }
+            | Event::ExemptionGranted { party, .. } if party == p);
+        let via_license = r.fact.licenses_touched().iter().any(|l| s.licenses.get(*l).is_some_and(|l| l.licensee == p));
+        let granted = matches!(&r.fact.event, Event::LicenseGranted { licensee, .. } if licensee == p);
+        return direct || via_license || granted;
+    }
+    true
+}
+
+/// Prints `log` rows in one of the formats.
+struct LogPrinter {
+    format: Format,
+    table: ui::TableStream,
+    csv_started: bool,
+}
+
+impl LogPrinter {
+    /// Hex digits of the hash in the text table: enough to be unique, and accepted as a prefix
+    /// by `verify --expect-head`; JSON and CSV carry all 64.
+    const HASH_DIGITS: usize = 16;
+
+    fn new(format: Format) -> LogPrinter {
+        let table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "HASH"], &[0], &[]);
+        LogPrinter { format, table, csv_started: false }
+    }
+
+    fn row(&mut self, out: &mut dyn Write, r: &StoredRecord) -> Result<()> {
+        let e = &r.fact.event;
+        match self.format {
+            Format::Json => log_line(out, r)?,
+            Format::Csv => {
+                if !self.csv_started {
+                    self.csv_started = true;
+                    out.write_all(
+                        ui::csv_line(&["seq", "at", "actor", "key", "type", "subject", "license", "hash"]).as_bytes(),
+                    )?;
+                }
+                let (seq, at, hash) = (r.seq.to_string(), r.fact.stamp.at.to_string(), hex(&r.hash));
+                let key = r.fact.stamp.key.as_deref().unwrap_or("");
+                let license = r.fact.license().unwrap_or("");
+                let subject = e.subject();
+                let fields = [&seq, &at, r.fact.stamp.actor.as_str(), key, e.type_name(), &subject, license, &hash];
+                out.write_all(ui::csv_line(&fields).as_bytes())?;
+            }
+            Format::Text => {
+                let hash = hex(&r.hash);
+                let short = hash.get(..Self::HASH_DIGITS).unwrap_or(&hash);
+                let subject = e.subject();
+                let subject = match &r.fact.stamp.late_reason {
+                    Some(reason) => format!("{} LATE (recorded {}): {}", esc(&subject), recorded(r), esc(reason)),
+                    None => esc(&subject).into_owned(),
+                };
+                let row = vec![
+                    ui::cell(r.seq, None),
+                    ui::cell(ui::time_s(r.fact.stamp.at), None),
+                    ui::cell(e.type_name(), None),
+                    ui::cell(subject, None),
+                    ui::cell(short, Some(Paint::Dim)),
+                ];
+                self.table.push(out, row)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
+        if self.format == Format::Text {
+            self.table.flush(out)?;
+        }
+        Ok(())
+    }
+}
+
+fn log_line(out: &mut dyn Write, r: &StoredRecord) -> Result<()> {
+    let e = &r.fact.event;
+    let v = json!({
+        "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
+        "type": e.type_name(), "subject": e.subject(), "license": r.fact.license(), "hash": hex(&r.hash),
+        "recorded_at": r.fact.stamp.recorded_at, "late_reason": r.fact.stamp.late_reason,
+        "allow_future": r.fact.stamp.allow_future,
+    });
+    writeln!(out, "{v}")?;
     Ok(())
 }
 
 /// When a record was recorded, to the second (`?` for format 1 records, which kept no clock).
 fn recorded(r: &StoredRecord) -> String {
-    r.fact.stamp.recorded_at.map_or("?".to_string(), |t| crate::domain::Timestamp { nanos: 0, ..t }.to_string())
+    r.fact.stamp.recorded_at.map_or("?".to_string(), ui::time_s)
 }
 
+/// Which events `replay` shows and how.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayShape {
+    /// The first seq shown.
+    pub from: u64,
+    /// The last seq, or time, shown.
+    pub to: Option<AsOf>,
+    /// At most this many events.
+    pub limit: Option<u64>,
+    /// JSON Lines instead of a table.
+    pub json: bool,
+}
+
+type Side = Option<(u64, crate::domain::LicenseStatus, u64)>;
+
 /// `replay` output: each event with its effect on the license it touched.
-pub fn replay(
-    out: &mut dyn Write,
-    ledger: &Ledger,
-    license: Option<&str>,
-    from: u64,
-    to: Option<AsOf>,
-    json: bool,
-) -> Result<()> {
-    let mut state = match from.checked_sub(1) {
+pub fn replay(out: &mut dyn Write, ledger: &Ledger, license: Option<&str>, shape: &ReplayShape) -> Result<()> {
+    let mut state = match shape.from.checked_sub(1) {
         None => QuotaState::default(),
         Some(before) => ledger.state_as_of(AsOf::Seq(before))?,
     };
+    let total = ledger.head().records.saturating_sub(state.records);
+    let bar = super::progress::Progress::new("replaying", Some(total), "records");
+    let mut table = ui::TableStream::new(&["SEQ", "AT", "TYPE", "SUBJECT", "EFFECT"], &[0], &[4]);
+    let mut shown = 0u64;
     for item in ledger.records(state.records)? {
         let r = item?;
-        match to {
+        bar.inc(1);
+        match shape.to {
             Some(AsOf::Seq(n)) if r.seq > n => break,
             Some(AsOf::Time(t)) if r.fact.stamp.at > t => break,
             _ => {}
         }
+        if shape.limit.is_some_and(|n| shown >= n) {
+            break;
+        }
         let touched = r.fact.license().map(str::to_string);
-        let before =
-            touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
+        let side = |s: &QuotaState| -> Side {
+            touched.as_deref().and_then(|l| s.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped))
+        };
+        let before = side(&state);
         let gates_before = super::licensing::Disclosure::gates_before(&state, &r.fact);
         state.apply(&r.fact);
         if license.is_some_and(|l| !r.fact.touches(l)) {
             continue;
         }
+        shown += 1;
+        let after = side(&state);
         let disclosure = super::licensing::Disclosure::of(gates_before, &state, &r.fact);
-        let after =
-            touched.as_deref().and_then(|l| state.licenses.get(l)).map(|l| (l.remaining(), l.status, l.shipped));
-        let e = &r.fact.event;
-        if json {
-            let side = |x: Option<(u64, crate::domain::LicenseStatus, u64)>| {
-                x.map(|(rem, st, sh)| json!({ "remaining": rem, "status": status_name(st), "shipped": sh }))
-            };
-            let v = json!({
-                "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "event": e,
-                "license": touched, "before": side(before), "after": side(after),
-                "recorded_at": r.fact.stamp.recorded_at, "disclosure": disclosure.json(),
-            });
-            writeln!(out, "{v}")?;
+        if shape.json {
+            replay_json(out, &r, touched.as_deref(), (before, after), &disclosure)?;
             continue;
         }
-        let mut effect = String::new();
-        let touched = touched.as_deref().map(esc);
-        if let (Some(l), Some(a)) = (&touched, after) {
-            match before {
-                None => effect = format!("{l} granted: remaining {}", a.0),
-                Some(b) => {
-                    if b.0 != a.0 {
-                        effect = format!("{l} remaining {} -> {}", b.0, a.0);
-                    }
-                    if b.2 != a.2 {
-                        effect = format!("{l} shipped {} -> {}", b.2, a.2);
-                    }
-                    if b.1 != a.1 {
-                        effect = format!("{l} {} -> {}", status_name(b.1), status_name(a.1));
-                    }
-                    if effect.is_empty() {
-                        effect = match &r.fact.event {
-                            Event::ConditionAdded { condition, is_final, .. } => {
-                                let status = if *is_final { "final" } else { "pending" };
-                                format!("{l} condition {} {status}", esc(condition))
-                            }
-                            Event::ConditionFinalized { condition, .. } => {
-                                format!("{l} condition {} pending -> final", esc(condition))
-                            }
-                            Event::ConditionWithdrawn { condition, .. } => {
-                                format!("{l} condition {} withdrawn", esc(condition))
-                            }
-                            _ => format!("{l} remaining {}", a.0),
-                        };
-                    }
-                }
-            }
-        }
+        let effect = touched.as_deref().map(|l| effect_text(&esc(l), &r.fact.event, before, after)).unwrap_or_default();
         let more = disclosure.text();
-        if !more.is_empty() {
-            effect = if effect.is_empty() { more } else { format!("{effect} | {more}") };
-        }
-        let subject = e.subject();
-        let subject = esc(&subject);
-        writeln!(out, "{:>8}  {}  {:<20} {:<24} {}", r.seq, r.fact.stamp.at, e.type_name(), subject, effect)?;
+        let effect = match (effect.is_empty(), more.is_empty()) {
+            (_, true) => effect,
+            (true, false) => more,
+            (false, false) => format!("{effect} | {more}"),
+        };
+        let e = &r.fact.event;
+        let row = vec![
+            ui::cell(r.seq, None),
+            ui::cell(ui::time_s(r.fact.stamp.at), None),
+            ui::cell(e.type_name(), None),
+            ui::cell(esc(&e.subject()), None),
+            ui::cell(effect, None),
+        ];
+        table.push(out, row)?;
+    }
+    drop(bar);
+    if !shape.json {
+        table.flush(out)?;
     }
     Ok(())
 }
 
+fn replay_json(
+    out: &mut dyn Write,
+    r: &StoredRecord,
+    touched: Option<&str>,
+    (before, after): (Side, Side),
+    disclosure: &super::licensing::Disclosure,
+) -> Result<()> {
+    let side = |x: Side| x.map(|(rem, st, sh)| json!({ "remaining": rem, "status": status_name(st), "shipped": sh }));
+    let v = json!({
+        "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "event": r.fact.event,
+        "license": touched, "before": side(before), "after": side(after),
+        "recorded_at": r.fact.stamp.recorded_at, "disclosure": disclosure.json(),
+    });
+    writeln!(out, "{v}")?;
+    Ok(())
+}
+
+/// What an event did to license `l`: `CN-IMP-2026-0001 remaining 150,000 -> 110,000`.
+fn effect_text(l: &str, event: &Event, before: Side, after: Side) -> String {
+    let n = ui::thousands;
+    let Some(a) = after else { return String::new() };
+    let Some(b) = before else { return format!("{l} granted: remaining {}", n(a.0)) };
+    let mut effect = String::new();
+    if b.0 != a.0 {
+        effect = format!("{l} remaining {} -> {}", n(b.0), n(a.0));
+    }
+    if b.2 != a.2 {
+        effect = format!("{l} shipped {} -> {}", n(b.2), n(a.2));
+    }
+    if b.1 != a.1 {
+        effect = format!("{l} {} -> {}", status_name(b.1), status_name(a.1));
+    }
+    if !effect.is_empty() {
+        return effect;
+    }
+    match event {
+        Event::ConditionAdded { condition, is_final, .. } => {
+            let status = if *is_final { "final" } else { "pending" };
+            format!("{l} condition {} {status}", esc(condition))
+        }
+        Event::ConditionFinalized { condition, .. } => format!("{l} condition {} pending -> final", esc(condition)),
+        Event::ConditionWithdrawn { condition, .. } => format!("{l} condition {} withdrawn", esc(condition)),
+        _ => format!("{l} remaining {}", n(a.0)),
+    }
+}
+
 /// `export`: every record as one JSON line.
 pub fn export(out: &mut dyn Write, ledger: &Ledger) -> Result<()> {
+    let bar = super::progress::Progress::new("exporting", Some(ledger.head().records), "records");
     for item in ledger.records(0)? {
         let r = item?;
+        bar.inc(1);
         let v = json!({
             "seq": r.seq, "at": r.fact.stamp.at, "actor": r.fact.stamp.actor, "key": r.fact.stamp.key,
             "event": r.fact.event, "context": r.fact.context, "prev": hex(&r.prev), "hash": hex(&r.hash),

@@ -342,8 +342,9 @@ pub enum Context {
     /// reserving its quantity.
     Held,
     /// A finalization or withdrawal that left its license with no pending condition: the held
-    /// orders it re-checked, in placement order, opened or released.
-    Resolved { opened: Vec<String>, released: Vec<Released> },
+    /// orders it re-checked, in placement order, opened or released, and every license those
+    /// orders draw on (in first-seen order), whose reservations it settled.
+    Resolved { opened: Vec<String>, released: Vec<Released>, licenses: Vec<String> },
     /// A shipment correction on `order` (drawing on these licenses): the corrected shipment
     /// had `previous` units.
     Correction {
@@ -460,13 +461,34 @@ impl Fact {
         }
     }
 
-    /// Whether this fact touched `license` (any gate of an order).
-    pub fn touches(&self, license: &str) -> bool {
-        match (&self.context, &self.event) {
+    /// Every license this fact touched: every gate of an order, the licenses whose held
+    /// orders a settled condition opened or released, or the license the event names.
+    pub fn licenses_touched(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = match (&self.context, &self.event) {
             (Context::Shipment { licenses } | Context::Cancellation { licenses, .. }, _)
             | (Context::Correction { licenses, .. }, _)
-            | (_, Event::OrderPlaced { licenses, .. }) => licenses.contains(license),
-            _ => self.event.license() == Some(license),
+            | (_, Event::OrderPlaced { licenses, .. }) => licenses.iter().collect(),
+            _ => self.event.license().into_iter().collect(),
+        };
+        if let Context::Resolved { licenses, .. } = &self.context {
+            out.extend(licenses.iter().map(String::as_str).filter(|l| Some(*l) != self.event.license()));
+        }
+        out
+    }
+
+    /// Whether this fact touched `license`.
+    pub fn touches(&self, license: &str) -> bool {
+        self.licenses_touched().contains(&license)
+    }
+
+    /// Whether this fact concerns order `order`: placed, cancelled, shipped or corrected it, or
+    /// settled it when it was held.
+    pub fn concerns_order(&self, order: &str) -> bool {
+        match &self.context {
+            Context::Resolved { opened, released, .. } => {
+                opened.iter().any(|o| o == order) || released.iter().any(|r| r.order == order)
+            }
+            _ => self.order() == Some(order),
         }
     }
 

@@ -404,7 +404,7 @@ impl QuotaState {
 
     /// Opens and releases the held orders a finalization or withdrawal resolved.
     fn resolve(&mut self, context: &Context) {
-        let Context::Resolved { opened, released } = context else { return };
+        let Context::Resolved { opened, released, .. } = context else { return };
         for order in opened {
             if let Some(h) = self.held.remove(order) {
                 self.each_license(&h.licenses, |l| l.held = l.held.saturating_sub(h.quantity));

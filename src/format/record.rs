@@ -414,10 +414,11 @@ pub enum WireContext {
         held: bool,
     },
     Held,
-    /// `(order, rule)` for each release.
+    /// `(order, rule)` for each release; `licenses`: every license of the settled orders.
     Resolved {
         opened: Vec<String>,
         released: Vec<(String, String)>,
+        licenses: Vec<String>,
     },
     Correction {
         licenses: Vec<String>,
@@ -441,8 +442,9 @@ impl From<Context> for WireContext {
                 WireContext::CancellationGated { licenses: licenses.0, quantity_returned, held }
             }
             Context::Held => WireContext::Held,
-            Context::Resolved { opened, released } => {
-                WireContext::Resolved { opened, released: released.into_iter().map(|r| (r.order, r.rule)).collect() }
+            Context::Resolved { opened, released, licenses } => {
+                let released = released.into_iter().map(|r| (r.order, r.rule)).collect();
+                WireContext::Resolved { opened, released, licenses }
             }
             Context::Correction { licenses, order, previous } => {
                 WireContext::Correction { licenses: licenses.0, order, previous }
@@ -487,15 +489,16 @@ impl WireContext {
                 Context::Cancellation { licenses: Gates(licenses), quantity_returned, held }
             }
             WireContext::Held => Context::Held,
-            WireContext::Resolved { opened, released } => {
+            WireContext::Resolved { opened, released, licenses } => {
                 ids("context.opened", &opened)?;
+                ids("context.licenses", &licenses)?;
                 let released: Vec<Released> =
                     released.into_iter().map(|(order, rule)| Released { order, rule }).collect();
                 for r in &released {
                     rules::id("context.released", &r.order).map_err(|e| DecodeError::Invalid(e.message))?;
                     rules::text("context.rule", &r.rule).map_err(|e| DecodeError::Invalid(e.message))?;
                 }
-                Context::Resolved { opened, released }
+                Context::Resolved { opened, released, licenses }
             }
             WireContext::Correction { licenses, order, previous } => {
                 if licenses.is_empty() {

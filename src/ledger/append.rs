@@ -4,7 +4,7 @@
 
 use super::{
     corrected_by, index_derived, key_at, order_at, refused, shipment_of, short_digest, AppendOptions, AppendReport,
-    Head, Ledger, LedgerError, RecordSource,
+    Entries, Head, Ledger, LedgerError, Overlay, RecordSource,
 };
 use crate::domain::{
     Admission, Context, Event, Fact, Lookup, OrderRow, QuotaState, Reason, Refusal, Stamp, Target, Timestamp,
@@ -19,7 +19,6 @@ use crate::jsonl::{InputError, InputEvent};
 use crate::limits::{
     APPEND_EVENTS_MAX, RECORD_BYTES_MAX, REFUSED_LINE_BYTES_MAX, SNAPSHOT_INTERVAL_RECORDS, TEXT_BYTES_MAX,
 };
-use crate::store::index::Index;
 use crate::store::writer::BlockSink;
 use crate::store::StoreError;
 use std::collections::HashMap;
@@ -59,7 +58,7 @@ struct Targets {
 }
 
 impl Targets {
-    fn find(&self, index: &Index, seq: u64, records: u64) -> Result<Option<Target>, LedgerError> {
+    fn find(&self, index: &dyn Entries, seq: u64, records: u64) -> Result<Option<Target>, LedgerError> {
         if seq < self.committed || seq >= records {
             return self.source.target(index, seq, records);
         }
@@ -76,7 +75,7 @@ impl Targets {
 
 /// One append's checking side: the rules thread's state.
 struct Checker<'a> {
-    index: &'a mut Index,
+    index: &'a mut dyn Entries,
     admission: &'a mut Admission,
     state: &'a mut QuotaState,
     targets: Targets,
@@ -182,7 +181,7 @@ impl Checker<'_> {
     ///
     /// Its `at` moves no clock forward: the latest effective time recorded so far; in a ledger
     /// without records, the refused event's own `at` if it was read and is not ahead of the
-    /// clock, else the clock.
+    /// clock, else 1970-01-01T00:00:00Z.
     fn refused_fact(
         &mut self,
         e: LedgerError,
@@ -201,7 +200,8 @@ impl Checker<'_> {
             other => return Err(other),
         };
         self.refusals.push((line, rule));
-        let at = self.state.last_at.or(event_at.filter(|t| *t <= now)).unwrap_or(now);
+        // The earliest time there is (1970-01-01T00:00:00Z) when nothing better is known.
+        let at = self.state.last_at.or(event_at.filter(|t| *t <= now)).unwrap_or_default();
         let mut stamp = Stamp::new(at, actor.unwrap_or_else(|| REFUSAL_ACTOR.to_string()), None);
         stamp.recorded_at = Some(now);
         let event = Event::Refused {
@@ -334,6 +334,19 @@ impl<'w> Encoder<'w> {
     }
 }
 
+/// What an append would do: the facts (with their seqs), from the state `before`.
+#[derive(Debug)]
+pub struct DryRun {
+    /// The state the first fact would apply to.
+    pub before: QuotaState,
+    /// `(seq, fact)` of every fact the call would append.
+    pub facts: Vec<(u64, Fact)>,
+    /// As [`AppendReport::skipped`].
+    pub skipped: Vec<(u64, String, u64)>,
+    /// As [`AppendReport::refusals`].
+    pub refusals: Vec<(u64, &'static str)>,
+}
+
 /// Blocks built and not yet written, with the first seq of each.
 #[derive(Default)]
 struct Pending {
@@ -431,11 +444,46 @@ impl Ledger {
 
     /// The admission checks of one append call, at the system clock.
     fn admission(&self, options: AppendOptions) -> Result<Admission, LedgerError> {
-        let now = Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc());
+        let now = options.clock.unwrap_or_else(|| Timestamp::from_offset_date_time(time::OffsetDateTime::now_utc()));
         Ok(Admission::new(now, self.future_margin_secs()?, options.allow_future))
     }
 
     // --- end of admission -------------------------------------------------------------------
+
+    /// Checks a batch as [`Ledger::append_with`] would, writing nothing: the facts it would
+    /// append (with the state before the first), or the refusal that would abort it. The
+    /// index changes of the batch stay in memory.
+    pub fn dry_run(
+        &mut self,
+        events: impl IntoIterator<Item = Result<Prepared, InputError>>,
+        options: AppendOptions,
+    ) -> Result<DryRun, LedgerError> {
+        let start_state = self.state()?;
+        let mut state = start_state.clone();
+        let mut admission = self.admission(options)?;
+        let targets = Targets { source: RecordSource::of(self), committed: self.head.records, batch: HashMap::new() };
+        let writer =
+            self.writer.as_ref().ok_or_else(|| LedgerError::Empty("a dry run needs the writer's index".into()))?;
+        let mut overlay = Overlay::new(writer.index_ref());
+        let mut checker = Checker {
+            index: &mut overlay,
+            admission: &mut admission,
+            state: &mut state,
+            targets,
+            record_refusals: options.record_refusals,
+            skipped: Vec::new(),
+            refusals: Vec::new(),
+        };
+        let mut facts = Vec::new();
+        checker.run(events, &mut |w| {
+            if let Work::Fact(seq, fact) = w {
+                facts.push((seq, fact));
+            }
+            true
+        })?;
+        let (skipped, refusals) = (checker.skipped, checker.refusals);
+        Ok(DryRun { before: start_state, facts, skipped, refusals })
+    }
 
     fn append_inner(
         &mut self,

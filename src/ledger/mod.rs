@@ -11,7 +11,7 @@ mod audit;
 mod read;
 mod verify;
 
-pub use append::Prepared;
+pub use append::{DryRun, Prepared};
 pub use read::Records;
 
 use crate::domain::{Context, Event, Fact, OrderRow, QuotaState, Refusal, Target, Timestamp};
@@ -223,6 +223,9 @@ pub struct AppendOptions {
     /// Append each refused event (or unreadable line) as a `refused` record instead of
     /// refusing the whole call.
     pub record_refusals: bool,
+    /// The ledger clock for this call instead of the system's (`recorded_at` and the future
+    /// margin): for the demo's fictional story, so that its hashes are the same everywhere.
+    pub clock: Option<Timestamp>,
 }
 
 /// What a successful `verify` checked.
@@ -553,7 +556,7 @@ impl Ledger {
 }
 
 /// Updates the index for one accepted fact: its order's row, its idempotency key.
-pub(crate) fn index_fact(index: &mut Index, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
+pub(crate) fn index_fact(index: &mut dyn Entries, fact: &Fact, seq: u64) -> Result<(), LedgerError> {
     let before = match fact.order() {
         Some(id) => order_row(index, id)?,
         None => None,
@@ -563,7 +566,7 @@ pub(crate) fn index_fact(index: &mut Index, fact: &Fact, seq: u64) -> Result<(),
 
 /// [`index_fact`] with the order's row before the fact already looked up.
 pub(crate) fn index_fact_after(
-    index: &mut Index,
+    index: &mut dyn Entries,
     before: Option<OrderRow>,
     fact: &Fact,
     seq: u64,
@@ -577,7 +580,7 @@ pub(crate) fn index_fact_after(
 /// order's row, the rows of the held orders a finalization settled, the mark of a corrected
 /// shipment, the idempotency key.
 pub(crate) fn index_derived(
-    index: &mut Index,
+    index: &mut dyn Entries,
     before: Option<OrderRow>,
     fact: &Fact,
     seq: u64,
@@ -587,7 +590,7 @@ pub(crate) fn index_derived(
     if let (Some((_, row)), Some(d)) = (OrderRow::after(fact, before), order) {
         put_order_at(index, d, &row)?;
     }
-    if let Context::Resolved { opened, released } = &fact.context {
+    if let Context::Resolved { opened, released, .. } = &fact.context {
         let ids = opened.iter().map(|o| (o, true)).chain(released.iter().map(|r| (&r.order, false)));
         for (id, open) in ids {
             if let Some(row) = order_row(index, id)? {
@@ -602,6 +605,51 @@ pub(crate) fn index_derived(
         index.put(kd, IndexValueV1::Key { seq, event: ed })?;
     }
     Ok(())
+}
+
+/// The per-event index as the rules' side sees it: the store's index, or an overlay that
+/// keeps a dry run's changes in memory.
+pub(crate) trait Entries {
+    /// The entry under `d`.
+    fn get(&self, d: &Digest) -> Result<Option<IndexValueV1>, StoreError>;
+    /// Sets the entry under `d`.
+    fn put(&mut self, d: Digest, value: IndexValueV1) -> Result<(), StoreError>;
+}
+
+impl Entries for Index {
+    fn get(&self, d: &Digest) -> Result<Option<IndexValueV1>, StoreError> {
+        Index::get(self, d)
+    }
+
+    fn put(&mut self, d: Digest, value: IndexValueV1) -> Result<(), StoreError> {
+        Index::put(self, d, value)
+    }
+}
+
+/// A dry run's index: reads through to the store's, keeps every change in memory.
+pub(crate) struct Overlay<'a> {
+    base: &'a Index,
+    changes: std::collections::HashMap<Digest, IndexValueV1>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(base: &'a Index) -> Overlay<'a> {
+        Overlay { base, changes: std::collections::HashMap::new() }
+    }
+}
+
+impl Entries for Overlay<'_> {
+    fn get(&self, d: &Digest) -> Result<Option<IndexValueV1>, StoreError> {
+        match self.changes.get(d) {
+            Some(v) => Ok(Some(v.clone())),
+            None => self.base.get(d),
+        }
+    }
+
+    fn put(&mut self, d: Digest, value: IndexValueV1) -> Result<(), StoreError> {
+        self.changes.insert(d, value);
+        Ok(())
+    }
 }
 
 /// Reads single committed records by seq (for the shipment a correction refers to).
@@ -636,7 +684,12 @@ impl RecordSource {
 
     /// What a correction at `records` (the next seq) referring to `refers_to` finds: `None` if
     /// no record is there yet.
-    pub(crate) fn target(&self, index: &Index, refers_to: u64, records: u64) -> Result<Option<Target>, LedgerError> {
+    pub(crate) fn target(
+        &self,
+        index: &dyn Entries,
+        refers_to: u64,
+        records: u64,
+    ) -> Result<Option<Target>, LedgerError> {
         if refers_to >= records {
             return Ok(None);
         }
@@ -662,17 +715,17 @@ pub(crate) fn correction_digest(seq: u64) -> Digest {
 }
 
 /// The seq of the correction of the record at `seq`, if it was corrected.
-pub(crate) fn corrected_by(index: &Index, seq: u64) -> Result<Option<u64>, LedgerError> {
+pub(crate) fn corrected_by(index: &dyn Entries, seq: u64) -> Result<Option<u64>, LedgerError> {
     Ok(key_at(index, &correction_digest(seq))?.map(|(by, _)| by))
 }
 
 /// The row of order `id`, if it was placed.
-pub(crate) fn order_row(index: &Index, id: &str) -> Result<Option<OrderRow>, LedgerError> {
+pub(crate) fn order_row(index: &dyn Entries, id: &str) -> Result<Option<OrderRow>, LedgerError> {
     order_at(index, &digest(b'o', id))
 }
 
 /// The row of the order with digest `d`.
-pub(crate) fn order_at(index: &Index, d: &Digest) -> Result<Option<OrderRow>, LedgerError> {
+pub(crate) fn order_at(index: &dyn Entries, d: &Digest) -> Result<Option<OrderRow>, LedgerError> {
     match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Order(r)) => Ok(Some(r.into_row())),
@@ -684,12 +737,12 @@ pub(crate) fn order_at(index: &Index, d: &Digest) -> Result<Option<OrderRow>, Le
 }
 
 /// The `(seq, event digest)` of idempotency key `key`, if it was used.
-pub(crate) fn key_entry(index: &Index, key: &str) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+pub(crate) fn key_entry(index: &dyn Entries, key: &str) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
     key_at(index, &digest(b'k', key))
 }
 
 /// The `(seq, event digest)` of the key with digest `d`.
-pub(crate) fn key_at(index: &Index, d: &Digest) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
+pub(crate) fn key_at(index: &dyn Entries, d: &Digest) -> Result<Option<(u64, [u8; KEY_EVENT_BYTES])>, LedgerError> {
     match index.get(d)? {
         None => Ok(None),
         Some(IndexValueV1::Key { seq, event }) => Ok(Some((seq, event))),
@@ -701,12 +754,12 @@ fn wrong_entry(what: &str) -> LedgerError {
     IntegrityError::Undecodable { what: "index entry", error: DecodeError::Invalid(what.into()) }.into()
 }
 
-fn put_order(index: &mut Index, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
+fn put_order(index: &mut dyn Entries, id: &str, row: &OrderRow) -> Result<(), LedgerError> {
     put_order_at(index, digest(b'o', id), row)
 }
 
 /// Stores the row of the order with digest `d`.
-pub(crate) fn put_order_at(index: &mut Index, d: Digest, row: &OrderRow) -> Result<(), LedgerError> {
+pub(crate) fn put_order_at(index: &mut dyn Entries, d: Digest, row: &OrderRow) -> Result<(), LedgerError> {
     let w = OrderRowV2::from_row(row);
     let wire = OrderRowV2 {
         licenses: w.licenses.into_iter().map(str::to_string).collect(),

@@ -366,7 +366,7 @@ fn fault_at(block: &RawBlock, f: BlockFault) -> IntegrityError {
 /// Checks one stored fact against the rules and the index rebuilt so far, then adds it.
 fn recheck(
     state: &QuotaState,
-    index: &mut Index,
+    index: &mut dyn super::Entries,
     fact: &Fact,
     seq: u64,
     source: &super::RecordSource,

@@ -221,7 +221,7 @@ pub fn check_ledger(dir: &Path) -> Result<(), StoreError> {
             let why = if dir.exists() { "it has no FORMAT file" } else { "it does not exist" };
             Err(StoreError::NotALedger {
                 path: dir.to_path_buf(),
-                why: format!("{why} (create one with `qledger init`)"),
+                why: format!("{why} (create one with `qledger init --ledger {}`)", dir.display()),
             })
         }
     }

@@ -27,6 +27,9 @@ struct Totals {
     returned: i128,
     shipped: i128,
     remaining: i128,
+    /// What revoked licenses had left when revoked (part of `remaining`, as the script counts
+    /// it; qledger counts it in no total).
+    revoked_unused: i128,
 }
 
 /// A valid file's report: the script's four output lines (the last one the totals).
@@ -476,13 +479,23 @@ impl Checker {
                     "totals: licenses={} licensed={} ordered={} returned={} shipped={} remaining={}",
                     t.licenses, t.licensed, t.ordered, t.returned, t.shipped, t.remaining
                 ),
+                // Not in the script's output: what revoked licenses had left, which no total of
+                // qledger counts as remaining (issue 11).
+                format!("revoked: unused={}", t.revoked_unused),
             ],
         })
     }
 
     fn totals(&self) -> Result<Totals, String> {
-        let mut t =
-            Totals { licenses: self.lics.len() as u64, licensed: 0, ordered: 0, returned: 0, shipped: 0, remaining: 0 };
+        let mut t = Totals {
+            licenses: self.lics.len() as u64,
+            licensed: 0,
+            ordered: 0,
+            returned: 0,
+            shipped: 0,
+            remaining: 0,
+            revoked_unused: 0,
+        };
         for (id, &i) in &self.lic_index {
             let l = &self.lics[i];
             let remaining = l.quantity - l.gross + l.returned;
@@ -492,6 +505,9 @@ impl Checker {
             t.returned += l.returned;
             t.shipped += l.shipped;
             t.remaining += remaining;
+            if l.state == LicState::Revoked {
+                t.revoked_unused += remaining;
+            }
         }
         Ok(t)
     }

@@ -47,8 +47,13 @@ fn resolve_held(state: &QuotaState, license: &str, after: &License) -> Context {
     let mut held: Vec<(&String, &HeldOrder)> =
         state.held.iter().filter(|(_, h)| h.licenses.contains(license)).collect();
     held.sort_by_key(|(_, h)| h.seq);
-    let (mut opened, mut released) = (Vec::new(), Vec::new());
+    let (mut opened, mut released, mut licenses) = (Vec::new(), Vec::new(), Vec::<String>::new());
     for (order, h) in held {
+        for l in h.licenses.iter() {
+            if !licenses.iter().any(|x| x == l) {
+                licenses.push(l.to_string());
+            }
+        }
         match recheck(state, license, after, h) {
             None => {}
             Some(Ok(())) => opened.push(order.clone()),
@@ -58,7 +63,7 @@ fn resolve_held(state: &QuotaState, license: &str, after: &License) -> Context {
     if opened.is_empty() && released.is_empty() {
         return Context::None;
     }
-    Context::Resolved { opened, released }
+    Context::Resolved { opened, released, licenses }
 }
 
 /// `None`: still held by another license's pending condition; else the final verdict.

@@ -16,12 +16,12 @@ pub(super) struct Draft<'a> {
     pub at: Timestamp,
 }
 
-/// Every gate of an order: license id and license.
-pub(super) type GateList<'s> = Vec<(&'s str, &'s License)>;
+/// The buyer and every gate as (license id, license), first gate first.
+pub(super) type BuyerAndGates<'s> = (&'s str, Vec<(&'s str, &'s License)>);
 
 /// The buyer (the licensee of the first license) and every gate's license, checked to belong
 /// to the order: one product, each further gate the buyer's or the supplier's.
-pub(super) fn gates<'s>(state: &'s QuotaState, d: &Draft<'_>) -> Result<(&'s str, GateList<'s>), Refusal> {
+pub(super) fn gates<'s>(state: &'s QuotaState, d: &Draft<'_>) -> Result<BuyerAndGates<'s>, Refusal> {
     let mut out = Vec::with_capacity(d.licenses.0.len());
     for id in d.licenses.iter() {
         let Some((id, l)) = state.licenses.get_key_value(id) else {
