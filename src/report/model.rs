@@ -4,7 +4,7 @@
 //! running totals per day; [`build`] feeds it the ledger's records and adds the verification.
 //! Sums are u128, so no total of u64 quantities can wrap, even over a forged ledger.
 
-use crate::domain::{ConditionStatus, Day, Fact, License, LicenseStatus, QuotaState, Rule, Timestamp};
+use crate::domain::{ConditionStatus, Context, Day, Event, Fact, License, LicenseStatus, QuotaState, Rule, Timestamp};
 use crate::ledger::{Depth, Head, Ledger, LedgerError, VerifyReport};
 use std::collections::BTreeMap;
 
@@ -156,45 +156,80 @@ pub fn build(ledger: &Ledger) -> Result<ReportModel, LedgerError> {
     Ok(builder.finish(ledger.head(), verification))
 }
 
-/// The replay behind the model: the quota state and the cumulative totals by day.
+/// The replay behind the model: the quota state and the changes of the totals by effective day.
 #[derive(Debug, Default)]
 pub struct Builder {
     state: QuotaState,
-    running: Running,
-    timeline: Vec<DayPoint>,
-}
-
-/// Running totals (a `DayPoint` without its day).
-#[derive(Debug, Default, Clone, Copy)]
-struct Running {
-    granted: u128,
-    ordered: u128,
-    shipped: u128,
+    /// The change of (granted, ordered, shipped) by effective day: a late entry's change goes
+    /// to its own day, not to the day of the record before it.
+    deltas: BTreeMap<Day, [i128; 3]>,
 }
 
 impl Builder {
-    /// Applies one fact: the state moves as the domain says, and the running totals by the
-    /// change of the license it touched.
+    /// Applies one fact: the state moves as the domain says, and the totals of its day (its
+    /// effective day: a late entry's change goes to the day it happened) by the change of the
+    /// licenses it counts on. Granted sums every license; ordered and shipped count each order
+    /// and shipment once, on the order's first license (the buyer's), though they draw on
+    /// every gate.
     pub fn apply(&mut self, fact: &Fact) {
-        let touched = fact.license().map(str::to_string);
-        let before = self.touched(touched.as_deref());
+        let counted = self.counted(fact);
+        let before = self.sums(&counted);
         self.state.apply(fact);
-        let after = self.touched(touched.as_deref());
-        let r = &mut self.running;
-        // Each total is a sum of per-license values: add the new value, take the old one off.
-        r.granted = (r.granted + after.granted).saturating_sub(before.granted);
-        r.ordered = (r.ordered + after.ordered).saturating_sub(before.ordered);
-        r.shipped = (r.shipped + after.shipped).saturating_sub(before.shipped);
-        let point = DayPoint { day: fact.stamp.at.day(), granted: r.granted, ordered: r.ordered, shipped: r.shipped };
-        match self.timeline.last_mut() {
-            Some(last) if last.day == point.day => *last = point,
-            Some(last) if (last.granted, last.ordered, last.shipped) == (r.granted, r.ordered, r.shipped) => {}
-            _ => self.timeline.push(point),
+        let after = self.sums(&counted);
+        let d = self.deltas.entry(fact.stamp.at.day()).or_default();
+        for i in 0..3 {
+            d[i] += after[i] - before[i];
         }
     }
 
-    fn touched(&self, license: Option<&str>) -> Quantities {
-        license.and_then(|l| self.state.licenses.get(l)).map(Quantities::of).unwrap_or_default()
+    /// The licenses whose change `fact` is counted by, before it is applied: an order's first
+    /// license, the first licenses of the held orders a finalization opened or released, else
+    /// the license the event names.
+    fn counted(&self, fact: &Fact) -> Vec<String> {
+        let mut ids: Vec<String> = match (&fact.context, &fact.event) {
+            (Context::Shipment { licenses } | Context::Cancellation { licenses, .. }, _)
+            | (Context::Correction { licenses, .. }, _)
+            | (_, Event::OrderPlaced { licenses, .. }) => vec![licenses.first().to_string()],
+            _ => fact.event.license().map(str::to_string).into_iter().collect(),
+        };
+        if let Context::Resolved { opened, released, .. } = &fact.context {
+            let orders = opened.iter().chain(released.iter().map(|r| &r.order));
+            ids.extend(orders.filter_map(|o| self.state.held.get(o)).map(|h| h.licenses.first().to_string()));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// (granted, ordered, shipped) summed over `licenses`.
+    fn sums(&self, licenses: &[String]) -> [i128; 3] {
+        let mut sum = [0i128; 3];
+        for l in licenses.iter().filter_map(|id| self.state.licenses.get(id)) {
+            sum[0] += i128::from(l.quantity);
+            sum[1] += i128::from(l.ordered());
+            sum[2] += i128::from(l.shipped);
+        }
+        sum
+    }
+
+    /// The cumulative totals at the end of each day on which they changed, the first day
+    /// always.
+    fn timeline(&self) -> Vec<DayPoint> {
+        let mut running = [0i128; 3];
+        let mut timeline: Vec<DayPoint> = Vec::new();
+        for (day, d) in &self.deltas {
+            for i in 0..3 {
+                running[i] += d[i];
+            }
+            let total = |i: usize| u128::try_from(running[i]).unwrap_or(0);
+            let point = DayPoint { day: *day, granted: total(0), ordered: total(1), shipped: total(2) };
+            match timeline.last() {
+                Some(last)
+                    if (last.granted, last.ordered, last.shipped) == (point.granted, point.ordered, point.shipped) => {}
+                _ => timeline.push(point),
+            }
+        }
+        timeline
     }
 
     /// The model at this point, with the head and the verification result.
@@ -209,7 +244,7 @@ impl Builder {
             last_at: self.state.last_at,
             parties: parties(&self.state),
             rounds,
-            timeline: self.timeline,
+            timeline: self.timeline(),
             totals,
             verification,
         }
