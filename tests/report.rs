@@ -262,11 +262,10 @@ fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroo
     assert_eq!(m.totals.remaining, 330_000, "the totals still count every license");
 }
 
-/// The timeline by effective time. Ignored until fixed: the late shipment (seq 40, dated
-/// 2026-03-01, recorded after 2026-03-13) is plotted after 2026-03-13 and counted on 03-04 and
-/// 03-13 only from its own row on, so the days go backwards and the step chart with them.
+/// The timeline by effective time. Regression: the late shipment (seq 40, dated 2026-03-01,
+/// recorded after 2026-03-13) was plotted after 2026-03-13 and counted on 03-04 and 03-13 only
+/// from its own row on, so the days went backwards and the step chart with them.
 #[test]
-#[ignore = "the report's timeline follows ledger order, not effective time: a late entry's day comes after later days"]
 fn the_timeline_runs_forward_in_effective_time_with_the_late_shipment_on_its_own_day() {
     let m = story_model();
     let by_day = by_day(&m);
