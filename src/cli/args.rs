@@ -187,6 +187,7 @@ pub enum Command {
     },
     /// One self-contained HTML page: quotas by round, headroom, orders and shipments over time,
     /// conditions, the verification result and the head
+    #[command(after_help = examples::REPORT)]
     Report {
         /// Write the page to FILE (outside the ledger directory; a new owner-only file renamed
         /// over FILE when complete), or to standard output with -
