@@ -203,6 +203,9 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Print a JSON Schema (draft 2020-12) of one input line, for editors and other programs
+    #[command(after_help = examples::SCHEMA)]
+    Schema,
     /// Print the man page (roff) to standard output
     #[command(after_help = examples::MAN)]
     Man,

@@ -378,3 +378,10 @@ Examples:
   $ qledger report --out report.html
   $ head -c 15 report.html; echo
   <!DOCTYPE html>";
+
+/// `schema --help`.
+pub const SCHEMA: &str = "\
+Examples:
+  $ qledger schema > event.schema.json
+  $ grep -c '\"const\": \"order_placed\"' event.schema.json
+  1";
