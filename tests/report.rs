@@ -298,7 +298,9 @@ fn the_model_counts_per_authority_and_takes_headroom_from_the_state() {
         totals,
         [("CN-MOFCOM", 5, 460_000, 140_000, 59_000, 320_000), ("US-BIS", 1, 150_000, 140_000, 59_000, 10_000)]
     );
-    let rounds: Vec<(&str, Option<u64>, Option<(u64, bool, u64)>, usize)> = m
+    // (authority, round, (ceiling, open, left to grant), licenses).
+    type Group<'a> = (&'a str, Option<u64>, Option<(u64, bool, u64)>, usize);
+    let rounds: Vec<Group> = m
         .rounds
         .iter()
         .map(|r| (r.authority.as_str(), r.round, r.info.map(|i| (i.ceiling, i.open, i.left)), r.licenses.len()))

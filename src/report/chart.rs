@@ -1,6 +1,7 @@
-//! SVG for the report: the step charts of cumulative totals by day (one per authority), and the scaling it shares
-//! with the quota bars. Pure arithmetic and text; nothing here comes from the ledger but
-//! numbers, days and a chart's label, which goes through [`esc`].
+//! SVG for the report: the step charts of cumulative totals by day (one per authority, on one
+//! frame of days and values), and the scaling they share with the quota bars. Pure arithmetic
+//! and text; nothing here comes from the ledger but numbers, days and a chart's label, which
+//! goes through [`esc`].
 
 use super::html::{esc, thousands};
 use super::model::DayPoint;
@@ -8,7 +9,7 @@ use crate::domain::Day;
 use std::fmt::Write;
 
 const WIDTH: u32 = 1100;
-const HEIGHT: u32 = 240;
+const HEIGHT: u32 = 200;
 const LEFT: u32 = 80;
 const RIGHT: u32 = 20;
 const TOP: u32 = 12;

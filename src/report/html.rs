@@ -77,8 +77,8 @@ fn page_into(w: &mut String, m: &ReportModel) -> fmt::Result {
     verification(w, m)?;
     late_entries(w, m)?;
     rounds(w, m)?;
-    parties(w, &m.parties)?;
     timeline(w, m)?;
+    parties(w, &m.parties)?;
     conditions(w, m)?;
     policies(w, m)?;
     writeln!(
