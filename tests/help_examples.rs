@@ -2,7 +2,8 @@
 //! prints what is shown.
 //!
 //! An example is `  $ COMMAND` (run by `sh`, stderr with stdout) followed by the lines it prints;
-//! `  ...` stands for any number of lines. The examples of one help text run in order, in a
+//! `  ...` stands for any number of lines, and a line ending in ` ...` for any line starting with
+//! what precedes it. The examples of one help text run in order, in a
 //! fresh directory holding the demo's ledger at `./ledger`, with `QLEDGER_ACTOR=clerk` and no
 //! `QLEDGER_LEDGER`.
 
@@ -51,12 +52,23 @@ fn examples(text: &str) -> Vec<(String, Vec<String>)> {
     found
 }
 
-/// Whether `actual` matches `expected`, where a `...` line matches any number of lines.
+/// Whether `actual` matches `expected`, where a `...` line matches any number of lines and a
+/// line ending in ` ...` matches any line that starts with what comes before it (a hash that
+/// depends on the clock of the append, say).
 fn matches(expected: &[String], actual: &[&str]) -> bool {
     match expected.split_first() {
         None => actual.is_empty(),
         Some((e, rest)) if e == "..." => (0..=actual.len()).any(|skip| matches(rest, &actual[skip..])),
-        Some((e, rest)) => actual.split_first().is_some_and(|(a, more)| a.trim_end() == e && matches(rest, more)),
+        Some((e, rest)) => {
+            actual.split_first().is_some_and(|(a, more)| line_matches(e, a.trim_end()) && matches(rest, more))
+        }
+    }
+}
+
+fn line_matches(expected: &str, actual: &str) -> bool {
+    match expected.strip_suffix(" ...") {
+        Some(prefix) => actual.starts_with(prefix),
+        None => actual == expected,
     }
 }
 

@@ -793,9 +793,9 @@ fn wire_context() -> impl Strategy<Value = WireContext> {
 fn record() -> impl Strategy<Value = Record> {
     let event = prop_oneof![wire_event_v1(), wire_event_v2()];
     let stamp = (any::<u64>(), any::<i64>(), any::<u32>(), text(), prop::option::of(text()));
-    let v2 = (any::<i64>(), any::<u32>(), prop::option::of(text()), any::<u8>());
+    let v2 = (any::<i64>(), prop::option::of(text()), any::<u8>());
     (any::<bool>(), stamp, v2, event, wire_context(), any::<[u8; 32]>()).prop_map(
-        |(two, (seq, at_secs, at_nanos, actor, key), (rs, rn, late_reason, flags), event, context, prev)| {
+        |(two, (seq, at_secs, at_nanos, actor, key), (rs, late_reason, flags), event, context, prev)| {
             if two {
                 Record::V2(RecordV2 {
                     format: 2,
@@ -803,7 +803,6 @@ fn record() -> impl Strategy<Value = Record> {
                     at_secs,
                     at_nanos,
                     recorded_at_secs: rs,
-                    recorded_at_nanos: rn,
                     actor,
                     key,
                     late_reason,

@@ -20,36 +20,55 @@ use std::process::Command;
 use std::time::Duration;
 
 /// What the demo's report must show: (what, HTML fragment). Derived by hand from
-/// examples/h200.jsonl (the derivation is in tests/story.rs; L1..L5 = CN-IMP-2026-0001..0005,
-/// US = US-BIS-D000001, the supplier's export license that every order also draws on).
+/// examples/h200.jsonl (the story is in tests/story.rs; L1..L5 = CN-IMP-2026-0001..0005,
+/// US = US-BIS-D000001, nvidia's export license that every order also draws on). Seq n is
+/// line n + 1 of the file.
 const DEMO_NUMBERS: &[(&str, &str)] = &[
-    // L1 150000 - O-BD-1 40000 (O-BD-2 cancelled).
+    // L1 150000 - O-BD-1 40000 (O-BD-2 25000 cancelled on 02-25).
     ("remaining of CN-IMP-2026-0001", r#"data-remaining="CN-IMP-2026-0001">110,000<"#),
     // L2 amended 130000 -> 120000, minus O-AL-1 30000.
     ("remaining of the amended CN-IMP-2026-0002", r#"data-remaining="CN-IMP-2026-0002">90,000<"#),
     // L3 110000 - O-TC-1 50000.
     ("remaining of CN-IMP-2026-0003", r#"data-remaining="CN-IMP-2026-0003">60,000<"#),
-    // L4 60000 - O-BA-1 20000 (opened); O-BA-2 released.
+    // L4 60000 - O-BA-1 20000 (opened by the finalization); O-BA-2 10000 released.
     ("remaining of round 2's CN-IMP-2026-0004", r#"data-remaining="CN-IMP-2026-0004">40,000<"#),
     ("remaining of the exempted laboratory's CN-IMP-2026-0005", r#"data-remaining="CN-IMP-2026-0005">20,000<"#),
     // US 150000 - (40000 + 30000 + 50000 + 20000).
     ("remaining of the US export gate", r#"data-remaining="US-BIS-D000001">10,000<"#),
-    // The report's headroom: the remaining of the party's own active licenses.
-    ("bytedance's headroom", r#"data-headroom="bytedance">110,000<"#),
-    ("tencent's headroom", r#"data-headroom="tencent">60,000<"#),
-    ("nvidia's headroom", r#"data-headroom="nvidia">10,000<"#),
-    // 150000 + 120000 + 110000 + 60000 + 20000 + 150000.
-    ("total granted", r#"id="total-granted">610,000<"#),
-    // Summed over licenses, so each order on both its gates: (40000 + 30000 + 50000 + 20000) * 2.
-    ("total ordered", r#"id="total-ordered">280,000<"#),
-    // (30000 on O-BD-1 + 29000 on O-AL-1 after the correction) * 2.
-    ("total shipped", r#"id="total-shipped">118,000<"#),
-    // 110000 + 90000 + 60000 + 40000 + 20000 + 10000.
-    ("total remaining", r#"id="total-remaining">330,000<"#),
-    ("round 1's heading", "CN-MOFCOM · H200 · round 1"),
-    ("round 2's heading", "CN-MOFCOM · H200 · round 2"),
-    // Round 1 = L1, L2, L3, L5: granted 150000 + 120000 + 110000 + 20000 = 400000 (the ceiling);
-    // ordered 40000 + 30000 + 50000 = 120000; shipped 30000 + 29000 = 59000; remaining 280000.
+    // Headroom as `qledger state` has it: the least over the gates an order passes. Every order
+    // needs nvidia's US gate, which has 10000 left: it binds every party below its own
+    // remaining (bytedance 110000, tencent 60000, the exempted laboratory 20000, nvidia 10000).
+    ("bytedance's headroom", r#"data-headroom="bytedance"><strong>10,000<"#),
+    ("tencent's headroom", r#"data-headroom="tencent"><strong>10,000<"#),
+    ("the laboratory's headroom", r#"data-headroom="cn-univ-lab"><strong>10,000<"#),
+    ("nvidia's headroom", r#"data-headroom="nvidia"><strong>10,000<"#),
+    // Totals per authority, each order once under each. CN-MOFCOM: L1..L5 granted 150000 +
+    // 120000 + 110000 + 60000 + 20000; ordered 40000 + 30000 + 50000 + 20000; shipped 20000 +
+    // 10000 (late) on O-BD-1 and 29000 (after the correction) on O-AL-1; remaining 110000 +
+    // 90000 + 60000 + 40000 + 20000.
+    ("CN granted", r#"data-total="CN-MOFCOM/granted">460,000<"#),
+    ("CN ordered", r#"data-total="CN-MOFCOM/ordered">140,000<"#),
+    ("CN shipped", r#"data-total="CN-MOFCOM/shipped">59,000<"#),
+    ("CN remaining", r#"data-total="CN-MOFCOM/remaining">320,000<"#),
+    // US-BIS: the one license, carrying the same orders and shipments.
+    ("US granted", r#"data-total="US-BIS/granted">150,000<"#),
+    ("US ordered", r#"data-total="US-BIS/ordered">140,000<"#),
+    ("US shipped", r#"data-total="US-BIS/shipped">59,000<"#),
+    ("US remaining", r#"data-total="US-BIS/remaining">10,000<"#),
+    // Round 1 (seq 9, ceiling 400000, closed at seq 41): L1 + L2 (amended) + L3 + L5 = 400000.
+    (
+        "round 1's heading",
+        r#"CN-MOFCOM · H200 · round 1 <span class="badge closed">closed</span><span class="muted"> · ceiling 400,000 · granted 400,000 · left to grant 0 · 4 licenses"#,
+    ),
+    // Round 2 (seq 42, ceiling 200000, open): L4 60000.
+    (
+        "round 2's heading",
+        r#"CN-MOFCOM · H200 · round 2 <span class="badge open">open</span><span class="muted"> · ceiling 200,000 · granted 60,000 · left to grant 140,000 · 1 license"#,
+    ),
+    // US-BIS opened no round: its licenses are grouped by authority and product only.
+    ("the US gate's group", r#"US-BIS · H200<span class="muted"> · no rounds · 1 license"#),
+    // Round 1: granted 400000; ordered 40000 + 30000 + 50000; shipped 30000 + 29000; remaining
+    // 110000 + 90000 + 60000 + 20000.
     (
         "round 1's total",
         r#"<td class="n">400,000</td><td class="n">120,000</td><td class="n">59,000</td><td class="n">280,000</td>"#,
@@ -59,22 +78,56 @@ const DEMO_NUMBERS: &[(&str, &str)] = &[
         "round 2's total",
         r#"<td class="n">60,000</td><td class="n">20,000</td><td class="n">0</td><td class="n">40,000</td>"#,
     ),
+    // The US group: 150000, 140000, 59000, 10000.
+    (
+        "the US gate's total",
+        r#"<td class="n">150,000</td><td class="n">140,000</td><td class="n">59,000</td><td class="n">10,000</td>"#,
+    ),
     ("the verification", "Verified</strong>: 48 records"),
     ("the head seq", r#"id="head-seq">47<"#),
+    // Seq 40 (line 41): the shipment of 2026-03-01, recorded after 03-13.
+    ("the late entry", r#"data-late-seq="40">40<"#),
+    ("the late entry's reason", "customs declaration of 1 March was filed two weeks late"),
     ("a final condition", "bundle 1 domestic per 3"),
     ("round 2's bundle condition", "bundle 1 domestic per 2"),
     ("the max-per-order rule", "at most 50,000 per order"),
     ("the max-shipments rule", "at most 12 shipments"),
     ("the restricted party", r#"<span class="badge restricted">restricted</span>"#),
     ("a state-backed party", r#"<span class="badge state-backed">state-backed</span>"#),
+    // P-SOE denies state-backed and telecom: china-mobile, china-telecom and the laboratory
+    // (state-backed research), which is exempted.
+    ("the policy's catch", "china-mobile, china-telecom, cn-univ-lab</td><td class=\"mono\">cn-univ-lab</td>"),
+    // Cap 150000: bytedance holds 150000 (L1).
+    ("the cap", "Cap <strong>150,000</strong> per party on CN-MOFCOM · H200"),
+    ("bytedance at its cap", r#"bytedance</span> 150,000 (room 0)"#),
+    // O-BA-1 opened and O-BA-2 released by seq 47.
+    ("no held order at the head", "No order is held."),
     ("the chart", "<path d=\"M"),
-    // The end of 2026-04-03 (the finalization released O-BA-2): granted 610000; the timeline
-    // counts each order and shipment once: ordered 40000 + 30000 + 50000 + 20000 = 140000,
-    // shipped 30000 + 29000 = 59000.
+    // The end of 2026-04-03 (the finalization released O-BA-2), per authority: CN-MOFCOM
+    // 460000 granted, 140000 ordered, 59000 shipped; US-BIS 150000, 140000, 59000.
     (
-        "the last day of the timeline",
-        "<td>2026-04-03</td><td class=\"n\">610,000</td><td class=\"n\">140,000</td><td class=\"n\">59,000</td>",
+        "CN's last day",
+        "<td>2026-04-03</td><td class=\"n\">460,000</td><td class=\"n\">140,000</td><td class=\"n\">59,000</td>",
     ),
+    (
+        "US's last day",
+        "<td>2026-04-03</td><td class=\"n\">150,000</td><td class=\"n\">140,000</td><td class=\"n\">59,000</td>",
+    ),
+    // The late shipment counts on its own day: by the end of 03-01, 20000 + 30000 + 10000.
+    (
+        "CN's late day",
+        "<td>2026-03-01</td><td class=\"n\">390,000</td><td class=\"n\">70,000</td><td class=\"n\">60,000</td>",
+    ),
+];
+
+/// What the demo's report must not show: totals across authorities and a round the US-BIS
+/// never opened.
+const DEMO_ABSENT: &[(&str, &str)] = &[
+    ("the US gate under a round", "US-BIS · H200 · round"),
+    ("a grand total over both gates", "610,000"),
+    // (280,000, once per gate, is round 1's remaining: only the old grand-total card is absent.)
+    ("orders counted on both gates", r#"id="total-ordered""#),
+    ("shipments counted on both gates", "118,000"),
 ];
 
 /// A ledger holding the demo's story, in `dir`.
@@ -101,6 +154,9 @@ fn the_demo_report_shows_the_story_numbers() {
     let (path, page) = report_file(&ledger, dir.path());
     for (what, fragment) in DEMO_NUMBERS {
         assert!(page.contains(fragment), "{what}: {fragment:?} is not in the page");
+    }
+    for (what, fragment) in DEMO_ABSENT {
+        assert!(!page.contains(fragment), "{what}: {fragment:?} is in the page");
     }
     assert!(page.contains(&head_hash(&ledger)), "the head hash");
     let mode = std::fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
@@ -200,86 +256,157 @@ fn an_empty_ledger_has_a_report_too() {
     assert!(page.contains("none (empty ledger)"));
 }
 
-/// The view model, through the library: the story with CN-IMP-2026-0003 suspended at the end
-/// (after the story's last record, 2026-04-03T03:00:00Z).
-fn story_model() -> quotaledger::report::ReportModel {
+/// The view model, through the library, of `input` (JSON lines).
+fn model_of(input: &str) -> quotaledger::report::ReportModel {
     use quotaledger::jsonl::Defaults;
     use quotaledger::ledger::{AppendOptions, Ledger};
     let dir = tempfile::tempdir().expect("tempdir");
     let mut ledger =
         Ledger::open(&ledger_in(dir.path()), quotaledger::store::OpenMode::CreateIfMissing, None).expect("open");
-    let suspend = r#"{"type":"license_suspended","at":"2026-04-04T00:00:00Z","license":"CN-IMP-2026-0003","reason":"inspection"}"#;
-    let input = format!("{}{suspend}\n", quotaledger::cli::demo::STORY_JSONL);
     let defaults = Defaults { at: Default::default(), actor: "clerk".into() };
     quotaledger::cli::append_from(&mut ledger, input.as_bytes(), &defaults, AppendOptions::default()).expect("append");
     quotaledger::report::build(&ledger).expect("the model")
 }
 
-/// The timeline as (day, granted, ordered, shipped).
-fn by_day(m: &quotaledger::report::ReportModel) -> Vec<(String, u128, u128, u128)> {
-    m.timeline.iter().map(|p| (p.day.to_string(), p.granted, p.ordered, p.shipped)).collect()
+/// The story with CN-IMP-2026-0003 suspended at the end (after the story's last record,
+/// 2026-04-03T03:00:00Z).
+fn story_model() -> quotaledger::report::ReportModel {
+    let suspend = r#"{"type":"license_suspended","at":"2026-04-04T00:00:00Z","license":"CN-IMP-2026-0003","reason":"inspection"}"#;
+    model_of(&format!("{}{suspend}\n", quotaledger::cli::demo::STORY_JSONL))
+}
+
+/// One authority's timeline as (day, granted, ordered, shipped).
+fn by_day(m: &quotaledger::report::ReportModel, authority: &str) -> Vec<(String, u128, u128, u128)> {
+    let a = m.authorities.iter().find(|a| a.authority == authority).expect("the authority");
+    a.timeline.iter().map(|p| (p.day.to_string(), p.granted, p.ordered, p.shipped)).collect()
 }
 
 #[test]
-fn the_model_replays_the_story_by_day_and_counts_only_active_licenses_as_headroom() {
+fn the_model_counts_per_authority_and_takes_headroom_from_the_state() {
     let m = story_model();
     assert!(m.verification.is_ok());
     assert_eq!(m.head.records, 49);
-    let by_day = by_day(&m);
-    let day = |d: &str| by_day.iter().find(|p| p.0 == d).map(|p| (p.1, p.2, p.3));
-    // Granted sums every license (the US gate too); ordered and shipped count each order and
-    // shipment once, held orders included, cancellations and releases returned.
-    assert_eq!(by_day.first().map(|p| p.0.as_str()), Some("2026-01-14"), "the first day, all zero");
-    assert_eq!(day("2026-01-14"), Some((0, 0, 0)));
-    // L1 150000 + L2 130000 + L3 110000 + US 150000.
-    assert_eq!(day("2026-01-20"), Some((540_000, 0, 0)));
-    assert_eq!(day("2026-02-03"), Some((540_000, 70_000, 0)), "O-BD-1 40,000 and O-AL-1 30,000");
-    assert_eq!(day("2026-02-04"), Some((540_000, 95_000, 0)), "O-BD-2 25,000");
-    assert_eq!(day("2026-02-20"), Some((540_000, 95_000, 20_000)));
-    assert_eq!(day("2026-02-21"), Some((540_000, 95_000, 50_000)));
-    assert_eq!(day("2026-02-25"), Some((540_000, 70_000, 50_000)), "the cancellation returns 25,000");
-    assert_eq!(day("2026-04-01"), Some((610_000, 120_000, 59_000)), "L4 60,000");
-    assert_eq!(day("2026-04-02"), Some((610_000, 150_000, 59_000)), "the held O-BA-1 20,000 and O-BA-2 10,000");
-    assert_eq!(day("2026-04-03"), Some((610_000, 140_000, 59_000)), "the release of O-BA-2 returns 10,000");
-    assert_eq!(day("2026-02-02"), None, "a day on which no total moved has no point");
-    assert_eq!(day("2026-03-05"), None, "a suspension moves no total");
-    assert_eq!(day("2026-04-04"), None, "a suspension moves no total");
-    let rounds: Vec<(&str, u64, usize)> =
-        m.rounds.iter().map(|r| (r.authority.as_str(), r.round, r.licenses.len())).collect();
-    assert_eq!(rounds, [("CN-MOFCOM", 1, 4), ("CN-MOFCOM", 2, 1), ("US-BIS", 1, 1)]);
+    let totals: Vec<(&str, u64, u128, u128, u128, u128)> = m
+        .authorities
+        .iter()
+        .map(|a| {
+            (a.authority.as_str(), a.licenses, a.totals.granted, a.totals.ordered, a.totals.shipped, a.totals.remaining)
+        })
+        .collect();
+    // CN: see DEMO_NUMBERS; L3's 60000 still counts as remaining while suspended.
+    assert_eq!(
+        totals,
+        [("CN-MOFCOM", 5, 460_000, 140_000, 59_000, 320_000), ("US-BIS", 1, 150_000, 140_000, 59_000, 10_000)]
+    );
+    // (authority, round, (ceiling, open, left to grant), licenses).
+    type Group<'a> = (&'a str, Option<u64>, Option<(u64, bool, u64)>, usize);
+    let rounds: Vec<Group> = m
+        .rounds
+        .iter()
+        .map(|r| (r.authority.as_str(), r.round, r.info.map(|i| (i.ceiling, i.open, i.left)), r.licenses.len()))
+        .collect();
+    assert_eq!(
+        rounds,
+        [
+            ("CN-MOFCOM", Some(1), Some((400_000, false, 0)), 4),
+            ("CN-MOFCOM", Some(2), Some((200_000, true, 140_000)), 1),
+            ("US-BIS", None, None, 1),
+        ]
+    );
     // Round 1: L1 110000 + L2 90000 + L3 60000 (suspended, still counted) + L5 20000.
     assert_eq!(m.rounds[0].totals.remaining, 280_000);
     assert_eq!(m.rounds[0].totals.granted, 400_000);
     let headroom = |party: &str| {
         let p = m.parties.iter().find(|p| p.id == party).expect("party");
-        p.headroom.iter().map(|h| (h.product.clone(), h.remaining)).collect::<Vec<_>>()
+        p.headroom
+            .iter()
+            .map(|h| (h.product.clone(), h.active_licenses, h.own_remaining, h.can_order))
+            .collect::<Vec<_>>()
     };
-    assert_eq!(headroom("bytedance"), [("H200".to_string(), 110_000)]);
-    assert_eq!(headroom("cn-univ-lab"), [("H200".to_string(), 20_000)]);
+    // The US gate's 10000 binds below the party's own remaining.
+    assert_eq!(headroom("bytedance"), [("H200".to_string(), 1, 110_000, 10_000)]);
+    assert_eq!(headroom("cn-univ-lab"), [("H200".to_string(), 1, 20_000, 10_000)]);
     assert!(headroom("tencent").is_empty(), "a suspended license gives no headroom");
     assert!(headroom("china-mobile").is_empty());
     assert!(headroom("china-telecom").is_empty());
-    assert_eq!(m.totals.remaining, 330_000, "the totals still count every license");
+    assert_eq!(m.late_total, 1);
+    assert_eq!(
+        m.late.iter().map(|l| (l.seq, l.kind, l.subject.as_str())).collect::<Vec<_>>(),
+        [(40, "shipment_recorded", "O-BD-1")]
+    );
+    let policy = &m.policies[0];
+    assert_eq!(policy.caught, ["china-mobile", "china-telecom", "cn-univ-lab"]);
+    assert_eq!(policy.exempted, ["cn-univ-lab"]);
+    assert_eq!(m.caps[0].per_party, 150_000);
+    assert!(m.held.is_empty());
 }
 
-/// The timeline by effective time. Regression: the late shipment (seq 40, dated 2026-03-01,
-/// recorded after 2026-03-13) was plotted after 2026-03-13 and counted on 03-04 and 03-13 only
-/// from its own row on, so the days went backwards and the step chart with them.
+/// The timeline by effective time: the late shipment (seq 40, dated 2026-03-01, recorded after
+/// 2026-03-13) counts on 03-01, and the days run forward.
 #[test]
 fn the_timeline_runs_forward_in_effective_time_with_the_late_shipment_on_its_own_day() {
     let m = story_model();
-    let by_day = by_day(&m);
-    let days: Vec<&str> = by_day.iter().map(|p| p.0.as_str()).collect();
-    assert!(days.windows(2).all(|w| w[0] < w[1]), "days out of order: {days:?}");
-    let day = |d: &str| by_day.iter().find(|p| p.0 == d).map(|p| (p.1, p.2, p.3));
-    // By the end of 03-01: 540000 granted (the amendment is 03-02, L5 03-03), 70000 ordered,
-    // 20000 + 30000 + 10000 (late) = 60000 shipped.
-    assert_eq!(day("2026-03-01"), Some((540_000, 70_000, 60_000)));
-    assert_eq!(day("2026-03-02"), Some((530_000, 70_000, 60_000)));
-    assert_eq!(day("2026-03-03"), Some((550_000, 70_000, 60_000)));
-    // The correction takes 1000: 59000.
-    assert_eq!(day("2026-03-04"), Some((550_000, 70_000, 59_000)));
-    assert_eq!(day("2026-03-13"), Some((550_000, 120_000, 59_000)));
+    assert_eq!(m.span.map(|(a, b)| (a.to_string(), b.to_string())), Some(("2026-01-14".into(), "2026-04-04".into())));
+    let cn = by_day(&m, "CN-MOFCOM");
+    let us = by_day(&m, "US-BIS");
+    for t in [&cn, &us] {
+        let days: Vec<&str> = t.iter().map(|p| p.0.as_str()).collect();
+        assert!(days.windows(2).all(|w| w[0] < w[1]), "days out of order: {days:?}");
+    }
+    let day = |t: &[(String, u128, u128, u128)], d: &str| t.iter().find(|p| p.0 == d).map(|p| (p.1, p.2, p.3));
+    // CN-MOFCOM, day by day (each order and shipment once: one CN license per order).
+    // 01-20: L1 150000 + L2 130000 + L3 110000.
+    assert_eq!(cn.first().map(|p| p.0.as_str()), Some("2026-01-20"), "party registrations move no total");
+    assert_eq!(day(&cn, "2026-01-20"), Some((390_000, 0, 0)));
+    assert_eq!(day(&cn, "2026-02-03"), Some((390_000, 70_000, 0)), "O-BD-1 40,000 and O-AL-1 30,000");
+    assert_eq!(day(&cn, "2026-02-04"), Some((390_000, 95_000, 0)), "O-BD-2 25,000");
+    assert_eq!(day(&cn, "2026-02-20"), Some((390_000, 95_000, 20_000)));
+    assert_eq!(day(&cn, "2026-02-21"), Some((390_000, 95_000, 50_000)));
+    assert_eq!(day(&cn, "2026-02-25"), Some((390_000, 70_000, 50_000)), "the cancellation returns 25,000");
+    // The late shipment of 10000 on its own day: 20000 + 30000 + 10000.
+    assert_eq!(day(&cn, "2026-03-01"), Some((390_000, 70_000, 60_000)));
+    assert_eq!(day(&cn, "2026-03-02"), Some((380_000, 70_000, 60_000)), "L2 amended down by 10,000");
+    assert_eq!(day(&cn, "2026-03-03"), Some((400_000, 70_000, 60_000)), "L5 20,000");
+    assert_eq!(day(&cn, "2026-03-04"), Some((400_000, 70_000, 59_000)), "the correction takes 1,000");
+    assert_eq!(day(&cn, "2026-03-13"), Some((400_000, 120_000, 59_000)), "O-TC-1 50,000");
+    assert_eq!(day(&cn, "2026-04-01"), Some((460_000, 120_000, 59_000)), "L4 60,000");
+    assert_eq!(day(&cn, "2026-04-02"), Some((460_000, 150_000, 59_000)), "the held O-BA-1 20,000 and O-BA-2 10,000");
+    assert_eq!(day(&cn, "2026-04-03"), Some((460_000, 140_000, 59_000)), "the release of O-BA-2 returns 10,000");
+    assert_eq!(cn.len(), 14, "one point per day on which a CN total moved: {cn:?}");
+    for quiet in ["2026-01-14", "2026-02-02", "2026-03-05", "2026-03-31", "2026-04-04"] {
+        assert_eq!(
+            day(&cn, quiet),
+            None,
+            "{quiet}: registrations, finalizations, suspensions and round events move no total"
+        );
+    }
+    // US-BIS: its one license, granted 150000 on 01-20, carries the same orders and shipments.
+    for (d, (_, o, s)) in cn
+        .iter()
+        .map(|p| (p.0.as_str(), (p.1, p.2, p.3)))
+        .filter(|(d, _)| !["2026-03-02", "2026-03-03", "2026-04-01"].contains(d))
+    {
+        assert_eq!(day(&us, d), Some((150_000, o, s)), "US-BIS on {d}");
+    }
+    assert_eq!(us.len(), 11, "no US point on the CN-only days 03-02, 03-03 and 04-01: {us:?}");
+}
+
+#[test]
+fn held_orders_show_until_their_condition_is_settled() {
+    // The story up to seq 46: O-BA-1 and O-BA-2 placed with hold on L4 (pending C1), seq 47
+    // (the finalization) left out.
+    let story = quotaledger::cli::demo::STORY_JSONL;
+    let upto: String = story.lines().take(47).map(|l| format!("{l}\n")).collect();
+    let m = model_of(&upto);
+    let held: Vec<(&str, u64, Vec<String>)> =
+        m.held.iter().map(|h| (h.order.as_str(), h.quantity, h.licenses.clone())).collect();
+    let gates = vec!["CN-IMP-2026-0004".to_string(), "US-BIS-D000001".to_string()];
+    assert_eq!(held, [("O-BA-1", 20_000, gates.clone()), ("O-BA-2", 10_000, gates)]);
+    // Held orders reserve their quantity: CN ordered 120000 + 30000.
+    let cn = m.authorities.iter().find(|a| a.authority == "CN-MOFCOM").expect("CN");
+    assert_eq!(cn.totals.ordered, 150_000);
+    let page = quotaledger::report::html::render(&m);
+    assert!(page.contains("<td class=\"mono\">O-BA-2</td>"), "the held order is listed");
 }
 
 // ---- in a real browser ----

@@ -265,7 +265,6 @@ fn field_edits(fx: &Fixture, seq: u64) {
         ("key removed", Box::new(|r| r.key = None)),
         ("seq", Box::new(|r| r.seq += 1)),
         ("recorded_at", Box::new(|r| r.recorded_at_secs -= 60)),
-        ("recorded_at nanos", Box::new(|r| r.recorded_at_nanos += 1)),
         ("flags", Box::new(|r| r.flags ^= 1)),
     ];
     for (what, f) in edits {

@@ -393,10 +393,10 @@ fn print_report(
         rw.readers.len(),
         rw.exit_summary()
     );
-    let same = if rw.same_head { "equals" } else { "DIFFERS FROM" };
+    let same = if rw.same_head { "has" } else { "DOES NOT HAVE" };
     println!(
         "reader beside a bulk append: the writer took {:.3} s with readers, {:.3} s alone; its final head {same} the \
-         undisturbed ledger's",
+         undisturbed ledger's record count",
         rw.writer_secs, rw.alone_secs
     );
     if opts.raw_sled.is_none() && !opts.skip_peers && opts.events > RAW_SLED_MAX_EVENTS {

@@ -2,8 +2,10 @@
 //! ledger (the same append calls as the timed bulk append), and while it runs, `qledger head`,
 //! `state` and `verify --chain-only` run one after the other as separate processes, each with
 //! `--json`, never with `--wait`. Reported: how many readers succeeded, whether each successful
-//! reader saw a committed prefix (a head, in records and hash, that the ledger had after one of
-//! the writer's append calls, or the empty ledger), and how much slower the writer was than the
+//! reader saw a committed prefix (a head, in records and hash, that this very ledger had after
+//! one of the writer's append calls, or the empty ledger: read back from its records once the
+//! writer is done, since every record keeps the clock it was appended at, so another load of
+//! the same input has other hashes), and how much slower the writer was than the
 //! same load into a fresh ledger with no reader, run just before it (so both see the same
 //! machine). A reader that fails (today: exit 4, "in use") is counted, not fatal.
 
@@ -34,6 +36,8 @@ pub struct ReaderRun {
     pub secs: f64,
     /// Whether what it printed is a committed prefix (None if it failed).
     pub committed: Option<bool>,
+    /// The head it printed: records and hash.
+    seen: Option<(u64, String)>,
     /// The first line of its stderr, if it failed.
     pub error: String,
 }
@@ -44,7 +48,7 @@ pub struct RwResult {
     pub writer_secs: f64,
     /// The same load with no reader beside it.
     pub alone_secs: f64,
-    /// Whether the writer's ledger ended with the same head as the undisturbed one.
+    /// Whether the writer's ledger ended with as many records as the undisturbed one.
     pub same_head: bool,
     pub readers: Vec<ReaderRun>,
 }
@@ -98,26 +102,20 @@ fn write_all(bin: PathBuf, ledger: PathBuf, chunks: Vec<PathBuf>, err_log: PathB
     Ok((true, t0.elapsed().as_secs_f64()))
 }
 
-fn read_once(
-    bin: &Path,
-    ledger: &Path,
-    op: &'static str,
-    args: &[&str],
-    committed: &BTreeMap<u64, String>,
-) -> Res<ReaderRun> {
+fn read_once(bin: &Path, ledger: &Path, op: &'static str, args: &[&str]) -> Res<ReaderRun> {
     let t0 = Instant::now();
     let out = Command::new(bin).arg("--ledger").arg(ledger).args(args).stdin(Stdio::null()).output()?;
     let secs = t0.elapsed().as_secs_f64();
     let code = out.status.code();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let error = stderr.lines().next().unwrap_or_default().to_string();
-    let seen = if out.status.success() {
+    let (committed, seen) = if out.status.success() {
         let view = Qledger::head_of(&String::from_utf8_lossy(&out.stdout));
-        Some(view.is_ok_and(|(records, hash)| committed.get(&records) == Some(&hash)))
+        (Some(view.is_ok()), view.ok())
     } else {
-        None
+        (None, None)
     };
-    Ok(ReaderRun { op, code, secs, committed: seen, error })
+    Ok(ReaderRun { op, code, secs, committed, seen, error })
 }
 
 /// A fresh, initialized (empty) ledger at `ledger`.
@@ -147,18 +145,13 @@ fn write_alone(q: &Qledger, dir: &Path, chunks: &[PathBuf]) -> Res<f64> {
 }
 
 /// Readers, one after the other with a pause, until the writer is done.
-fn read_until_done<T>(
-    bin: &Path,
-    ledger: &Path,
-    writer: &thread::JoinHandle<T>,
-    committed: &BTreeMap<u64, String>,
-) -> Res<Vec<ReaderRun>> {
+fn read_until_done<T>(bin: &Path, ledger: &Path, writer: &thread::JoinHandle<T>) -> Res<Vec<ReaderRun>> {
     let mut readers = Vec::new();
     for (op, args) in READERS.iter().cycle() {
         if writer.is_finished() {
             break;
         }
-        let run = read_once(bin, ledger, op, args, committed)?;
+        let run = read_once(bin, ledger, op, args)?;
         let code = run.code.map_or("killed".into(), |c| format!("exit {c}"));
         eprintln!("  reader {op}: {code} in {:.3} s {}", run.secs, run.error);
         readers.push(run);
@@ -180,12 +173,18 @@ pub fn reader_during_writer(
     let err_log = dir.join("logs").join("rw-writer.err");
     let (bin, led, parts, log) = (q.bin.clone(), ledger.clone(), chunks.to_vec(), err_log.clone());
     let writer = thread::spawn(move || write_all(bin, led, parts, log).map_err(|e| e.to_string()));
-    let readers = read_until_done(&q.bin, &ledger, &writer, committed)?;
+    let mut readers = read_until_done(&q.bin, &ledger, &writer)?;
     let (writer_ok, writer_secs) = writer.join().map_err(|_| "the writer thread panicked")??;
     let writer_error = fs::read_to_string(&err_log)?.lines().next().unwrap_or_default().to_string();
     let head = Command::new(&q.bin).arg("--ledger").arg(&ledger).args(["head", "--json"]).output()?;
     let final_head = Qledger::head_of(&String::from_utf8_lossy(&head.stdout)).ok();
-    let last = committed.iter().next_back().map(|(k, v)| (*k, v.clone()));
+    let last = committed.keys().next_back().copied();
+    let prefixes = committed_heads(q, &ledger, committed.keys().copied())?;
+    for r in &mut readers {
+        if let Some(seen) = &r.seen {
+            r.committed = Some(prefixes.get(&seen.0) == Some(&seen.1));
+        }
+    }
     fs::remove_dir_all(&ledger)?;
     eprintln!("  writer with readers: {writer_secs:.3} s");
     Ok(RwResult {
@@ -193,7 +192,22 @@ pub fn reader_during_writer(
         writer_error,
         writer_secs,
         alone_secs,
-        same_head: final_head.is_some() && final_head == last,
+        same_head: final_head.is_some_and(|(records, _)| Some(records) == last),
         readers,
     })
+}
+
+/// The head `ledger` had at each of `counts` records (the writer's call boundaries; 0 is the
+/// empty ledger, all-zero hash), read from its records.
+fn committed_heads(q: &Qledger, ledger: &Path, counts: impl Iterator<Item = u64>) -> Res<BTreeMap<u64, String>> {
+    let out = Command::new(&q.bin).arg("--ledger").arg(ledger).args(["log", "--json"]).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut hashes: BTreeMap<u64, String> = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let (Some(seq), Some(hash)) = (v["seq"].as_u64(), v["hash"].as_str()) else { continue };
+        hashes.insert(seq + 1, hash.to_string());
+    }
+    hashes.insert(0, "0".repeat(64));
+    Ok(counts.chain([0]).filter_map(|n| hashes.get(&n).map(|h| (n, h.clone()))).collect())
 }

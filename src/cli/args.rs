@@ -187,6 +187,7 @@ pub enum Command {
     },
     /// One self-contained HTML page: quotas by round, headroom, orders and shipments over time,
     /// conditions, the verification result and the head
+    #[command(after_help = examples::REPORT)]
     Report {
         /// Write the page to FILE (outside the ledger directory; a new owner-only file renamed
         /// over FILE when complete), or to standard output with -
@@ -202,6 +203,9 @@ pub enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Print a JSON Schema (draft 2020-12) of one input line, for editors and other programs
+    #[command(after_help = examples::SCHEMA)]
+    Schema,
     /// Print the man page (roff) to standard output
     #[command(after_help = examples::MAN)]
     Man,

@@ -11,6 +11,7 @@ pub mod licensing;
 pub mod output;
 pub mod progress;
 pub mod report;
+pub mod schema;
 pub mod sink;
 pub mod terminal;
 pub mod typed;
@@ -105,6 +106,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<ExitCode> {
         Command::Demo => return demo::run(cli.ledger.as_deref(), out),
         Command::Completions { shell } => generated(Some(shell), out)?,
         Command::Man => generated(None, out)?,
+        Command::Schema => writeln!(out, "{}", serde_json::to_string_pretty(&schema::schema())?)?,
         Command::Audit(cmd) => return audit::run(cmd, ledger_path(), wait, out),
         Command::Report { out: target } => report::run(&ledger_path(), &target, out)?,
     }

@@ -198,6 +198,9 @@ struct AsOfJson {
     seq: Option<u64>,
     records: u64,
     at: Option<String>,
+    /// Records read but left out, dated after the time asked for (late entries recorded later
+    /// are in; what came after them in ledger order but is dated later is out).
+    left_out: u64,
 }
 
 #[derive(Serialize)]
@@ -336,10 +339,15 @@ pub fn state(
     format: Format,
 ) -> Result<()> {
     let view = StateView::of(s, filter.license, filter.party)?;
-    let as_of = AsOfJson { seq: s.records.checked_sub(1), records: s.records, at: s.last_at.map(|t| t.to_string()) };
+    let as_of = AsOfJson {
+        seq: s.records.checked_sub(1),
+        records: s.records,
+        at: s.last_at.map(|t| t.to_string()),
+        left_out: s.passed_over,
+    };
     match format {
         Format::Text => {
-            state_text::render(out, &view, (as_of.seq, s.last_at))?;
+            state_text::render(out, &view, (as_of.seq, s.last_at, s.passed_over))?;
             super::licensing::sections(out, s, filter.party)?;
             Ok(())
         }

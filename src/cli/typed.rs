@@ -66,9 +66,7 @@ pub struct RuleFlags {
 #[allow(missing_docs)] // a flag's name is its JSON field (see README "Input")
 pub enum ConditionCommand {
     /// Add a condition to a license (pending unless --final)
-    #[command(
-        after_help = "Example:\n  qledger condition add --license CN-IMP-2026-0001 --condition C1 --rule bundle_ratio --domestic 1 --per 3"
-    )]
+    #[command(after_help = super::examples::CONDITION_ADD)]
     Add {
         #[arg(long)]
         license: String,
@@ -83,7 +81,7 @@ pub enum ConditionCommand {
         flags: EventFlags,
     },
     /// Make a pending condition final (held orders on the license are re-checked)
-    #[command(after_help = "Example:\n  qledger condition finalize --license CN-IMP-2026-0001 --condition C1")]
+    #[command(after_help = super::examples::CONDITION_FINALIZE)]
     Finalize {
         #[arg(long)]
         license: String,
@@ -93,9 +91,7 @@ pub enum ConditionCommand {
         flags: EventFlags,
     },
     /// Withdraw a condition (held orders on the license are re-checked)
-    #[command(
-        after_help = "Example:\n  qledger condition withdraw --license CN-IMP-2026-0001 --condition C1 --reason \"dropped\""
-    )]
+    #[command(after_help = super::examples::CONDITION_WITHDRAW)]
     Withdraw {
         #[arg(long)]
         license: String,
@@ -113,9 +109,7 @@ pub enum ConditionCommand {
 #[allow(missing_docs)] // a flag's name is its JSON field (see README "Input")
 pub enum RoundCommand {
     /// Open an approval round with a ceiling on what its licenses may be granted
-    #[command(
-        after_help = "Example:\n  qledger round open --authority CN-MOFCOM --round 1 --product H200 --ceiling 400000"
-    )]
+    #[command(after_help = super::examples::ROUND_OPEN)]
     Open {
         #[arg(long)]
         authority: String,
@@ -129,7 +123,7 @@ pub enum RoundCommand {
         flags: EventFlags,
     },
     /// Close an open round
-    #[command(after_help = "Example:\n  qledger round close --authority CN-MOFCOM --round 1")]
+    #[command(after_help = super::examples::ROUND_CLOSE)]
     Close {
         #[arg(long)]
         authority: String,
@@ -145,9 +139,7 @@ pub enum RoundCommand {
 #[allow(missing_docs)] // a flag's name is its JSON field (see README "Input")
 pub enum PolicyCommand {
     /// Deny classes of buyers licenses and orders of an authority for a product
-    #[command(
-        after_help = "Example:\n  qledger policy set --policy P-SOE --authority CN-MOFCOM --product H200 --deny-state-backed --deny-sector telecom --deny-sector defense --reason \"state-backed buyers kept out\""
-    )]
+    #[command(after_help = super::examples::POLICY_SET)]
     Set {
         #[arg(long)]
         policy: String,
@@ -167,7 +159,7 @@ pub enum PolicyCommand {
         flags: EventFlags,
     },
     /// End a policy
-    #[command(after_help = "Example:\n  qledger policy lift --policy P-SOE --reason \"rules final\"")]
+    #[command(after_help = super::examples::POLICY_LIFT)]
     Lift {
         #[arg(long)]
         policy: String,
@@ -183,9 +175,7 @@ pub enum PolicyCommand {
 #[allow(missing_docs)] // a flag's name is its JSON field (see README "Input")
 pub enum EventCommand {
     /// Record a party_registered event
-    #[command(
-        after_help = "Example:\n  qledger register --party bytedance --name \"ByteDance Ltd.\" --country CN --state-backed false --sector internet"
-    )]
+    #[command(after_help = super::examples::REGISTER)]
     Register {
         #[arg(long)]
         party: String,
@@ -205,9 +195,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a party_restricted event
-    #[command(
-        after_help = "Example:\n  qledger restrict --party china-mobile --reason \"state-backed telecom operator\""
-    )]
+    #[command(after_help = super::examples::RESTRICT)]
     Restrict {
         #[arg(long)]
         party: String,
@@ -217,9 +205,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a license_granted event
-    #[command(
-        after_help = "Example:\n  qledger grant --license CN-IMP-2026-0001 --authority CN-MOFCOM --licensee bytedance --product H200 --quantity 150000 --valid-from 2026-01-20 --valid-until 2027-01-19 --round 1"
-    )]
+    #[command(after_help = super::examples::GRANT)]
     Grant {
         #[arg(long)]
         license: String,
@@ -242,12 +228,10 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// condition_added, condition_finalized, condition_withdrawn
-    #[command(subcommand)]
+    #[command(subcommand, after_help = super::examples::CONDITION)]
     Condition(ConditionCommand),
     /// Record an order_placed event (--license once per gate: the buyer's first)
-    #[command(
-        after_help = "Example:\n  qledger order --order O-1 --license CN-IMP-2026-0001 --license US-BIS-D000001 --quantity 20000 --domestic-quantity 7000 --supplier nvidia --dry-run"
-    )]
+    #[command(after_help = super::examples::ORDER)]
     Order {
         #[arg(long)]
         order: String,
@@ -268,7 +252,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record an order_cancelled event
-    #[command(after_help = "Example:\n  qledger cancel --order O-1 --reason \"customer withdrew\"")]
+    #[command(after_help = super::examples::CANCEL)]
     Cancel {
         #[arg(long)]
         order: String,
@@ -278,7 +262,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a shipment_recorded event
-    #[command(after_help = "Example:\n  qledger ship --order O-1 --quantity 10000")]
+    #[command(after_help = super::examples::SHIP)]
     Ship {
         #[arg(long)]
         order: String,
@@ -288,9 +272,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a shipment_corrected event (four eyes: --approved-by is not the actor)
-    #[command(
-        after_help = "Example:\n  qledger correct --refers-to 31 --quantity 29000 --reason \"customs recount\" --approved-by supervisor@customs"
-    )]
+    #[command(after_help = super::examples::CORRECT)]
     Correct {
         #[arg(long, value_name = "SEQ")]
         refers_to: u64,
@@ -304,9 +286,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a quota_amended event
-    #[command(
-        after_help = "Example:\n  qledger amend --license CN-IMP-2026-0002 --quantity 120000 --reason \"allocation reduced\""
-    )]
+    #[command(after_help = super::examples::AMEND)]
     Amend {
         #[arg(long)]
         license: String,
@@ -318,7 +298,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a license_suspended event
-    #[command(after_help = "Example:\n  qledger suspend --license CN-IMP-2026-0003 --reason \"inspection\"")]
+    #[command(after_help = super::examples::SUSPEND)]
     Suspend {
         #[arg(long)]
         license: String,
@@ -328,7 +308,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a license_reinstated event
-    #[command(after_help = "Example:\n  qledger reinstate --license CN-IMP-2026-0003 --reason \"inspection passed\"")]
+    #[command(after_help = super::examples::REINSTATE)]
     Reinstate {
         #[arg(long)]
         license: String,
@@ -338,7 +318,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a license_revoked event
-    #[command(after_help = "Example:\n  qledger revoke --license CN-IMP-2026-0003 --reason \"violation\"")]
+    #[command(after_help = super::examples::REVOKE)]
     Revoke {
         #[arg(long)]
         license: String,
@@ -348,15 +328,13 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// round_opened, round_closed
-    #[command(subcommand)]
+    #[command(subcommand, after_help = super::examples::ROUND)]
     Round(RoundCommand),
     /// policy_set, policy_lifted
-    #[command(subcommand)]
+    #[command(subcommand, after_help = super::examples::POLICY)]
     Policy(PolicyCommand),
     /// Record an exemption_granted event
-    #[command(
-        after_help = "Example:\n  qledger exempt --policy P-SOE --party cn-univ-lab --reason \"case-by-case approval\""
-    )]
+    #[command(after_help = super::examples::EXEMPT)]
     Exempt {
         #[arg(long)]
         policy: String,
@@ -368,7 +346,7 @@ pub enum EventCommand {
         flags: EventFlags,
     },
     /// Record a cap_set event: the most one party may be granted by an authority for a product
-    #[command(after_help = "Example:\n  qledger cap --authority CN-MOFCOM --product H200 --per-party 150000")]
+    #[command(after_help = super::examples::CAP)]
     Cap {
         #[arg(long)]
         authority: String,
@@ -651,29 +629,14 @@ impl EventFlags {
 /// The effect of a dry run, one line per fact: what it would change on every license it
 /// touches (`CN-IMP-2026-0001 remaining 150,000 -> 110,000`).
 pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<()> {
-    let mut state = run.before.clone();
-    let mut effects = Vec::new();
-    for (seq, fact) in &run.facts {
-        let touched: Vec<String> = fact.licenses_touched().into_iter().map(str::to_string).collect();
-        let before: Vec<u64> = touched.iter().map(|l| remaining(&state, l)).collect();
-        state.apply(fact);
-        let changes: Vec<(String, u64, u64)> = touched
-            .into_iter()
-            .zip(before)
-            .map(|(l, b)| {
-                let a = remaining(&state, &l);
-                (l, b, a)
-            })
-            .collect();
-        effects.push((*seq, fact, changes));
-    }
+    let effects = effects(run);
     if json {
         let facts: Vec<Value> = effects
             .iter()
             .map(|(seq, fact, changes)| {
                 let changes: Vec<Value> = changes
                     .iter()
-                    .map(|(l, b, a)| json!({ "license": l, "remaining_before": b, "remaining_after": a }))
+                    .map(|c| json!({ "license": c.license, "remaining_before": c.before, "remaining_after": c.after }))
                     .collect();
                 json!({ "seq": seq, "event": fact.event, "context": fact.context, "effects": changes })
             })
@@ -682,10 +645,7 @@ pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<(
         return Ok(());
     }
     for (seq, fact, changes) in &effects {
-        let what: Vec<String> = changes
-            .iter()
-            .map(|(l, b, a)| format!("{} remaining {} -> {}", escape(l), thousands(*b), thousands(*a)))
-            .collect();
+        let what: Vec<String> = changes.iter().map(Change::text).collect();
         let subject = fact.event.subject();
         let effect = if what.is_empty() { "no quota changes".to_string() } else { what.join(", ") };
         writeln!(out, "ok: seq {seq} {} {}: {effect}", fact.event.type_name(), escape(&subject))?;
@@ -695,6 +655,45 @@ pub fn dry_run_report(out: &mut dyn Write, run: &DryRun, json: bool) -> Result<(
     Ok(())
 }
 
-fn remaining(state: &QuotaState, license: &str) -> u64 {
-    state.licenses.get(license).map_or(0, |l| l.remaining())
+/// What one fact would do to one license's remaining (`None` before: it is granted).
+struct Change {
+    license: String,
+    before: Option<u64>,
+    after: u64,
+}
+
+impl Change {
+    fn text(&self) -> String {
+        let l = escape(&self.license);
+        match self.before {
+            None => format!("{l} granted: remaining {}", thousands(self.after)),
+            Some(b) if b == self.after => format!("{l} remaining {}", thousands(b)),
+            Some(b) => format!("{l} remaining {} -> {}", thousands(b), thousands(self.after)),
+        }
+    }
+}
+
+/// Each fact of a dry run with what it would change, applied in order from the state before.
+fn effects(run: &DryRun) -> Vec<(u64, &crate::domain::Fact, Vec<Change>)> {
+    let mut state = run.before.clone();
+    let mut out = Vec::new();
+    for (seq, fact) in &run.facts {
+        let touched: Vec<String> = fact.licenses_touched().into_iter().map(str::to_string).collect();
+        let before: Vec<Option<u64>> = touched.iter().map(|l| remaining(&state, l)).collect();
+        state.apply(fact);
+        let changes = touched
+            .into_iter()
+            .zip(before)
+            .map(|(license, before)| {
+                let after = remaining(&state, &license).unwrap_or(0);
+                Change { license, before, after }
+            })
+            .collect();
+        out.push((*seq, fact, changes));
+    }
+    out
+}
+
+fn remaining(state: &QuotaState, license: &str) -> Option<u64> {
+    state.licenses.get(license).map(|l| l.remaining())
 }

@@ -29,7 +29,8 @@ pub struct OrderRow {
     pub shipped: u64,
     /// Where it stands.
     pub status: OrderStatus,
-    /// When it was placed (effective time); `None` in rows an older version wrote.
+    /// When it was placed (effective time, rounded down to the second); `None` in rows an
+    /// older version wrote.
     pub placed_at: Option<Timestamp>,
 }
 
@@ -57,7 +58,7 @@ impl OrderRow {
         match (&fact.event, before) {
             (Event::OrderPlaced { order, licenses, quantity, .. }, _) => {
                 let status = if *context == Context::Held { OrderStatus::Held } else { OrderStatus::Open };
-                let placed_at = Some(fact.stamp.at);
+                let placed_at = Some(Timestamp { nanos: 0, ..fact.stamp.at });
                 let row = OrderRow { licenses: licenses.clone(), quantity: *quantity, shipped: 0, status, placed_at };
                 Some((order, row))
             }

@@ -218,6 +218,9 @@ pub struct QuotaState {
     pub late_entries: u64,
     /// Refusals recorded.
     pub refusals: u64,
+    /// Records counted in `records` but left out, being dated after the time a state of
+    /// effective time was asked for (never in a stored snapshot).
+    pub passed_over: u64,
 }
 
 impl QuotaState {
@@ -293,6 +296,7 @@ impl QuotaState {
     /// records dated after it): `records` stays the position in the ledger.
     pub fn pass_over(&mut self) {
         self.records += 1;
+        self.passed_over += 1;
     }
 
     fn stamp(&mut self, fact: &Fact) {

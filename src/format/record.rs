@@ -55,10 +55,9 @@ pub struct RecordV2 {
     pub at_secs: i64,
     /// Effective time: nanoseconds within the second.
     pub at_nanos: u32,
-    /// The ledger's clock when appended: seconds since the Unix epoch.
+    /// The ledger's clock when appended, in whole seconds since the Unix epoch (a clock reading
+    /// needs no more, and the nanoseconds would cost four bytes a record).
     pub recorded_at_secs: i64,
-    /// The ledger's clock when appended: nanoseconds within the second.
-    pub recorded_at_nanos: u32,
     /// Who recorded the event.
     pub actor: String,
     /// Idempotency key.
@@ -171,7 +170,6 @@ impl RecordV2 {
             at_secs: fact.stamp.at.secs,
             at_nanos: fact.stamp.at.nanos,
             recorded_at_secs: recorded.secs,
-            recorded_at_nanos: recorded.nanos,
             actor: fact.stamp.actor,
             key: fact.stamp.key,
             late_reason: fact.stamp.late_reason,
@@ -192,7 +190,7 @@ impl RecordV2 {
             return Err(bad(format!("unknown flags {:#04x}", self.flags)));
         }
         let at = valid_time(self.at_secs, self.at_nanos, "at")?;
-        let recorded_at = valid_time(self.recorded_at_secs, self.recorded_at_nanos, "recorded_at")?;
+        let recorded_at = valid_time(self.recorded_at_secs, 0, "recorded_at")?;
         let stamp = Stamp {
             at,
             actor: self.actor,

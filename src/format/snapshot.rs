@@ -53,8 +53,8 @@ pub struct OrderRowV2<S = String> {
     pub shipped: u64,
     /// Where the order stands.
     pub status: u8,
-    /// When it was placed: (seconds, nanoseconds) since the Unix epoch.
-    pub placed_at: Option<(i64, u32)>,
+    /// When it was placed, in whole seconds since the Unix epoch (rounded down).
+    pub placed_at: Option<i64>,
 }
 
 impl<'a> OrderRowV2<&'a str> {
@@ -70,7 +70,7 @@ impl<'a> OrderRowV2<&'a str> {
                 OrderStatus::Held => 2,
                 OrderStatus::Released => 3,
             },
-            placed_at: r.placed_at.map(|t| (t.secs, t.nanos)),
+            placed_at: r.placed_at.map(|t| t.secs),
         }
     }
 }
@@ -91,8 +91,8 @@ impl OrderRowV2 {
         }
         let placed_at = match self.placed_at {
             None => None,
-            Some((secs, nanos)) => {
-                let t = Timestamp { secs, nanos };
+            Some(secs) => {
+                let t = Timestamp { secs, nanos: 0 };
                 if !t.is_valid() {
                     return Err(bad("placed_at out of range"));
                 }

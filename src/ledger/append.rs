@@ -171,9 +171,9 @@ impl Checker<'_> {
         }
     }
 
-    /// The ledger's clock for `recorded_at`: never before the last record's.
+    /// The ledger's clock for `recorded_at`, in whole seconds: never before the last record's.
     fn clock(&self) -> Timestamp {
-        let now = self.admission.now();
+        let now = Timestamp { nanos: 0, ..self.admission.now() };
         self.state.last_recorded_at.map_or(now, |last| last.max(now))
     }
 

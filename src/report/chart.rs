@@ -1,14 +1,15 @@
-//! SVG for the report: the step chart of cumulative totals by day, and the scaling it shares
-//! with the quota bars. Pure arithmetic and text; nothing here comes from the ledger but
-//! numbers and days, so nothing needs escaping.
+//! SVG for the report: the step charts of cumulative totals by day (one per authority, on one
+//! frame of days and values), and the scaling they share with the quota bars. Pure arithmetic
+//! and text; nothing here comes from the ledger but numbers, days and a chart's label, which
+//! goes through [`esc`].
 
-use super::html::thousands;
+use super::html::{esc, thousands};
 use super::model::DayPoint;
 use crate::domain::Day;
 use std::fmt::Write;
 
 const WIDTH: u32 = 1100;
-const HEIGHT: u32 = 300;
+const HEIGHT: u32 = 200;
 const LEFT: u32 = 80;
 const RIGHT: u32 = 20;
 const TOP: u32 = 12;
@@ -61,24 +62,28 @@ impl Frame {
     }
 }
 
-/// A step chart of cumulative granted, ordered and shipped by day; `points` ascend by day.
-pub fn step_chart(points: &[DayPoint]) -> String {
-    let (Some(first), Some(last)) = (points.first(), points.last()) else {
-        return String::new();
-    };
-    let max = points.iter().map(|p| p.granted.max(p.ordered).max(p.shipped)).max().unwrap_or(0).max(1);
+/// The largest value of `points`, for a scale shared by several charts.
+pub fn peak(points: &[DayPoint]) -> u128 {
+    points.iter().map(|p| p.granted.max(p.ordered).max(p.shipped)).max().unwrap_or(0)
+}
+
+/// A step chart of cumulative granted, ordered and shipped by day over `span` (first and last
+/// day, inclusive; every chart of the page gets the same), on a scale that reaches at least
+/// `top`; `points` ascend by day and lie in the span. Before its first point a line is at 0.
+/// `label` (the chart's accessible name) is escaped here.
+pub fn step_chart(points: &[DayPoint], span: (Day, Day), top: u128, label: &str) -> String {
+    let (first, last) = span;
+    let max = top.max(peak(points)).max(1);
     let step = nice_step(max.div_ceil(Y_TICKS_MAX));
     let ticks = max.div_ceil(step);
     // One day past the last, so that the last day's step shows.
-    let days = (i64::from(last.day.0) - i64::from(first.day.0) + 1).max(1);
-    let frame = Frame { first: first.day.0.into(), days, top_value: step.saturating_mul(ticks) };
+    let days = (i64::from(last.0) - i64::from(first.0) + 1).max(1);
+    let frame = Frame { first: first.0.into(), days, top_value: step.saturating_mul(ticks) };
     let mut svg = String::with_capacity(8 * 1024);
-    let _ = write!(
-        svg,
-        "<svg width=\"100%\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"cumulative granted, ordered and shipped by day\">"
-    );
+    let _ =
+        write!(svg, "<svg width=\"100%\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\">", esc(label));
     y_axis(&mut svg, &frame, step, ticks);
-    x_axis(&mut svg, &frame, points);
+    x_axis(&mut svg, &frame, last);
     for (color, dash, value) in [
         ("#9aa5b5", " stroke-dasharray=\"6 4\"", (|p: &DayPoint| p.granted) as fn(&DayPoint) -> u128),
         ("#3b6fd8", "", |p: &DayPoint| p.ordered),
@@ -87,7 +92,7 @@ pub fn step_chart(points: &[DayPoint]) -> String {
         let _ = write!(
             svg,
             "<path d=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2.5\"{dash}/>",
-            step_path(&frame, points, value)
+            step_path(&frame, points, last, value)
         );
     }
     svg.push_str("</svg>\n");
@@ -111,12 +116,12 @@ fn y_axis(svg: &mut String, frame: &Frame, step: u128, ticks: u128) {
 }
 
 /// Day labels: the first day, the last, and evenly spaced ones between.
-fn x_axis(svg: &mut String, frame: &Frame, points: &[DayPoint]) {
+fn x_axis(svg: &mut String, frame: &Frame, last: Day) {
     let base = f64::from(HEIGHT - BOTTOM);
     let _ =
         write!(svg, "<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{}\" y2=\"{base}\" stroke=\"#9aa5b5\"/>", WIDTH - RIGHT);
     let stride = (frame.days / X_TICKS_MAX).max(1);
-    let last = points.last().map_or(frame.first, |p| i64::from(p.day.0));
+    let last = i64::from(last.0);
     let mut day = frame.first;
     while day <= last {
         // Keep the last label clear of the one before it.
@@ -135,17 +140,15 @@ fn x_axis(svg: &mut String, frame: &Frame, points: &[DayPoint]) {
     }
 }
 
-/// A path that holds each day's value until the next point, and the last one for a day.
-fn step_path(frame: &Frame, points: &[DayPoint], value: fn(&DayPoint) -> u128) -> String {
-    let mut d = String::with_capacity(points.len() * 24);
-    for (i, p) in points.iter().enumerate() {
-        let (x, y) = (frame.x(p.day), frame.y(value(p)));
-        let _ = if i == 0 { write!(d, "M{x} {y}") } else { write!(d, "H{x}V{y}") };
+/// A path from 0 at the first day that holds each day's value until the next point, and the
+/// last one to the end of the span.
+fn step_path(frame: &Frame, points: &[DayPoint], last: Day, value: fn(&DayPoint) -> u128) -> String {
+    let mut d = String::with_capacity(points.len() * 24 + 32);
+    let _ = write!(d, "M{LEFT} {}", frame.y(0));
+    for p in points {
+        let _ = write!(d, "H{}V{}", frame.x(p.day), frame.y(value(p)));
     }
-    if let Some(p) = points.last() {
-        let end = Day(p.day.0.saturating_add(1));
-        let _ = write!(d, "H{}", frame.x(end));
-    }
+    let _ = write!(d, "H{}", frame.x(Day(last.0.saturating_add(1))));
     d
 }
 

@@ -6,7 +6,9 @@
 //! request.
 
 use super::chart;
-use super::model::{ConditionView, LicenseView, PartyView, Quantities, ReportModel, RoundView};
+use super::model::{
+    AuthorityView, ConditionView, LicenseView, PartyView, Quantities, ReportModel, RoundInfo, RoundView,
+};
 use crate::domain::admission::is_invisible;
 use crate::domain::rules::status_name;
 use crate::domain::{ConditionStatus, Rule};
@@ -71,12 +73,14 @@ fn page_into(w: &mut String, m: &ReportModel) -> fmt::Result {
     w.push_str(HEAD);
     writeln!(w, "<main>\n<h1>quotaledger report</h1>")?;
     head_line(w, m)?;
-    totals(w, &m.totals)?;
+    totals(w, &m.authorities)?;
     verification(w, m)?;
+    late_entries(w, m)?;
     rounds(w, m)?;
-    parties(w, &m.parties)?;
     timeline(w, m)?;
+    parties(w, &m.parties)?;
     conditions(w, m)?;
+    policies(w, m)?;
     writeln!(
         w,
         "<footer>Made by qledger {} from the ledger's records; the page loads nothing and runs no script.</footer>",
@@ -93,7 +97,7 @@ const HEAD: &str = r#"<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>quotaledger report</title>
 <style>
-:root{--granted:#c9d1de;--ordered:#3b6fd8;--shipped:#16306b;--remaining:#7cc992;--ink:#1b2430;--muted:#5b6675;--ok:#17803d;--bad:#b42318}
+:root{--left:#e6e9ee;--granted:#c9d1de;--ordered:#3b6fd8;--shipped:#16306b;--remaining:#7cc992;--ink:#1b2430;--muted:#5b6675;--ok:#17803d;--bad:#b42318}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;color:var(--ink);margin:0;background:#f4f5f7}
 main{max-width:1180px;margin:0 auto;padding:20px 24px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}h3{font-size:14px;margin:14px 0 6px}
@@ -104,12 +108,12 @@ tfoot td{font-weight:600;border-bottom:none}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;white-space:nowrap}.hash{white-space:normal;word-break:break-all}
 .muted{color:var(--muted)}
 .badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;background:#eef0f3;white-space:nowrap}
-.active,.final{background:#dcf3e3;color:#135c2c}.suspended,.pending{background:#fff1d6;color:#7a4b00}
+.active,.final,.open{background:#dcf3e3;color:#135c2c}.suspended,.pending{background:#fff1d6;color:#7a4b00}
 .revoked,.withdrawn,.restricted{background:#fde2e0;color:#8a1c12}.state-backed{background:#e4e9f7;color:#24407a}
 .verdict.ok{border-left:6px solid var(--ok)}.verdict.bad{border-left:6px solid var(--bad)}
 .verdict strong.ok{color:var(--ok)}.verdict strong.bad{color:var(--bad)}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}.card{flex:1;min-width:150px;background:#fff;border:1px solid #e1e4e9;border-radius:8px;padding:10px 16px}
-.card .v{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}.card .k{font-size:12px;color:var(--muted)}
+.card.who{flex:0 0 170px}.card .v{font-size:22px;font-weight:600;font-variant-numeric:tabular-nums}.card .k{font-size:12px;color:var(--muted)}
 .legend{font-size:12px;color:var(--muted);margin:4px 0 8px}.legend span{margin-right:14px;white-space:nowrap}
 .sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin-right:4px}
 svg text{font:11px system-ui,sans-serif;fill:var(--muted)}
@@ -132,18 +136,31 @@ fn head_line(w: &mut String, m: &ReportModel) -> fmt::Result {
     )
 }
 
-fn totals(w: &mut String, t: &Quantities) -> fmt::Result {
-    writeln!(w, "<div class=\"cards\" id=\"totals\">")?;
-    for (key, value) in
-        [("granted", t.granted), ("ordered", t.ordered), ("shipped", t.shipped), ("remaining", t.remaining)]
-    {
+fn totals(w: &mut String, authorities: &[AuthorityView]) -> fmt::Result {
+    writeln!(w, "<div id=\"totals\">")?;
+    for a in authorities {
+        let id = esc(&a.authority);
         writeln!(
             w,
-            "<div class=\"card\"><div class=\"k\">total {key}</div><div class=\"v\" id=\"total-{key}\">{}</div></div>",
-            thousands(value)
+            "<div class=\"cards\"><div class=\"card who\"><div class=\"k\">{}</div><div class=\"v mono\">{id}</div></div>",
+            count(a.licenses, "license")
         )?;
+        let t = a.totals;
+        for (key, value) in
+            [("granted", t.granted), ("ordered", t.ordered), ("shipped", t.shipped), ("remaining", t.remaining)]
+        {
+            writeln!(
+                w,
+                "<div class=\"card\"><div class=\"k\">{key}</div><div class=\"v\" data-total=\"{id}/{key}\">{}</div></div>",
+                thousands(value)
+            )?;
+        }
+        writeln!(w, "</div>")?;
     }
-    writeln!(w, "</div>")
+    writeln!(
+        w,
+        "<p class=\"muted\">Totals per authority, never added together: an order draws on one license of each authority it must pass (the buyer's import license and the supplier's export license), so it counts once under each.</p></div>"
+    )
 }
 
 fn verification(w: &mut String, m: &ReportModel) -> fmt::Result {
@@ -171,6 +188,47 @@ fn verification(w: &mut String, m: &ReportModel) -> fmt::Result {
     }
 }
 
+fn late_entries(w: &mut String, m: &ReportModel) -> fmt::Result {
+    writeln!(w, "<section id=\"late\"><h2>Late entries</h2>")?;
+    if m.late_total == 0 {
+        return writeln!(
+            w,
+            "<p class=\"muted\">None: every record is dated no earlier than the records before it.</p></section>"
+        );
+    }
+    writeln!(
+        w,
+        "<p class=\"muted\">{}: records dated before records already in the ledger. Every total and the timeline below count each on its effective day.</p>",
+        if m.late_total == 1 { "1 late entry".to_string() } else { format!("{} late entries", thousands(m.late_total.into())) }
+    )?;
+    writeln!(
+        w,
+        "<table><thead><tr><th class=\"n\">seq</th><th>effective</th><th>recorded</th><th>type</th><th>subject</th><th>why late</th></tr></thead><tbody>"
+    )?;
+    for l in &m.late {
+        let recorded = l.recorded_at.map_or_else(|| "-".to_string(), |t| t.to_string());
+        writeln!(
+            w,
+            "<tr><td class=\"n\" data-late-seq=\"{}\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+            l.seq,
+            l.seq,
+            esc(&l.at.to_string()),
+            esc(&recorded),
+            esc(l.kind),
+            esc(&l.subject),
+            esc(&l.reason)
+        )?;
+    }
+    if m.late_total > m.late.len() as u64 {
+        writeln!(
+            w,
+            "<tr><td colspan=\"6\" class=\"muted\">and {} more (qledger log lists them all)</td></tr>",
+            thousands(u128::from(m.late_total - m.late.len() as u64))
+        )?;
+    }
+    writeln!(w, "</tbody></table></section>")
+}
+
 fn rounds(w: &mut String, m: &ReportModel) -> fmt::Result {
     writeln!(w, "<section id=\"quotas\"><h2>Quota by round</h2>")?;
     if m.rounds.is_empty() {
@@ -178,13 +236,15 @@ fn rounds(w: &mut String, m: &ReportModel) -> fmt::Result {
     }
     writeln!(
         w,
-        "<div class=\"legend\"><span>bar length: granted</span><span><i class=\"sw\" style=\"background:var(--ordered)\"></i>ordered</span><span><i class=\"sw\" style=\"background:var(--shipped)\"></i>shipped (inside ordered)</span><span><i class=\"sw\" style=\"background:var(--remaining)\"></i>remaining</span></div>"
+        "<div class=\"legend\"><span>bar length: granted</span><span><i class=\"sw\" style=\"background:var(--ordered)\"></i>ordered</span><span><i class=\"sw\" style=\"background:var(--shipped)\"></i>shipped (inside ordered)</span><span><i class=\"sw\" style=\"background:var(--remaining)\"></i>remaining</span><span><i class=\"sw\" style=\"background:var(--left)\"></i>left to grant, up to the round's ceiling <i class=\"sw\" style=\"background:var(--bad);width:3px\"></i></span><span>one scale for the page</span></div>"
     )?;
     let scale = m
         .rounds
         .iter()
-        .flat_map(|r| &r.licenses)
-        .map(|l| l.quantities.granted.max(l.quantities.ordered))
+        .flat_map(|r| {
+            let ceiling = r.info.map_or(0, |i| u128::from(i.ceiling.max(i.granted)));
+            r.licenses.iter().map(|l| l.quantities.granted.max(l.quantities.ordered)).chain([ceiling])
+        })
         .max()
         .unwrap_or(0);
     for round in &m.rounds {
@@ -194,14 +254,33 @@ fn rounds(w: &mut String, m: &ReportModel) -> fmt::Result {
 }
 
 fn round_table(w: &mut String, r: &RoundView, scale: u128) -> fmt::Result {
-    writeln!(
-        w,
-        "<h3>{} · {} · round {}<span class=\"muted\"> · {}</span></h3>",
-        esc(&r.authority),
-        esc(&r.product),
-        r.round,
-        count(r.licenses.len() as u64, "license"),
-    )?;
+    let licenses = count(r.licenses.len() as u64, "license");
+    match (r.round, r.info) {
+        (Some(n), Some(i)) => {
+            let status = if i.open { "open" } else { "closed" };
+            writeln!(
+                w,
+                "<h3>{} · {} · round {n} <span class=\"badge {status}\">{status}</span><span class=\"muted\"> · ceiling {} · granted {} · left to grant {} · {licenses}</span></h3>",
+                esc(&r.authority),
+                esc(&r.product),
+                thousands(i.ceiling.into()),
+                thousands(i.granted.into()),
+                thousands(i.left.into()),
+            )?;
+        }
+        (Some(n), None) => writeln!(
+            w,
+            "<h3>{} · {} · round {n}<span class=\"muted\"> (never opened) · {licenses}</span></h3>",
+            esc(&r.authority),
+            esc(&r.product),
+        )?,
+        (None, _) => writeln!(
+            w,
+            "<h3>{} · {}<span class=\"muted\"> · no rounds · {licenses}</span></h3>",
+            esc(&r.authority),
+            esc(&r.product),
+        )?,
+    }
     writeln!(
         w,
         "<table><thead><tr><th>license</th><th>licensee</th><th>status</th><th>quota</th><th class=\"n\">granted</th><th class=\"n\">ordered</th><th class=\"n\">shipped</th><th class=\"n\">remaining</th></tr></thead><tbody>"
@@ -210,9 +289,13 @@ fn round_table(w: &mut String, r: &RoundView, scale: u128) -> fmt::Result {
         license_row(w, l, scale)?;
     }
     let t = r.totals;
+    let (label, bar) = match r.info {
+        Some(i) => ("round total", round_bar(i, t, scale)),
+        None => ("total", String::new()),
+    };
     writeln!(
         w,
-        "</tbody><tfoot><tr><td colspan=\"4\">round total</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></tfoot></table>",
+        "</tbody><tfoot><tr><td colspan=\"3\">{label}</td><td class=\"bar\">{bar}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr></tfoot></table>",
         thousands(t.granted),
         thousands(t.ordered),
         thousands(t.shipped),
@@ -239,8 +322,8 @@ fn license_row(w: &mut String, l: &LicenseView, scale: u128) -> fmt::Result {
     )
 }
 
-/// A license's bar: its length is the quota (against the largest of the page); ordered fills
-/// it from the left, shipped sits inside ordered, and remaining fills the rest.
+/// A license's bar: its length is the quota (on the page's scale); ordered fills it from the
+/// left, shipped sits inside ordered, and remaining fills the rest.
 fn quota_bar(id: &str, q: Quantities, scale: u128) -> String {
     let px = |n: u128| chart::scaled(n, scale, BAR_WIDTH_PX);
     let (granted, ordered, shipped) = (px(q.granted), px(q.ordered.min(q.granted)), px(q.shipped.min(q.ordered)));
@@ -254,15 +337,34 @@ fn quota_bar(id: &str, q: Quantities, scale: u128) -> String {
     )
 }
 
+/// A round's bar: its licenses' bar (granted, ordered inside, shipped inside that), then what
+/// is left to grant, and a red line at the ceiling.
+fn round_bar(i: RoundInfo, t: Quantities, scale: u128) -> String {
+    let px = |n: u128| chart::scaled(n, scale, BAR_WIDTH_PX);
+    let granted = u128::from(i.granted);
+    let limit = px(i.ceiling.into());
+    let (g, o, s) = (px(granted), px(t.ordered.min(granted)), px(t.shipped.min(t.ordered)));
+    let mark = (limit - 3.0).max(0.0);
+    format!(
+        "<svg class=\"bar\" viewBox=\"0 0 {BAR_WIDTH_PX} 16\" preserveAspectRatio=\"none\" role=\"img\"><title>ceiling {}: granted {}, left to grant {}</title><rect x=\"0\" y=\"0\" width=\"{limit}\" height=\"16\" fill=\"#e6e9ee\"/><rect x=\"0\" y=\"0\" width=\"{g}\" height=\"16\" fill=\"#7cc992\"/><rect x=\"0\" y=\"0\" width=\"{o}\" height=\"16\" fill=\"#3b6fd8\"/><rect x=\"0\" y=\"4\" width=\"{s}\" height=\"8\" fill=\"#16306b\"/><rect x=\"{mark}\" y=\"0\" width=\"3\" height=\"16\" fill=\"#b42318\"/></svg>",
+        thousands(i.ceiling.into()),
+        thousands(granted),
+        thousands(i.left.into())
+    )
+}
+
 fn parties(w: &mut String, parties: &[PartyView]) -> fmt::Result {
     writeln!(w, "<section id=\"parties\"><h2>Headroom by party</h2>")?;
-    writeln!(w, "<p class=\"muted\">What each party may still order: the remaining units of its active licenses, per product.</p>")?;
+    writeln!(
+        w,
+        "<p class=\"muted\">What each party can still order, as <span class=\"mono\">qledger state</span> says: the least over every gate an order must pass (its own active licenses from each authority that licensed it; for an authority that licensed only others, such as an export gate held by the supplier, the most any one licensee has left), 0 if it is restricted or a policy denies it. Suspended and revoked licenses give nothing.</p>"
+    )?;
     if parties.is_empty() {
         return writeln!(w, "<p class=\"muted\">No party is registered.</p></section>");
     }
     writeln!(
         w,
-        "<table><thead><tr><th>party</th><th>name</th><th></th><th>product</th><th class=\"n\">active licenses</th><th class=\"n\">headroom</th></tr></thead><tbody>"
+        "<table><thead><tr><th>party</th><th>name</th><th></th><th>product</th><th class=\"n\">active licenses</th><th class=\"n\">left on them</th><th class=\"n\">can order</th></tr></thead><tbody>"
     )?;
     for p in parties {
         party_rows(w, p)?;
@@ -282,47 +384,55 @@ fn party_rows(w: &mut String, p: &PartyView) -> fmt::Result {
     if p.headroom.is_empty() {
         return writeln!(
             w,
-            "<tr>{lead}<td class=\"muted\">no active license</td><td class=\"n\">0</td><td class=\"n\">0</td></tr>"
+            "<tr>{lead}<td class=\"muted\">no active license</td><td class=\"n\">0</td><td class=\"n\">0</td><td class=\"n\">0</td></tr>"
         );
     }
     for h in &p.headroom {
         writeln!(
             w,
-            "<tr>{lead}<td>{}</td><td class=\"n\">{}</td><td class=\"n\" data-headroom=\"{}\">{}</td></tr>",
+            "<tr>{lead}<td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\" data-headroom=\"{}\"><strong>{}</strong></td></tr>",
             esc(&h.product),
             thousands(h.active_licenses.into()),
+            thousands(h.own_remaining),
             esc(&p.id),
-            thousands(h.remaining)
+            thousands(h.can_order.into())
         )?;
     }
     Ok(())
 }
 
 fn timeline(w: &mut String, m: &ReportModel) -> fmt::Result {
-    writeln!(w, "<section id=\"timeline\"><h2>Orders and shipments over time</h2>")?;
-    if m.timeline.is_empty() {
-        return writeln!(w, "<p class=\"muted\">The ledger holds no records.</p></section>");
-    }
+    writeln!(w, "<section id=\"timeline\"><h2>Orders and shipments over time, per authority</h2>")?;
+    let Some(span) = m.span.filter(|_| !m.authorities.is_empty()) else {
+        return writeln!(w, "<p class=\"muted\">No license has been granted.</p></section>");
+    };
     writeln!(
         w,
-        "<div class=\"legend\"><span><i class=\"sw\" style=\"background:#9aa5b5\"></i>granted</span><span><i class=\"sw\" style=\"background:var(--ordered)\"></i>ordered (net of cancellations)</span><span><i class=\"sw\" style=\"background:#e07b1a\"></i>shipped</span><span>cumulative, at the end of each day (UTC)</span></div>"
+        "<div class=\"legend\"><span><i class=\"sw\" style=\"background:#9aa5b5\"></i>granted</span><span><i class=\"sw\" style=\"background:var(--ordered)\"></i>ordered (net of cancellations)</span><span><i class=\"sw\" style=\"background:#e07b1a\"></i>shipped</span><span>cumulative, at the end of each effective day (UTC), late entries on the day they are dated; one scale for every chart</span></div>"
     )?;
-    w.push_str(&chart::step_chart(&m.timeline));
-    writeln!(
-        w,
-        "<details><summary>the numbers by day</summary><table><thead><tr><th>day</th><th class=\"n\">granted</th><th class=\"n\">ordered</th><th class=\"n\">shipped</th></tr></thead><tbody>"
-    )?;
-    for p in &m.timeline {
+    let top = m.authorities.iter().map(|a| chart::peak(&a.timeline)).max().unwrap_or(0);
+    for a in &m.authorities {
+        writeln!(w, "<h3 class=\"mono\">{}</h3>", esc(&a.authority))?;
+        let label = format!("{}: cumulative granted, ordered and shipped by day", a.authority);
+        w.push_str(&chart::step_chart(&a.timeline, span, top, &label));
         writeln!(
             w,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            p.day,
-            thousands(p.granted),
-            thousands(p.ordered),
-            thousands(p.shipped)
+            "<details><summary>{}'s numbers by day</summary><table><thead><tr><th>day</th><th class=\"n\">granted</th><th class=\"n\">ordered</th><th class=\"n\">shipped</th></tr></thead><tbody>",
+            esc(&a.authority)
         )?;
+        for p in &a.timeline {
+            writeln!(
+                w,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                p.day,
+                thousands(p.granted),
+                thousands(p.ordered),
+                thousands(p.shipped)
+            )?;
+        }
+        writeln!(w, "</tbody></table></details>")?;
     }
-    writeln!(w, "</tbody></table></details></section>")
+    writeln!(w, "</section>")
 }
 
 fn conditions(w: &mut String, m: &ReportModel) -> fmt::Result {
@@ -346,6 +456,91 @@ fn conditions(w: &mut String, m: &ReportModel) -> fmt::Result {
         }
     }
     writeln!(w, "</tbody></table></section>")
+}
+
+fn policies(w: &mut String, m: &ReportModel) -> fmt::Result {
+    writeln!(w, "<section id=\"policies\"><h2>Policies, caps and held orders</h2>")?;
+    if m.policies.is_empty() {
+        writeln!(w, "<p class=\"muted\">No policy.</p>")?;
+    } else {
+        writeln!(
+            w,
+            "<table><thead><tr><th>policy</th><th>status</th><th>authority · product</th><th>denies</th><th>catches</th><th>exempted</th></tr></thead><tbody>"
+        )?;
+        for p in &m.policies {
+            let mut denies: Vec<String> = Vec::new();
+            if p.state_backed {
+                denies.push("state-backed".to_string());
+            }
+            denies.extend(p.sectors.iter().map(|x| esc(x).into_owned()));
+            let (status, class) = if p.lifted { ("lifted", "withdrawn") } else { ("in force", "active") };
+            writeln!(
+                w,
+                "<tr><td class=\"mono\">{}</td><td><span class=\"badge {class}\">{status}</span></td><td>{} · {}</td><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+                esc(&p.id),
+                esc(&p.authority),
+                esc(&p.product),
+                list(&denies),
+                list(&p.caught.iter().map(|x| esc(x).into_owned()).collect::<Vec<_>>()),
+                list(&p.exempted.iter().map(|x| esc(x).into_owned()).collect::<Vec<_>>()),
+            )?;
+        }
+        writeln!(w, "</tbody></table>")?;
+    }
+    if m.caps.is_empty() {
+        writeln!(w, "<p class=\"muted\">No cap.</p>")?;
+    }
+    for c in &m.caps {
+        let holds: Vec<String> = c
+            .holdings
+            .iter()
+            .map(|(party, h)| {
+                format!(
+                    "<span class=\"mono\">{}</span> {} (room {})",
+                    esc(party),
+                    thousands((*h).into()),
+                    thousands(c.per_party.saturating_sub(*h).into())
+                )
+            })
+            .collect();
+        writeln!(
+            w,
+            "<p>Cap <strong>{}</strong> per party on {} · {}: {}.</p>",
+            thousands(c.per_party.into()),
+            esc(&c.authority),
+            esc(&c.product),
+            if holds.is_empty() { "nobody holds any".to_string() } else { holds.join(", ") }
+        )?;
+    }
+    if m.held.is_empty() {
+        writeln!(w, "<p class=\"muted\">No order is held.</p>")?;
+    } else {
+        writeln!(
+            w,
+            "<table><thead><tr><th>held order</th><th>placed</th><th>licenses</th><th class=\"n\">reserved</th></tr></thead><tbody>"
+        )?;
+        for h in &m.held {
+            writeln!(
+                w,
+                "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"n\">{}</td></tr>",
+                esc(&h.order),
+                esc(&h.at.to_string()),
+                h.licenses.iter().map(|l| esc(l).into_owned()).collect::<Vec<_>>().join(", "),
+                thousands(h.quantity.into())
+            )?;
+        }
+        writeln!(w, "</tbody></table>")?;
+    }
+    writeln!(w, "</section>")
+}
+
+/// Already-escaped items joined with commas, or "none".
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// A rule in words, unescaped (the caller escapes it).

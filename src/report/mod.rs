@@ -1,6 +1,8 @@
-//! `qledger report`: one self-contained HTML page of a ledger (issue 11): the quota of every
-//! license by round as bars, each party's headroom, orders and shipments over time, the
-//! conditions, the verification result and the head.
+//! `qledger report`: one self-contained HTML page of a ledger (issue 11): totals per authority,
+//! the verification result and the head, late entries, the quota of every license as bars
+//! grouped by round (with its ceiling), each party's headroom as `qledger state` computes it,
+//! orders and shipments over effective time per authority, the conditions, policies, caps and
+//! held orders.
 //!
 //! Two halves: [`model`] turns a ledger into a [`ReportModel`], a plain view model (every
 //! number the page shows, computed once, by replaying the records); [`html`] (with [`chart`]

@@ -19,7 +19,7 @@ type Section = fn(&mut dyn Write, &StateView<'_>) -> Result<()>;
 const SECTIONS: &[Section] = &[licenses, conditions, parties, totals];
 
 /// Every section, each after a blank line, below the heading.
-pub(super) fn render(out: &mut dyn Write, view: &StateView<'_>, point: (Option<u64>, Option<Timestamp>)) -> Result<()> {
+pub(super) fn render(out: &mut dyn Write, view: &StateView<'_>, point: Point) -> Result<()> {
     heading(out, point)?;
     for section in SECTIONS {
         section(out, view)?;
@@ -27,9 +27,18 @@ pub(super) fn render(out: &mut dyn Write, view: &StateView<'_>, point: (Option<u
     Ok(())
 }
 
-fn heading(out: &mut dyn Write, point: (Option<u64>, Option<Timestamp>)) -> Result<()> {
+/// What a state shows: the last seq it read, the latest effective time applied, and how many
+/// of the records read were left out as dated after the time asked for.
+pub(super) type Point = (Option<u64>, Option<Timestamp>, u64);
+
+fn heading(out: &mut dyn Write, point: Point) -> Result<()> {
     let title = match point {
-        (Some(seq), Some(at)) => format!("quota state as of seq {seq} ({})", ui::time_s(at)),
+        (Some(seq), Some(at), 0) => format!("quota state as of seq {seq} ({})", ui::time_s(at)),
+        (Some(seq), Some(at), left_out) => format!(
+            "quota state of the records up to seq {seq} dated at or before {} ({} dated later left out)",
+            ui::time_s(at),
+            ui::count(left_out, "record")
+        ),
         _ => "quota state of an empty ledger".to_string(),
     };
     writeln!(out, "{}", Paint::Bold.out(&title))?;
