@@ -44,7 +44,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-const SHIPMENT: &str = r#"{"type":"shipment_recorded","at":"2026-04-02T08:00:00Z","order":"O-BD-1","quantity":10000}"#;
+/// After the story's last record (2026-04-03T03:00:00Z): O-BD-1 has 10000 of 40000 left to ship.
+const SHIPMENT: &str = r#"{"type":"shipment_recorded","at":"2026-04-04T08:00:00Z","order":"O-BD-1","quantity":10000}"#;
 
 #[test]
 fn a_typo_in_the_ledger_path_no_longer_creates_a_ledger_and_appends_to_it() {
@@ -75,8 +76,8 @@ fn a_typo_in_the_ledger_path_no_longer_creates_a_ledger_and_appends_to_it() {
 fn numbers_without_thousands_separators_and_nanosecond_times_are_gone() {
     let (_dir, ledger) = demo();
     let state = stdout(&run(&ledger, &["state"], None));
-    assert!(state.contains("470,000") && state.contains("150,000"), "{state}");
-    assert!(!state.contains("470000"), "{state}");
+    assert!(state.contains("610,000") && state.contains("150,000"), "{state}");
+    assert!(!state.contains("610000"), "{state}");
     let replay = stdout(&run(&ledger, &["replay", "--license", "CN-IMP-2026-0001"], None));
     assert!(replay.contains("remaining 150,000 -> 110,000"), "{replay}");
     let log = stdout(&run(&ledger, &["log", "-n", "1"], None));
@@ -89,7 +90,7 @@ fn a_long_id_no_longer_breaks_the_columns() {
     let (_dir, ledger) = demo();
     let long = "CN-IMP-2026-".to_string() + &"9".repeat(60);
     let grant = format!(
-        r#"{{"type":"license_granted","at":"2026-04-02T00:00:00Z","license":"{long}","authority":"CN-MOFCOM","licensee":"tencent","product":"H200","quantity":1000,"valid_from":"2026-04-01","valid_until":"2027-03-31"}}"#
+        r#"{{"type":"license_granted","at":"2026-04-04T00:00:00Z","license":"{long}","authority":"CN-MOFCOM","licensee":"tencent","product":"H200","quantity":1000,"valid_from":"2026-04-01","valid_until":"2027-03-31","round":2}}"#
     );
     assert!(run(&ledger, &["append", "-"], Some(&grant)).status.success());
     let state = stdout(&run(&ledger, &["state"], None));
@@ -156,9 +157,11 @@ fn a_plain_date_as_of_is_no_longer_a_usage_error() {
     assert!(by_date.status.success(), "{}", stderr(&by_date));
     let end_of_day = run(&ledger, &["state", "--as-of", "2026-02-04T23:59:59.999999999Z", "--json"], None);
     assert_eq!(stdout(&by_date), stdout(&end_of_day));
-    // Seq 20 is the last record of 2026-02-04.
+    // Seq 29 (O-BD-2) is the last record dated 2026-02-04; the story's late entry is dated
+    // later too, so the 18 records after seq 29 are all left out.
     let v: serde_json::Value = serde_json::from_slice(&by_date.stdout).expect("json");
-    assert_eq!(v["as_of"]["seq"], 20);
+    assert_eq!(v["as_of"]["at"], "2026-02-04T06:00:00Z");
+    assert_eq!(v["as_of"]["left_out"], 18);
     let bad = run(&ledger, &["state", "--as-of", "2026-02-30"], None);
     assert_eq!(bad.status.code(), Some(2));
 }
@@ -171,7 +174,7 @@ fn a_short_hash_prefix_is_no_longer_refused() {
     let hash = head["hash"].as_str().expect("hash").to_string();
     let out = run(&ledger, &["verify", "--chain-only", "--expect-head", &hash[..8]], None);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("the expected head is seq 30"));
+    assert!(stdout(&out).contains("the expected head is seq 47"));
     let upper = hash[..12].to_uppercase();
     assert!(run(&ledger, &["verify", "--chain-only", "--expect-head", &upper], None).status.success());
     let missing = if hash.starts_with('0') { "11111111" } else { "00000000" };
@@ -189,11 +192,11 @@ fn an_event_without_actor_is_no_longer_recorded_as_unknown() {
     assert!(err.contains("field `actor`") && err.contains("--actor"), "{err}");
     let head: serde_json::Value =
         serde_json::from_slice(&run(&ledger, &["head", "--json"], None).stdout).expect("json");
-    assert_eq!(head["records"], 31, "nothing appended");
+    assert_eq!(head["records"], 48, "nothing appended");
     // $QLEDGER_ACTOR, then $USER, then --actor fill it in.
     let out = run_env(&ledger, &["append", "-"], Some(SHIPMENT), &[("USER", "someone")]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let log = stdout(&run(&ledger, &["log", "--json", "--from", "31"], None));
+    let log = stdout(&run(&ledger, &["log", "--json", "--from", "48"], None));
     assert!(log.contains(r#""actor":"someone""#), "{log}");
 }
 
@@ -217,9 +220,9 @@ fn csv_and_reverse_and_limit() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(lines[0].starts_with("seq,at,actor,key,type"), "{csv}");
-    assert!(lines[1].starts_with("30,") && lines[2].starts_with("29,"), "{csv}");
+    assert!(lines[1].starts_with("47,") && lines[2].starts_with("46,"), "{csv}");
     let state = stdout(&run(&ledger, &["state", "--csv"], None));
-    assert!(state.lines().any(|l| l == "total,,,,,470000,120000,50000,350000,,"), "{state}");
+    assert!(state.lines().any(|l| l == "total,,,,,610000,280000,118000,330000,,"), "{state}");
 }
 
 /// The table `append --help` lists is the parser's: every type in it, with every field it
