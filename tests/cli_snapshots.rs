@@ -68,13 +68,30 @@ fn state_log_replay_verify_and_a_refusal() {
     snapshot_both("log_reverse", &ledger, &["log", "--reverse", "--license", "CN-IMP-2026-0003"], None);
     snapshot_both("replay", &ledger, &["replay"], None);
     snapshot_both("verify", &ledger, &["verify"], None);
-    let over_quota = r#"{"type":"order_placed","at":"2026-04-02T06:00:00Z","order":"O-TC-2","license":"CN-IMP-2026-0003","quantity":90000,"domestic_quantity":30000,"supplier":"nvidia"}"#;
+    let over_quota = r#"{"type":"order_placed","at":"2026-04-06T06:00:00Z","order":"O-TC-2","licenses":["CN-IMP-2026-0003","US-BIS-D000001"],"quantity":50000,"domestic_quantity":16667,"supplier":"nvidia"}"#;
     snapshot_both("refusal", &ledger, &["append", "-"], Some(over_quota));
     snapshot_both("unknown_id", &ledger, &["log", "--license", "CN-IMP-2026-001"], None);
-    snapshot_both(
-        "append",
-        &ledger,
-        &["append", "-"],
-        Some(r#"{"type":"shipment_recorded","at":"2026-04-02T08:00:00Z","order":"O-BD-1","quantity":10000}"#),
-    );
+    // A real append's hash depends on the clock it was appended at: the dry run shows the same
+    // verdict and effect, and writes nothing.
+    let shipment = r#"{"type":"shipment_recorded","at":"2026-04-06T08:00:00Z","order":"O-BD-1","quantity":10000}"#;
+    snapshot_both("append_dry_run", &ledger, &["append", "--dry-run", "-"], Some(shipment));
+    let order = [
+        "order",
+        "--order",
+        "O-BD-3",
+        "--license",
+        "CN-IMP-2026-0001",
+        "--license",
+        "US-BIS-D000001",
+        "--quantity",
+        "6000",
+        "--domestic-quantity",
+        "2000",
+        "--supplier",
+        "nvidia",
+        "--at",
+        "2026-04-06T00:00:00Z",
+        "--dry-run",
+    ];
+    snapshot_both("order_dry_run", &ledger, &order, None);
 }

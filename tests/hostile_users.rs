@@ -86,6 +86,17 @@ fn an_at_beyond_the_clocks_margin_is_refused_unless_the_append_allows_the_future
     let out = append(&ledger, &["--allow-future"], &party_line(&ahead, "moonshot", "Moonshot AI"));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     ok(&ledger, &["verify"]);
+    // ... and the record says so, in its hashed flags: only the one that needed it.
+    let records: Vec<serde_json::Value> = ok(&ledger, &["log", "--json", "-n", "1000"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("log --json lines"))
+        .collect();
+    let flagged: Vec<&str> = records
+        .iter()
+        .filter(|r| r["allow_future"] == serde_json::json!(true))
+        .filter_map(|r| r["subject"].as_str())
+        .collect();
+    assert_eq!(flagged, ["moonshot"], "only the event beyond the margin carries the flag");
 }
 
 #[test]

@@ -259,6 +259,28 @@ fn held(out: &mut dyn Write, s: &QuotaState) -> io::Result<()> {
     table_out(out, &t)
 }
 
+/// What an event that names no license did, for `replay`.
+fn headline(event: &crate::domain::Event) -> Option<String> {
+    use crate::domain::Event;
+    let n = ui::thousands;
+    Some(match event {
+        Event::RoundOpened { product, ceiling, .. } => format!("opened for {}: ceiling {}", esc(product), n(*ceiling)),
+        Event::RoundClosed { .. } => "closed".to_string(),
+        Event::PolicySet { authority, product, deny, .. } => {
+            let mut what: Vec<String> = deny.sectors.iter().map(|x| esc(x).into_owned()).collect();
+            if deny.state_backed {
+                what.insert(0, "state-backed".into());
+            }
+            format!("denies {} licenses and orders of {} {}", what.join(", "), esc(authority), esc(product))
+        }
+        Event::PolicyLifted { .. } => "lifted".to_string(),
+        Event::ExemptionGranted { party, .. } => format!("{} exempted", esc(party)),
+        Event::CapSet { per_party, .. } => format!("cap {} per party", n(*per_party)),
+        Event::Refused { rule, .. } => format!("refused ({rule}); no quota changed"),
+        _ => return None,
+    })
+}
+
 /// What `replay` discloses about one fact beyond its first license (CITES-style cumulative
 /// disclosure): every further gate's remaining before and after, the round and the cap a
 /// grant or amendment counts against, the held orders a settled condition opened or released,
@@ -276,6 +298,8 @@ pub struct Disclosure {
     pub released: Vec<(String, String)>,
     /// The late entry's reason.
     pub late_reason: Option<String>,
+    /// What an event that names no license did (a round, a policy, a cap, a refusal).
+    pub headline: Option<String>,
 }
 
 impl Disclosure {
@@ -318,13 +342,14 @@ impl Disclosure {
             }
             _ => (Vec::new(), Vec::new()),
         };
-        Disclosure { gates, round, cap, opened, released, late_reason: fact.stamp.late_reason.clone() }
+        let late_reason = fact.stamp.late_reason.clone();
+        Disclosure { gates, round, cap, opened, released, late_reason, headline: headline(&fact.event) }
     }
 
     /// As `replay` text: ` | `-separated parts, empty when there is nothing to add.
     pub fn text(&self) -> String {
         let n = ui::thousands;
-        let mut parts = Vec::new();
+        let mut parts: Vec<String> = self.headline.iter().cloned().collect();
         for (l, b, a) in &self.gates {
             parts.push(if b == a {
                 format!("{} remaining {}", esc(l), n(*a))
@@ -361,6 +386,7 @@ impl Disclosure {
             "opened": self.opened,
             "released": self.released.iter().map(|(o, r)| json!({ "order": o, "rule": r })).collect::<Vec<_>>(),
             "late_reason": self.late_reason,
+            "headline": self.headline,
         })
     }
 }

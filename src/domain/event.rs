@@ -398,19 +398,14 @@ impl Event {
     /// for messages and listings.
     pub fn subject(&self) -> std::borrow::Cow<'_, str> {
         use std::borrow::Cow::{Borrowed, Owned};
+        if let Some(order) = self.order() {
+            return Borrowed(order);
+        }
+        if let Some(license) = self.license() {
+            return Borrowed(license);
+        }
         match self {
             Event::PartyRegistered { party, .. } | Event::PartyRestricted { party, .. } => Borrowed(party),
-            Event::OrderPlaced { order, .. }
-            | Event::OrderCancelled { order, .. }
-            | Event::ShipmentRecorded { order, .. } => Borrowed(order),
-            Event::LicenseGranted { license, .. }
-            | Event::ConditionAdded { license, .. }
-            | Event::ConditionFinalized { license, .. }
-            | Event::ConditionWithdrawn { license, .. }
-            | Event::QuotaAmended { license, .. }
-            | Event::LicenseSuspended { license, .. }
-            | Event::LicenseReinstated { license, .. }
-            | Event::LicenseRevoked { license, .. } => Borrowed(license),
             Event::RoundOpened { authority, round, .. } | Event::RoundClosed { authority, round } => {
                 Owned(format!("{authority}/{round}"))
             }
@@ -420,6 +415,8 @@ impl Event {
             Event::CapSet { authority, product, .. } => Owned(format!("{authority}/{product}")),
             Event::ShipmentCorrected { refers_to, .. } => Owned(format!("seq {refers_to}")),
             Event::Refused { line, .. } => Owned(format!("line {line}")),
+            // Orders and licenses are named above.
+            _ => Borrowed(""),
         }
     }
 

@@ -92,7 +92,18 @@ enum Verdict {
     Refused(LedgerError, Option<(String, String, Timestamp)>),
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(
+        index: &'a mut dyn Entries,
+        admission: &'a mut Admission,
+        state: &'a mut QuotaState,
+        targets: Targets,
+        options: AppendOptions,
+    ) -> Checker<'a> {
+        let record_refusals = options.record_refusals;
+        Checker { index, admission, state, targets, record_refusals, skipped: Vec::new(), refusals: Vec::new() }
+    }
+
     /// Checks every event against the rules, in order, keeping the index and the state, and
     /// hands each accepted (or, with `record_refusals`, refused) fact to `emit` (false: the
     /// encoder stopped).
@@ -465,15 +476,7 @@ impl Ledger {
         let writer =
             self.writer.as_ref().ok_or_else(|| LedgerError::Empty("a dry run needs the writer's index".into()))?;
         let mut overlay = Overlay::new(writer.index_ref());
-        let mut checker = Checker {
-            index: &mut overlay,
-            admission: &mut admission,
-            state: &mut state,
-            targets,
-            record_refusals: options.record_refusals,
-            skipped: Vec::new(),
-            refusals: Vec::new(),
-        };
+        let mut checker = Checker::new(&mut overlay, &mut admission, &mut state, targets, options);
         let mut facts = Vec::new();
         checker.run(events, &mut |w| {
             if let Work::Fact(seq, fact) = w {
@@ -502,15 +505,7 @@ impl Ledger {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(ENCODER_QUEUE_BATCHES);
             let encoder = scope.spawn(move || Encoder::new(sink, start).run(rx));
             let mut batch = Vec::with_capacity(ENCODER_BATCH_ITEMS);
-            let mut checker = Checker {
-                index,
-                admission: &mut admission,
-                state: &mut state,
-                targets,
-                record_refusals: options.record_refusals,
-                skipped: Vec::new(),
-                refusals: Vec::new(),
-            };
+            let mut checker = Checker::new(index, &mut admission, &mut state, targets, options);
             let checked = checker.run(events, &mut |w| {
                 batch.push(w);
                 if batch.len() == ENCODER_BATCH_ITEMS {

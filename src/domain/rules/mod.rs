@@ -452,11 +452,27 @@ pub fn each_field<'a>(
             f(known("license", license))?;
             f(text("reason", reason))?;
         }
+        _ => licensing_fields(event, f)?,
+    }
+    Ok(())
+}
+
+/// [`each_field`] for the events of the licensing world: rounds, policies, caps, corrections
+/// and refusals.
+fn licensing_fields<'a>(event: &'a Event, f: &mut dyn FnMut(Field<'a>) -> Result<(), Refusal>) -> Result<(), Refusal> {
+    let known = |name, value: &'a String| Field::Id { name, value, introduced: false };
+    let new = |name, value: &'a String| Field::Id { name, value, introduced: true };
+    let text = |name, value: &'a String| Field::Text { name, value };
+    match event {
         Event::RoundOpened { authority, product, .. } => {
             f(text("authority", authority))?;
             f(text("product", product))?;
         }
-        Event::RoundClosed { authority, .. } | Event::CapSet { authority, .. } => f(text("authority", authority))?,
+        Event::RoundClosed { authority, .. } => f(text("authority", authority))?,
+        Event::CapSet { authority, product, .. } => {
+            f(text("authority", authority))?;
+            f(text("product", product))?;
+        }
         Event::PolicySet { policy, authority, product, deny, reason } => {
             f(new("policy", policy))?;
             f(text("authority", authority))?;
@@ -483,9 +499,7 @@ pub fn each_field<'a>(
             f(text("rule", rule))?;
             f(text("message", message))?;
         }
-    }
-    if let Event::CapSet { product, .. } = event {
-        f(text("product", product))?;
+        _ => {}
     }
     Ok(())
 }
