@@ -234,7 +234,7 @@ fn contains_bytes(hay: &[u8], needle: &[u8]) -> bool {
 fn licenses_parties_and_totals_at_the_head_have_the_hand_derived_numbers() {
     let (_dir, ledger) = story_ledger();
     let s = state(&ledger, &[]);
-    assert_eq!(s["as_of"], json!({"seq": 47, "records": 48, "at": "2026-04-03T03:00:00Z"}));
+    assert_eq!(s["as_of"], json!({"seq": 47, "records": 48, "at": "2026-04-03T03:00:00Z", "left_out": 0}));
     let head = json_of(&ledger, &["head", "--json"]);
     assert_eq!(s["head"], head);
 
@@ -487,7 +487,7 @@ fn state_as_of_a_seq_is_the_state_after_that_record() {
     // 130000 with 30000 ordered; L3 110000 untouched, C1 pending; US ordered 95000, remaining
     // 55000; nothing shipped; no L4, L5 yet.
     let s = state(&ledger, &["--as-of", "29"]);
-    assert_eq!(s["as_of"], json!({"seq": 29, "records": 30, "at": "2026-02-04T06:00:00Z"}));
+    assert_eq!(s["as_of"], json!({"seq": 29, "records": 30, "at": "2026-02-04T06:00:00Z", "left_out": 0}));
     assert_numbers(license(&s, L1), 150_000, 65_000, 0, 85_000);
     assert_numbers(license(&s, L2), 130_000, 30_000, 0, 100_000);
     assert_numbers(license(&s, L3), 110_000, 0, 0, 110_000);
@@ -639,6 +639,8 @@ fn state_known_at_shows_only_what_had_been_recorded_by_then() {
     let lines: Vec<&str> = STORY.lines().collect();
     assert_eq!(lines.len(), 48);
     assert_eq!(run_stdin(&ledger, &["append", "--create"], &(lines[..40].join("\n") + "\n")).code, 0);
+    // The ledger clock keeps whole seconds: let one pass, so the second call is known later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     assert_eq!(run_stdin(&ledger, &["append", "--create"], &(lines[40..].join("\n") + "\n")).code, 0);
     // recorded_at is the ledger's clock at the append: the same within one call, later in the
     // second (it never goes backwards). Times are taken from the log, never pinned.
@@ -650,7 +652,7 @@ fn state_known_at_shows_only_what_had_been_recorded_by_then() {
 
     // Before anything was recorded: the empty state.
     let s = state(&ledger, &["--known-at", "2000-01-01T00:00:00Z"]);
-    assert_eq!(s["as_of"], json!({"seq": null, "records": 0, "at": null}));
+    assert_eq!(s["as_of"], json!({"seq": null, "records": 0, "at": null, "left_out": 0}));
     assert_eq!(s["licenses"], json!([]));
     assert_eq!(s["parties"], json!([]));
     // The head is still the head.
@@ -753,14 +755,21 @@ fn a_head_taken_midway_is_on_the_chain_it_was_taken_from_and_on_no_other() {
         assert_eq!(content(x), content(y), "seq {}", x["seq"]);
     }
     // ...appended at two moments: the second call's records are recorded later.
-    assert!(a[26]["recorded_at"].as_str() < a[27]["recorded_at"].as_str(), "{} {}", a[26], a[27]);
+    // (The ledger clock is kept in whole seconds: the two calls may fall in one second.)
+    assert!(a[26]["recorded_at"].as_str() <= a[27]["recorded_at"].as_str(), "{} {}", a[26], a[27]);
     assert_eq!(state(&split, &[])["licenses"], state(&whole, &[])["licenses"]);
     let v = json_of(&split, &["verify", "--json", "--expect-head", mid["hash"].as_str().unwrap()]);
     assert_eq!(v["expected_head_seq"], 26);
-    // The whole story was appended at another moment: its records hold another recorded_at,
-    // so the split ledger's midway head is on no record of it.
-    assert_ne!(a[26]["hash"], b[26]["hash"]);
-    assert_eq!(run(&whole, &["verify", "--expect-head", mid["hash"].as_str().unwrap()]).code, 3);
+    // The whole story was appended at another moment: unless both fell in the same second, its
+    // records hold another recorded_at, so the split ledger's midway head is on no record of it.
+    let on_whole = run(&whole, &["verify", "--expect-head", mid["hash"].as_str().unwrap()]).code;
+    if a[26]["recorded_at"] == b[26]["recorded_at"] {
+        assert_eq!(a[26]["hash"], b[26]["hash"], "same events at the same clock, same bytes");
+        assert_eq!(on_whole, 0);
+    } else {
+        assert_ne!(a[26]["hash"], b[26]["hash"]);
+        assert_eq!(on_whole, 3);
+    }
 }
 
 #[test]
@@ -961,7 +970,9 @@ fn disclosure(ledger: &Path, seq: u64) -> Value {
 #[test]
 fn replay_json_discloses_gates_rounds_caps_holds_and_the_late_mark() {
     let (_dir, ledger) = story_ledger();
-    let none = || json!({"gates": [], "round": null, "cap": null, "opened": [], "released": [], "late_reason": null});
+    let none = || {
+        json!({"gates": [], "round": null, "cap": null, "opened": [], "released": [], "late_reason": null, "headline": null})
+    };
     let with = |k: &str, v: Value| {
         let mut d = none();
         d[k] = v;
@@ -1417,7 +1428,6 @@ fn odd_arguments_are_refused_and_a_missing_input_creates_no_ledger() {
 /// Where the story's bookkeeping is incomplete (found while deriving this file; see the
 /// report to the lead). Ignored until fixed: `cargo test --test story -- --ignored`.
 #[test]
-#[ignore = "log and replay do not follow a finalization to the held orders it resolved"]
 fn a_finalization_is_logged_and_disclosed_on_every_gate_and_order_it_resolved() {
     let (_dir, ledger) = story_ledger();
     // Seq 47 opened O-BA-1 and released O-BA-2, returning its 10000 to L4 and to US.
@@ -1446,7 +1456,6 @@ fn export_carries_the_hashed_recorded_at_and_late_reason() {
 }
 
 #[test]
-#[ignore = "bundle and check-bundle take only an order's first license: the US gate's bundle misses every order on it"]
 fn a_bundle_of_the_us_gate_holds_every_record_that_changed_it_and_checks() {
     let (dir, ledger) = story_ledger();
     let key = dir.path().join("k.key");
