@@ -252,7 +252,7 @@ pub fn record(data: &[u8]) {
     let (mut state, row) = rules_state();
     let _ = domain::check(&state, Some(&row), &fact.stamp, &fact.event);
     let _ = domain::check(&state, None, &fact.stamp, &fact.event);
-    let target = domain::Target { seq: 3, shipment: Some(("O-1".into(), 5_000)), corrected_by: None };
+    let target = domain::Target { seq: 3, shipment: Some(("O-1".into(), 5_000)), at: None, corrected_by: None };
     let _ = domain::check_with(
         &state,
         domain::Lookup { order: Some(&row), target: Some(&target) },

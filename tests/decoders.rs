@@ -217,6 +217,7 @@ fn valid_encodings() -> Vec<Vec<u8>> {
                 shipments: 1,
                 valid_from: 20_473,
                 valid_until: 20_837,
+                granted_at: (1_768_870_800, 0),
                 conditions: vec![
                     ("C1".into(), WireRule::BundleRatio { domestic: 1, per: 3 }, 1),
                     ("C2".into(), WireRule::Reporting { text: "monthly".into() }, 2),

@@ -94,7 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
 struct Model {
     state: QuotaState,
     orders: BTreeMap<String, OrderRow>,
-    shipments: BTreeMap<u64, (String, u64)>,
+    shipments: BTreeMap<u64, ((String, u64), Timestamp)>,
     corrected: BTreeMap<u64, u64>,
     /// Shipments recorded per license (corrections aside): an independent count.
     shipment_count: BTreeMap<String, u64>,
@@ -416,7 +416,8 @@ impl Model {
         let target = match &event {
             Event::ShipmentCorrected { refers_to, .. } => Some(Target {
                 seq: *refers_to,
-                shipment: self.shipments.get(refers_to).cloned(),
+                shipment: self.shipments.get(refers_to).map(|(s, _)| s.clone()),
+                at: self.shipments.get(refers_to).map(|(_, at)| *at),
                 corrected_by: self.corrected.get(refers_to).copied(),
             }),
             _ => None,
@@ -442,13 +443,13 @@ impl Model {
         }
         match (&fact.event, &fact.context) {
             (Event::ShipmentRecorded { order, quantity }, Context::Shipment { licenses }) => {
-                self.shipments.insert(seq, (order.clone(), *quantity));
+                self.shipments.insert(seq, ((order.clone(), *quantity), fact.stamp.at));
                 for l in licenses.iter() {
                     *self.shipment_count.entry(l.to_string()).or_default() += 1;
                 }
             }
             (Event::ShipmentCorrected { refers_to, quantity, .. }, Context::Correction { order, .. }) => {
-                self.shipments.insert(seq, (order.clone(), *quantity));
+                self.shipments.insert(seq, ((order.clone(), *quantity), fact.stamp.at));
                 self.corrected.insert(*refers_to, seq);
             }
             _ => {}
@@ -967,6 +968,7 @@ fn extreme_state() -> impl Strategy<Value = QuotaState> {
                 shipments: 0,
                 valid_from: Day::parse("2026-01-01").unwrap(),
                 valid_until: Day::parse("9999-12-31").unwrap(),
+                granted_at: Timestamp::default(),
                 conditions,
             };
             state.licenses.insert(format!("L-{i}"), license);

@@ -970,9 +970,7 @@ fn disclosure(ledger: &Path, seq: u64) -> Value {
 #[test]
 fn replay_json_discloses_gates_rounds_caps_holds_and_the_late_mark() {
     let (_dir, ledger) = story_ledger();
-    let none = || {
-        json!({"gates": [], "round": null, "cap": null, "opened": [], "released": [], "late_reason": null, "headline": null})
-    };
+    let none = || json!({"gates": [], "round": null, "cap": null, "opened": [], "released": [], "late_reason": null, "headline": null});
     let with = |k: &str, v: Value| {
         let mut d = none();
         d[k] = v;

@@ -85,6 +85,8 @@ pub struct License {
     pub valid_from: Day,
     /// Last valid day (inclusive).
     pub valid_until: Day,
+    /// When it was granted (effective time): no order on it is dated earlier.
+    pub granted_at: Timestamp,
     /// Conditions in the order they were added.
     pub conditions: Vec<Condition>,
 }
@@ -245,7 +247,7 @@ impl QuotaState {
                     p.restricted = true;
                 }
             }
-            Event::LicenseGranted { .. } => self.grant(&fact.event),
+            Event::LicenseGranted { .. } => self.grant(fact),
             Event::ConditionAdded { license, condition, rule, is_final } => {
                 if let Some(l) = self.licenses.get_mut(license) {
                     let status = if *is_final { ConditionStatus::Final } else { ConditionStatus::Pending };
@@ -280,7 +282,10 @@ impl QuotaState {
             Event::QuotaAmended { license, quantity, .. } => self.amend(license, *quantity),
             Event::LicenseSuspended { license, .. } => self.set_status(license, LicenseStatus::Suspended),
             Event::LicenseReinstated { license, .. } => self.set_status(license, LicenseStatus::Active),
-            Event::LicenseRevoked { license, .. } => self.set_status(license, LicenseStatus::Revoked),
+            Event::LicenseRevoked { license, .. } => {
+                self.set_status(license, LicenseStatus::Revoked);
+                self.resolve(&fact.context);
+            }
             Event::RoundOpened { .. } | Event::RoundClosed { .. } => self.round_event(&fact.event),
             Event::PolicySet { .. } | Event::PolicyLifted { .. } | Event::ExemptionGranted { .. } => {
                 self.policy_event(&fact.event)
@@ -310,9 +315,9 @@ impl QuotaState {
         }
     }
 
-    fn grant(&mut self, event: &Event) {
+    fn grant(&mut self, fact: &Fact) {
         let Event::LicenseGranted { license, authority, licensee, product, quantity, valid_from, valid_until, round } =
-            event
+            &fact.event
         else {
             return;
         };
@@ -329,6 +334,7 @@ impl QuotaState {
             shipments: 0,
             valid_from: *valid_from,
             valid_until: *valid_until,
+            granted_at: fact.stamp.at,
             conditions: Vec::new(),
         };
         self.count_granted(&l, 0, *quantity);

@@ -173,6 +173,7 @@ pub struct WireLicense {
     pub shipments: u64,
     pub valid_from: i32,
     pub valid_until: i32,
+    pub granted_at: (i64, u32),
     /// `(id, rule, status)`; status 0 pending, 1 final, 2 withdrawn.
     pub conditions: Vec<(String, WireRule, u8)>,
 }
@@ -244,6 +245,7 @@ fn wire_license(l: &License) -> WireLicense {
         shipments: l.shipments,
         valid_from: l.valid_from.0,
         valid_until: l.valid_until.0,
+        granted_at: time_pair(l.granted_at),
         conditions: l
             .conditions
             .iter()
@@ -395,6 +397,7 @@ fn license_of(l: WireLicense) -> Result<License, DecodeError> {
         shipments: l.shipments,
         valid_from: Day(l.valid_from),
         valid_until: Day(l.valid_until),
+        granted_at: time_of(l.granted_at, "granted_at")?,
         conditions,
     })
 }

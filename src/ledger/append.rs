@@ -53,8 +53,9 @@ struct Encoded {
 struct Targets {
     source: RecordSource,
     committed: u64,
-    /// Shipments and corrections appended by this call: seq -> (order, units).
-    batch: HashMap<u64, (String, u64)>,
+    /// Records appended by this call: seq -> (order and units if a shipment or a correction,
+    /// effective time).
+    batch: HashMap<u64, (Option<(String, u64)>, Timestamp)>,
 }
 
 impl Targets {
@@ -62,14 +63,15 @@ impl Targets {
         if seq < self.committed || seq >= records {
             return self.source.target(index, seq, records);
         }
-        let shipment = self.batch.get(&seq).cloned();
-        Ok(Some(Target { seq, shipment, corrected_by: corrected_by(index, seq)? }))
+        let (shipment, at) = match self.batch.get(&seq) {
+            Some((shipment, at)) => (shipment.clone(), Some(*at)),
+            None => (None, None),
+        };
+        Ok(Some(Target { seq, shipment, at, corrected_by: corrected_by(index, seq)? }))
     }
 
     fn remember(&mut self, seq: u64, fact: &Fact) {
-        if let Some(s) = shipment_of(fact) {
-            self.batch.insert(seq, s);
-        }
+        self.batch.insert(seq, (shipment_of(fact), fact.stamp.at));
     }
 }
 

@@ -665,20 +665,16 @@ impl RecordSource {
         RecordSource { disk: ledger.disk.clone(), segments: ledger.layout.segments(), tree: ledger.layout.tree() }
     }
 
-    /// The committed record at `seq`, if a shipment or a shipment correction: its order and
-    /// units.
-    pub(crate) fn shipment(&self, seq: u64) -> Result<Option<(String, u64)>, LedgerError> {
+    /// The committed record at `seq`.
+    fn fact(&self, seq: u64) -> Result<Fact, LedgerError> {
         let undecodable = |error| IntegrityError::Record { seq, fault: Fault::Undecodable(error) };
         let bytes = store::locate::record_bytes(self.disk.as_ref(), &self.segments, &self.tree, seq)?;
-        let record = crate::format::record::Record::decode(&bytes).map_err(undecodable)?;
-        Ok(shipment_of(&record.into_fact().map_err(undecodable)?))
+        Ok(crate::format::record::Record::decode(&bytes).and_then(|r| r.into_fact()).map_err(undecodable)?)
     }
 
     /// The ledger clock of the committed record at `seq` (`at` for format 1).
     pub(crate) fn recorded_at(&self, seq: u64) -> Result<Timestamp, LedgerError> {
-        let undecodable = |error| IntegrityError::Record { seq, fault: Fault::Undecodable(error) };
-        let bytes = store::locate::record_bytes(self.disk.as_ref(), &self.segments, &self.tree, seq)?;
-        let fact = crate::format::record::Record::decode(&bytes).and_then(|r| r.into_fact()).map_err(undecodable)?;
+        let fact = self.fact(seq)?;
         Ok(fact.stamp.recorded_at.unwrap_or(fact.stamp.at))
     }
 
@@ -693,8 +689,9 @@ impl RecordSource {
         if refers_to >= records {
             return Ok(None);
         }
-        let shipment = self.shipment(refers_to)?;
-        Ok(Some(Target { seq: refers_to, shipment, corrected_by: corrected_by(index, refers_to)? }))
+        let fact = self.fact(refers_to)?;
+        let corrected_by = corrected_by(index, refers_to)?;
+        Ok(Some(Target { seq: refers_to, shipment: shipment_of(&fact), at: Some(fact.stamp.at), corrected_by }))
     }
 }
 

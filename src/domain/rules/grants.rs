@@ -68,6 +68,7 @@ fn placeholder() -> License {
         shipments: 0,
         valid_from: crate::domain::Day(0),
         valid_until: crate::domain::Day(0),
+        granted_at: crate::domain::Timestamp::default(),
         conditions: Vec::new(),
     }
 }

@@ -88,3 +88,26 @@ fn recheck(state: &QuotaState, license: &str, after: &License, h: &HeldOrder) ->
         .and_then(|()| gates.iter().try_for_each(|&(id, l)| gate_allows(id, l, &d)));
     Some(verdict)
 }
+
+/// `license_revoked`: a license not yet revoked. Every order held on it is released (rule
+/// `license_not_active`), returning its reservation on every gate: no condition can be settled
+/// on a revoked license, so nothing would ever open it.
+pub(super) fn check_revoked(state: &QuotaState, license: &str) -> Result<Context, Refusal> {
+    let l = license_ref(state, license)?;
+    not_revoked(license, l)?;
+    let mut held: Vec<(&String, &HeldOrder)> =
+        state.held.iter().filter(|(_, h)| h.licenses.contains(license)).collect();
+    if held.is_empty() {
+        return Ok(Context::None);
+    }
+    held.sort_by_key(|(_, h)| h.seq);
+    let mut licenses: Vec<String> = Vec::new();
+    for l in held.iter().flat_map(|(_, h)| h.licenses.iter()) {
+        if !licenses.iter().any(|x| x == l) {
+            licenses.push(l.to_string());
+        }
+    }
+    let rule = Reason::LicenseNotActive.as_str().to_string();
+    let released = held.into_iter().map(|(order, _)| Released { order: order.clone(), rule: rule.clone() }).collect();
+    Ok(Context::Resolved { opened: Vec::new(), released, licenses })
+}

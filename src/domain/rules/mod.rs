@@ -165,6 +165,8 @@ pub struct Target {
     pub seq: u64,
     /// If it is a shipment or a shipment correction: the order and the units it (now) says.
     pub shipment: Option<(String, u64)>,
+    /// Its effective time, if known.
+    pub at: Option<crate::domain::Timestamp>,
     /// The seq of a correction that already corrected it.
     pub corrected_by: Option<u64>,
 }
@@ -230,10 +232,7 @@ pub(super) fn check_against_state(
         Event::QuotaAmended { license, quantity, .. } => grants::check_amended(state, license, *quantity)?,
         Event::LicenseSuspended { license, .. } => transition(state, license, LicenseStatus::Active, "suspend")?,
         Event::LicenseReinstated { license, .. } => transition(state, license, LicenseStatus::Suspended, "reinstate")?,
-        Event::LicenseRevoked { license, .. } => {
-            let l = license_ref(state, license)?;
-            not_revoked(license, l)?;
-        }
+        Event::LicenseRevoked { license, .. } => return holds::check_revoked(state, license),
         Event::RoundOpened { .. } | Event::RoundClosed { .. } => grants::check_round(state, event)?,
         Event::PolicySet { .. } | Event::PolicyLifted { .. } | Event::ExemptionGranted { .. } => {
             grants::check_policy(state, event)?

@@ -79,6 +79,14 @@ pub(super) fn buyer_may_order(state: &QuotaState, buyer: &str, gates: &[(&str, &
 pub(super) fn gate_allows(id: &str, l: &License, d: &Draft<'_>) -> Result<(), Refusal> {
     active(id, l)?;
     within_validity(id, l, d.at)?;
+    if d.at < l.granted_at {
+        // Only a late entry can be dated so: it may not reach back before the grant.
+        return refuse(
+            Reason::TimeWentBackwards,
+            "at",
+            format!("at {} is before {id} was granted ({})", d.at, l.granted_at),
+        );
+    }
     for c in l.finals() {
         match c.rule {
             Rule::BundleRatio { domestic, per } => {
@@ -283,6 +291,13 @@ pub(super) fn check_correction(
         );
     }
     let (order, previous) = corrected_shipment(lookup, *refers_to)?;
+    if let Some(shipped_at) = lookup.target.and_then(|t| t.at).filter(|t| stamp.at < *t) {
+        return refuse(
+            Reason::TimeWentBackwards,
+            "at",
+            format!("at {} is before the shipment it corrects (seq {refers_to}, at {shipped_at})", stamp.at),
+        );
+    }
     let row = order_ref(lookup.order, order)?;
     if row.cancelled() {
         return refuse(Reason::OrderCancelled, "refers_to", format!("order {order} is cancelled"));
