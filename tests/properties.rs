@@ -304,11 +304,10 @@ impl Model {
                 Event::CapSet { authority: CN.into(), product: PRODUCT.into(), per_party }
             }
             Op::Correct(i, q) => {
-                let open = self
-                    .shipments
-                    .iter()
-                    .filter(|(seq, (order, _))| !self.corrected.contains_key(seq) && !self.orders[order].cancelled());
-                let (refers_to, (order, units)) = pick(open.map(|(s, o)| (*s, o.clone())).collect(), i)?;
+                let open = self.shipments.iter().filter(|(seq, ((order, _), _))| {
+                    !self.corrected.contains_key(seq) && !self.orders[order].cancelled()
+                });
+                let (refers_to, (order, units)) = pick(open.map(|(s, (o, _))| (*s, o.clone())).collect(), i)?;
                 let row = &self.orders[&order];
                 let most = row.quantity - (row.shipped - units);
                 Event::ShipmentCorrected {
@@ -405,9 +404,17 @@ impl Model {
         })
     }
 
-    /// The earliest `at` a late entry of `event` may carry: not before its order's placement.
+    /// The earliest `at` a late entry of `event` may carry: not before its order's placement,
+    /// an order not before any of its licenses was granted, a correction not before the
+    /// shipment it corrects.
     fn not_before(&self, event: &Event) -> Option<Timestamp> {
-        self.orders.get(event.order()?)?.placed_at
+        match event {
+            Event::OrderPlaced { licenses, .. } => {
+                licenses.iter().filter_map(|l| self.state.licenses.get(l)).map(|l| l.granted_at).max()
+            }
+            Event::ShipmentCorrected { refers_to, .. } => self.shipments.get(refers_to).map(|(_, at)| *at),
+            _ => self.orders.get(event.order()?)?.placed_at,
+        }
     }
 
     /// Checks (it must be accepted: the generator is valid by construction) and applies.

@@ -525,10 +525,28 @@ impl Ledger {
                 .is_ok_and(|(s, h)| s.records == self.head.records && h == self.head.last_hash),
             _ => self.head.records == 0,
         };
-        if covered < self.head.records || !snapshot_ok {
+        if self.set_aside_stale_snapshots()? {
+            // Written by a version whose snapshots had another format: derived data, rebuilt.
+            self.catch_up_from(covered, true)?;
+        } else if covered < self.head.records || !snapshot_ok {
             self.catch_up_from(covered, false)?;
         }
         self.catch_up_tree()
+    }
+
+    /// Moves every periodic snapshot of an older snapshot format into `recovered/` (kept, not
+    /// deleted); whether there was one.
+    fn set_aside_stale_snapshots(&self) -> Result<bool, LedgerError> {
+        let dir = self.layout.snapshots();
+        let mut any = false;
+        for n in snapshots::list_periodic(&dir)? {
+            let format = snapshots::periodic_format(&dir, n)?;
+            if format.is_some_and(|f| f < crate::format::snapshot::SNAPSHOT_FORMAT) {
+                snapshots::set_aside_periodic(&dir, n, &self.layout.dir.join(store::RECOVERED_DIR))?;
+                any = true;
+            }
+        }
+        Ok(any)
     }
 
     /// Replays records `from..head` into the index, then stores the index, the head snapshot

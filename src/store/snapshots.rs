@@ -54,6 +54,37 @@ pub fn temp_path(dir: &Path) -> PathBuf {
     dir.join(format!(".tmp-{}-{}", std::process::id(), crate::format::chain::hex(&r)))
 }
 
+/// Bytes of a snapshot file before the snapshot itself (magic, format, padding, length).
+const FILE_HEADER_BYTES: usize = 24;
+
+/// The first byte of the snapshot inside the periodic snapshot file after `records` records
+/// (the snapshot's own format), reading only the file's first bytes: `None` if the file is
+/// missing or too short.
+pub fn periodic_format(dir: &Path, records: u64) -> Result<Option<u8>, StoreError> {
+    use std::io::Read;
+    let path = dir.join(periodic_name(records));
+    let mut head = [0u8; FILE_HEADER_BYTES + 1];
+    let read = fs::File::open(&path).and_then(|mut f| f.read_exact(&mut head));
+    match read {
+        Ok(()) => Ok(Some(head[FILE_HEADER_BYTES])),
+        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof) => Ok(None),
+        Err(e) => Err(StoreError::io("reading", &path, e)),
+    }
+}
+
+/// Moves the periodic snapshot after `records` records into `recovered` (created owner-only if
+/// missing): kept, never deleted, but out of the way of readers and `verify`.
+pub fn set_aside_periodic(dir: &Path, records: u64, recovered: &Path) -> Result<(), StoreError> {
+    if let Err(e) = super::disk::create_dir(recovered) {
+        if e.kind() != io::ErrorKind::AlreadyExists {
+            return Err(StoreError::io("creating", recovered, e));
+        }
+    }
+    let from = dir.join(periodic_name(records));
+    let to = recovered.join(format!("stale-snapshot-{}", periodic_name(records)));
+    fs::rename(&from, &to).map_err(|e| StoreError::io("moving", &from, e))
+}
+
 /// Reads the head snapshot: `None` if there is none.
 pub fn read_head(dir: &Path) -> Result<Option<SnapshotRead>, StoreError> {
     read_file(&dir.join(HEAD_NAME))
