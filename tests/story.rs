@@ -329,6 +329,18 @@ fn licenses_parties_and_totals_at_the_head_have_the_hand_derived_numbers() {
     // shipped 30000 + 29000 + 59000 = 118000;
     // remaining 110000 + 90000 + 60000 + 40000 + 20000 + 10000 = 330000.
     assert_eq!(s["totals"], totals(610_000, 280_000, 118_000, 330_000));
+    // Each order counts on both of its gates above; per authority, once. CN-MOFCOM: the four
+    // import licenses and the lab's (150000 + 120000 + 110000 + 60000 + 20000 = 460000
+    // licensed; orders 40000 + 30000 + 50000 + 20000 = 140000; shipped 30000 + 29000 = 59000;
+    // remaining 460000 - 140000 = 320000). US-BIS: 150000 licensed, the same 140000 ordered
+    // and 59000 shipped, 10000 remaining.
+    let by = |a: &str| s["totals_by_authority"].as_array().unwrap().iter().find(|t| t["authority"] == a).cloned();
+    let cn = by("CN-MOFCOM").expect("CN-MOFCOM totals");
+    assert_eq!((&cn["licenses"], &cn["licensed"], &cn["ordered"]), (&json!(5), &json!(460_000), &json!(140_000)));
+    assert_eq!((&cn["shipped"], &cn["remaining"]), (&json!(59_000), &json!(320_000)));
+    let us = by("US-BIS").expect("US-BIS totals");
+    assert_eq!((&us["licenses"], &us["licensed"], &us["ordered"]), (&json!(1), &json!(150_000), &json!(140_000)));
+    assert_eq!((&us["shipped"], &us["remaining"]), (&json!(59_000), &json!(10_000)));
     assert_eq!(s["late_entries"], 1);
     assert_eq!(s["refusals"], 0);
     assert_eq!(s["held_orders"], json!([]));

@@ -189,8 +189,18 @@ struct StateJson<'a> {
     licenses: Vec<LicenseJson<'a>>,
     parties: Vec<PartyJson<'a>>,
     totals: Sums,
+    /// The totals of each authority (an order on two gates counts once in each).
+    totals_by_authority: Vec<AuthorityTotals<'a>>,
     #[serde(flatten)]
     licensing: super::licensing::LicensingJson,
+}
+
+#[derive(Serialize)]
+struct AuthorityTotals<'a> {
+    authority: &'a str,
+    licenses: u64,
+    #[serde(flatten)]
+    sums: Sums,
 }
 
 #[derive(Serialize)]
@@ -298,6 +308,15 @@ pub(crate) struct StateView<'s> {
 }
 
 impl<'s> StateView<'s> {
+    /// The licenses shown, summed per authority: `(authority, licenses, sums)`, by authority.
+    pub(crate) fn by_authority(&self) -> Vec<(&'s str, u64, Sums)> {
+        let mut groups: std::collections::BTreeMap<&'s str, Vec<&'s License>> = std::collections::BTreeMap::new();
+        for (_, l) in &self.licenses {
+            groups.entry(l.authority.as_str()).or_default().push(l);
+        }
+        groups.into_iter().map(|(a, ls)| (a, ls.len() as u64, Sums::of(ls))).collect()
+    }
+
     fn of(s: &'s QuotaState, license: Option<&str>, party: Option<&str>) -> Result<StateView<'s>> {
         if let Some(l) = license {
             if !s.licenses.contains_key(l) {
@@ -380,6 +399,11 @@ fn state_json(
             })
             .collect(),
         totals: view.totals,
+        totals_by_authority: view
+            .by_authority()
+            .into_iter()
+            .map(|(authority, licenses, sums)| AuthorityTotals { authority, licenses, sums })
+            .collect(),
         licensing: super::licensing::LicensingJson::of(s, party),
         as_of,
     };

@@ -116,11 +116,22 @@ fn parties(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The total over the licenses shown, then, when they come from more than one authority, the
+/// total of each: an order drawing on two gates (an import and an export license) counts on
+/// both, so only the per-authority rows count each unit once.
 fn totals(out: &mut dyn Write, view: &StateView<'_>) -> Result<()> {
     let mut t = ui::table(&["TOTAL", "LICENSED", "ORDERED", "SHIPPED", "REMAINING"]);
     let mut row = vec![cell(ui::count(view.licenses.len() as u64, "license"), None)];
     row.extend(sum_cells(&view.totals));
     t.add_row(row);
+    let by_authority = view.by_authority();
+    if by_authority.len() > 1 {
+        for (authority, n, sums) in &by_authority {
+            let mut row = vec![cell(format!("{} ({})", esc(authority), ui::count(*n, "license")), None)];
+            row.extend(sum_cells(sums));
+            t.add_row(row);
+        }
+    }
     ui::numeric_columns(&mut t, &[1, 2, 3, 4]);
     writeln!(out)?;
     out.write_all(ui::render(&t).as_bytes())?;
