@@ -156,3 +156,37 @@ fn a_bare_qledger_no_longer_prints_an_error_dump() {
     assert!(text.contains("qledger demo") && text.lines().count() < 25, "{text}");
     assert!(out.stderr.is_empty());
 }
+
+/// The README's command sketch under "Using it" (no output shown): every line runs and exits 0,
+/// with the story as `events.jsonl`.
+#[test]
+fn the_readme_usage_sketch_runs() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let marker = "# run by tests/help_examples.rs with events.jsonl = examples/h200.jsonl: every line exits 0\n";
+    let Some((_, rest)) = readme.split_once(marker) else { panic!("the README has no usage sketch") };
+    let block = rest.split_once("```").map_or(rest, |(b, _)| b);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/h200.jsonl"), dir.path().join("events.jsonl"))
+        .expect("copy the story");
+    let path = format!(
+        "{}:{}",
+        bin().parent().map(Path::display).expect("bin dir"),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = 0;
+    for line in block.lines().filter(|l| l.starts_with("qledger ")) {
+        let cmd = line.split("  #").next().unwrap_or(line).trim();
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("QLEDGER_ACTOR", "clerk")
+            .env_remove("QLEDGER_LEDGER")
+            .output()
+            .expect("run sh");
+        assert!(out.status.success(), "`{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
+        ran += 1;
+    }
+    assert!(ran >= 5, "only {ran} lines ran");
+}
