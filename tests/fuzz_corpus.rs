@@ -8,12 +8,16 @@
 
 use quotaledger::format::codec;
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
-use quotaledger::format::index_run::{parse_footer_trailer, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES};
-use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
+use quotaledger::format::index_run::{
+    parse_footer_trailer, IndexValueV1, FOOTER_TRAILER_BYTES, KEY_EVENT_BYTES, RUN_HEADER_BYTES,
+};
+use quotaledger::format::record::{Record, RecordV1, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
     parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
-use quotaledger::format::snapshot::{decode_snapshot_file, encode_snapshot_file, QuotaSnapshotV2};
+use quotaledger::format::snapshot::{
+    decode_snapshot_file, encode_snapshot_file, OrderRowV1, OrderRowV2, QuotaSnapshotV2,
+};
 use quotaledger::fuzzing::{tlog_signer, TARGETS};
 use quotaledger::tlog::checkpoint::Checkpoint;
 use quotaledger::tlog::merkle::{self, MemoryTree, Sha256, TreeHasher};
@@ -21,6 +25,10 @@ use quotaledger::tlog::note::{self, SignerKey};
 use quotaledger::tlog::tiles;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Format 2 events the H200 story does not have, for the seeds of `record`, `jsonl`,
+/// `snapshot` and `index_run`.
+const EXTRA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz_extra.jsonl");
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target)
@@ -104,6 +112,46 @@ fn every_fuzz_target_passes_its_seed_corpus_and_mutations_of_it() {
     }
 }
 
+/// The record seeds hold every event, context and rule variant of both formats' wire types, in
+/// a record of format 2, and records of format 1: `write_seeds` is rerun when a variant is added.
+#[test]
+fn the_record_seeds_hold_every_wire_variant() {
+    let variant = |debug: String| debug.split([' ', '(', '{']).next().unwrap_or_default().to_string();
+    let (mut v2, mut v1) = (std::collections::BTreeSet::new(), 0);
+    for (_, bytes) in inputs("record") {
+        match Record::decode(&bytes) {
+            Ok(Record::V2(r)) => {
+                if let WireEvent::ConditionAdded { rule, .. } = &r.event {
+                    v2.insert(format!("rule {}", variant(format!("{rule:?}"))));
+                }
+                v2.insert(format!("event {}", variant(format!("{:?}", r.event))));
+                v2.insert(format!("context {}", variant(format!("{:?}", r.context))));
+                if r.late_reason.is_some() {
+                    v2.insert("late_reason".into());
+                }
+                if r.flags != 0 {
+                    v2.insert("flags".into());
+                }
+            }
+            Ok(Record::V1(_)) => v1 += 1,
+            Err(_) => {}
+        }
+    }
+    let events = "PartyRegistered PartyRestricted LicenseGranted ConditionAdded ConditionFinalized \
+        ConditionWithdrawn OrderPlaced OrderCancelled ShipmentRecorded QuotaAmended LicenseSuspended \
+        LicenseReinstated LicenseRevoked OrderPlacedGated RoundOpened RoundClosed PolicySet PolicyLifted \
+        ExemptionGranted CapSet ShipmentCorrected Refused";
+    let contexts = "None Shipment Cancellation ShipmentGated CancellationGated Held Resolved Correction";
+    let rules = "BundleRatio MaxPerOrder EndUse Reporting MaxShipments";
+    let mut missing: Vec<String> = events.split_whitespace().map(|e| format!("event {e}")).collect();
+    missing.extend(contexts.split_whitespace().map(|c| format!("context {c}")));
+    missing.extend(rules.split_whitespace().map(|r| format!("rule {r}")));
+    missing.extend(["late_reason".to_string(), "flags".to_string()]);
+    missing.retain(|m| !v2.contains(m));
+    assert!(missing.is_empty(), "no format 2 record seed holds {missing:?}: rerun write_seeds");
+    assert!(v1 >= 10, "format 1 record seeds: {v1}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The seeds
 
@@ -157,6 +205,7 @@ fn write_seeds() {
 
     // jsonl: the story, and the hostile cases are written by hand (`seed-hostile-*`).
     write("jsonl", "h200.jsonl", story.as_bytes());
+    write("jsonl", "extra.jsonl", &std::fs::read(EXTRA_PATH).expect("the extra events"));
 
     // record: one record of each event and context kind from the export, and broken ones.
     let export = String::from_utf8(qledger(&ledger, &["export"])).expect("utf-8");
@@ -177,6 +226,35 @@ fn write_seeds() {
             overlong.extend_from_slice(&bytes[2..]);
             write("record", "overlong-seq.rec", &overlong);
         }
+    }
+
+    // Format 1 records (a ledger of an older version: `tests/fixtures`), one of each kind.
+    let v1 = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/h200-export-format1.jsonl"))
+        .expect("the format 1 export");
+    let mut v1_kinds = std::collections::BTreeSet::new();
+    for line in v1.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("export is JSON");
+        let kind = format!("{}-{}", v["event"]["type"].as_str().unwrap(), v["context"]["kind"].as_str().unwrap());
+        if v1_kinds.insert(kind.clone()) {
+            write("record", &format!("v1-{kind}.rec"), &unhex(v["bytes"].as_str().expect("bytes")));
+        }
+    }
+
+    // Format 2 events, contexts and rules the story does not have (`tests/fixtures/fuzz_extra.jsonl`,
+    // appended with `--record-refusals` to a ledger of its own): a plain one-license order, its
+    // shipment and cancellation, a held order (cancelled: a gated cancellation of a held order;
+    // and one left held), a gated shipment and cancellation, a withdrawn condition, a lifted
+    // policy, a revoked license, a late entry, refusal records, an event past the future margin.
+    let extra_ledger = dir.path().join("extra");
+    qledger(
+        &extra_ledger,
+        &["append", "--create", EXTRA_PATH, "--actor", "clerk", "--allow-future", "--record-refusals"],
+    );
+    for line in String::from_utf8(qledger(&extra_ledger, &["export"])).expect("utf-8").lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("export is JSON");
+        let kind = format!("{}-{}", v["event"]["type"].as_str().unwrap(), v["context"]["kind"].as_str().unwrap());
+        let seq = v["seq"].as_u64().expect("seq");
+        write("record", &format!("extra-{seq:02}-{kind}.rec"), &unhex(v["bytes"].as_str().expect("bytes")));
     }
 
     // Event and rule kinds the story does not have, and a record an older version could write
@@ -273,6 +351,32 @@ fn write_seeds() {
         }
     }
 
+    let run = std::fs::read(extra_ledger.join("index/0000000000000000.qidx")).expect("run");
+    write("index_run", "extra-run0.qidx", &run);
+    // Values of each kind, as the library encodes them: a format 2 order row (two licenses,
+    // held, placed at a time; one license, released, no time), a format 1 row, a key.
+    let values = [
+        IndexValueV1::Order2(OrderRowV2 {
+            licenses: vec!["CN-IMP-2026-0004".into(), "US-BIS-D000001".into()],
+            quantity: 20_000,
+            shipped: 0,
+            status: 2,
+            placed_at: Some(1_775_109_600),
+        }),
+        IndexValueV1::Order2(OrderRowV2 {
+            licenses: vec!["L-1".into()],
+            quantity: 6_000,
+            shipped: 6_000,
+            status: 3,
+            placed_at: None,
+        }),
+        IndexValueV1::Order(OrderRowV1 { license: "L-1".into(), quantity: 1_000, shipped: 400, cancelled: true }),
+        IndexValueV1::Key { seq: 47, event: [0xa5; KEY_EVENT_BYTES] },
+    ];
+    for (i, v) in values.iter().enumerate() {
+        write("index_run", &format!("value-{i}"), &codec::encode(v));
+    }
+
     let manifest = std::fs::read(ledger.join("index/MANIFEST")).expect("manifest");
     write("index_run", "MANIFEST", &manifest);
 
@@ -284,6 +388,13 @@ fn write_seeds() {
     let empty = codec::encode(&QuotaSnapshotV2::from_state(&Default::default(), [0; 32]));
     write("snapshot", "empty.qsnap", &encode_snapshot_file(&empty));
     write("snapshot", "cut.qsnap", &snap[..snap.len() - 17]);
+    // Rounds, a lifted policy with an exemption, a cap, a held order, a revoked license,
+    // refusals, a late entry.
+    let extra_snap = std::fs::read(extra_ledger.join("snapshots/head.qsnap")).expect("snapshot");
+    let (extra_state, _) = QuotaSnapshotV2::decode(decode_snapshot_file(&extra_snap).expect("a file"))
+        .expect("the extra snapshot decodes");
+    assert!(!extra_state.held.is_empty() && !extra_state.policies.is_empty(), "the extra ledger holds an order");
+    write("snapshot", "extra.qsnap", &extra_snap);
 
     // tlog: a signed checkpoint of the story's tree (mode 0), texts (1), a bundle (2), proofs
     // (3, 4), entries (5).
