@@ -488,3 +488,47 @@ fn a_damaged_block_near_u64_max_is_damage() {
     }
     quotaledger::fuzzing::segment(&seg);
 }
+
+/// Fuzzing finding (`snapshot`, 2026-11-30, after 53,670 executions; minimized to 56 bytes,
+/// `fuzz/corpus/snapshot/seed-regress-policy-exemption-repeated.snap`): a snapshot whose policy
+/// listed an exemption twice (or out of order) decoded, to a state whose exemptions are a set,
+/// which re-encodes to other bytes: two encodings of one state. They must be sorted and unique.
+#[test]
+fn a_snapshot_whose_policy_lists_an_exemption_twice_is_refused() {
+    use quotaledger::format::snapshot::WirePolicy;
+    let policy = |exemptions: &[&str]| WirePolicy {
+        authority: "CN-MOFCOM".into(),
+        product: "H200".into(),
+        deny_state_backed: true,
+        deny_sectors: vec!["telecom".into()],
+        reason: "r".into(),
+        lifted: false,
+        exemptions: exemptions.iter().map(|e| e.to_string()).collect(),
+    };
+    let mut w = QuotaSnapshotV2::from_state(&QuotaState::default(), [0; 32]);
+    for (exemptions, ok) in [
+        (&["a", "b"][..], true),
+        (&[][..], true),
+        (&["a", "a"][..], false),
+        (&["b", "a"][..], false),
+        (&["", "", "", ""][..], false),
+    ] {
+        w.policies = vec![("P-1".into(), policy(exemptions))];
+        let bytes = codec::encode(&w);
+        match QuotaSnapshotV2::decode(&bytes) {
+            Ok((state, hash)) => {
+                assert!(ok, "exemptions {exemptions:?} decode");
+                assert_eq!(codec::encode(&QuotaSnapshotV2::from_state(&state, hash)), bytes);
+            }
+            Err(e) => assert!(!ok && matches!(e, DecodeError::Invalid(_)), "exemptions {exemptions:?}: {e}"),
+        }
+        quotaledger::fuzzing::snapshot(&bytes);
+    }
+    let found = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fuzz/corpus/snapshot/seed-regress-policy-exemption-repeated.snap"
+    ))
+    .expect("the minimized input");
+    assert!(QuotaSnapshotV2::decode(&found).is_err());
+    quotaledger::fuzzing::snapshot(&found);
+}

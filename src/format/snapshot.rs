@@ -188,6 +188,7 @@ pub struct WirePolicy {
     pub deny_sectors: Vec<String>,
     pub reason: String,
     pub lifted: bool,
+    /// Sorted and unique (a set).
     pub exemptions: Vec<String>,
 }
 
@@ -301,10 +302,13 @@ impl QuotaSnapshotV2 {
             && w.licenses.windows(2).all(|p| p[0].0 < p[1].0)
             && w.rounds.windows(2).all(|p| (&p[0].0, p[0].1) < (&p[1].0, p[1].1))
             && w.policies.windows(2).all(|p| p[0].0 < p[1].0)
+            && w.policies.iter().all(|(_, p)| p.exemptions.windows(2).all(|e| e[0] < e[1]))
             && w.caps.windows(2).all(|p| (&p[0].0, &p[0].1) < (&p[1].0, &p[1].1))
             && w.held.windows(2).all(|p| p[0].0 < p[1].0);
         if !sorted {
-            return Err(DecodeError::Invalid("snapshot: ids are not sorted and unique".into()));
+            return Err(DecodeError::Invalid(
+                "snapshot: ids (or a policy's exemptions) are not sorted and unique".into(),
+            ));
         }
         let last_hash = w.last_hash;
         Ok((w.into_state()?, last_hash))
