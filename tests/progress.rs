@@ -61,3 +61,25 @@ fn a_long_verify_shows_progress_on_a_terminal_and_nowhere_else() {
     assert!(piped.status.success());
     assert!(piped.stderr.is_empty(), "{}", String::from_utf8_lossy(&piped.stderr));
 }
+
+/// `append` reading a terminal says that it waits for input (issue 11), and ends at Ctrl-D.
+#[test]
+fn append_reading_a_terminal_says_it_waits_for_input() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ledger = dir.path().join("ledger");
+    assert!(Command::new(bin()).arg("--ledger").arg(&ledger).arg("init").output().expect("init").status.success());
+    // The terminal gets Ctrl-D (end of input) a moment after the command starts.
+    let shell = format!(
+        "(sleep 1; printf '\\004') | script -qec '{} --ledger {} append --actor clerk' /dev/null",
+        bin().display(),
+        ledger.display()
+    );
+    let out = Command::new("sh").args(["-c", &shell]).output().expect("run script");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("reading events (JSON Lines) from the terminal; end with Ctrl-D"), "{shown}");
+    assert!(shown.contains("the input holds no events"), "{shown}");
+}
