@@ -1,9 +1,10 @@
 //! The per-event index in files of our own: an LSM tree in miniature (as fjall and RocksDB
 //! build theirs). Framing: `format::index_run`.
 //!
-//! - A memtable (sorted, in memory) takes the changes of the running append; at
-//!   [`MEMTABLE_ENTRIES_MAX`] entries it is written out as a *pending* run, so a bulk append
-//!   holds a bounded amount in memory.
+//! - A memtable takes the changes of the running append, as encoded values in one byte arena
+//!   found by digest ([`Memtable`]); at [`MEMTABLE_ENTRIES_MAX`] entries or
+//!   [`MEMTABLE_BYTES_MAX`] bytes it is sorted and written out as a *pending* run, so a bulk
+//!   append holds a bounded amount in memory.
 //! - Runs are immutable sorted files with a page table and a Bloom filter, read page by page
 //!   (one `pread` of at most 4 KiB per lookup that passes the filter). A lookup asks the
 //!   memtable, then the runs from the newest; the newest entry for a digest wins.
@@ -17,13 +18,13 @@ use super::disk::create_new_file;
 use super::snapshots::write_atomically;
 use super::StoreError;
 use crate::format::codec::{self, DecodeError};
-use crate::format::index_run::IndexValueV1;
 use crate::format::index_run::{
     decode_footer, encode_footer, find_in_page, page_entries, parse_footer_trailer, parse_page_ref, parse_run_header,
     run_header, Bloom, Digest, PageBuilder, PageRef, FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES,
     RUN_HEADER_BYTES,
 };
-use crate::limits::{MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, RUNS_MAX};
+use crate::format::index_run::{IndexValueV1, INDEX_VALUE_BYTES_MAX};
+use crate::limits::{MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, RUNS_MAX};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -349,7 +350,88 @@ pub struct Index {
     manifest: ManifestV1,
     live: Vec<Run>,
     pending: Vec<Run>,
-    mem: HashMap<Digest, IndexValueV1, BuildHasherDefault<DigestHasher>>,
+    mem: Memtable,
+    /// A value being encoded for the memtable.
+    scratch: Vec<u8>,
+}
+
+/// The running append's index changes: each value in its canonical encoding (as a run stores
+/// it) in one byte arena, and a map from the digest to where its newest value lies.
+///
+/// Owned values (`IndexValueV1`, an order row with a `Vec<String>` of licenses) took about
+/// 90 bytes of table and two allocations an entry, and twice that while being sorted for a
+/// run; here an entry is 20 bytes of table and its encoding (15 to 40 bytes) in the arena, and
+/// sorting moves 20-byte slots. A value rewritten with the same length is rewritten in place;
+/// one of another length is appended, and the old bytes stay until the memtable is written
+/// out, which [`MEMTABLE_BYTES_MAX`] bounds.
+#[derive(Debug, Default)]
+pub struct Memtable {
+    slots: HashMap<Digest, Slot, BuildHasherDefault<DigestHasher>>,
+    bytes: Vec<u8>,
+}
+
+/// Where a value lies in the arena.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    at: u32,
+    len: u32,
+}
+
+impl Memtable {
+    /// Entries.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// No entries.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Bytes of the arena (live values and rewritten ones).
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The encoded value for `d`.
+    pub fn get(&self, d: &Digest) -> Option<&[u8]> {
+        self.slots.get(d).map(|s| &self.bytes[s.at as usize..(s.at + s.len) as usize])
+    }
+
+    /// Sets the value for `d`, given its encoding.
+    pub fn put(&mut self, d: Digest, value: &[u8]) {
+        if let Some(slot) = self.slots.get(&d) {
+            if slot.len as usize == value.len() {
+                self.bytes[slot.at as usize..(slot.at + slot.len) as usize].copy_from_slice(value);
+                return;
+            }
+        }
+        if self.bytes.capacity() == 0 {
+            // Reserved, not touched: pages count only once values are written into them.
+            self.bytes.reserve_exact(MEMTABLE_BYTES_MAX + INDEX_VALUE_BYTES_MAX);
+        }
+        let at = u32::try_from(self.bytes.len()).expect("the memtable is written out long before 4 GiB");
+        self.bytes.extend_from_slice(value);
+        self.slots.insert(d, Slot { at, len: value.len() as u32 });
+    }
+
+    /// Takes every entry out in digest order (the map and the arena keep their room for the
+    /// next entries of a bulk append).
+    fn take_sorted(&mut self) -> Vec<(Digest, Slot)> {
+        let mut slots: Vec<(Digest, Slot)> = self.slots.drain().collect();
+        slots.sort_unstable_by_key(|e| e.0);
+        slots
+    }
+
+    fn value(&self, slot: Slot) -> &[u8] {
+        &self.bytes[slot.at as usize..(slot.at + slot.len) as usize]
+    }
+
+    /// Forgets every entry.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.bytes.clear();
+    }
 }
 
 /// Digests are uniformly random already: their first 8 bytes are the hash.
@@ -379,7 +461,14 @@ impl Index {
             }
             live.push(run);
         }
-        Ok(Index { dir: dir.to_path_buf(), manifest, live, pending: Vec::new(), mem: HashMap::default() })
+        Ok(Index {
+            dir: dir.to_path_buf(),
+            manifest,
+            live,
+            pending: Vec::new(),
+            mem: Memtable::default(),
+            scratch: Vec::new(),
+        })
     }
 
     /// The manifest of the live runs.
@@ -389,8 +478,11 @@ impl Index {
 
     /// The value for `d`: memtable, pending runs, live runs, newest first.
     pub fn get(&self, d: &Digest) -> Result<Option<IndexValueV1>, StoreError> {
-        if let Some(v) = self.mem.get(d) {
-            return Ok(Some(v.clone()));
+        if let Some(bytes) = self.mem.get(d) {
+            return IndexValueV1::decode(bytes).map(Some).map_err(|e| StoreError::Damaged {
+                seq: None,
+                what: format!("index memtable: a value does not read back: {e}"),
+            });
         }
         for run in self.pending.iter().rev().chain(self.live.iter().rev()) {
             if let Some(bytes) = run.get(d)? {
@@ -402,8 +494,10 @@ impl Index {
 
     /// Sets the value for `d`; writes the memtable out as a pending run when it is full.
     pub fn put(&mut self, d: Digest, value: IndexValueV1) -> Result<(), StoreError> {
-        self.mem.insert(d, value);
-        if self.mem.len() >= MEMTABLE_ENTRIES_MAX {
+        self.scratch.clear();
+        codec::encode_into(&value, &mut self.scratch);
+        self.mem.put(d, &self.scratch);
+        if self.mem.len() >= MEMTABLE_ENTRIES_MAX || self.mem.bytes() >= MEMTABLE_BYTES_MAX {
             self.flush_mem()?;
         }
         Ok(())
@@ -413,15 +507,15 @@ impl Index {
         if self.mem.is_empty() {
             return Ok(());
         }
-        // Drained, not taken: the map keeps its room for the next entries of a bulk append.
-        let mut mem: Vec<(Digest, IndexValueV1)> = self.mem.drain().collect();
-        mem.sort_unstable_by_key(|e| e.0);
+        let sorted = self.mem.take_sorted();
         let id = self.manifest.next_run;
         self.manifest.next_run += 1;
-        let count = mem.len() as u64;
-        let entries = mem.into_iter().map(|(d, v)| Ok((d, codec::encode(&v))));
-        let run = write_run(&self.dir, id, count, entries)?;
-        self.pending.push(run);
+        let count = sorted.len() as u64;
+        let mem = &self.mem;
+        let entries = sorted.into_iter().map(|(d, slot)| Ok((d, mem.value(slot).to_vec())));
+        let written = write_run(&self.dir, id, count, entries);
+        self.mem.clear();
+        self.pending.push(written?);
         Ok(())
     }
 
@@ -540,6 +634,43 @@ mod tests {
             assert_eq!(run.get(&digest(b'k', "absent")).unwrap(), None);
         }
         assert!(run.meta.get().is_some(), "a busy run loads its page table");
+    }
+
+    #[test]
+    fn the_memtable_keeps_the_newest_value_and_writes_out_at_its_byte_limit() {
+        let order = |licenses: usize, shipped: u64| {
+            IndexValueV1::Order2(crate::format::snapshot::OrderRowV2 {
+                licenses: (0..licenses).map(|i| format!("LIC-{i:04}")).collect(),
+                quantity: u64::MAX,
+                shipped,
+                status: 0,
+                placed_at: Some(1_700_000_000),
+            })
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path(), ManifestV1::default()).unwrap();
+        let d = digest(b'o', "O-1");
+        index.put(d, order(1, 1)).unwrap();
+        let used = index.mem.bytes();
+        index.put(d, order(1, 2)).unwrap();
+        assert_eq!(index.mem.bytes(), used, "a value of the same length is rewritten in place");
+        index.put(d, order(3, 300)).unwrap();
+        assert!(index.mem.bytes() > used, "a longer value is appended");
+        assert_eq!(index.get(&d).unwrap(), Some(order(3, 300)));
+        assert_eq!(index.mem.len(), 1);
+        // Rewrites of another length fill the arena: it is written out as a run, not grown.
+        let mut n = 0u64;
+        while index.pending.is_empty() {
+            index.put(d, order(1 + (n % 2) as usize * 10, n)).unwrap();
+            n += 1;
+        }
+        assert!(index.mem.is_empty() && index.mem.bytes() == 0);
+        assert_eq!(index.pending.len(), 1);
+        assert!(n * 20 >= MEMTABLE_BYTES_MAX as u64 / 10, "written out after {n} rewrites");
+        assert_eq!(index.get(&d).unwrap(), Some(order(1 + ((n - 1) % 2) as usize * 10, n - 1)));
+        index.seal(1).unwrap();
+        assert_eq!(index.manifest().runs.len(), 1);
+        assert_eq!(index.get(&d).unwrap(), Some(order(1 + ((n - 1) % 2) as usize * 10, n - 1)));
     }
 
     #[test]
