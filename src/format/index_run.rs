@@ -362,10 +362,18 @@ pub fn decode_footer_parts(
     crc: u32,
     pages: u32,
 ) -> Result<(Vec<PageRef>, Bloom), DecodeError> {
-    let bad = |what: &str| DecodeError::Framing(format!("index run footer: {what}"));
     if crc32c::crc32c_append(crc32c::crc32c(head), &bits) != crc {
-        return Err(bad("checksum mismatch"));
+        return Err(DecodeError::Framing("index run footer: checksum mismatch".into()));
     }
+    let (refs, hashes) = decode_footer_head(head, bits.len(), pages)?;
+    Ok((refs, Bloom { bits, hashes }))
+}
+
+/// The page table and the Bloom filter's hash count from a footer's first part, given how many
+/// bytes of bits follow it (the checksum, over both parts, is the caller's to check first): a
+/// scan needs the page table and not the filter.
+pub fn decode_footer_head(head: &[u8], bits_len_found: usize, pages: u32) -> Result<(Vec<PageRef>, u8), DecodeError> {
+    let bad = |what: &str| DecodeError::Framing(format!("index run footer: {what}"));
     let table = footer_head_bytes(pages)? - 5;
     if head.len() != table + 5 {
         return Err(bad("cut off"));
@@ -382,10 +390,10 @@ pub fn decode_footer_parts(
     let rest = &f[table..];
     let bits_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
     let hashes = rest[4];
-    if bits.len() != bits_len || bits_len == 0 || hashes == 0 || hashes > 32 {
+    if bits_len_found != bits_len || bits_len == 0 || hashes == 0 || hashes > 32 {
         return Err(bad("bloom filter size"));
     }
-    Ok((refs, Bloom { bits, hashes }))
+    Ok((refs, hashes))
 }
 
 #[cfg(test)]

@@ -19,9 +19,9 @@ use super::snapshots::write_atomically;
 use super::StoreError;
 use crate::format::codec::{self, DecodeError};
 use crate::format::index_run::{
-    decode_footer_parts, find_in_page, footer_head_bytes, footer_parts, page_entries, parse_footer_trailer,
-    parse_page_ref, parse_run_header, run_header, Bloom, Digest, PageBuilder, PageRef, FOOTER_TRAILER_BYTES,
-    INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES, RUN_HEADER_BYTES,
+    decode_footer_head, decode_footer_parts, find_in_page, footer_head_bytes, footer_parts, page_entries,
+    parse_footer_trailer, parse_page_ref, parse_run_header, run_header, Bloom, Digest, PageBuilder, PageRef,
+    FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES, RUN_HEADER_BYTES,
 };
 use crate::format::index_run::{IndexValueV1, INDEX_VALUE_BYTES_MAX};
 use crate::limits::{MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, RUNS_MAX};
@@ -146,7 +146,23 @@ impl Run {
         if let Some(refs) = self.pages.get() {
             return Ok(refs);
         }
-        let (refs, _bloom) = self.read_footer()?;
+        // The page table, and the filter's bits only through the checksum, a MiB at a time.
+        let (mut head, bits_len) = self.footer_layout()?;
+        self.read_at(&mut head, self.footer_at)?;
+        let mut crc = crc32c::crc32c(&head);
+        let mut buf = vec![0u8; bits_len.min(1 << 20)];
+        let (mut at, end) = (self.footer_at + head.len() as u64, self.footer_at + self.footer_len as u64);
+        while at < end {
+            let n = buf.len().min((end - at) as usize);
+            self.read_at(&mut buf[..n], at)?;
+            crc = crc32c::crc32c_append(crc, &buf[..n]);
+            at += n as u64;
+        }
+        if crc != self.footer_crc {
+            return Err(self.damaged(DecodeError::Framing("index run footer: checksum mismatch".into())));
+        }
+        let (refs, _) = decode_footer_head(&head, bits_len, self.pages_count).map_err(|e| self.damaged(e))?;
+        self.check_refs(&refs)?;
         Ok(self.pages.get_or_init(|| refs))
     }
 
@@ -157,27 +173,39 @@ impl Run {
         self.lookups.set(0);
     }
 
-    fn read_footer(&self) -> Result<(Vec<PageRef>, Bloom), StoreError> {
-        // In two reads, so that the Bloom filter's bits are read into the filter itself: one
-        // buffer of the whole footer and a copy of it took twice the filter's size.
+    /// A zeroed buffer for the footer's first part, and the bytes of filter bits after it.
+    fn footer_layout(&self) -> Result<(Vec<u8>, usize), StoreError> {
         let head_len = footer_head_bytes(self.pages_count).map_err(|e| self.damaged(e))?;
         let bits_len = self
             .footer_len
             .checked_sub(head_len)
             .ok_or_else(|| self.damaged(DecodeError::Framing("index run footer: cut off".into())))?;
-        let read = |buf: &mut [u8], at: u64| {
-            self.file.read_exact_at(buf, at).map_err(|e| StoreError::io("reading", &self.path, e))
-        };
-        let mut head = vec![0u8; head_len];
-        read(&mut head, self.footer_at)?;
-        let mut bits = vec![0u8; bits_len];
-        read(&mut bits, self.footer_at + head_len as u64)?;
-        let (refs, bloom) =
-            decode_footer_parts(&head, bits, self.footer_crc, self.pages_count).map_err(|e| self.damaged(e))?;
+        Ok((vec![0u8; head_len], bits_len))
+    }
+
+    fn read_at(&self, buf: &mut [u8], at: u64) -> Result<(), StoreError> {
+        self.file.read_exact_at(buf, at).map_err(|e| StoreError::io("reading", &self.path, e))
+    }
+
+    /// Every page lies between the header and the footer.
+    fn check_refs(&self, refs: &[PageRef]) -> Result<(), StoreError> {
         let outside = |p: &PageRef| p.offset.checked_add(u64::from(p.len)).is_none_or(|end| end > self.footer_at);
         if refs.iter().any(|p| p.offset < RUN_HEADER_BYTES as u64 || outside(p)) {
             return Err(self.damaged(DecodeError::Framing("a page lies outside the file".into())));
         }
+        Ok(())
+    }
+
+    fn read_footer(&self) -> Result<(Vec<PageRef>, Bloom), StoreError> {
+        // In two reads, so that the Bloom filter's bits are read into the filter itself: one
+        // buffer of the whole footer and a copy of it took twice the filter's size.
+        let (mut head, bits_len) = self.footer_layout()?;
+        self.read_at(&mut head, self.footer_at)?;
+        let mut bits = vec![0u8; bits_len];
+        self.read_at(&mut bits, self.footer_at + head.len() as u64)?;
+        let (refs, bloom) =
+            decode_footer_parts(&head, bits, self.footer_crc, self.pages_count).map_err(|e| self.damaged(e))?;
+        self.check_refs(&refs)?;
         Ok((refs, bloom))
     }
 
