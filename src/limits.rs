@@ -44,6 +44,9 @@ pub const SEGMENT_BYTES_TARGET: u64 = 32 * 1024 * 1024;
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
 pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
+/// Bytes of encoded values the index memtable holds before it is written out as a run (values
+/// rewritten with another length leave their old bytes behind until then).
+pub const MEMTABLE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
 /// A merge takes an older run only while it holds at most this many times the entries of

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    no_transparent_huge_pages();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -44,6 +45,23 @@ fn main() -> ExitCode {
     let prefix = ui::Paint::Red.paint("qledger:", ui::get().color_stderr);
     eprintln!("{prefix} {what}{}", terminal::escape(&text));
     ExitCode::from(code)
+}
+
+/// Turns transparent huge pages off for this process, before it allocates in earnest.
+///
+/// mimalloc `madvise`s its arena `MADV_HUGEPAGE`, so with THP on (`always`, or `madvise` as
+/// Debian ships it) every 2 MiB of the arena that one live allocation touches becomes 2 MiB of
+/// resident memory. Measured on a bulk append of 200k events: 45 MiB of live heap at its peak
+/// (heaptrack, glibc malloc) held 112 MiB resident, 98 MiB of it huge pages; a one-event
+/// append held 61 MiB. With THP off: 55 MiB and 11 MiB, at the same speed. The flag is the
+/// process's (`PR_SET_THP_DISABLE`, inherited by children), never the system's.
+fn no_transparent_huge_pages() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SAFETY: prctl with PR_SET_THP_DISABLE takes integer arguments only and touches no memory
+    // of ours; a kernel without it returns an error, which leaves things as they were.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }
 
 // The parse thread allocates what the append thread frees; glibc malloc serializes that on an

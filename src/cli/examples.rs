@@ -228,12 +228,8 @@ Examples:
   $ qledger grant --license CN-IMP-2026-0008 --authority CN-MOFCOM --licensee alibaba --product H200 --quantity 40000 --valid-from 2026-04-06 --valid-until 2027-04-05 --round 2 --at 2026-04-06T00:00:00Z --dry-run
   qledger: line 1: license_granted CN-IMP-2026-0008: alibaba would hold 160000 units of H200 from CN-MOFCOM, over the per-party cap 150000 (120000 held) [field quantity, rule exceeds_party_cap]";
 
-/// `condition --help`.
-pub const CONDITION: &str = "\
-Examples:
-  $ qledger condition add --license CN-IMP-2026-0004 --condition C2 --rule max_shipments --count 12 --final --at 2026-04-06T00:00:00Z --dry-run
-  ok: seq 48 condition_added CN-IMP-2026-0004: CN-IMP-2026-0004 remaining 40,000
-  dry run: 1 event would be appended; nothing was written";
+/// `condition --help`: the same as its first subcommand's.
+pub const CONDITION: &str = CONDITION_ADD;
 
 /// `condition add --help`.
 pub const CONDITION_ADD: &str = "\
@@ -314,12 +310,8 @@ Examples:
   ok: seq 48 license_revoked CN-IMP-2026-0003: CN-IMP-2026-0003 remaining 60,000 -> 0
   dry run: 1 event would be appended; nothing was written";
 
-/// `round --help`.
-pub const ROUND: &str = "\
-Examples:
-  $ qledger round open --authority CN-MOFCOM --round 3 --product H200 --ceiling 100000 --at 2026-04-06T00:00:00Z --dry-run
-  ok: seq 48 round_opened CN-MOFCOM/3: no quota changes
-  dry run: 1 event would be appended; nothing was written";
+/// `round --help`: the same as its first subcommand's.
+pub const ROUND: &str = ROUND_OPEN;
 
 /// `round open --help`.
 pub const ROUND_OPEN: &str = "\
@@ -335,12 +327,8 @@ Examples:
   ok: seq 48 round_closed CN-MOFCOM/2: no quota changes
   dry run: 1 event would be appended; nothing was written";
 
-/// `policy --help`.
-pub const POLICY: &str = "\
-Examples:
-  $ qledger policy lift --policy P-SOE --reason \"rules final\" --at 2026-04-06T00:00:00Z --dry-run
-  ok: seq 48 policy_lifted P-SOE: no quota changes
-  dry run: 1 event would be appended; nothing was written";
+/// `policy --help`: the same as its first subcommand's.
+pub const POLICY: &str = POLICY_LIFT;
 
 /// `policy set --help`.
 pub const POLICY_SET: &str = "\

@@ -274,7 +274,15 @@ pub fn parse_run_header(h: &[u8]) -> Result<(u64, u32), DecodeError> {
 
 /// The footer's bytes (page table, bloom, length, checksum, magic).
 pub fn encode_footer(pages: &[PageRef], bloom: &Bloom) -> Vec<u8> {
-    let mut f = Vec::with_capacity(pages.len() * PAGE_ENTRY_BYTES + bloom.bits.len() + 32);
+    let (head, bits, trailer) = footer_parts(pages, bloom);
+    [head.as_slice(), bits, trailer.as_slice()].concat()
+}
+
+/// The footer in three parts, to be written one after the other without copying the Bloom
+/// filter's bits (10 bits an entry: tens of MiB for a large run): the page table and the
+/// filter's header, its bits, and the trailer (length, checksum, magic).
+pub fn footer_parts<'a>(pages: &[PageRef], bloom: &'a Bloom) -> (Vec<u8>, &'a [u8], [u8; FOOTER_TRAILER_BYTES]) {
+    let mut f = Vec::with_capacity(pages.len() * PAGE_ENTRY_BYTES + 5);
     for p in pages {
         f.extend_from_slice(&p.first);
         f.extend_from_slice(&p.offset.to_le_bytes());
@@ -283,13 +291,13 @@ pub fn encode_footer(pages: &[PageRef], bloom: &Bloom) -> Vec<u8> {
     }
     f.extend_from_slice(&(bloom.bits.len() as u32).to_le_bytes());
     f.push(bloom.hashes);
-    f.extend_from_slice(&bloom.bits);
-    let len = f.len() as u32;
-    let crc = crc32c::crc32c(&f);
-    f.extend_from_slice(&len.to_le_bytes());
-    f.extend_from_slice(&crc.to_le_bytes());
-    f.extend_from_slice(RUN_MAGIC);
-    f
+    let len = (f.len() + bloom.bits.len()) as u32;
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&f), &bloom.bits);
+    let mut trailer = [0u8; FOOTER_TRAILER_BYTES];
+    trailer[0..4].copy_from_slice(&len.to_le_bytes());
+    trailer[4..8].copy_from_slice(&crc.to_le_bytes());
+    trailer[8..16].copy_from_slice(RUN_MAGIC);
+    (f, &bloom.bits, trailer)
 }
 
 /// Decodes one page table entry (its bounds are the caller's to check).
@@ -326,13 +334,51 @@ pub fn parse_footer_trailer(t: &[u8]) -> Result<(usize, u32), DecodeError> {
 /// count.
 pub fn decode_footer(f: &[u8], crc: u32, pages: u32) -> Result<(Vec<PageRef>, Bloom), DecodeError> {
     let bad = |what: &str| DecodeError::Framing(format!("index run footer: {what}"));
-    if crc32c::crc32c(f) != crc {
-        return Err(bad("checksum mismatch"));
-    }
-    let table = (pages as usize).checked_mul(PAGE_ENTRY_BYTES).ok_or_else(|| bad("page count"))?;
-    if f.len() < table + 5 {
+    let head = footer_head_bytes(pages)?;
+    if f.len() < head {
+        if crc32c::crc32c(f) != crc {
+            return Err(bad("checksum mismatch"));
+        }
         return Err(bad("cut off"));
     }
+    decode_footer_parts(&f[..head], f[head..].to_vec(), crc, pages)
+}
+
+/// Bytes of a footer's first part (the page table and the Bloom filter's header) for `pages`
+/// pages.
+pub fn footer_head_bytes(pages: u32) -> Result<usize, DecodeError> {
+    (pages as usize)
+        .checked_mul(PAGE_ENTRY_BYTES)
+        .and_then(|t| t.checked_add(5))
+        .ok_or_else(|| DecodeError::Framing("index run footer: page count".into()))
+}
+
+/// [`decode_footer`] of a footer body read in two parts: the first [`footer_head_bytes`], and
+/// the Bloom filter's bits, which become the filter as they are (a reader never holds the
+/// filter twice).
+pub fn decode_footer_parts(
+    head: &[u8],
+    bits: Vec<u8>,
+    crc: u32,
+    pages: u32,
+) -> Result<(Vec<PageRef>, Bloom), DecodeError> {
+    if crc32c::crc32c_append(crc32c::crc32c(head), &bits) != crc {
+        return Err(DecodeError::Framing("index run footer: checksum mismatch".into()));
+    }
+    let (refs, hashes) = decode_footer_head(head, bits.len(), pages)?;
+    Ok((refs, Bloom { bits, hashes }))
+}
+
+/// The page table and the Bloom filter's hash count from a footer's first part, given how many
+/// bytes of bits follow it (the checksum, over both parts, is the caller's to check first): a
+/// scan needs the page table and not the filter.
+pub fn decode_footer_head(head: &[u8], bits_len_found: usize, pages: u32) -> Result<(Vec<PageRef>, u8), DecodeError> {
+    let bad = |what: &str| DecodeError::Framing(format!("index run footer: {what}"));
+    let table = footer_head_bytes(pages)? - 5;
+    if head.len() != table + 5 {
+        return Err(bad("cut off"));
+    }
+    let f = head;
     let mut refs = Vec::with_capacity(pages as usize);
     for e in f[..table].chunks_exact(PAGE_ENTRY_BYTES) {
         let p = parse_page_ref(e.try_into().expect("chunks of PAGE_ENTRY_BYTES"));
@@ -344,10 +390,10 @@ pub fn decode_footer(f: &[u8], crc: u32, pages: u32) -> Result<(Vec<PageRef>, Bl
     let rest = &f[table..];
     let bits_len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
     let hashes = rest[4];
-    if rest.len() != 5 + bits_len || bits_len == 0 || hashes == 0 || hashes > 32 {
+    if bits_len_found != bits_len || bits_len == 0 || hashes == 0 || hashes > 32 {
         return Err(bad("bloom filter size"));
     }
-    Ok((refs, Bloom { bits: rest[5..].to_vec(), hashes }))
+    Ok((refs, hashes))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -49,8 +49,10 @@ pub const TREE_SYNC_BYTES: u64 = 16 * 1024 * 1024;
 /// measuring what the tree costs an append; the next writer without it catches the tree up).
 pub const TREE_OFF_ENV: &str = "QLEDGER_TREE_OFF";
 /// Records handed to the hashing thread at a time.
-pub const TREE_BATCH_RECORDS: usize = 4096;
-/// Batches queued for the hashing thread before the append waits for it.
+pub const TREE_BATCH_RECORDS: usize = 1024;
+/// Batches queued for the hashing thread before the append waits for it. With the one being
+/// filled and the one being hashed, an append holds at most this many + 2 batches (about
+/// 220 KiB each for 200-byte records), and reuses them: the hashing thread hands each back.
 pub const TREE_BATCHES_IN_FLIGHT: usize = 4;
 /// Bytes a reader reads at a time (one page, kept for the next node nearby).
 pub const TREE_READ_PAGE_BYTES: usize = 4096;
@@ -199,6 +201,8 @@ struct Batch {
 #[derive(Debug)]
 struct Worker {
     tx: SyncSender<Batch>,
+    /// Batches the thread hashed, emptied, for reuse (never more than are in flight).
+    done: Receiver<Batch>,
     handle: JoinHandle<Result<Hasher, StoreError>>,
 }
 
@@ -320,22 +324,28 @@ impl TreeWriter {
 
     /// Hands the batch to the hashing thread, starting it if need be.
     fn send(&mut self) -> Result<(), StoreError> {
-        let batch = std::mem::take(&mut self.batch);
         if self.worker.is_none() {
             let (tx, rx) = sync_channel::<Batch>(TREE_BATCHES_IN_FLIGHT);
+            let (done_tx, done) = sync_channel::<Batch>(TREE_BATCHES_IN_FLIGHT + 2);
             let mut hasher = self.hasher();
             let handle = std::thread::Builder::new()
                 .name("qledger-tree".into())
                 .spawn(move || {
-                    for batch in rx {
+                    for mut batch in rx {
                         hasher.hash(&batch)?;
+                        batch.bytes.clear();
+                        batch.ends.clear();
+                        // Full only if the append stopped taking them back: then let it go.
+                        let _ = done_tx.try_send(batch);
                     }
                     Ok(hasher)
                 })
                 .map_err(|e| StoreError::io("starting the tree thread for", &self.path, e))?;
-            self.worker = Some(Worker { tx, handle });
+            self.worker = Some(Worker { tx, done, handle });
         }
         let worker = self.worker.as_ref().expect("started above");
+        let next = worker.done.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.batch, next);
         if worker.tx.send(batch).is_err() {
             // The thread stopped on an error: report it (and never go on without the batch).
             let stopped = StoreError::Damaged { seq: None, what: "the tree thread stopped early".into() };
@@ -348,7 +358,7 @@ impl TreeWriter {
     fn finish(&mut self) -> Result<Hasher, StoreError> {
         let batch = std::mem::take(&mut self.batch);
         let mut hasher = match self.worker.take() {
-            Some(Worker { tx, handle }) => {
+            Some(Worker { tx, handle, .. }) => {
                 let sent = batch.ends.is_empty() || tx.send(batch).is_ok();
                 drop(tx);
                 let joined = handle
@@ -393,7 +403,7 @@ impl TreeWriter {
     /// Forgets the leaves of a refused append (hashes it wrote beyond the valid length are
     /// overwritten by the next append or cut by the next writer).
     pub fn abort(&mut self) {
-        if let Some(Worker { tx, handle }) = self.worker.take() {
+        if let Some(Worker { tx, handle, .. }) = self.worker.take() {
             drop(tx);
             // Its result is what is being thrown away.
             let _ = handle.join();
