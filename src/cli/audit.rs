@@ -127,17 +127,7 @@ pub fn run(cmd: AuditCommand, ledger: PathBuf, wait: Option<Duration>, out: &mut
         }
         AuditCommand::Prove { seq, size, from, to, license } => {
             let ledger = Ledger::open_read(&ledger)?;
-            let json = match (seq, from.zip(to), license) {
-                (Some(seq), None, None) => serde_json::to_string(&proofs::prove_inclusion(&ledger, seq, size)?)?,
-                (None, Some((a, b)), None) => serde_json::to_string(&proofs::prove_consistency(&ledger, a, b)?)?,
-                (None, None, Some(l)) => serde_json::to_string(&proofs::prove_license(&ledger, &l, size)?)?,
-                _ => {
-                    return Err(
-                        super::UsageError("prove needs one of --seq N, --from A --to B, --license L".into()).into()
-                    )
-                }
-            };
-            writeln!(out, "{json}")?;
+            writeln!(out, "{}", prove(&ledger, seq, size, from.zip(to), license)?)?;
         }
         AuditCommand::CheckProof { file, key } => {
             let key = keys::read_verifier(&key)?;
@@ -174,27 +164,49 @@ pub fn run(cmd: AuditCommand, ledger: PathBuf, wait: Option<Duration>, out: &mut
                 dir.display()
             )?;
         }
-        AuditCommand::Audit { source, key, full } => {
-            let key = keys::read_verifier(&key)?;
-            let state = client::user_state_dir()?;
-            match client::audit(&Source::parse(&source), &key, full, &state) {
-                Ok(r) => {
-                    let since = r.previous.map_or("first audit of this log".to_owned(), |p| {
-                        format!("consistent with size {p} verified before")
-                    });
-                    let entries = r.entries.map_or(String::new(), |n| format!("; {n} entries re-hashed"));
-                    writeln!(out, "audit ok: {} size {} root {} ({since}{entries})", r.origin, r.size, r.root)?;
-                }
-                Err(e) => {
-                    if let AuditError::Misbehaviour { evidence, .. } = &e {
-                        out.write_all(evidence.as_bytes())?;
-                    }
-                    return Err(e.into());
-                }
-            }
-        }
+        AuditCommand::Audit { source, key, full } => audit(&source, &key, full, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `prove`: one of an inclusion (`--seq`), a consistency (`--from --to`) or a license proof, as
+/// JSON.
+fn prove(
+    ledger: &Ledger,
+    seq: Option<u64>,
+    size: Option<u64>,
+    range: Option<(u64, u64)>,
+    license: Option<String>,
+) -> Result<String> {
+    Ok(match (seq, range, license) {
+        (Some(seq), None, None) => serde_json::to_string(&proofs::prove_inclusion(ledger, seq, size)?)?,
+        (None, Some((a, b)), None) => serde_json::to_string(&proofs::prove_consistency(ledger, a, b)?)?,
+        (None, None, Some(l)) => serde_json::to_string(&proofs::prove_license(ledger, &l, size)?)?,
+        _ => return Err(super::UsageError("prove needs one of --seq N, --from A --to B, --license L".into()).into()),
+    })
+}
+
+/// `audit`: fetch, check and remember a published log's checkpoint; on misbehaviour, print the
+/// evidence and fail.
+fn audit(source: &str, key: &str, full: bool, out: &mut dyn Write) -> Result<()> {
+    let key = keys::read_verifier(key)?;
+    let state = client::user_state_dir()?;
+    match client::audit(&Source::parse(source), &key, full, &state) {
+        Ok(r) => {
+            let since = r
+                .previous
+                .map_or("first audit of this log".to_owned(), |p| format!("consistent with size {p} verified before"));
+            let entries = r.entries.map_or(String::new(), |n| format!("; {n} entries re-hashed"));
+            writeln!(out, "audit ok: {} size {} root {} ({since}{entries})", r.origin, r.size, r.root)?;
+            Ok(())
+        }
+        Err(e) => {
+            if let AuditError::Misbehaviour { evidence, .. } = &e {
+                out.write_all(evidence.as_bytes())?;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// A document from a file or standard input (`-`), at most `max` bytes.
