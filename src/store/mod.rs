@@ -343,9 +343,14 @@ fn check_creatable(dir: &Path) -> Result<(), StoreError> {
         index::INDEX_DIR,
         snapshots::SNAPSHOTS_DIR,
         meta::META_DIR,
+        tree::TREE_DIR,
+        checkpoints::CHECKPOINTS_DIR,
+        RECOVERED_DIR,
     ];
-    let only_ours = names.iter().all(|n| ours.contains(&n.as_str()) || n.starts_with(".tmp-"));
-    if names.iter().any(|n| n == CREATING_FILE) && only_ours {
+    let only_ours = names.iter().all(|n| ours.contains(&n.as_str()) || n == FORMAT_FILE || n.starts_with(".tmp-"));
+    // CREATING: another creator is at work (or was interrupted); FORMAT: it has just finished
+    // (the caller looks for FORMAT again once it holds the lock).
+    if names.iter().any(|n| n == CREATING_FILE || n == FORMAT_FILE) && only_ours {
         return Ok(());
     }
     Err(StoreError::NotALedger {
