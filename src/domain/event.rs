@@ -473,9 +473,16 @@ impl Fact {
         out
     }
 
-    /// Whether this fact touched `license`.
+    /// Whether this fact touched `license` (as [`Fact::licenses_touched`], without building the
+    /// list: `log --license` and `replay --license` ask it of every record).
     pub fn touches(&self, license: &str) -> bool {
-        self.licenses_touched().contains(&license)
+        let gates = match (&self.context, &self.event) {
+            (Context::Shipment { licenses } | Context::Cancellation { licenses, .. }, _)
+            | (Context::Correction { licenses, .. }, _)
+            | (_, Event::OrderPlaced { licenses, .. }) => licenses.contains(license),
+            _ => self.event.license() == Some(license),
+        };
+        gates || matches!(&self.context, Context::Resolved { licenses, .. } if licenses.iter().any(|l| l == license))
     }
 
     /// Whether this fact concerns order `order`: placed, cancelled, shipped or corrected it, or
