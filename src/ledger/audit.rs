@@ -6,8 +6,10 @@ use super::{IntegrityError, Ledger, LedgerError, Records};
 use crate::audit::claims::{claims_of, Claims};
 use crate::domain::QuotaState;
 use crate::format::chain;
+use crate::format::tree::STORED_LEVEL_MIN;
 use crate::store::checkpoints::{self, StoredCheckpoint};
-use crate::store::tree::{Edge, StoredHashes, TreeReader};
+use crate::store::locate;
+use crate::store::tree::{Edge, LeafSource, StoredHashes, TreeReader};
 use crate::tlog::checkpoint::{open_checkpoint, Checkpoint};
 use crate::tlog::merkle::{Hash, Sha256, TreeHasher};
 use crate::tlog::note::VerifierKey;
@@ -42,7 +44,13 @@ impl Ledger {
     /// The published Merkle tree (`None` if no writer of this version has opened the ledger
     /// yet). Readers take no lock; the tree may cover more records than this handle's head.
     pub fn tree(&self) -> Result<Option<TreeReader>, LedgerError> {
-        Ok(TreeReader::open(&self.layout.tree())?)
+        let (disk, segments, tree) = (self.disk.clone(), self.layout.segments(), self.layout.tree());
+        let leaves = LeafSource(Box::new(move |first, end, out| {
+            locate::for_each_record(disk.as_ref(), &segments, &tree, first, end, &mut |bytes| {
+                out.push(Sha256::hash_leaf(bytes))
+            })
+        }));
+        Ok(TreeReader::open(&self.layout.tree(), leaves)?)
     }
 
     /// The tree's size and root, and the claims of the head, for a checkpoint of the head
@@ -201,7 +209,7 @@ impl TreeWork {
         let tree_error = |what: String| IntegrityError::Tree { seq: Some(seq), what };
         let hashes = self.edge.push(Sha256::hash_leaf(bytes)).map_err(|e| tree_error(e.to_string()))?;
         let Some(stored) = self.stored.as_mut().filter(|s| seq < s.covered) else { return Ok(()) };
-        for hash in hashes {
+        for hash in hashes.into_iter().skip(usize::from(STORED_LEVEL_MIN)) {
             if stored.hashes.next_hash().map_err(|e| tree_error(e.to_string()))? != Some(hash) {
                 return Err(tree_error("the stored tree differs from the tree of the records".into()));
             }

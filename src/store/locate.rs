@@ -92,15 +92,9 @@ impl Segment {
         Ok(Some((header, hb)))
     }
 
-    /// Record `seq` of the block at `offset` (whose header is `hb`), checked.
-    fn record(
-        &self,
-        offset: u64,
-        header: &BlockHeader,
-        hb: &[u8; BLOCK_HEADER_BYTES],
-        seq: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        let damaged = |what: String| StoreError::Damaged { seq: Some(seq), what };
+    /// The payload of the block at `offset` (whose header is `hb`), its checksum checked.
+    fn payload(&self, offset: u64, header: &BlockHeader, hb: &[u8; BLOCK_HEADER_BYTES]) -> Result<Vec<u8>, StoreError> {
+        let damaged = |what: String| StoreError::Damaged { seq: Some(header.first_seq), what };
         let mut payload = vec![0u8; header.payload_len as usize];
         let at = offset + BLOCK_HEADER_BYTES as u64;
         let n =
@@ -109,38 +103,99 @@ impl Segment {
             return Err(damaged(format!("{} ends inside a block", self.path.display())));
         }
         check_block(hb, &payload).map_err(|e| damaged(e.to_string()))?;
-        record_in_block(header, &payload, seq)
+        Ok(payload)
     }
 }
 
-/// The canonical bytes of record `seq`, which must be below the commit point; `tree` is
-/// `PATH/tree` (its block index is used if present).
-pub fn record_bytes(disk: &dyn Disk, segments: &Path, tree: &Path, seq: u64) -> Result<Vec<u8>, StoreError> {
+/// A block found: its segment, where it starts, its header.
+struct Found {
+    segment: Segment,
+    offset: u64,
+    header: BlockHeader,
+    hb: [u8; BLOCK_HEADER_BYTES],
+}
+
+/// The block holding committed record `seq`: by the block index of `tree` if it names it, else
+/// by walking the block headers of its segment.
+fn find(disk: &dyn Disk, segments: &Path, tree: &Path, seq: u64) -> Result<Found, StoreError> {
     let damaged = |what: String| StoreError::Damaged { seq: Some(seq), what };
     let firsts = list_segments(disk, segments)?;
     let first = *firsts.iter().rev().find(|&&f| f <= seq).ok_or_else(|| damaged("no segment file holds it".into()))?;
     let segment = Segment::open(disk, segments, first)?;
     if let Some(pos) = indexed(tree, seq)?.filter(|pos| pos.segment == first) {
         // A hint: an entry that names no block of this chain is passed over.
-        if let Ok(Some(bytes)) = walk(&segment, pos, seq) {
-            return Ok(bytes);
+        if let Ok(Some((offset, header, hb))) = walk(&segment, pos, seq) {
+            return Ok(Found { segment, offset, header, hb });
         }
     }
     let from_start = BlockPos { first_seq: first, segment: first, offset: SEGMENT_HEADER_BYTES as u64 };
-    walk(&segment, from_start, seq)?
-        .ok_or_else(|| damaged(format!("{} ends before the record", segment.path.display())))
+    match walk(&segment, from_start, seq)? {
+        Some((offset, header, hb)) => Ok(Found { segment, offset, header, hb }),
+        None => Err(damaged(format!("{} ends before the record", segment.path.display()))),
+    }
+}
+
+/// The canonical bytes of record `seq`, which must be below the commit point; `tree` is
+/// `PATH/tree` (its block index is used if present).
+pub fn record_bytes(disk: &dyn Disk, segments: &Path, tree: &Path, seq: u64) -> Result<Vec<u8>, StoreError> {
+    let mut out = None;
+    for_each_record(disk, segments, tree, seq, seq + 1, &mut |bytes| out = Some(bytes.to_vec()))?;
+    out.ok_or_else(|| StoreError::Damaged { seq: Some(seq), what: "the block ends before the record".into() })
+}
+
+/// Calls `f` with the canonical bytes of committed records `first..end`, in order: the block
+/// of `first` found as [`record_bytes`] finds it, then the blocks after it, each checked
+/// (checksum, seqs, every record's hash against its locator).
+pub fn for_each_record(
+    disk: &dyn Disk,
+    segments: &Path,
+    tree: &Path,
+    first: u64,
+    end: u64,
+    f: &mut dyn FnMut(&[u8]),
+) -> Result<(), StoreError> {
+    if first >= end {
+        return Ok(());
+    }
+    let Found { mut segment, mut offset, mut header, mut hb } = find(disk, segments, tree, first)?;
+    loop {
+        let payload = segment.payload(offset, &header, &hb)?;
+        records_in_block(&header, &payload, first, end, f)?;
+        let next = header.end_seq();
+        if next >= end {
+            return Ok(());
+        }
+        offset += header.total_bytes();
+        if offset >= segment.len {
+            // The segment ends: the next one starts at the next seq.
+            segment = Segment::open(disk, segments, next)?;
+            offset = SEGMENT_HEADER_BYTES as u64;
+        }
+        let damaged = |what: String| StoreError::Damaged { seq: Some(next), what };
+        (header, hb) = match segment.header(offset)? {
+            Some((h, b)) if h.first_seq == next => (h, b),
+            Some((h, _)) => {
+                return Err(damaged(format!("a block of seq {} stands where seq {next} belongs", h.first_seq)))
+            }
+            None => return Err(damaged(format!("{} ends before the record", segment.path.display()))),
+        };
+    }
 }
 
 /// Walks block headers from `start` to the block holding `seq`: `None` if `start` does not
 /// name a block of this chain's seqs or the segment ends first.
-fn walk(segment: &Segment, start: BlockPos, seq: u64) -> Result<Option<Vec<u8>>, StoreError> {
+fn walk(
+    segment: &Segment,
+    start: BlockPos,
+    seq: u64,
+) -> Result<Option<(u64, BlockHeader, [u8; BLOCK_HEADER_BYTES])>, StoreError> {
     let (mut offset, mut next) = (start.offset, start.first_seq);
     while let Some((header, hb)) = segment.header(offset)? {
         if header.first_seq != next {
             return Ok(None);
         }
         if header.end_seq() > seq {
-            return segment.record(offset, &header, &hb, seq).map(Some);
+            return Ok(Some((offset, header, hb)));
         }
         offset += header.total_bytes();
         next = header.end_seq();
@@ -226,23 +281,37 @@ pub fn index_blocks(disk: &dyn Disk, segments: &Path, tree: &Path, records: u64)
     Ok((bytes.len() / BLOCK_ENTRY_BYTES) as u64)
 }
 
-/// Record `seq` of a checked block: the chain recomputed from the block's link up to it.
-fn record_in_block(header: &BlockHeader, payload: &[u8], seq: u64) -> Result<Vec<u8>, StoreError> {
-    let damaged = |what: String| StoreError::Damaged { seq: Some(seq), what };
+/// Records `first..end` of a checked block, to `f`: the chain recomputed from the block's link,
+/// each hash checked against its locator.
+fn records_in_block(
+    header: &BlockHeader,
+    payload: &[u8],
+    first: u64,
+    end: u64,
+    f: &mut dyn FnMut(&[u8]),
+) -> Result<(), StoreError> {
+    let damaged = |what: String| StoreError::Damaged { seq: Some(header.first_seq), what };
     let records = block_records(header, payload).map_err(|e| damaged(e.to_string()))?;
     let mut prev = header.prev;
     let mut bytes = Vec::new();
     for (i, item) in records.enumerate() {
+        let seq = header.first_seq + i as u64;
+        if seq >= end {
+            break;
+        }
         let (stored, loc) = item.map_err(|e| damaged(e.to_string()))?;
         canonical_bytes(stored, &prev, &mut bytes);
         let hash = chain::record_hash(&bytes);
         if locator(&hash) != loc {
-            return Err(damaged("a record's hash differs from its locator".into()));
+            return Err(StoreError::Damaged {
+                seq: Some(seq),
+                what: "a record's hash differs from its locator".into(),
+            });
         }
-        if header.first_seq + i as u64 == seq {
-            return Ok(bytes);
+        if seq >= first {
+            f(&bytes);
         }
         prev = hash;
     }
-    Err(damaged("the block ends before the record".into()))
+    Ok(())
 }

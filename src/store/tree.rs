@@ -1,16 +1,19 @@
 //! The Merkle tree over the records (issue 10), derived data under `PATH/tree/`:
 //!
 //! ```text
-//! PATH/tree/hashes     every node hash of the tree, 32 bytes each, in the stored-hash order of
-//!                      golang.org/x/mod/sumdb/tlog (`tlog::tiles::stored_hash_index`): leaf n's
-//!                      hash, then the roots of the subtrees it completes, lowest first
-//! PATH/tree/MANIFEST   `format::tree::TreeManifest`: the leaves whose hashes are valid, and
-//!                      the root of that tree
+//! PATH/tree/hashes     every node hash of the tree at level 8 (`STORED_LEVEL_MIN`, the roots
+//!                      of 256-leaf tiles) and above, 32 bytes each, in the stored-hash order of
+//!                      golang.org/x/mod/sumdb/tlog (`tlog::tiles::stored_hash_index`) applied
+//!                      to the tree whose leaves are the level-8 nodes
+//! PATH/tree/MANIFEST   `format::tree::TreeManifest`: the leaves whose hashes are valid, the
+//!                      root of that tree, and its right edge below level 8
 //! ```
 //!
-//! Leaf `seq` is `SHA-256(0x00 || canonical bytes of record seq)`. Node `(level, index)` is one
-//! `pread` at `32 * stored_hash_index(level, index)`: a proof at any size reads `O(log n)`
-//! nodes.
+//! Leaf `seq` is `SHA-256(0x00 || canonical bytes of record seq)`. Node `(level, index)` with
+//! `level >= 8` is one `pread` at `32 * stored_hash_index(level - 8, index)`; a node below
+//! level 8 is recomputed from the at most 256 records of its tile (one range read of the
+//! segments, cached per tile): a proof at any size reads `O(log n)` nodes and one tile of
+//! records. Not storing the lowest 8 levels saves 63.75 of the 64 bytes a record cost.
 //!
 //! The writer ([`TreeWriter`]) appends hashes beyond the valid length while an append runs
 //! (buffered, without holding the records), and after the chain's commit point moved it
@@ -23,7 +26,8 @@
 use super::disk::{create_dir, FILE_MODE};
 use super::snapshots::{remove_temporaries, write_atomically};
 use super::StoreError;
-use crate::format::tree::{TreeManifest, TREE_MANIFEST_BYTES};
+use crate::format::codec::DecodeError;
+use crate::format::tree::{TreeManifest, STORED_LEVEL_MIN, TREE_FORMAT, TREE_MANIFEST_BYTES};
 use crate::tlog::merkle::{Hash, MissingNode, NodeSource, Sha256, TreeHasher};
 use crate::tlog::tiles::{stored_hash_count, stored_hash_index, stored_hashes, TileError};
 use std::fs::{self, File, OpenOptions};
@@ -61,9 +65,12 @@ pub const NODE_BYTES: u64 = 32;
 /// Tree levels a `u64` size can have.
 const LEVELS: usize = 64;
 
-/// Bytes of the stored hashes of a tree of `size` leaves.
+/// Leaves of one tile: the records a node below [`STORED_LEVEL_MIN`] is recomputed from.
+pub const TILE_LEAVES: u64 = 1 << STORED_LEVEL_MIN;
+
+/// Bytes of the stored hashes of a tree of `size` leaves (its nodes at level 8 and above).
 pub fn hashes_len(size: u64) -> Result<u64, StoreError> {
-    stored_hash_count(size)
+    stored_hash_count(size >> STORED_LEVEL_MIN)
         .and_then(|n| n.checked_mul(NODE_BYTES))
         .ok_or_else(|| StoreError::Damaged { seq: None, what: format!("a tree of {size} leaves is too large") })
 }
@@ -98,6 +105,18 @@ impl Edge {
     /// Leaves.
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The edge's nodes below [`STORED_LEVEL_MIN`], as the manifest keeps them.
+    pub fn low_edge(&self) -> [Hash; STORED_LEVEL_MIN as usize] {
+        let mut low = [[0; 32]; STORED_LEVEL_MIN as usize];
+        low.copy_from_slice(&self.nodes[..STORED_LEVEL_MIN as usize]);
+        low
+    }
+
+    /// The manifest of this edge's tree.
+    pub fn manifest(&self) -> TreeManifest {
+        TreeManifest { size: self.size, root: self.root(), low_edge: self.low_edge() }
     }
 
     /// The root: the edge's subtrees folded from the right.
@@ -141,13 +160,17 @@ impl NodeSource<Sha256> for Edge {
     }
 }
 
-/// Reads the manifest: `None` if there is none.
+/// Reads the manifest: `None` if there is none, or if it is of an older format (a tree that
+/// stored every level: derived data the next writer rebuilds; until then there is no tree of
+/// this version, as before any writer of this version opened the ledger).
 pub fn read_manifest(dir: &Path) -> Result<Option<TreeManifest>, StoreError> {
     let path = dir.join(MANIFEST_FILE);
     match fs::read(&path) {
-        Ok(bytes) => TreeManifest::decode(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Damaged { seq: None, what: format!("{}: {e}", path.display()) }),
+        Ok(bytes) => match TreeManifest::decode(&bytes) {
+            Ok(m) => Ok(Some(m)),
+            Err(DecodeError::Version(v)) if v < TREE_FORMAT => Ok(None),
+            Err(e) => Err(StoreError::Damaged { seq: None, what: format!("{}: {e}", path.display()) }),
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StoreError::io("reading", &path, e)),
     }
@@ -226,7 +249,7 @@ impl Hasher {
             let leaf = Sha256::hash_leaf(&batch.bytes[start..end]);
             start = end;
             let hashes = self.edge.push(leaf).map_err(|e| StoreError::Damaged { seq: None, what: e.to_string() })?;
-            for hash in &hashes {
+            for hash in hashes.iter().skip(usize::from(STORED_LEVEL_MIN)) {
                 self.buf.extend_from_slice(hash);
             }
             if self.buf.len() >= TREE_WRITE_BUFFER_BYTES {
@@ -263,7 +286,7 @@ impl TreeWriter {
         let committed = match sound_prefix(dir, &path, &file, records)? {
             Some(edge) => edge,
             None => {
-                write_manifest(dir, &TreeManifest { size: 0, root: Sha256::empty_root() })?;
+                write_manifest(dir, &TreeManifest::empty(Sha256::empty_root()))?;
                 Edge::default()
             }
         };
@@ -393,7 +416,7 @@ impl TreeWriter {
         }
         let hasher = self.finish()?;
         self.file.sync_data().map_err(|e| StoreError::io("syncing", &self.path, e))?;
-        write_manifest(&self.dir, &TreeManifest { size: hasher.edge.size, root: hasher.edge.root() })?;
+        write_manifest(&self.dir, &hasher.edge.manifest())?;
         self.committed = hasher.edge;
         self.committed_len = hasher.at;
         super::writer::fault_point("tree-written");
@@ -416,7 +439,7 @@ impl TreeWriter {
     /// reader never reads hashes the manifest does not cover.
     pub fn reset(&mut self) -> Result<(), StoreError> {
         self.abort();
-        write_manifest(&self.dir, &TreeManifest { size: 0, root: Sha256::empty_root() })?;
+        write_manifest(&self.dir, &TreeManifest::empty(Sha256::empty_root()))?;
         self.file.set_len(0).map_err(|e| StoreError::io("truncating", &self.path, e))?;
         self.committed = Edge::default();
         self.committed_len = 0;
@@ -433,14 +456,41 @@ fn sound_prefix(dir: &Path, path: &Path, file: &File, records: u64) -> Result<Op
     if m.size > records || len < hashes_len(m.size)? {
         return Ok(None);
     }
-    let mut nodes = FileNodes { file, path, size: m.size, reads: 0, page: Vec::new(), page_at: 0 };
-    match Edge::load(&mut nodes, m.size) {
+    let nodes = FileNodes { file, path, size: m.size, reads: 0, page: Vec::new(), page_at: 0 };
+    match Edge::load(&mut ManifestEdge { low_edge: &m.low_edge, size: m.size, nodes }, m.size) {
         Ok(edge) if edge.root() == m.root => Ok(Some(edge)),
         _ => Ok(None),
     }
 }
 
-/// Nodes read from a stored-hash file with `pread`, one page kept.
+/// The right edge of a stored tree: below [`STORED_LEVEL_MIN`] from the manifest, above it
+/// from the file.
+struct ManifestEdge<'a> {
+    low_edge: &'a [Hash; STORED_LEVEL_MIN as usize],
+    size: u64,
+    nodes: FileNodes<'a>,
+}
+
+impl NodeSource<Sha256> for ManifestEdge<'_> {
+    type Error = StoreError;
+    fn node(&mut self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        if level >= STORED_LEVEL_MIN {
+            return self.nodes.node(level, index);
+        }
+        let width = self.size >> level;
+        if width & 1 == 1 && index == width - 1 {
+            return Ok(self.low_edge[usize::from(level)]);
+        }
+        Err(StoreError::Damaged { seq: None, what: format!("tree node {level}/{index} is not on the right edge") })
+    }
+}
+
+/// The end of the leaves under node `(level, index)`, if it fits a `u64`.
+fn leaves_end(level: u8, index: u64) -> Option<u64> {
+    index.checked_add(1)?.checked_mul(1u64.checked_shl(u32::from(level))?)
+}
+
+/// Nodes read from a stored-hash file with `pread`, one page kept (levels 8 and above).
 #[derive(Debug)]
 struct FileNodes<'a> {
     file: &'a File,
@@ -457,11 +507,12 @@ impl FileNodes<'_> {
             seq: None,
             what: format!("tree node {level}/{index} is not in the stored tree of {} leaves", self.size),
         };
-        let end = index.checked_add(1).and_then(|i| i.checked_mul(1u64.checked_shl(u32::from(level))?));
-        if end.is_none_or(|end| end > self.size) {
+        if level < STORED_LEVEL_MIN || leaves_end(level, index).is_none_or(|end| end > self.size) {
             return Err(outside());
         }
-        let offset = stored_hash_index(level, index).and_then(|i| i.checked_mul(NODE_BYTES)).ok_or_else(outside)?;
+        let offset = stored_hash_index(level - STORED_LEVEL_MIN, index)
+            .and_then(|i| i.checked_mul(NODE_BYTES))
+            .ok_or_else(outside)?;
         self.read_hash(offset)
     }
 
@@ -493,6 +544,27 @@ impl NodeSource<Sha256> for FileNodes<'_> {
     }
 }
 
+/// The leaf hashes of records `first..end` (committed records, read from the segments), pushed
+/// onto the vector: where a reader recomputes the nodes below [`STORED_LEVEL_MIN`].
+pub struct LeafSource(pub Box<ReadLeaves>);
+
+/// Pushes the leaf hashes of records `first..end` onto the vector.
+pub type ReadLeaves = dyn FnMut(u64, u64, &mut Vec<Hash>) -> Result<(), StoreError>;
+
+impl std::fmt::Debug for LeafSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeafSource")
+    }
+}
+
+/// One tile's nodes below [`STORED_LEVEL_MIN`], recomputed from its records: `levels[l]` holds
+/// the complete nodes of level `l` from the tile's first.
+#[derive(Debug)]
+struct TileNodes {
+    tile: u64,
+    levels: Vec<Vec<Hash>>,
+}
+
 /// The published tree, for readers: no lock, only the prefix the manifest covers.
 #[derive(Debug)]
 pub struct TreeReader {
@@ -502,11 +574,19 @@ pub struct TreeReader {
     reads: u64,
     page: Vec<u8>,
     page_at: u64,
+    leaves: LeafSource,
+    /// The tiles recomputed last, the most recent first: a proof needs at most two (its
+    /// leaf's and the unfinished one at the right edge).
+    tiles: Vec<TileNodes>,
 }
 
+/// Tiles of recomputed nodes a reader keeps.
+const TILES_CACHED: usize = 2;
+
 impl TreeReader {
-    /// Opens the tree in `dir` (`PATH/tree`): `None` if no writer has published one yet.
-    pub fn open(dir: &Path) -> Result<Option<TreeReader>, StoreError> {
+    /// Opens the tree in `dir` (`PATH/tree`): `None` if no writer of this version has published
+    /// one yet. `leaves` reads the records' leaf hashes for the levels not stored.
+    pub fn open(dir: &Path, leaves: LeafSource) -> Result<Option<TreeReader>, StoreError> {
         let Some(manifest) = read_manifest(dir)? else { return Ok(None) };
         let path = dir.join(HASHES_FILE);
         let file = match open_hashes(&path, false) {
@@ -521,7 +601,7 @@ impl TreeReader {
                 what: format!("{} holds {len} bytes, its manifest covers {} leaves", path.display(), manifest.size),
             });
         }
-        Ok(Some(TreeReader { file, path, manifest, reads: 0, page: Vec::new(), page_at: 0 }))
+        Ok(Some(TreeReader { file, path, manifest, reads: 0, page: Vec::new(), page_at: 0, leaves, tiles: Vec::new() }))
     }
 
     /// Leaves the published tree covers.
@@ -534,9 +614,53 @@ impl TreeReader {
         self.manifest.root
     }
 
-    /// `pread`s made so far (each reads at most [`TREE_READ_PAGE_BYTES`]).
+    /// `pread`s of stored hashes made so far (each reads at most [`TREE_READ_PAGE_BYTES`]),
+    /// plus one for each tile of records read.
     pub fn reads(&self) -> u64 {
         self.reads
+    }
+
+    /// Node `(level, index)` below [`STORED_LEVEL_MIN`], from its tile's records.
+    fn low_node(&mut self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        let size = self.manifest.size;
+        let outside = || StoreError::Damaged {
+            seq: None,
+            what: format!("tree node {level}/{index} is not in the stored tree of {size} leaves"),
+        };
+        let end = leaves_end(level, index).filter(|&end| end <= size).ok_or_else(outside)?;
+        let tile = (end - 1) / TILE_LEAVES;
+        match self.tiles.iter().position(|t| t.tile == tile) {
+            Some(i) => self.tiles[..=i].rotate_right(1),
+            None => {
+                let nodes = self.tile_nodes(tile)?;
+                self.tiles.truncate(TILES_CACHED - 1);
+                self.tiles.insert(0, nodes);
+            }
+        }
+        let t = &self.tiles[0];
+        let first = (tile * TILE_LEAVES) >> level;
+        t.levels[usize::from(level)].get((index - first) as usize).copied().ok_or_else(outside)
+    }
+
+    /// The nodes below [`STORED_LEVEL_MIN`] of `tile`, from its records up to the tree's size.
+    fn tile_nodes(&mut self, tile: u64) -> Result<TileNodes, StoreError> {
+        let first = tile * TILE_LEAVES;
+        let end = (first + TILE_LEAVES).min(self.manifest.size);
+        let mut leaves = Vec::with_capacity(TILE_LEAVES as usize);
+        (self.leaves.0)(first, end, &mut leaves)?;
+        self.reads += 1;
+        if leaves.len() as u64 != end - first {
+            return Err(StoreError::Damaged {
+                seq: Some(first),
+                what: format!("records {first}..{end} gave {} leaves", leaves.len()),
+            });
+        }
+        let mut levels = vec![leaves];
+        for l in 1..usize::from(STORED_LEVEL_MIN) {
+            let next = levels[l - 1].chunks_exact(2).map(|p| Sha256::hash_children(&p[0], &p[1])).collect();
+            levels.push(next);
+        }
+        Ok(TileNodes { tile, levels })
     }
 
     /// The stored hashes of the first `size` leaves, in stored order, read sequentially.
@@ -555,6 +679,9 @@ impl NodeSource<Sha256> for TreeReader {
     type Error = StoreError;
 
     fn node(&mut self, level: u8, index: u64) -> Result<Hash, StoreError> {
+        if level < STORED_LEVEL_MIN {
+            return self.low_node(level, index);
+        }
         let mut nodes = FileNodes {
             file: &self.file,
             path: &self.path,
@@ -601,6 +728,26 @@ mod tests {
         format!("record {i}").into_bytes()
     }
 
+    /// A tree of the first `n` entries, published, in `tmp`'s tree directory.
+    fn published(tmp: &tempfile::TempDir, n: u64) -> (PathBuf, TreeWriter) {
+        let dir = tmp.path().join(TREE_DIR);
+        let mut w = TreeWriter::open(&dir, 0).unwrap();
+        for i in 0..n {
+            w.push(&entry(i)).unwrap();
+        }
+        w.publish(n).unwrap();
+        (dir, w)
+    }
+
+    /// The leaves of the test's entries, counting the tiles asked for.
+    fn leaves(asked: std::rc::Rc<std::cell::Cell<u64>>) -> LeafSource {
+        LeafSource(Box::new(move |first, end, out| {
+            asked.set(asked.get() + 1);
+            out.extend((first..end).map(|i| Sha256::hash_leaf(&entry(i))));
+            Ok(())
+        }))
+    }
+
     #[test]
     fn the_edge_follows_a_memory_tree() {
         let mut edge = Edge::default();
@@ -628,13 +775,23 @@ mod tests {
         }
         w.publish(n).unwrap();
         assert_eq!(w.root(), memory.root());
-        let mut r = TreeReader::open(&dir).unwrap().unwrap();
+        // Only levels 8 and up are stored: a quarter of a node per 256 leaves, about.
+        let stored = fs::metadata(dir.join(HASHES_FILE)).unwrap().len();
+        assert_eq!(stored, hashes_len(n).unwrap());
+        assert!(stored < n / 4, "{stored} bytes for {n} leaves");
+        let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut r = TreeReader::open(&dir, leaves(asked.clone())).unwrap().unwrap();
         assert_eq!(r.size(), n);
         for index in [0, 1, 255, 4097, 69_999] {
-            let before = r.reads();
+            let (before, tiles) = (r.reads(), asked.get());
             let proof = merkle::prove_inclusion::<Sha256, _>(&mut r, index, n).unwrap();
             assert!(r.reads() - before <= 2 * 17, "{} reads", r.reads() - before);
+            assert!(asked.get() - tiles <= 2, "the leaf's tile and the right edge's at most");
             assert_eq!(proof, merkle::prove_inclusion::<Sha256, _>(&mut memory, index, n).unwrap());
+        }
+        for (old, new) in [(1, n), (255, 257), (4097, 69_999), (69_000, n)] {
+            let proof = merkle::prove_consistency::<Sha256, _>(&mut r, old, new).unwrap();
+            assert_eq!(proof, merkle::prove_consistency::<Sha256, _>(&mut memory, old, new).unwrap());
         }
         assert_eq!(merkle::root::<Sha256, _>(&mut r, 12_345).unwrap(), {
             let mut m = MemoryTree::<Sha256>::from_entries((0..12_345).map(entry));
@@ -645,12 +802,7 @@ mod tests {
     #[test]
     fn a_refused_append_is_forgotten_and_a_torn_tail_cut() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(TREE_DIR);
-        let mut w = TreeWriter::open(&dir, 0).unwrap();
-        for i in 0..10 {
-            w.push(&entry(i)).unwrap();
-        }
-        w.publish(10).unwrap();
+        let (dir, mut w) = published(&tmp, 10);
         let root10 = w.root();
         for i in 10..40_000 {
             w.push(&entry(i)).unwrap();
@@ -658,7 +810,9 @@ mod tests {
         w.abort();
         assert_eq!(w.pending_size(), 10);
         drop(w);
-        // The hashes of the refused append reached the file beyond the valid length.
+        // Hashes of a refused or interrupted append beyond the valid length.
+        let f = OpenOptions::new().append(true).open(dir.join(HASHES_FILE)).unwrap();
+        f.write_all_at(&[0xee; 100], hashes_len(10).unwrap()).unwrap();
         assert!(fs::metadata(dir.join(HASHES_FILE)).unwrap().len() > hashes_len(10).unwrap());
         let w = TreeWriter::open(&dir, 10).unwrap();
         assert_eq!((w.size(), w.root()), (10, root10));
@@ -670,16 +824,37 @@ mod tests {
     #[test]
     fn a_damaged_edge_starts_the_tree_over() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join(TREE_DIR);
-        let mut w = TreeWriter::open(&dir, 0).unwrap();
-        for i in 0..5 {
-            w.push(&entry(i)).unwrap();
-        }
-        w.publish(5).unwrap();
+        let n = 3 * TILE_LEAVES + 5;
+        let (dir, w) = published(&tmp, n);
         drop(w);
+        assert_eq!(TreeWriter::open(&dir, n).unwrap().size(), n);
+        // The edge's stored node at level 8 (the third tile's root)...
         let f = OpenOptions::new().write(true).open(dir.join(HASHES_FILE)).unwrap();
-        let last_leaf = stored_hash_index(0, 4).unwrap() * NODE_BYTES;
-        f.write_all_at(&[0xff; 32], last_leaf).unwrap();
-        assert_eq!(TreeWriter::open(&dir, 5).unwrap().size(), 0);
+        let tile_root = stored_hash_index(0, 2).unwrap() * NODE_BYTES;
+        f.write_all_at(&[0xff; 32], tile_root).unwrap();
+        assert_eq!(TreeWriter::open(&dir, n).unwrap().size(), 0);
+        // ... and the low edge in the manifest.
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, w) = published(&tmp, n);
+        drop(w);
+        let mut m = read_manifest(&dir).unwrap().unwrap();
+        m.low_edge[0] = [0xff; 32];
+        write_manifest(&dir, &m).unwrap();
+        assert_eq!(TreeWriter::open(&dir, n).unwrap().size(), 0);
+    }
+
+    #[test]
+    fn a_format_1_tree_is_no_tree_and_the_writer_starts_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (dir, w) = published(&tmp, 300);
+        drop(w);
+        let mut old = vec![0u8; 72];
+        old[0..8].copy_from_slice(b"qledtree");
+        old[8] = 1;
+        write_atomically(&dir.join(MANIFEST_FILE), &old).unwrap();
+        let asked = std::rc::Rc::new(std::cell::Cell::new(0));
+        assert!(TreeReader::open(&dir, leaves(asked)).unwrap().is_none());
+        assert_eq!(TreeWriter::open(&dir, 300).unwrap().size(), 0);
+        assert_eq!(fs::metadata(dir.join(HASHES_FILE)).unwrap().len(), 0);
     }
 }
