@@ -1,8 +1,11 @@
 //! Issue 10 through the binary: keygen, checkpoint, prove, check-proof, bundle, check-bundle,
 //! publish and audit; every mutation of a proof, checkpoint, signature, key, size, index or
 //! bundle rejected (property tests on the library's offline checks); hostile inputs exit 1 or
-//! 3 with one line; an audit over http on 127.0.0.1 catching a rollback and a fork; `verify`
-//! catching a tampered tree or checkpoint; a tree that lags after a crash caught up.
+//! 3 with one line; an audit over http on 127.0.0.1 catching a rollback and a fork; over https
+//! on 127.0.0.1 (a CA and certificates made by the test): trusted with `--ca-file`, refused
+//! without it, with another CA's file or for another host name, a bad `--ca-file` exit 1, and
+//! no redirect followed; `verify` catching a tampered tree or checkpoint; a tree that lags
+//! after a crash caught up.
 
 mod qa_util;
 
@@ -10,7 +13,7 @@ use proptest::prelude::*;
 use qa_util::{ok, orders, preamble, run, run_cmd, write, Out, TIMEOUT};
 use quotaledger::audit::proofs;
 use quotaledger::tlog::note::VerifierKey;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -406,47 +409,83 @@ fn hostile_documents_exit_1_or_3_with_one_line() {
     }
 }
 
-/// A static web server on 127.0.0.1 serving a directory that the test can switch.
+/// A static web server on 127.0.0.1 serving a directory that the test can switch, over http or
+/// (with a rustls server config) https; it can also answer every request with a redirect.
 struct Server {
     addr: SocketAddr,
+    https: bool,
     root: Arc<Mutex<PathBuf>>,
+    /// When set, every request is answered `301` to this prefix followed by the path asked.
+    redirect: Arc<Mutex<Option<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
     fn start(root: &Path) -> Server {
+        Server::start_with(root, None)
+    }
+
+    fn start_tls(root: &Path, tls: Arc<rustls::ServerConfig>) -> Server {
+        Server::start_with(root, Some(tls))
+    }
+
+    fn start_with(root: &Path, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
+        let https = tls.is_some();
         let root = Arc::new(Mutex::new(root.to_path_buf()));
+        let redirect = Arc::new(Mutex::new(None::<String>));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, s) = (root.clone(), stop.clone());
+        let (r, to, s) = (root.clone(), redirect.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     return;
                 }
                 if let Ok(stream) = stream {
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
                     let dir = r.lock().unwrap().clone();
-                    let _ = serve_one(stream, &dir);
+                    let to = to.lock().unwrap().clone();
+                    let _ = match &tls {
+                        None => serve_one(stream, &dir, to.as_deref()),
+                        Some(config) => serve_tls(stream, config, &dir, to.as_deref()),
+                    };
                 }
             }
         });
-        Server { addr, root, stop, thread: Some(thread) }
+        Server { addr, https, root, redirect, stop, thread: Some(thread) }
     }
 
     fn url(&self) -> String {
-        format!("http://{}/log", self.addr)
+        format!("{}://{}/log", if self.https { "https" } else { "http" }, self.addr)
     }
 
     fn serve(&self, root: &Path) {
         *self.root.lock().unwrap() = root.to_path_buf();
     }
+
+    /// Answers every request with a redirect to `prefix` + the path asked.
+    fn redirect_to(&self, prefix: &str) {
+        *self.redirect.lock().unwrap() = Some(prefix.to_owned());
+    }
 }
 
-fn serve_one(stream: TcpStream, root: &Path) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
+fn serve_tls(
+    tcp: TcpStream,
+    config: &Arc<rustls::ServerConfig>,
+    root: &Path,
+    redirect: Option<&str>,
+) -> std::io::Result<()> {
+    let conn = rustls::ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    serve_one(&mut tls, root, redirect)?;
+    tls.conn.send_close_notify();
+    tls.flush()
+}
+
+fn serve_one<S: Read + Write>(mut stream: S, root: &Path, redirect: Option<&str>) -> std::io::Result<()> {
+    let mut reader = BufReader::new(&mut stream);
     let mut request = String::new();
     reader.read_line(&mut request)?;
     loop {
@@ -455,9 +494,13 @@ fn serve_one(stream: TcpStream, root: &Path) -> std::io::Result<()> {
             break;
         }
     }
+    drop(reader);
     let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+    if let Some(to) = redirect {
+        let head = "HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\nConnection: close";
+        return write!(stream, "{head}\r\nLocation: {to}{path}\r\n\r\n");
+    }
     let file = path.strip_prefix("/log/").filter(|p| !p.contains("..")).map(|p| root.join(p));
-    let mut stream = stream;
     match file.and_then(|f| std::fs::read(f).ok()) {
         Some(body) => {
             write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
@@ -538,6 +581,226 @@ fn audit_over_http_follows_the_log_and_catches_a_rollback_and_a_fork() {
     let out = audit(true);
     assert_eq!(out.code, Some(3), "{}", out.stderr);
     assert!(out.stderr.contains("tile/0/000"), "{}", out.stderr);
+}
+
+/// `out` failed with exit `code` and one line of stderr holding `problem`.
+fn assert_fails(out: &Out, code: i32, problem: &str) {
+    assert_eq!(out.code, Some(code), "{problem}: {}", out.stderr);
+    out.assert_one_line_error(problem);
+    assert!(out.stderr.contains(problem), "{problem}: {}", out.stderr);
+}
+
+/// A CA made at test time: its certificate (PEM) and the issuer that signs server certificates.
+struct TestCa {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+fn test_ca(name: &str) -> TestCa {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    TestCa { pem: cert.pem(), issuer: rcgen::Issuer::new(params, key) }
+}
+
+/// An https server's config: a certificate for `host` (a name or an IP address) from `ca`.
+fn tls_config(ca: &TestCa, host: &str) -> Arc<rustls::ServerConfig> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![host.to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .unwrap();
+    Arc::new(config)
+}
+
+/// What each https test starts from: a ledger of 302 records checkpointed and published to
+/// `site`, the log's CA and its PEM file (`ca.pem`), and the auditor's state directory.
+struct TlsLog {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    key: PathBuf,
+    vkey: String,
+    ledger: PathBuf,
+    site: PathBuf,
+    ca: TestCa,
+    ca_file: PathBuf,
+    state: PathBuf,
+}
+
+impl TlsLog {
+    fn new() -> TlsLog {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let (key, vkey) = keygen(&dir, "example.org/tls", "k.key");
+        let ledger = ledger_with(&dir, "a", "a", 300, &key);
+        let site = dir.join("site");
+        ok(&ledger, &["publish", site.to_str().unwrap()]);
+        let ca = test_ca("qledger test CA");
+        let ca_file = save(&dir, "ca.pem", &ca.pem);
+        let state = dir.join("state");
+        TlsLog { _tmp: tmp, dir, key, vkey, ledger, site, ca, ca_file, state }
+    }
+
+    /// An https server of `site` with a certificate for `host` from the log's CA.
+    fn serve_https(&self, host: &str) -> Server {
+        Server::start_tls(&self.site, tls_config(&self.ca, host))
+    }
+
+    /// `audit URL --key V` and `more` arguments.
+    fn audit(&self, url: &str, more: &[&str]) -> Out {
+        let mut args = vec!["audit", url, "--key", &self.vkey];
+        args.extend_from_slice(more);
+        qledger(&args, &self.state)
+    }
+
+    /// `audit URL --key V --ca-file ca.pem --full`.
+    fn audit_trusting_ca(&self, url: &str) -> Out {
+        self.audit(url, &["--ca-file", self.ca_file.to_str().unwrap(), "--full"])
+    }
+
+    /// Whether an audit kept a checkpoint (it does only after verifying one).
+    fn kept_a_checkpoint(&self) -> bool {
+        std::fs::read_dir(self.state.join("qledger/audit")).is_ok_and(|mut d| d.next().is_some())
+    }
+}
+
+#[test]
+fn audit_over_https_trusting_the_ca_file_follows_the_log_and_catches_a_rollback() {
+    let log = TlsLog::new();
+    let old_site = log.dir.join("old-site");
+    qa_util::copy_dir(&log.site, &old_site);
+    let server = log.serve_https("127.0.0.1");
+    assert!(server.url().starts_with("https://127.0.0.1:"), "{}", server.url());
+    let out = log.audit_trusting_ca(&server.url());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.text().contains("size 302") && out.text().contains("302 entries re-hashed"), "{}", out.text());
+
+    append_more(&log.ledger, "a", 300, 500);
+    ok(&log.ledger, &["checkpoint", "--key", log.key.to_str().unwrap()]);
+    ok(&log.ledger, &["publish", log.site.to_str().unwrap()]);
+    let out = log.audit_trusting_ca(&server.url());
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.text().contains("size 802 ") && out.text().contains("consistent with size 302"), "{}", out.text());
+
+    server.serve(&old_site);
+    let out = log.audit_trusting_ca(&server.url());
+    assert_fails(&out, 3, "rollback: the log shows a tree of 302 records after one of 802");
+}
+
+#[test]
+fn audit_over_https_without_the_ca_file_fails_on_the_unknown_issuer() {
+    let log = TlsLog::new();
+    let server = log.serve_https("127.0.0.1");
+    let out = log.audit(&server.url(), &["--full"]);
+    assert_fails(&out, 4, "invalid peer certificate: UnknownIssuer (a log whose certificate is from your own CA: give");
+    assert!(!log.kept_a_checkpoint());
+    // The same server passes with the CA: the failure was the certificate's.
+    assert_eq!(log.audit_trusting_ca(&server.url()).code, Some(0));
+}
+
+#[test]
+fn audit_over_https_with_another_cas_file_fails_even_under_the_same_ca_name() {
+    let log = TlsLog::new();
+    let server = log.serve_https("127.0.0.1");
+    // Another CA; and another CA's key under the log's CA's name (its signature gives it away).
+    for (name, problem) in [("another test CA", "UnknownIssuer"), ("qledger test CA", "BadSignature")] {
+        let other = save(&log.dir, "other-ca.pem", &test_ca(name).pem);
+        let out = log.audit(&server.url(), &["--ca-file", other.to_str().unwrap()]);
+        assert_fails(&out, 4, &format!("invalid peer certificate: {problem}"));
+        assert!(!log.kept_a_checkpoint());
+    }
+}
+
+#[test]
+fn audit_over_https_of_a_certificate_for_another_host_name_fails() {
+    let log = TlsLog::new();
+    let server = log.serve_https("log.example.org");
+    let out = log.audit_trusting_ca(&server.url());
+    assert_fails(
+        &out,
+        4,
+        r#"certificate not valid for name "127.0.0.1"; certificate is only valid for DnsName("log.example.org")"#,
+    );
+    assert!(!log.kept_a_checkpoint());
+}
+
+#[test]
+fn a_bad_ca_file_is_bad_input_named_in_one_line() {
+    let log = TlsLog::new();
+    let server = log.serve_https("127.0.0.1");
+    let file = |name: &str, text: &str| save(&log.dir, name, text).to_str().unwrap().to_owned();
+    let limit = quotaledger::audit::client::CA_FILE_BYTES_MAX as usize;
+    // The right CA after a comment that takes the file one byte past the limit.
+    let padding = format!("{}\n", "#".repeat(limit - log.ca.pem.len()));
+    let key_only = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let cases = [
+        ("missing", log.dir.join("no-such.pem").to_str().unwrap().to_owned(), "No such file"),
+        ("a directory", log.dir.to_str().unwrap().to_owned(), "directory"),
+        ("too large", file("large.pem", &format!("{padding}{}", log.ca.pem)), "larger than 1048576 bytes"),
+        ("empty", file("empty.pem", ""), "no PEM certificate"),
+        ("a verifier key", file("v.pem", &log.vkey), "no PEM certificate"),
+        ("a private key only", file("key.pem", &key_only), "no PEM certificate"),
+        (
+            "not base64",
+            file("b64.pem", "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+            "not PEM: a section is not base64",
+        ),
+        ("unterminated", file("cut.pem", &log.ca.pem[..log.ca.pem.len() / 2]), "not PEM: a section has no END line"),
+        (
+            "not X.509",
+            file("junk.pem", "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n"),
+            "certificate 1 is not a usable X.509 certificate: BadEncoding",
+        ),
+    ];
+    for (what, path, problem) in &cases {
+        let out = log.audit(&server.url(), &["--ca-file", path]);
+        assert!(out.stderr.contains(&format!("--ca-file {path}: ")), "{what}: {}", out.stderr);
+        assert_fails(&out, 1, problem);
+    }
+    // One byte less and the same file is trusted: the limit, not the content, refused it.
+    let at_limit = file("limit.pem", &format!("{}{}", &padding[1..], log.ca.pem));
+    assert_eq!(std::fs::metadata(&at_limit).unwrap().len(), limit as u64);
+    let out = log.audit(&server.url(), &["--ca-file", &at_limit]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // A CA file for a source that is not https: the user thinks TLS is checked; it is not.
+    let plain = Server::start(&log.site);
+    let ca = log.ca_file.to_str().unwrap();
+    for source in [plain.url(), log.site.to_str().unwrap().to_owned()] {
+        let out = log.audit(&source, &["--ca-file", ca]);
+        assert_fails(&out, 1, "--ca-file is for an https:// SOURCE");
+    }
+}
+
+#[test]
+fn audit_follows_no_redirect_so_https_is_never_downgraded_to_http() {
+    let log = TlsLog::new();
+    let tls = tls_config(&log.ca, "127.0.0.1");
+    // Each target serves the honest log: following the redirect would pass the audit.
+    let plain = Server::start(&log.site);
+    let other_https = Server::start_tls(&log.site, tls.clone());
+    assert_eq!(log.audit(&plain.url(), &[]).code, Some(0));
+    assert_eq!(log.audit_trusting_ca(&other_https.url()).code, Some(0));
+    let server = Server::start_tls(&log.site, tls);
+    for target in [&plain, &other_https] {
+        server.redirect_to(target.url().trim_end_matches("/log"));
+        let out = log.audit_trusting_ca(&server.url());
+        assert_fails(
+            &out,
+            4,
+            &format!("HTTP 301 redirect to {}/checkpoint refused: audit follows no redirect", target.url()),
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,13 @@
 //! 3. With `--full`, re-hash every entry of the entry bundles: the tree root, the BLAKE3 chain
 //!    (seqs and links), the head hash and the quota-state root must be the signed ones.
 //! 4. Keep the new checkpoint as the last verified one (never a smaller one).
+//!
+//! Over https the server's certificate is checked against Mozilla's roots (built in), or,
+//! with `--ca-file`, against the CAs of that PEM file *instead*: an auditor who names their
+//! organisation's CA pins the log to it, and no public CA can then stand in for the log's
+//! server. (Roots to add to Mozilla's: put them in one PEM file with a system bundle.)
+//! No redirect is followed: a log is audited at the URL the auditor gives, an https log is
+//! never downgraded to http, and a redirect fails the audit naming where it pointed.
 
 use super::claims::{b64, claims_of, Claims};
 use super::AuditError;
@@ -34,10 +41,17 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
+use ureq::config::{AutoHeaderValue, IpFamily, RedirectAuthHeaders};
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig, TlsProvider};
 
 /// Seconds one http(s) request may take, connection included.
 pub const FETCH_TIMEOUT_SECS: u64 = 30;
+/// Largest `--ca-file`, in bytes: room for a system's whole bundle (about 200 KiB) and more.
+pub const CA_FILE_BYTES_MAX: u64 = 1024 * 1024;
+/// Longest `Location` of a refused redirect shown, in characters.
+const LOCATION_CHARS_MAX: usize = 200;
 /// Largest hash tile, in bytes.
 pub const TILE_BYTES_MAX: u64 = TILE_WIDTH * HASH_BYTES as u64;
 /// Largest entry bundle, in bytes (256 entries of at most one record each, with lengths).
@@ -66,17 +80,25 @@ enum Fetch {
 }
 
 impl Source {
-    /// A URL (`http://`, `https://`) or a directory.
-    pub fn parse(source: &str) -> Source {
-        if source.starts_with("http://") || source.starts_with("https://") {
-            let config = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(FETCH_TIMEOUT_SECS)))
-                .http_status_as_error(false)
-                .build();
-            Source::Http { base: source.trim_end_matches('/').to_owned(), agent: config.into() }
-        } else {
-            Source::Dir(PathBuf::from(source))
+    /// A URL (`http://`, `https://`) or a directory. `ca_file` (`--ca-file`, https only): a PEM
+    /// file of the CA certificates that the server's certificate must chain to, instead of the
+    /// built-in roots.
+    pub fn parse(source: &str, ca_file: Option<&Path>) -> Result<Source, AuditError> {
+        let https = source.starts_with("https://");
+        if !https && !source.starts_with("http://") {
+            if ca_file.is_some() {
+                return Err(AuditError::Input("--ca-file is for an https:// SOURCE, not a directory".into()));
+            }
+            return Ok(Source::Dir(PathBuf::from(source)));
         }
+        let roots = match ca_file {
+            None => RootCerts::WebPki,
+            Some(_) if !https => {
+                return Err(AuditError::Input("--ca-file is for an https:// SOURCE, not http://".into()));
+            }
+            Some(path) => RootCerts::new_with_certs(&read_ca_file(path)?),
+        };
+        Ok(Source::Http { base: source.trim_end_matches('/').to_owned(), agent: agent(https, roots) })
     }
 
     fn fetch(&self, rel: &str, max: u64) -> Result<Vec<u8>, Fetch> {
@@ -100,11 +122,125 @@ fn fetch_file(path: &Path, max: u64) -> Result<Vec<u8>, Fetch> {
     Ok(bytes)
 }
 
+/// The client of an http(s) source, every setting explicit. `https`: refuse anything but
+/// https; `roots`: the CAs trusted for the server's certificate.
+fn agent(https: bool, roots: RootCerts) -> ureq::Agent {
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        // ring, the provider ureq's `rustls` feature builds, named rather than picked up
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(roots)
+        .client_cert(None)
+        .use_sni(true)
+        .disable_verification(false)
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .https_only(https)
+        // No redirect is followed (a 3xx is returned and refused by `fetch_http`).
+        .max_redirects(0)
+        .max_redirects_will_error(true)
+        .redirect_auth_headers(RedirectAuthHeaders::Never)
+        .save_redirect_history(false)
+        // Statuses are read by `fetch_http`: 404 and 410 are a missing file.
+        .http_status_as_error(false)
+        // The proxy of the environment (HTTPS_PROXY, ALL_PROXY, NO_PROXY...), as curl does.
+        .proxy(ureq::Proxy::try_from_env())
+        .ip_family(IpFamily::Any)
+        .no_delay(true)
+        .user_agent(concat!("qledger/", env!("CARGO_PKG_VERSION")))
+        .accept("*/*")
+        .accept_encoding(AutoHeaderValue::None)
+        .timeout_global(Some(Duration::from_secs(FETCH_TIMEOUT_SECS)))
+        .timeout_per_call(None)
+        .timeout_resolve(None)
+        .timeout_connect(None)
+        .timeout_send_request(None)
+        .timeout_await_100(None)
+        .timeout_send_body(None)
+        .timeout_recv_response(None)
+        .timeout_recv_body(None)
+        .timeout_per_read(None)
+        .timeout_per_write(None)
+        .max_response_header_size(64 * 1024)
+        .input_buffer_size(128 * 1024)
+        .output_buffer_size(128 * 1024)
+        .max_idle_connections(10)
+        .max_idle_connections_per_host(3)
+        .max_idle_age(Duration::from_secs(15))
+        .allow_non_standard_methods(false)
+        .build()
+        .into()
+}
+
+/// The CA certificates of a `--ca-file`: every PEM `CERTIFICATE` in it (other PEM items, a
+/// private key say, are not trust anchors and are skipped), each checked as rustls will use
+/// it. A file that cannot be read, is larger than [`CA_FILE_BYTES_MAX`], is not PEM, or holds
+/// no certificate or a broken one is bad input.
+pub fn read_ca_file(path: &Path) -> Result<Vec<Certificate<'static>>, AuditError> {
+    let bad = |what: String| AuditError::Input(format!("--ca-file {}: {what}", path.display()));
+    let bytes = super::read_input_file(path, CA_FILE_BYTES_MAX, bad)?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&bytes) {
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(format!("not PEM: {}", pem_problem(&e))))? {
+            rustls::RootCertStore::empty().add(rustls::pki_types::CertificateDer::from(cert.der())).map_err(|e| {
+                let problem = match e {
+                    rustls::Error::InvalidCertificate(e) => e.to_string(),
+                    e => e.to_string(),
+                };
+                bad(format!("certificate {} is not a usable X.509 certificate: {problem}", certs.len() + 1))
+            })?;
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()));
+    }
+    Ok(certs)
+}
+
+/// What is wrong with a PEM file, in words (the parser's own text shows bytes as numbers).
+fn pem_problem(e: &ureq::Error) -> String {
+    use rustls::pki_types::pem::Error as Pem;
+    match e {
+        ureq::Error::Pem(Pem::MissingSectionEnd { .. }) => "a section has no END line".into(),
+        ureq::Error::Pem(Pem::IllegalSectionStart { .. }) => "a malformed BEGIN line".into(),
+        ureq::Error::Pem(Pem::Base64Decode(_)) => "a section is not base64".into(),
+        e => e.to_string(),
+    }
+}
+
+/// Whether the server's certificate chains to no CA trusted (rustls's error, as ureq gives it
+/// directly or inside an I/O error).
+fn unknown_issuer(e: &ureq::Error) -> bool {
+    let rustls_error = match e {
+        ureq::Error::Rustls(e) => Some(e),
+        ureq::Error::Io(e) => e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
+    };
+    matches!(rustls_error, Some(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)))
+}
+
 fn fetch_http(agent: &ureq::Agent, url: &str, max: u64) -> Result<Vec<u8>, Fetch> {
-    let mut response = agent.get(url).call().map_err(|e| Fetch::Failed(format!("{url}: {e}")))?;
+    let mut response = agent.get(url).call().map_err(|e| {
+        let hint = if unknown_issuer(&e) {
+            " (a log whose certificate is from your own CA: give that CA with --ca-file)"
+        } else {
+            ""
+        };
+        Fetch::Failed(format!("{url}: {e}{hint}"))
+    })?;
     let status = response.status().as_u16();
     if status == 404 || status == 410 {
         return Err(Fetch::Missing(format!("{url}: HTTP {status}")));
+    }
+    if (300..400).contains(&status) {
+        let to = response.headers().get("location").map_or("nowhere".to_owned(), |v| {
+            v.to_str().map_or("(not text)".to_owned(), |t| t.chars().take(LOCATION_CHARS_MAX).collect())
+        });
+        return Err(Fetch::Failed(format!(
+            "{url}: HTTP {status} redirect to {to} refused: audit follows no redirect (give the log's own URL)"
+        )));
     }
     if status != 200 {
         return Err(Fetch::Failed(format!("{url}: HTTP {status}")));

@@ -6,7 +6,7 @@ use super::AuditError;
 use crate::store::disk::create_new_file;
 use crate::tlog::note::{check_key_name, SignerKey, VerifierKey, ED25519_KEY_BYTES};
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -70,12 +70,7 @@ pub fn read_verifier(arg: &str) -> Result<VerifierKey, AuditError> {
 /// A key file's one line, without its newline.
 fn read_key_text(path: &Path) -> Result<String, AuditError> {
     let bad = |what: String| AuditError::Input(format!("{}: {what}", path.display()));
-    let file = fs::File::open(path).map_err(|e| bad(e.to_string()))?;
-    let mut bytes = Vec::new();
-    file.take(KEY_FILE_BYTES_MAX + 1).read_to_end(&mut bytes).map_err(|e| bad(e.to_string()))?;
-    if bytes.len() as u64 > KEY_FILE_BYTES_MAX {
-        return Err(bad(format!("larger than {KEY_FILE_BYTES_MAX} bytes")));
-    }
+    let bytes = super::read_input_file(path, KEY_FILE_BYTES_MAX, bad)?;
     let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
     let line = text.strip_suffix('\n').unwrap_or(&text);
     if line.contains('\n') {

@@ -24,6 +24,8 @@ pub mod publish;
 
 use crate::ledger::LedgerError;
 use crate::store::StoreError;
+use std::io::Read;
+use std::path::Path;
 
 /// Why an audit command failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,4 +68,16 @@ impl AuditError {
             AuditError::Rejected(_) | AuditError::Misbehaviour { .. } => 3,
         }
     }
+}
+
+/// A small input file (a key, a CA file), whole: one that cannot be read or is larger than
+/// `max` bytes is bad input, said by `bad`.
+fn read_input_file(path: &Path, max: u64, bad: impl Fn(String) -> AuditError) -> Result<Vec<u8>, AuditError> {
+    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| bad(e.to_string()))?;
+    if bytes.len() as u64 > max {
+        return Err(bad(format!("larger than {max} bytes")));
+    }
+    Ok(bytes)
 }

@@ -97,7 +97,11 @@ pub enum AuditCommand {
         dir: PathBuf,
     },
     /// Audit a published log (directory or http(s) URL) against the last checkpoint you verified
-    #[command(after_help = super::examples::PUBLISH)]
+    ///
+    /// Over https the server's certificate must chain to the built-in roots or, with --ca-file,
+    /// to a CA of that file instead. No redirect is followed: a log is audited at the URL given,
+    /// never downgraded from https to http.
+    #[command(after_help = super::examples::AUDIT)]
     Audit {
         /// A directory or an http:// or https:// URL
         #[arg(value_name = "SOURCE")]
@@ -108,6 +112,10 @@ pub enum AuditCommand {
         /// Also re-hash every entry: tree root, chain, head hash and quota-state root
         #[arg(long)]
         full: bool,
+        /// Trust only the CA certificates of this PEM file for an https SOURCE (instead of the
+        /// built-in roots)
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -164,7 +172,7 @@ pub fn run(cmd: AuditCommand, ledger: PathBuf, wait: Option<Duration>, out: &mut
                 dir.display()
             )?;
         }
-        AuditCommand::Audit { source, key, full } => audit(&source, &key, full, out)?,
+        AuditCommand::Audit { source, key, full, ca_file } => audit(&source, &key, full, ca_file.as_deref(), out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -188,10 +196,11 @@ fn prove(
 
 /// `audit`: fetch, check and remember a published log's checkpoint; on misbehaviour, print the
 /// evidence and fail.
-fn audit(source: &str, key: &str, full: bool, out: &mut dyn Write) -> Result<()> {
+fn audit(source: &str, key: &str, full: bool, ca_file: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     let key = keys::read_verifier(key)?;
+    let source = Source::parse(source, ca_file)?;
     let state = client::user_state_dir()?;
-    match client::audit(&Source::parse(source), &key, full, &state) {
+    match client::audit(&source, &key, full, &state) {
         Ok(r) => {
             let since = r
                 .previous

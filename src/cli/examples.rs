@@ -193,15 +193,30 @@ Examples:
   ok: 10 records of license CN-IMP-2026-0001 in the tree of size 48 signed by example.org/ledger; they account for its state
   ...";
 
-/// `publish --help` and `audit --help`.
-pub const PUBLISH: &str = "\
+/// The examples `publish --help` and `audit --help` share: publish a log, audit it.
+macro_rules! publish_examples {
+    () => {
+        "\
 Examples:
   $ qledger keygen --name example.org/ledger --out signer.key > verifier.txt
   $ qledger checkpoint --key signer.key > /dev/null
   $ qledger publish site
   published size 48 (was 0): 1 hash tiles, 1 entry bundles written to site
   $ qledger audit site --key verifier.txt
-  audit ok: example.org/ledger size 48 root cSKYM0cKoPaICxTmspmTZeVwvTXewtup5hqXQhV8GDQ= (first audit of this log)";
+  audit ok: example.org/ledger size 48 root cSKYM0cKoPaICxTmspmTZeVwvTXewtup5hqXQhV8GDQ= (first audit of this log)"
+    };
+}
+
+/// `publish --help`.
+pub const PUBLISH: &str = publish_examples!();
+
+/// `audit --help`: also `--ca-file`, which trusts your own CA for an https log only.
+pub const AUDIT: &str = concat!(
+    publish_examples!(),
+    "
+  $ qledger audit http://log.example.org/ledger --key verifier.txt --ca-file corp-ca.pem
+  qledger: --ca-file is for an https:// SOURCE, not http://"
+);
 
 // --- typed commands (one per event type); each runs with --dry-run, so none changes the ledger.
 
