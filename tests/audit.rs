@@ -410,13 +410,13 @@ fn hostile_documents_exit_1_or_3_with_one_line() {
 }
 
 /// A static web server on 127.0.0.1 serving a directory that the test can switch, over http or
-/// (with a rustls server config) https; it can also answer every request with a redirect.
+/// (with a rustls server config) https; it can also answer every request with a redirect, or
+/// some with `503`.
 struct Server {
     addr: SocketAddr,
     https: bool,
     root: Arc<Mutex<PathBuf>>,
-    /// When set, every request is answered `301` to this prefix followed by the path asked.
-    redirect: Arc<Mutex<Option<String>>>,
+    answers: Arc<Mutex<Answers>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -435,9 +435,9 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let https = tls.is_some();
         let root = Arc::new(Mutex::new(root.to_path_buf()));
-        let redirect = Arc::new(Mutex::new(None::<String>));
+        let answers = Arc::new(Mutex::new(Answers::default()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (r, to, s) = (root.clone(), redirect.clone(), stop.clone());
+        let (r, a, s) = (root.clone(), answers.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
@@ -446,15 +446,15 @@ impl Server {
                 if let Ok(stream) = stream {
                     let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
                     let dir = r.lock().unwrap().clone();
-                    let to = to.lock().unwrap().clone();
+                    let answers = a.lock().unwrap().clone();
                     let _ = match &tls {
-                        None => serve_one(stream, &dir, to.as_deref()),
-                        Some(config) => serve_tls(stream, config, &dir, to.as_deref()),
+                        None => serve_one(stream, &dir, &answers),
+                        Some(config) => serve_tls(stream, config, &dir, &answers),
                     };
                 }
             }
         });
-        Server { addr, https, root, redirect, stop, thread: Some(thread) }
+        Server { addr, https, root, answers, stop, thread: Some(thread) }
     }
 
     fn url(&self) -> String {
@@ -467,24 +467,38 @@ impl Server {
 
     /// Answers every request with a redirect to `prefix` + the path asked.
     fn redirect_to(&self, prefix: &str) {
-        *self.redirect.lock().unwrap() = Some(prefix.to_owned());
+        self.answers.lock().unwrap().redirect = Some(prefix.to_owned());
     }
+
+    /// Answers `503` to every request whose path contains `part` (a server that is down).
+    fn unavailable(&self, part: Option<&str>) {
+        self.answers.lock().unwrap().unavailable = part.map(str::to_owned);
+    }
+}
+
+/// How the server answers besides serving files.
+#[derive(Clone, Default)]
+struct Answers {
+    /// Every request is answered `301` to this prefix followed by the path asked.
+    redirect: Option<String>,
+    /// Requests whose path contains this are answered `503`.
+    unavailable: Option<String>,
 }
 
 fn serve_tls(
     tcp: TcpStream,
     config: &Arc<rustls::ServerConfig>,
     root: &Path,
-    redirect: Option<&str>,
+    answers: &Answers,
 ) -> std::io::Result<()> {
     let conn = rustls::ServerConnection::new(config.clone()).map_err(std::io::Error::other)?;
     let mut tls = rustls::StreamOwned::new(conn, tcp);
-    serve_one(&mut tls, root, redirect)?;
+    serve_one(&mut tls, root, answers)?;
     tls.conn.send_close_notify();
     tls.flush()
 }
 
-fn serve_one<S: Read + Write>(mut stream: S, root: &Path, redirect: Option<&str>) -> std::io::Result<()> {
+fn serve_one<S: Read + Write>(mut stream: S, root: &Path, answers: &Answers) -> std::io::Result<()> {
     let mut reader = BufReader::new(&mut stream);
     let mut request = String::new();
     reader.read_line(&mut request)?;
@@ -496,9 +510,12 @@ fn serve_one<S: Read + Write>(mut stream: S, root: &Path, redirect: Option<&str>
     }
     drop(reader);
     let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
-    if let Some(to) = redirect {
+    if let Some(to) = &answers.redirect {
         let head = "HTTP/1.1 301 Moved Permanently\r\nContent-Length: 0\r\nConnection: close";
         return write!(stream, "{head}\r\nLocation: {to}{path}\r\n\r\n");
+    }
+    if answers.unavailable.as_ref().is_some_and(|part| path.contains(part.as_str())) {
+        return write!(stream, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
     let file = path.strip_prefix("/log/").filter(|p| !p.contains("..")).map(|p| root.join(p));
     match file.and_then(|f| std::fs::read(f).ok()) {
@@ -550,6 +567,17 @@ fn audit_over_http_follows_the_log_and_catches_a_rollback_and_a_fork() {
     let out = audit(true);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.text().contains("consistent with size 302"), "{}", out.text());
+
+    // A server that goes down during `--full`'s re-hash (entry bundles, then hash tiles after
+    // the root was checked) is unreachable (exit 4), not a misbehaving log (exit 3).
+    for part in ["/tile/0/000", "/tile/entries/"] {
+        server.unavailable(Some(part));
+        let out = audit(true);
+        assert_eq!(out.code, Some(4), "{part}: {}", out.stderr);
+        out.assert_one_line_error("a server down mid-audit");
+        assert!(out.stderr.contains("503"), "{}", out.stderr);
+    }
+    server.unavailable(None);
 
     // Rollback: the server shows the older tree again.
     server.serve(&old_site);

@@ -107,6 +107,19 @@ impl Source {
             Source::Http { base, agent } => fetch_http(agent, &format!("{base}/{rel}"), max),
         }
     }
+
+    /// [`Source::fetch`], a failure as its message; one of the source's being unreachable
+    /// (not one of the log's: a missing or oversized file) is noted in `unreachable`, so
+    /// that it is reported as exit 4, never as the log's misbehaviour.
+    fn fetch_noting(&self, rel: &str, max: u64, unreachable: &Cell<bool>) -> Result<Vec<u8>, String> {
+        self.fetch(rel, max).map_err(|e| match e {
+            Fetch::Missing(m) => m,
+            Fetch::Failed(m) => {
+                unreachable.set(true);
+                m
+            }
+        })
+    }
 }
 
 fn fetch_file(path: &Path, max: u64) -> Result<Vec<u8>, Fetch> {
@@ -257,13 +270,7 @@ struct Tiles<'a> {
 impl TileReader for Tiles<'_> {
     type Error = String;
     fn read_tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
-        self.source.fetch(&tile.path(), TILE_BYTES_MAX).map_err(|e| match e {
-            Fetch::Missing(m) => m,
-            Fetch::Failed(m) => {
-                self.unreachable.set(true);
-                m
-            }
-        })
+        self.source.fetch_noting(&tile.path(), TILE_BYTES_MAX, &self.unreachable)
     }
 }
 
@@ -318,8 +325,12 @@ pub fn audit(source: &Source, key: &VerifierKey, full: bool, state_dir: &Path) -
             Some(old.size)
         }
     };
-    let entries =
-        if full { Some(full_check(source, &cp, &claims).map_err(|what| caught(what, note.clone()))?) } else { None };
+    let entries = if full {
+        let fetch = Fetcher { source, unreachable: &unreachable };
+        Some(full_check(&fetch, &cp, &claims).map_err(|what| caught(what, note.clone()))?)
+    } else {
+        None
+    };
     if previous.is_none_or(|old| cp.size >= old) {
         keep(&kept, &note)?;
     }
@@ -362,17 +373,27 @@ fn check_consistent<R: TileReader>(
     })
 }
 
+/// A source, and where its fetches note that it could not be reached.
+struct Fetcher<'a> {
+    source: &'a Source,
+    unreachable: &'a Cell<bool>,
+}
+
+impl Fetcher<'_> {
+    fn fetch(&self, what: &str, rel: &str, max: u64) -> Result<Vec<u8>, String> {
+        self.source.fetch_noting(rel, max, self.unreachable).map_err(|m| format!("{what}: {m}"))
+    }
+}
+
 /// Re-hashes every entry: tree root, chain, head hash and quota-state root. Returns the
 /// entries checked.
-fn full_check(source: &Source, cp: &Checkpoint, claims: &Claims) -> Result<u64, String> {
+fn full_check(source: &Fetcher<'_>, cp: &Checkpoint, claims: &Claims) -> Result<u64, String> {
     let mut edge = Edge::default();
     let mut state = QuotaState::default();
     let mut prev = chain::GENESIS_PREV;
     let mut tiles = ExpectedTiles::default();
     for bundle in new_entry_bundles(0, cp.size) {
-        let data = source.fetch(&bundle.path(), ENTRY_BUNDLE_BYTES_MAX).map_err(|e| match e {
-            Fetch::Missing(m) | Fetch::Failed(m) => format!("entry bundle: {m}"),
-        })?;
+        let data = source.fetch("entry bundle", &bundle.path(), ENTRY_BUNDLE_BYTES_MAX)?;
         let entries = decode_entry_bundle(&data, bundle.width).map_err(|e| format!("{}: {e}", bundle.path()))?;
         for entry in entries {
             let seq = edge.size();
@@ -406,7 +427,7 @@ struct ExpectedTiles {
 
 impl ExpectedTiles {
     /// The stored hashes of one leaf (`hashes[l]` is a node of tree level `l`).
-    fn add(&mut self, source: &Source, hashes: &[crate::tlog::merkle::Hash]) -> Result<(), String> {
+    fn add(&mut self, source: &Fetcher<'_>, hashes: &[crate::tlog::merkle::Hash]) -> Result<(), String> {
         for (level, hash) in hashes.iter().enumerate().step_by(TILE_HEIGHT as usize) {
             let tile_level = level / TILE_HEIGHT as usize;
             if self.levels.len() == tile_level {
@@ -424,7 +445,7 @@ impl ExpectedTiles {
     }
 
     /// Compares the partial tiles left at the end.
-    fn finish(&self, source: &Source) -> Result<(), String> {
+    fn finish(&self, source: &Fetcher<'_>) -> Result<(), String> {
         for (tile_level, (index, data)) in self.levels.iter().enumerate() {
             if !data.is_empty() {
                 compare_tile(source, tile_level, *index, data)?;
@@ -434,12 +455,10 @@ impl ExpectedTiles {
     }
 }
 
-fn compare_tile(source: &Source, tile_level: usize, index: u64, expected: &[u8]) -> Result<(), String> {
+fn compare_tile(source: &Fetcher<'_>, tile_level: usize, index: u64, expected: &[u8]) -> Result<(), String> {
     let width = (expected.len() / HASH_BYTES) as u16;
     let tile = Tile { level: TileLevel::Hashes(tile_level as u8), index, width };
-    let found = source.fetch(&tile.path(), TILE_BYTES_MAX).map_err(|e| match e {
-        Fetch::Missing(m) | Fetch::Failed(m) => format!("hash tile: {m}"),
-    })?;
+    let found = source.fetch("hash tile", &tile.path(), TILE_BYTES_MAX)?;
     if found != expected {
         return Err(format!("{} is not the tile the entries give", tile.path()));
     }
