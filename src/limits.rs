@@ -47,6 +47,10 @@ pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
 /// Bytes of encoded values the index memtable holds before it is written out as a run (values
 /// rewritten with another length leave their old bytes behind until then).
 pub const MEMTABLE_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Pending index runs of one tier an append (or `verify`'s rebuild) writes before it merges
+/// them into one run of the next tier: a base-4 counter, so an append of n entries keeps at
+/// most 3 runs a tier, about `3 log4(n / 25,000)`, and rewrites an entry `log4` times.
+pub const PENDING_MERGE_FANOUT: usize = 4;
 /// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
 /// A merge takes an older run only while it holds at most this many times the entries of

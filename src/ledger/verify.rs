@@ -9,7 +9,7 @@ use crate::format::chain::{self, Fault};
 use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault, SEGMENT_HEADER_BYTES};
 use crate::format::snapshot::QuotaSnapshotV2;
-use crate::store::index::{read_manifest, Index, ManifestV1};
+use crate::store::index::{read_manifest, Index};
 use crate::store::segment::{BlockReader, RawBlock};
 use crate::store::{self, snapshots, StoreError};
 use std::sync::mpsc::sync_channel;
@@ -69,7 +69,7 @@ impl Ledger {
             Depth::Chain => None,
         };
         let rebuild = match &tmp {
-            Some(t) => Some(Index::open(t.path(), ManifestV1::default())?),
+            Some(t) => Some(Index::scratch(t.path())?),
             None => None,
         };
         // Opened now (a writer's merge may remove the files later; open files stay readable).
