@@ -10,19 +10,26 @@
 //! - `block/append until full`: pushing typical records into a block until it is full;
 //! - `block/verify`: checksum, chain from the block's link, decoding and checking every record
 //!   of one full block;
-//! - `jsonl/parse_line`: parsing one input line of an order.
+//! - `jsonl/parse_line`: parsing one input line of an order;
+//! - `index/*`: one run of 200,000 entries shaped like the benchmark's (an idempotency key per
+//!   event, an order row for ~85% of them, on 40 licenses): writing it, looking up a present
+//!   and an absent digest once its page table and Bloom filter are loaded (pages in the page
+//!   cache), and reading it whole (a merge's scan).
 //!
 //! The end-to-end figures (whole commands against the peers) are `examples/bench.rs`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use quotaledger::domain::{check, Fact, QuotaState, Timestamp};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV};
-use quotaledger::format::codec::encode_into;
+use quotaledger::format::codec::{encode, encode_into};
+use quotaledger::format::index_run::{digest, Digest, IndexValueV1};
 use quotaledger::format::record::RecordV1;
 use quotaledger::format::segment::{
     block_records, check_block, hash_block, parse_block_header, BlockBuilder, BLOCK_HEADER_BYTES,
 };
+use quotaledger::format::snapshot::OrderRowV2;
 use quotaledger::jsonl::{parse_line, Defaults};
+use quotaledger::store::index::write_run;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -181,12 +188,84 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// Events of the index benchmark's run (about 1.85 entries each).
+const INDEX_EVENTS: u64 = 108_000;
+
+/// The entries of the index benchmark's run, sorted: for event `i`, its idempotency key (seq,
+/// event digest) and, for 85 events in 100, its order row.
+fn index_entries() -> Vec<(Digest, Vec<u8>)> {
+    let mut out = Vec::new();
+    for i in 0..INDEX_EVENTS {
+        let h = digest(b'x', &i.to_string());
+        let event: [u8; 8] = h[..8].try_into().expect("8 bytes");
+        out.push((digest(b'k', &format!("key-{i}")), encode(&IndexValueV1::Key { seq: 1_000 + i, event })));
+        if h[8] % 100 < 85 {
+            let row = OrderRowV2 {
+                licenses: vec![format!("CN-IMP-2026-{:04}", 1 + u32::from(h[9]) % 40)],
+                quantity: 1 + u64::from(h[10]) * 8,
+                shipped: 0,
+                status: 0,
+                placed_at: Some(1_767_225_600 + 30 * i as i64),
+            };
+            out.push((digest(b'o', &format!("O-{i}")), encode(&IndexValueV1::Order2(row))));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn index_benches(c: &mut Criterion) {
+    let entries = index_entries();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let n = entries.len() as u64;
+    let mut g = c.benchmark_group("index");
+    g.throughput(Throughput::Elements(n));
+    let mut id = 1u64;
+    g.bench_function("write run (per entry)", |b| {
+        b.iter(|| {
+            id += 1;
+            let run = write_run(dir.path(), id, n, entries.iter().cloned().map(Ok)).expect("run written");
+            std::fs::remove_file(dir.path().join(format!("{id:016x}.qidx"))).expect("run removed");
+            black_box(run)
+        })
+    });
+    let run = write_run(dir.path(), 0, n, entries.iter().cloned().map(Ok)).expect("run written");
+    g.bench_function("scan run (per entry)", |b| {
+        b.iter(|| run.iter().map(|e| e.expect("entry").1.len()).sum::<usize>())
+    });
+    eprintln!(
+        "index: run of {n} entries for {INDEX_EVENTS} events: {} bytes",
+        std::fs::metadata(dir.path().join(format!("{:016x}.qidx", 0))).expect("run").len()
+    );
+    g.throughput(Throughput::Elements(1));
+    // Present digests in a scattered order; the first lookups load the page table and filter.
+    let probes: Vec<Digest> = entries.iter().step_by(7).map(|(d, _)| *d).collect();
+    for d in probes.iter().take(100) {
+        run.get(d).expect("lookup");
+    }
+    let mut i = 0usize;
+    g.bench_function("lookup present", |b| {
+        b.iter(|| {
+            i = (i + 7919) % probes.len();
+            black_box(run.get(black_box(&probes[i])).expect("lookup").expect("present"))
+        })
+    });
+    let absent: Vec<Digest> = (0..4096u32).map(|j| digest(b'k', &format!("absent-{j}"))).collect();
+    g.bench_function("lookup absent", |b| {
+        b.iter(|| {
+            i = (i + 1) % absent.len();
+            black_box(run.get(black_box(&absent[i])).expect("lookup"))
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = hot_paths;
     config = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(30);
-    targets = benches
+    targets = benches, index_benches
 }
 criterion_main!(hot_paths);

@@ -11,8 +11,9 @@ use crate::format::chain::{record_hash, ChainCursor};
 use crate::format::codec;
 use crate::format::head::{pick, HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
 use crate::format::index_run::{
-    decode_footer, encode_footer, find_in_page, page_entries, parse_footer_trailer, parse_run_header, run_header,
-    Digest, IndexValueV1, PageBuilder, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES,
+    decode_footer, decode_values, encode_footer, encode_values, find_in_page, page_entries, parse_footer_trailer,
+    parse_run_header, run_header, Digest, IndexValueV1, PageBuilder, PageBuilderV1, FOOTER_TRAILER_BYTES,
+    INDEX_PAGE_BYTES_MAX, RUN_HEADER_BYTES, VALUES_STORED,
 };
 use crate::format::record::{Record, RecordV1};
 use crate::format::segment::{
@@ -404,30 +405,68 @@ pub fn head(data: &[u8]) {
 // ---------------------------------------------------------------------------------------------
 // Index runs
 
-/// One page: `page_entries` and `find_in_page` agree on every entry, an accepted page is
-/// rebuilt by [`PageBuilder`] to the same bytes, and its values decode strictly.
+/// One page, read as a page of run format 1 and of format 2 (values stored or compressed):
+/// `page_entries` and `find_in_page` agree on every entry, an accepted page is rebuilt by
+/// [`PageBuilderV1`] to the same bytes (format 1) or by [`PageBuilder`] to a page of the same
+/// entries (format 2: the same bytes if neither compresses its values), and its values decode
+/// strictly. And any bytes of a page's size come back from [`encode_values`] unchanged.
 fn index_page(page: &[u8]) {
-    let found = find_in_page(page, &[0xff; 12]);
-    let Ok(entries) = page_entries(page) else { return };
+    index_page_of(1, page);
+    index_page_of(2, page);
+    if page.len() <= INDEX_PAGE_BYTES_MAX {
+        let mut encoded = Vec::new();
+        encode_values(page, &mut encoded);
+        assert!(encoded.len() <= page.len() + 1);
+        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+        let back = decode_values(&encoded, page.len(), &mut buf);
+        assert_eq!(back, Ok(page), "values do not survive their encoding");
+    }
+}
+
+fn index_page_of(format: u8, page: &[u8]) {
+    let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+    let mut buf2 = [0u8; INDEX_PAGE_BYTES_MAX];
+    let found = find_in_page(format, page, &[0xff; 12], &mut buf2).map(|v| v.map(<[u8]>::to_vec));
+    let Ok(entries) = page_entries(format, page, &mut buf) else { return };
     assert!(!entries.is_empty());
     assert!(found.is_ok());
-    let mut builder = PageBuilder::default();
+    let (mut v1, mut v2) = (PageBuilderV1::default(), PageBuilder::default());
     for (d, v) in &entries {
-        assert_eq!(find_in_page(page, d), Ok(Some(*v)), "find_in_page misses an entry page_entries lists");
+        let found = find_in_page(format, page, d, &mut buf2);
+        assert_eq!(found, Ok(Some(*v)), "find_in_page misses an entry page_entries lists");
         let mut below = *d;
         if let Some(last) = below.iter_mut().rev().find(|b| **b > 0) {
             *last -= 1;
             if entries.binary_search_by(|(e, _)| e.cmp(&below)).is_err() {
-                assert_eq!(find_in_page(page, &below), Ok(None), "find_in_page finds a digest that is not there");
+                let found = find_in_page(format, page, &below, &mut buf2);
+                assert_eq!(found, Ok(None), "find_in_page finds a digest that is not there");
             }
         }
-        assert!(builder.fits(v.len()));
-        builder.push(d, v);
+        if format == 1 {
+            assert!(v1.fits(v.len()));
+            v1.push(d, v);
+        } else {
+            assert!(v2.fits(d, v.len()));
+            v2.push(d, v);
+        }
         index_value(v);
     }
-    let (again, first) = builder.take();
-    assert_eq!(again, page, "an accepted page re-encodes to its bytes");
+    let mut stored_builder = v2.clone();
+    let (again, first) = if format == 1 { v1.take() } else { v2.take() };
     assert_eq!(first, entries[0].0);
+    if format == 1 {
+        assert_eq!(again, page, "an accepted page re-encodes to its bytes");
+        return;
+    }
+    // Format 2: the same count, digests and lengths; the same values, stored or compressed.
+    let (stored, _) = stored_builder.take_stored();
+    let values_at = stored.len() - 1 - entries.iter().map(|(_, v)| v.len()).sum::<usize>();
+    assert_eq!(stored[..values_at], page[..values_at], "an accepted page re-encodes its digests and lengths");
+    if page[values_at] == VALUES_STORED {
+        assert_eq!(stored, page, "an accepted page re-encodes to its bytes");
+    }
+    let back = page_entries(2, &again, &mut buf2);
+    assert_eq!(back, Ok(entries), "an accepted page re-encodes to its entries");
 }
 
 fn index_value(v: &[u8]) {
@@ -473,14 +512,15 @@ pub fn index_run(data: &[u8]) {
         assert_eq!(codec::encode(&m), data, "an accepted index manifest re-encodes to its bytes");
     }
     if let Some(h) = data.get(..RUN_HEADER_BYTES) {
-        if let Ok((entries, pages)) = parse_run_header(h) {
-            assert_eq!(run_header(entries, pages)[..], h[..], "an accepted run header re-encodes");
+        if let Ok(r) = parse_run_header(h) {
+            assert_eq!(run_header(r.format, r.entries, r.pages)[..], h[..], "an accepted run header re-encodes");
         }
     }
     if data.len() < RUN_HEADER_BYTES + FOOTER_TRAILER_BYTES {
         return;
     }
-    let Ok((_, pages)) = parse_run_header(&data[..RUN_HEADER_BYTES]) else { return };
+    let Ok(header) = parse_run_header(&data[..RUN_HEADER_BYTES]) else { return };
+    let (format, pages) = (header.format, header.pages);
     let end = data.len() - FOOTER_TRAILER_BYTES;
     let Ok((footer_len, crc)) = parse_footer_trailer(&data[end..]) else { return };
     let Some(footer_at) = end.checked_sub(footer_len).filter(|&at| at >= RUN_HEADER_BYTES) else { return };
@@ -499,7 +539,8 @@ pub fn index_run(data: &[u8]) {
             return;
         }
         index_page(page);
-        let Ok(es) = page_entries(page) else { return };
+        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+        let Ok(es) = page_entries(format, page, &mut buf) else { return };
         if es[0].0 != p.first {
             return;
         }
@@ -515,7 +556,8 @@ pub fn index_run(data: &[u8]) {
         let p = refs[i.checked_sub(1).expect("the first page starts at the first entry")];
         let page = &data[p.offset as usize..(p.offset + u64::from(p.len)) as usize];
         if entries.windows(2).all(|w| w[0].0 < w[1].0) {
-            assert_eq!(find_in_page(page, d), Ok(Some(&v[..])));
+            let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+            assert_eq!(find_in_page(format, page, d, &mut buf), Ok(Some(&v[..])));
         }
     }
 }

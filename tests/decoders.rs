@@ -13,7 +13,7 @@ use quotaledger::format::codec::{self, DecodeError};
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT_BYTES};
 use quotaledger::format::index_run::{
     decode_footer, digest, page_entries, parse_footer_trailer, parse_run_header, IndexValueV1, PageBuilder,
-    FOOTER_TRAILER_BYTES,
+    FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX,
 };
 use quotaledger::format::record::{RecordV1, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
@@ -40,8 +40,11 @@ fn all_decoders(bytes: &[u8]) {
     }
     let _ = parse_segment_header(bytes);
     let _ = parse_run_header(bytes);
-    if let Ok(entries) = page_entries(bytes) {
-        assert!(!entries.is_empty());
+    for format in [1, 2] {
+        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+        if let Ok(entries) = page_entries(format, bytes, &mut buf) {
+            assert!(!entries.is_empty());
+        }
     }
     if bytes.len() >= FOOTER_TRAILER_BYTES {
         if let Ok((len, crc)) = parse_footer_trailer(&bytes[bytes.len() - FOOTER_TRAILER_BYTES..]) {
@@ -233,8 +236,10 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     let mut page = PageBuilder::default();
     let mut ds = [digest(b'o', "O-1"), digest(b'k', "K-1")];
     ds.sort();
-    page.push(&ds[0], &codec::encode(&IndexValueV1::Order(row)));
-    page.push(&ds[1], &codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 8] }));
+    let (order, key) =
+        (codec::encode(&IndexValueV1::Order(row)), codec::encode(&IndexValueV1::Key { seq: 1, event: [1; 8] }));
+    page.push(&ds[0], &order);
+    page.push(&ds[1], &key);
     out.push(page.take().0);
     out.push(encode_snapshot_file(&out[18]));
     out
@@ -255,7 +260,8 @@ fn the_valid_encodings_decode() {
     assert_eq!(hashes.len(), 15);
     assert!(HeadSlot::decode(&v[16]).unwrap().is_some());
     assert_eq!(parse_segment_header(&v[17]), Ok(15));
-    assert!(page_entries(&v[22]).is_ok());
+    let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+    assert!(page_entries(2, &v[22], &mut buf).is_ok());
     assert!(decode_snapshot_file(&v[23]).is_ok());
     QuotaSnapshotV2::decode(&v[18]).unwrap();
     QuotaSnapshotV2::decode(&v[19]).unwrap();
@@ -415,7 +421,7 @@ fn soak_decoders() {
 /// crc32c, which anyone can recompute, and a lookup reads a page table entry without it.
 #[test]
 fn an_index_run_page_at_an_offset_near_u64_max_is_damage() {
-    use quotaledger::format::index_run::{encode_footer, run_header, Bloom, PageRef};
+    use quotaledger::format::index_run::{encode_footer, run_header, Bloom, PageRef, RUN_FORMAT};
     use quotaledger::store::index::Run;
     use quotaledger::store::StoreError;
     let mut page = PageBuilder::default();
@@ -427,7 +433,7 @@ fn an_index_run_page_at_an_offset_near_u64_max_is_damage() {
     let damage = |r: Result<(), StoreError>| matches!(r, Err(StoreError::Damaged { .. }));
     for offset in [u64::MAX - 10, u64::MAX - page.len() as u64 + 1, u64::MAX] {
         let refs = [PageRef { first, offset, len: page.len() as u32, crc: crc32c::crc32c(&page) }];
-        let mut run = run_header(1, 1).to_vec();
+        let mut run = run_header(RUN_FORMAT, 1, 1).to_vec();
         run.extend_from_slice(&page);
         run.extend_from_slice(&encode_footer(&refs, &bloom));
         let dir = tempfile::tempdir().unwrap();

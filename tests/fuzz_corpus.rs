@@ -9,7 +9,8 @@
 use quotaledger::format::codec;
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
 use quotaledger::format::index_run::{
-    parse_footer_trailer, IndexValueV1, FOOTER_TRAILER_BYTES, KEY_EVENT_BYTES, RUN_HEADER_BYTES,
+    page_entries, parse_footer_trailer, IndexValueV1, PageBuilder, FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX,
+    KEY_EVENT_BYTES, RUN_FORMAT, RUN_HEADER_BYTES,
 };
 use quotaledger::format::record::{Record, RecordV1, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
@@ -336,7 +337,9 @@ fn write_seeds() {
     let empty = HeadSlot { generation: 0, records: 0, last_hash: [0; 32], segment_first_seq: 0, segment_len: 32 };
     write("head", "new-ledger", &[&empty.encode()[..], &[0; HEAD_SLOT_BYTES]].concat());
 
-    // index_run: both runs, a page, a value, a damaged footer, the manifest.
+    // index_run: both runs (format 2), a page as written and its block stored as it is, a
+    // value, a damaged footer, the manifest. (The `seed-format1-*` files are runs and a page
+    // that the version before run format 2 wrote.)
     for (i, name) in ["0000000000000000.qidx", "0000000000000001.qidx"].iter().enumerate() {
         let run = std::fs::read(ledger.join("index").join(name)).expect("run");
         write("index_run", &format!("run{i}.qidx"), &run);
@@ -345,8 +348,13 @@ fn write_seeds() {
             let footer_at = run.len() - FOOTER_TRAILER_BYTES - len;
             let page = &run[RUN_HEADER_BYTES..footer_at];
             write("index_run", "page", page);
-            let value_len = usize::from(page[2 + 12]);
-            write("index_run", "value", &page[2 + 13..][..value_len]);
+            let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+            let entries = page_entries(RUN_FORMAT, page, &mut buf).expect("one page");
+            // The same entries with their values stored as they are.
+            let mut stored = PageBuilder::default();
+            entries.iter().for_each(|(d, v)| stored.push(d, v));
+            write("index_run", "page-values-stored", &stored.take_stored().0);
+            write("index_run", "value", entries[0].1);
             write("index_run", "bad-footer.qidx", &flip(&run, footer_at + 3));
         }
     }

@@ -10,12 +10,17 @@ use quotaledger::domain::{Day, Timestamp};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV, RECORD_HASH_CONTEXT};
 use quotaledger::format::codec::{self, DecodeError};
 use quotaledger::format::head::HeadSlot;
-use quotaledger::format::index_run::digest;
+use quotaledger::format::index_run::{
+    digest, encode_footer, parse_footer_trailer, parse_run_header, run_header, Bloom, Digest, IndexValueV1,
+    PageBuilder, PageBuilderV1, PageRef, FOOTER_TRAILER_BYTES, RUN_HEADER_BYTES, VALUES_LZ4, VALUES_STORED,
+};
 use quotaledger::format::record::{Record, RecordV1, RecordV2, WireContext, WireEvent, WireRule};
 use quotaledger::format::segment::{
     block_records, hash_block, parse_block_header, segment_header, BlockBuilder, BLOCK_HEADER_BYTES,
 };
+use quotaledger::format::snapshot::OrderRowV2;
 use quotaledger::limits::RECORD_BYTES_MAX;
+use quotaledger::store::index::{write_run, Run};
 use std::path::Path;
 
 fn hex(bytes: &[u8]) -> String {
@@ -385,6 +390,124 @@ fn a_segment_header_and_a_block_have_the_frozen_framing() {
 fn index_digests_are_frozen() {
     assert_eq!(hex(&digest(b'o', "O-1")), DIGEST_O1);
     assert_eq!(&digest(b'o', "O-1")[..], &blake3::derive_key("quotaledger 2026-11-29 index key v1", b"oO-1")[..12]);
+}
+
+/// The entries of the pinned format 2 run: three order rows on one license and two keys.
+fn golden_index_entries() -> Vec<(Digest, Vec<u8>)> {
+    let order = |quantity: u64, placed: i64| {
+        codec::encode(&IndexValueV1::Order2(OrderRowV2 {
+            licenses: vec!["CN-IMP-2026-0001".into()],
+            quantity,
+            shipped: 0,
+            status: 0,
+            placed_at: Some(placed),
+        }))
+    };
+    // An event digest's first bytes: nothing LZ4 finds a match in.
+    let event = |key: &str| -> [u8; 8] { digest(b'e', key)[..8].try_into().unwrap() };
+    let mut entries = vec![
+        (digest(b'o', "O-1"), order(500, 1_767_225_600)),
+        (digest(b'o', "O-2"), order(16, 1_767_225_660)),
+        (digest(b'o', "O-3"), order(2_000, 1_767_225_720)),
+        (digest(b'k', "K-1"), codec::encode(&IndexValueV1::Key { seq: 1, event: event("K-1") })),
+        (digest(b'k', "K-2"), codec::encode(&IndexValueV1::Key { seq: 70_000, event: event("K-2") })),
+    ];
+    entries.sort();
+    entries
+}
+
+/// The run's one page with its values stored as they are: count, the digests (each as the
+/// bytes it shares with the one before and the rest), the values' lengths, `0`, the values.
+const INDEX_PAGE_STORED_HEX: &str = "05004a00000150898ce1fc769ab02fedc200133a0feb04b81c0a52cc560f004cbbc54e4ffb4d036657ac1500848eea10478a57aa60b90c2400c55c80745285313e218ef4bb0e0a1c1e1e0001fc70110100a8af2afa44f25c1001013254ed1736add60b020110434e2d494d502d323032362d3030303110000001fc7872abd2020110434e2d494d502d323032362d30303031fbf401000001fc0072abd2020110434e2d494d502d323032362d30303031fbd007000001fcf072abd2";
+/// The whole run file as this version writes it: header (run format 2), the page with its
+/// values compressed (LZ4), the footer (page table, Bloom filter, trailer).
+const INDEX_RUN_HEX: &str = "716c65646769647802000000000000000500000000000000010000000000000005004a00000150898ce1fc769ab02fedc200133a0feb04b81c0a52cc560f004cbbc54e4ffb4d036657ac1500848eea10478a57aa60b90c2400c55c80745285313e218ef4bb0e0a1c1e1e01ff2501fc70110100a8af2afa44f25c1001013254ed1736add60b020110434e2d494d502d323032362d3030303110000001fc7872abd21c00008ffbf401000001fc001e0004a0d007000001fcf072abd20150898ce1fc769ab02fedc220000000000000009b000000a38d90960800000007ba198e2bd55c8242290000004bfa92b5716c656467696478";
+/// The page of a run of the two keys alone: their values do not compress, and are stored.
+const INDEX_KEYS_PAGE_HEX: &str = "02002000000150898ce1fc769ab02fedc200133a0feb04b81c0a52cc560f0e0a0001fc70110100a8af2afa44f25c1001013254ed1736add60b";
+
+/// The page of run `id` in `dir`, a run of one page.
+fn only_page(dir: &Path, id: u64) -> Vec<u8> {
+    let bytes = std::fs::read(dir.join(format!("{id:016x}.qidx"))).unwrap();
+    let (footer_len, _) = parse_footer_trailer(&bytes[bytes.len() - FOOTER_TRAILER_BYTES..]).unwrap();
+    bytes[RUN_HEADER_BYTES..bytes.len() - FOOTER_TRAILER_BYTES - footer_len].to_vec()
+}
+
+#[test]
+fn an_index_run_has_the_frozen_format_2_framing() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = golden_index_entries();
+    let run = write_run(dir.path(), 0, 5, entries.clone().into_iter().map(Ok)).unwrap();
+    let bytes = std::fs::read(dir.path().join("0000000000000000.qidx")).unwrap();
+    let header = parse_run_header(&bytes[..RUN_HEADER_BYTES]).unwrap();
+    assert_eq!((header.format, header.entries, header.pages), (2, 5, 1));
+    let mut stored = PageBuilder::default();
+    entries.iter().for_each(|(d, v)| stored.push(d, v));
+    let (stored, _) = stored.take_stored();
+    assert_eq!(hex(&stored), INDEX_PAGE_STORED_HEX);
+    assert_eq!(hex(&bytes), INDEX_RUN_HEX);
+    // Hand-decoded: five entries; where the values start; the first digest whole, each later
+    // one after the bytes it shares with the one before; five lengths; the values, stored (0)
+    // or compressed (1).
+    let page = only_page(dir.path(), 0);
+    assert_eq!(page[..2], [5, 0]);
+    assert_eq!(page[4], 0);
+    assert_eq!(page[5..17], entries[0].0);
+    let mut at = 17;
+    for w in entries.windows(2) {
+        let shared = usize::from(page[at]);
+        assert_eq!(w[0].0[..shared], w[1].0[..shared]);
+        assert_ne!(w[0].0[shared], w[1].0[shared]);
+        assert_eq!(page[at + 1..at + 13 - shared], w[1].0[shared..]);
+        at += 13 - shared;
+    }
+    let lens: Vec<u8> = entries.iter().map(|(_, v)| v.len() as u8).collect();
+    assert_eq!(page[at..at + 5], lens[..]);
+    assert_eq!(usize::from(u16::from_le_bytes([page[2], page[3]])), at + 5);
+    assert_eq!(page[..at + 5], stored[..at + 5]);
+    assert_eq!(page[at + 5], VALUES_LZ4, "three rows of one license compress");
+    assert!(page.len() < stored.len());
+    let values: Vec<u8> = entries.iter().flat_map(|(_, v)| v.iter().copied()).collect();
+    assert_eq!(stored[at + 5..], [&[VALUES_STORED][..], &values].concat()[..]);
+    // It reads back, whole and by lookup.
+    assert_eq!(run.iter().collect::<Result<Vec<_>, _>>().unwrap(), entries);
+    for (d, v) in &entries {
+        assert_eq!(run.get(d).unwrap().as_ref(), Some(v));
+    }
+
+    let keys: Vec<_> = entries.iter().filter(|(_, v)| v[0] == 1).cloned().collect();
+    write_run(dir.path(), 1, 2, keys.into_iter().map(Ok)).unwrap();
+    let page = only_page(dir.path(), 1);
+    assert_eq!(hex(&page), INDEX_KEYS_PAGE_HEX);
+    assert_eq!(page[usize::from(u16::from_le_bytes([page[2], page[3]]))], VALUES_STORED);
+}
+
+/// A run of format 1 as the version before run format 2 wrote it (the H200 story's second run,
+/// kept as `tests/fixtures/index-run-format1.qidx`): this version reads it, and its format 1
+/// framing, written again from what was read, gives the same bytes.
+#[test]
+fn a_format_1_index_run_written_before_format_2_still_reads() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/index-run-format1.qidx");
+    let bytes = std::fs::read(&fixture).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("0000000000000000.qidx"), &bytes).unwrap();
+    let run = Run::open(dir.path(), 0).unwrap();
+    assert_eq!(run.format(), 1);
+    let entries = run.iter().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(entries.len(), 19);
+    for (d, v) in &entries {
+        IndexValueV1::decode(v).unwrap();
+        assert_eq!(run.get(d).unwrap().as_ref(), Some(v));
+    }
+    let mut page = PageBuilderV1::default();
+    let mut bloom = Bloom::with_entries(19);
+    for (d, v) in &entries {
+        page.push(d, v);
+        bloom.insert(d);
+    }
+    let (page, first) = page.take();
+    let refs = [PageRef { first, offset: RUN_HEADER_BYTES as u64, len: page.len() as u32, crc: crc32c::crc32c(&page) }];
+    let again = [&run_header(1, 19, 1)[..], &page, &encode_footer(&refs, &bloom)].concat();
+    assert_eq!(hex(&again), hex(&bytes));
 }
 
 /// The `qledger export` of the H200 story as it stood before issue 9 (31 events), appended by
@@ -904,4 +1027,30 @@ fn one_value_has_one_encoding_the_gated_forms_refuse_what_the_plain_ones_hold() 
     let mut r = chain2()[0].clone();
     r.flags = 2;
     assert!(matches!(Record::V2(r).into_fact(), Err(DecodeError::Invalid(_))));
+}
+
+#[test]
+fn the_tree_manifest_has_the_frozen_bytes() {
+    use quotaledger::format::tree::TreeManifest;
+    // 261 = 256 + 4 + 1 leaves: low-edge slots 0 and 2 set, the rest zero.
+    let mut low_edge = [[0u8; 32]; 8];
+    low_edge[0] = [0x11; 32];
+    low_edge[2] = [0x22; 32];
+    let m = TreeManifest { size: 261, root: [0xab; 32], low_edge };
+    let bytes = m.encode();
+    // magic | format 2 | 7 zeros | size LE (261 = 0x105) | root | 8 low-edge slots | checksum.
+    let body = format!(
+        "716c656474726565{}{}{}{}{}{}",
+        "0200000000000000",
+        "0501000000000000",
+        "ab".repeat(32),
+        "11".repeat(32) + &"00".repeat(32),
+        "22".repeat(32),
+        "00".repeat(32 * 5)
+    );
+    assert_eq!(hex(&bytes[..312]), body);
+    let sum = blake3::derive_key("quotaledger 2026-11-30 tree manifest v2", &bytes[..312]);
+    assert_eq!(&sum[..16], &bytes[312..]);
+    assert_eq!(bytes.len(), 328);
+    assert_eq!(TreeManifest::decode(&bytes), Ok(m));
 }

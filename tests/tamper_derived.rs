@@ -14,6 +14,7 @@ use qa_util::*;
 use quotaledger::format::chain::hex;
 use quotaledger::format::codec;
 use quotaledger::format::index_run::digest;
+use quotaledger::store::index::Run;
 use std::path::{Path, PathBuf};
 
 const STORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/h200.jsonl");
@@ -373,4 +374,71 @@ fn a_snapshot_of_an_older_format_is_reported_then_set_aside_by_the_next_writer()
     assert!(ledger.join("recovered").join("stale-snapshot-00000000000000000010.qsnap").exists());
     ok(&ledger, &["verify"]);
     assert_eq!(ok(&ledger, &["state", "--json"]), state);
+}
+
+/// An index whose runs are of run format 1 (as versions before run format 2 wrote them) is
+/// read as it is: `verify`, a reader, compares it with its rebuild entry by entry and writes
+/// nothing, and catches an edited entry in it; the next append rewrites it in run format 2 from
+/// its own entries (README "Storage").
+#[test]
+fn an_index_of_run_format_1_is_read_by_verify_and_rewritten_by_the_next_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = story_ledger(dir.path());
+    let before = manifest(&ledger);
+    let mut digests = std::collections::BTreeSet::new();
+    for &(id, _) in &before.runs {
+        let entries = run_entries(&ledger, id);
+        digests.extend(entries.keys().copied());
+        write_run_format1(&ledger, id, &entries);
+        assert_eq!(run_entries(&ledger, id), entries, "run {id} reads back");
+    }
+    let formats = |l: &Path| -> Vec<u8> {
+        manifest(l).runs.iter().map(|(id, _)| Run::open(&index_dir(l), *id).expect("run").format()).collect()
+    };
+    assert!(formats(&ledger).iter().all(|&f| f == 1));
+    let files = |l: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(index_dir(l))
+            .unwrap()
+            .map(|e| e.unwrap())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let old_files = files(&ledger);
+
+    let report: serde_json::Value = serde_json::from_str(&ok(&ledger, &["verify", "--json"])).unwrap();
+    let compared = report["index_entries"].as_u64().unwrap();
+    assert_eq!(compared, digests.len() as u64, "the format 1 index was compared entry by entry: {report}");
+    assert_eq!(files(&ledger), old_files, "verify wrote to the index");
+
+    // An edited row in a format 1 run is caught like one in a format 2 run.
+    let copy = dir.path().join("edited");
+    copy_dir(&ledger, &copy);
+    let d = digest(b'o', "O-TC-1");
+    let id = run_holding(&copy, &d);
+    let mut entries = run_entries(&copy, id);
+    let mut row = order_row(&copy, &d);
+    row.shipped = row.quantity - 1;
+    entries.insert(d, codec::encode(&quotaledger::format::index_run::IndexValueV1::Order2(row)));
+    write_run_format1(&copy, id, &entries);
+    let out = assert_verify_fails(&copy, "edited format 1 index run", "the index differs from a rebuild");
+    assert!(out.stderr.contains(&hex(&d)), "names the digest of O-TC-1: {}", out.stderr);
+
+    // The next append: the writer merges the format 1 runs into one of run format 2.
+    let out = append_line(
+        &ledger,
+        r#"{"type":"party_restricted","party":"tencent","reason":"r","at":"2026-04-06T00:00:00Z","key":"k-after"}"#,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(formats(&ledger), vec![quotaledger::format::index_run::RUN_FORMAT]);
+    let listed: Vec<String> = manifest(&ledger).runs.iter().map(|(id, _)| format!("{id:016x}.qidx")).collect();
+    for (name, bytes) in files(&ledger) {
+        if name.ends_with(".qidx") {
+            assert!(listed.contains(&name), "a run the merge replaced is left: {name}");
+            assert_eq!(bytes[8], 2, "{name} is of run format 2");
+        }
+    }
+    let report: serde_json::Value = serde_json::from_str(&ok(&ledger, &["verify", "--json"])).unwrap();
+    assert_eq!(report["index_entries"].as_u64().unwrap(), compared + 1, "{report}");
 }

@@ -1,17 +1,40 @@
 //! Index run files: immutable sorted runs of the per-event index (order id -> order row,
 //! idempotency key -> seq). Pure framing; `store::index` writes, reads and merges them.
 //!
+//! Run format 2 (written by this version; format 1, below, is still read):
+//!
 //! ```text
 //! run    := header (32 bytes) | page* | footer
-//! header := magic "qledgidx" | format:u8 (=1) | 7 zero bytes | entries:u64 LE | pages:u32 LE
+//! header := magic "qledgidx" | format:u8 (=2) | 7 zero bytes | entries:u64 LE | pages:u32 LE
 //!         | 4 zero bytes
-//! page   := count:u16 LE | count x (digest:[u8; 12] | len:u8 | value:[u8; len])
-//!           (at most INDEX_PAGE_BYTES_MAX; digests ascending across the whole run, unique)
+//! page   := count:u16 LE (>= 1) | values_at:u16 LE (where `values` starts in the page)
+//!         | count x (shared:u8 | digest[shared..12])
+//!         | count x len:u8
+//!         | values
+//! values := VALUES_STORED (0) | the values, one after the other (the sum of the lens in bytes)
+//!         | VALUES_LZ4 (1) | LZ4 block (the LZ4 block format, no frame) of those bytes
+//!           (the writer compresses the values unless that does not make them shorter; a
+//!           reader takes either kind)
+//!           A page is at most INDEX_PAGE_BYTES_MAX bytes as stored, and so it is with its values
+//!           stored as they are. `shared` is exactly the number of leading bytes the digest
+//!           shares with the one before it in the page (0 for the first): the digest is the
+//!           previous one's first `shared` bytes, then the 12 - shared stored ones. Digests
+//!           ascend across the whole run, unique. A lookup reads the digests up to the one it
+//!           looks for, and the values only if it is there (`values_at` finds them): a Bloom
+//!           filter's false positive costs no decompression.
 //! footer := pages x (first_digest:[u8; 12] | offset:u64 LE | len:u32 LE | crc32c:u32 LE)
+//!           (`len` and `crc32c` of the page as stored)
 //!         | bloom_bytes:u32 LE | bloom_hashes:u8 | bloom bits
 //!         | footer_len:u32 LE (bytes of footer before this field) | crc32c:u32 LE (of them)
 //!         | magic "qledgidx"
 //! ```
+//!
+//! Format 1 differs in its pages only: `page := count:u16 LE | count x (digest:[u8; 12] |
+//! len:u8 | value)`, at most INDEX_PAGE_BYTES_MAX bytes, never compressed. Sorted digests
+//! among millions share their first 2 or 3 bytes with their neighbour, and the order rows of a
+//! page repeat the same few license ids, which LZ4 folds: at 1M benchmark events, format 2
+//! takes 51 bytes of index per event where format 1 took 65 (README "Storage").
+//!
 //! The digest of an id is `BLAKE3 derive_key(INDEX_KEY_CONTEXT, kind || id)` cut to 12 bytes,
 //! kind `o` for an order id and `k` for an idempotency key: the record holds the id itself, the
 //! index only what finds it. A value is an [`IndexValueV1`] in the canonical encoding.
@@ -24,8 +47,16 @@ use serde::{Deserialize, Serialize};
 pub const RUN_MAGIC: &[u8; 8] = b"qledgidx";
 /// Bytes of a run header.
 pub const RUN_HEADER_BYTES: usize = 32;
-/// Largest page.
+/// Largest page, as stored and (format 2) with its values stored as they are.
 pub const INDEX_PAGE_BYTES_MAX: usize = 4096;
+/// The run format this version writes.
+pub const RUN_FORMAT: u8 = 2;
+/// The oldest run format this version reads.
+pub const RUN_FORMAT_OLDEST: u8 = 1;
+/// Kind of a format 2 page's values stored as they are.
+pub const VALUES_STORED: u8 = 0;
+/// Kind of a format 2 page's values compressed (LZ4 block format).
+pub const VALUES_LZ4: u8 = 1;
 /// Largest value of one entry.
 pub const INDEX_VALUE_BYTES_MAX: usize = 255;
 /// Bytes of a page table entry in the footer.
@@ -39,7 +70,8 @@ pub const RUN_FOOTER_BYTES_MAX: usize = 256 * 1024 * 1024;
 /// BLAKE3 `derive_key` context of index digests.
 pub const INDEX_KEY_CONTEXT: &str = "quotaledger 2026-11-29 index key v1";
 
-const _: () = assert!(2 + DIGEST_BYTES + 1 + INDEX_VALUE_BYTES_MAX <= INDEX_PAGE_BYTES_MAX);
+const _: () = assert!(4 + 1 + DIGEST_BYTES + 1 + 1 + INDEX_VALUE_BYTES_MAX <= INDEX_PAGE_BYTES_MAX);
+const _: () = assert!(INDEX_PAGE_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(INDEX_VALUE_BYTES_MAX <= u8::MAX as usize);
 
 /// Bytes of a digest (96 bits: among 100 million ids, a collision has odds below 10^-12).
@@ -98,23 +130,149 @@ impl IndexValueV1 {
     }
 }
 
-/// Builds the pages of a run.
-#[derive(Debug, Default)]
+/// Builds the pages of a format 2 run: the digests first, each as the bytes it shares with the
+/// one before it and the rest, then the values' lengths, then the values, which
+/// [`take`](PageBuilder::take) compresses (LZ4) unless that does not make them smaller.
+#[derive(Clone, Debug, Default)]
 pub struct PageBuilder {
-    buf: Vec<u8>,
+    digests: Vec<u8>,
+    lens: Vec<u8>,
+    values: Vec<u8>,
     count: u16,
     first: Option<Digest>,
+    last: Digest,
+}
+
+/// Bytes two digests share at their start.
+fn shared_prefix(a: &Digest, b: &Digest) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 impl PageBuilder {
-    /// Whether an entry with a value of `len` bytes still fits.
-    pub fn fits(&self, len: usize) -> bool {
-        self.buf.len().max(2) + DIGEST_BYTES + 1 + len <= INDEX_PAGE_BYTES_MAX && self.count < u16::MAX
+    fn shared(&self, d: &Digest) -> usize {
+        if self.count == 0 {
+            0
+        } else {
+            shared_prefix(&self.last, d).min(DIGEST_BYTES - 1)
+        }
+    }
+
+    /// Bytes of the page with its values stored as they are.
+    fn len(&self) -> usize {
+        4 + self.digests.len() + self.lens.len() + 1 + self.values.len()
+    }
+
+    /// Whether an entry for `d` (the next digest, ascending) with a value of `len` bytes still
+    /// fits.
+    pub fn fits(&self, d: &Digest, len: usize) -> bool {
+        let entry = 1 + DIGEST_BYTES - self.shared(d) + 1 + len;
+        self.len() + entry <= INDEX_PAGE_BYTES_MAX && self.count < u16::MAX
     }
 
     /// Whether the page is empty.
     pub fn is_empty(&self) -> bool {
         self.count == 0
+    }
+
+    /// Adds an entry (digests ascending; the caller checks `fits`).
+    pub fn push(&mut self, d: &Digest, value: &[u8]) {
+        assert!(value.len() <= INDEX_VALUE_BYTES_MAX && self.fits(d, value.len()), "index page overfilled");
+        assert!(self.count == 0 || self.last < *d, "index page entries must ascend");
+        let shared = self.shared(d);
+        if self.count == 0 {
+            self.first = Some(*d);
+        }
+        self.digests.push(shared as u8);
+        self.digests.extend_from_slice(&d[shared..]);
+        self.lens.push(value.len() as u8);
+        self.values.extend_from_slice(value);
+        self.count += 1;
+        self.last = *d;
+    }
+
+    /// The finished page as stored and its first digest; the builder is empty again.
+    pub fn take(&mut self) -> (Vec<u8>, Digest) {
+        self.finish(true)
+    }
+
+    /// [`take`](PageBuilder::take) with the values stored as they are (for the fuzz target
+    /// and tests: this version's runs compress them when that makes them shorter).
+    pub fn take_stored(&mut self) -> (Vec<u8>, Digest) {
+        self.finish(false)
+    }
+
+    fn finish(&mut self, compress: bool) -> (Vec<u8>, Digest) {
+        let mut page = Vec::with_capacity(self.len());
+        let values_at = 4 + self.digests.len() + self.lens.len();
+        page.extend_from_slice(&self.count.to_le_bytes());
+        page.extend_from_slice(&(values_at as u16).to_le_bytes());
+        page.extend_from_slice(&self.digests);
+        page.extend_from_slice(&self.lens);
+        if compress {
+            encode_values(&self.values, &mut page);
+        } else {
+            page.push(VALUES_STORED);
+            page.extend_from_slice(&self.values);
+        }
+        self.digests.clear();
+        self.lens.clear();
+        self.values.clear();
+        self.count = 0;
+        (page, self.first.take().unwrap_or_default())
+    }
+}
+
+/// Appends a format 2 page's values as stored: `VALUES_LZ4 | LZ4 block` if that is shorter
+/// than `VALUES_STORED | values`.
+pub fn encode_values(values: &[u8], out: &mut Vec<u8>) {
+    let compressed = lz4_flex::block::compress(values);
+    if compressed.len() < values.len() {
+        out.push(VALUES_LZ4);
+        out.extend_from_slice(&compressed);
+    } else {
+        out.push(VALUES_STORED);
+        out.extend_from_slice(values);
+    }
+}
+
+/// A format 2 page's values from their stored bytes, `len` bytes in all (the sum of the
+/// lengths, which the caller has checked against the page limit): as they are, or
+/// decompressed into `buf`. Bytes that are no LZ4 block of exactly `len` bytes are an error.
+pub fn decode_values<'a>(
+    stored: &'a [u8],
+    len: usize,
+    buf: &'a mut [u8; INDEX_PAGE_BYTES_MAX],
+) -> Result<&'a [u8], DecodeError> {
+    match stored.split_first() {
+        Some((&VALUES_STORED, values)) if values.len() == len => Ok(values),
+        Some((&VALUES_STORED, _)) => Err(bad_page("values cut off or trailing bytes")),
+        Some((&VALUES_LZ4, compressed)) => {
+            let out = buf.get_mut(..len).ok_or_else(|| bad_page("values too long"))?;
+            match lz4_flex::block::decompress_into(compressed, out) {
+                Ok(n) if n == len => Ok(&buf[..len]),
+                Ok(_) => Err(bad_page("the compressed values are shorter than their lengths")),
+                Err(e) => Err(bad_page(&format!("compressed values: {e}"))),
+            }
+        }
+        Some(_) => Err(bad_page("unknown kind of values")),
+        None => Err(bad_page("values cut off")),
+    }
+}
+
+/// Builds the pages of a format 1 run (whole digests, each with its value, never compressed).
+/// This version writes format 2; this builder is kept for the fuzz target (an accepted format
+/// 1 page rebuilds to its bytes) and for tests that write a run as older versions did.
+#[derive(Debug, Default)]
+pub struct PageBuilderV1 {
+    buf: Vec<u8>,
+    count: u16,
+    first: Option<Digest>,
+}
+
+impl PageBuilderV1 {
+    /// Whether an entry with a value of `len` bytes still fits.
+    pub fn fits(&self, len: usize) -> bool {
+        self.buf.len().max(2) + DIGEST_BYTES + 1 + len <= INDEX_PAGE_BYTES_MAX && self.count < u16::MAX
     }
 
     /// Adds an entry (digests ascending; the caller checks `fits`).
@@ -139,60 +297,159 @@ impl PageBuilder {
     }
 }
 
-/// Iterates over a page's entries: `(digest, value bytes)`.
-pub fn page_entries(page: &[u8]) -> Result<Vec<(Digest, &[u8])>, DecodeError> {
-    let bad = |what: &str| DecodeError::Framing(format!("index page: {what}"));
-    if page.len() < 2 || page.len() > INDEX_PAGE_BYTES_MAX {
-        return Err(bad("size out of range"));
+fn bad_page(what: &str) -> DecodeError {
+    DecodeError::Framing(format!("index page: {what}"))
+}
+
+/// A page's digests, read and checked one by one: in format 1 each followed by its value, in
+/// format 2 alone (the lengths and values follow them all).
+struct PageDigests<'a> {
+    format: u8,
+    rest: &'a [u8],
+    count: usize,
+    /// Digests read so far.
+    read: usize,
+    /// The last digest read.
+    last: Digest,
+}
+
+fn cut_off() -> DecodeError {
+    bad_page("entry cut off")
+}
+
+impl<'a> PageDigests<'a> {
+    /// Reads the page's header (count, and in format 2 where its values start) of a page of run
+    /// `format`: at least one entry, at most a page's bytes. Returns the digests and, in format
+    /// 2, the values' offset.
+    fn new(format: u8, page: &'a [u8]) -> Result<(PageDigests<'a>, usize), DecodeError> {
+        if !(RUN_FORMAT_OLDEST..=RUN_FORMAT).contains(&format) {
+            return Err(DecodeError::Framing(format!("index run format {format} is not read by this version")));
+        }
+        let header = if format == 1 { 2 } else { 4 };
+        if page.len() < header || page.len() > INDEX_PAGE_BYTES_MAX {
+            return Err(bad_page("size out of range"));
+        }
+        let count = usize::from(u16::from_le_bytes([page[0], page[1]]));
+        if count == 0 {
+            return Err(bad_page("empty page"));
+        }
+        let values_at = if format == 1 { 0 } else { usize::from(u16::from_le_bytes([page[2], page[3]])) };
+        Ok((PageDigests { format, rest: &page[header..], count, read: 0, last: [0; DIGEST_BYTES] }, values_at))
     }
-    let count = u16::from_le_bytes([page[0], page[1]]);
-    let mut rest = &page[2..];
-    let mut out = Vec::with_capacity(usize::from(count));
-    for _ in 0..count {
-        if rest.len() < DIGEST_BYTES + 1 {
-            return Err(bad("entry cut off"));
+
+    /// The next digest, from its whole bytes (format 1) or from the bytes it shares with the one
+    /// before it and the rest (format 2), which must be exactly the bytes it shares: a digest
+    /// has one encoding. Digests ascend.
+    fn digest(&mut self) -> Result<Digest, DecodeError> {
+        if self.format == 1 {
+            let (d, rest) = self.rest.split_first_chunk::<DIGEST_BYTES>().ok_or_else(cut_off)?;
+            if self.read > 0 && *d <= self.last {
+                return Err(bad_page("digests out of order"));
+            }
+            (self.last, self.rest, self.read) = (*d, rest, self.read + 1);
+            return Ok(self.last);
         }
-        let mut d = [0u8; DIGEST_BYTES];
-        d.copy_from_slice(&rest[..DIGEST_BYTES]);
-        let len = usize::from(rest[DIGEST_BYTES]);
-        let start = DIGEST_BYTES + 1;
-        if len > INDEX_VALUE_BYTES_MAX || rest.len() < start + len {
-            return Err(bad("value cut off or too long"));
+        let shared = usize::from(*self.rest.first().ok_or_else(cut_off)?);
+        if shared >= DIGEST_BYTES || (self.read == 0 && shared > 0) {
+            return Err(bad_page("shared digest bytes out of range"));
         }
-        if out.last().is_some_and(|(p, _): &(Digest, &[u8])| *p >= d) {
-            return Err(bad("digests out of order"));
+        let tail = self.rest.get(1..1 + DIGEST_BYTES - shared).ok_or_else(cut_off)?;
+        // With the first `shared` bytes equal, the next one decides both the order and that
+        // `shared` is all the digests share.
+        if self.read > 0 && tail[0] <= self.last[shared] {
+            return Err(bad_page("digests out of order, or shared bytes not all that are shared"));
         }
-        out.push((d, &rest[start..start + len]));
-        rest = &rest[start + len..];
+        self.last[shared..].copy_from_slice(tail);
+        self.rest = &self.rest[1 + tail.len()..];
+        self.read += 1;
+        Ok(self.last)
     }
-    if !rest.is_empty() || count == 0 {
-        return Err(bad("trailing bytes or empty page"));
+
+    /// The next entry of a format 1 page: its digest and value.
+    fn entry_v1(&mut self) -> Result<(Digest, &'a [u8]), DecodeError> {
+        let d = self.digest()?;
+        let (&len, rest) = self.rest.split_first().ok_or_else(cut_off)?;
+        let (value, rest) = rest.split_at_checked(usize::from(len)).ok_or_else(|| bad_page("value cut off"))?;
+        self.rest = rest;
+        Ok((d, value))
+    }
+}
+
+/// A format 2 page's lengths and values (decoded into `buf` if compressed), from its
+/// `values_at` (checked here: after the digests read so far, room left for the rest at two
+/// bytes each at least) and the page limit.
+fn values_v2<'a>(
+    page: &'a [u8],
+    digests: &PageDigests<'_>,
+    values_at: usize,
+    buf: &'a mut [u8; INDEX_PAGE_BYTES_MAX],
+) -> Result<(&'a [u8], &'a [u8]), DecodeError> {
+    let count = digests.count;
+    let digests_end = page.len() - digests.rest.len() + 2 * (count - digests.read);
+    if values_at < digests_end + count || values_at >= page.len() {
+        return Err(bad_page("values offset out of range"));
+    }
+    let lens = &page[values_at - count..values_at];
+    let total: usize = lens.iter().map(|&l| usize::from(l)).sum();
+    if values_at + 1 + total > INDEX_PAGE_BYTES_MAX {
+        return Err(bad_page("values too long for a page"));
+    }
+    Ok((lens, decode_values(&page[values_at..], total, buf)?))
+}
+
+/// Every entry of a stored page of a run of `format`: `(digest, value bytes)`, the values of
+/// a compressed format 2 page decompressed into `buf`.
+pub fn page_entries<'a>(
+    format: u8,
+    page: &'a [u8],
+    buf: &'a mut [u8; INDEX_PAGE_BYTES_MAX],
+) -> Result<Vec<(Digest, &'a [u8])>, DecodeError> {
+    let (mut digests, values_at) = PageDigests::new(format, page)?;
+    let count = digests.count;
+    let mut out = Vec::with_capacity(count);
+    if format == 1 {
+        for _ in 0..count {
+            out.push(digests.entry_v1()?);
+        }
+        if !digests.rest.is_empty() {
+            return Err(bad_page("trailing bytes"));
+        }
+        return Ok(out);
+    }
+    let ds = (0..count).map(|_| digests.digest()).collect::<Result<Vec<Digest>, _>>()?;
+    if values_at != page.len() - digests.rest.len() + count {
+        return Err(bad_page("the values do not start after the lengths"));
+    }
+    let (lens, mut values) = values_v2(page, &digests, values_at, buf)?;
+    for (d, &len) in ds.into_iter().zip(lens) {
+        let (value, rest) = values.split_at(usize::from(len));
+        out.push((d, value));
+        values = rest;
     }
     Ok(out)
 }
 
-/// The value stored for `d` in a page, scanning it in place (no allocation); framing errors
-/// are reported as by [`page_entries`].
-pub fn find_in_page<'a>(page: &'a [u8], d: &Digest) -> Result<Option<&'a [u8]>, DecodeError> {
-    let bad = |what: &str| DecodeError::Framing(format!("index page: {what}"));
-    if page.len() < 2 || page.len() > INDEX_PAGE_BYTES_MAX {
-        return Err(bad("size out of range"));
-    }
-    let count = u16::from_le_bytes([page[0], page[1]]);
-    let mut rest = &page[2..];
-    for _ in 0..count {
-        if rest.len() < DIGEST_BYTES + 1 {
-            return Err(bad("entry cut off"));
-        }
-        let len = usize::from(rest[DIGEST_BYTES]);
-        let start = DIGEST_BYTES + 1;
-        if rest.len() < start + len {
-            return Err(bad("value cut off"));
-        }
-        match rest[..DIGEST_BYTES].cmp(&d[..]) {
-            std::cmp::Ordering::Equal => return Ok(Some(&rest[start..start + len])),
+/// The value stored for `d` in a stored page of a run of `format`, reading the page's digests
+/// up to `d`: a format 2 page's values are read (and decompressed, into `buf`) only if `d` is
+/// there. Framing errors up to there are reported as by [`page_entries`].
+pub fn find_in_page<'a>(
+    format: u8,
+    page: &'a [u8],
+    d: &Digest,
+    buf: &'a mut [u8; INDEX_PAGE_BYTES_MAX],
+) -> Result<Option<&'a [u8]>, DecodeError> {
+    let (mut digests, values_at) = PageDigests::new(format, page)?;
+    for i in 0..digests.count {
+        let (e, value) = if format == 1 { digests.entry_v1()? } else { (digests.digest()?, &[][..]) };
+        match e.cmp(d) {
+            std::cmp::Ordering::Less => {}
             std::cmp::Ordering::Greater => return Ok(None),
-            std::cmp::Ordering::Less => rest = &rest[start + len..],
+            std::cmp::Ordering::Equal if format == 1 => return Ok(Some(value)),
+            std::cmp::Ordering::Equal => {
+                let (lens, values) = values_v2(page, &digests, values_at, buf)?;
+                let start: usize = lens[..i].iter().map(|&l| usize::from(l)).sum();
+                return Ok(Some(&values[start..start + usize::from(lens[i])]));
+            }
         }
     }
     Ok(None)
@@ -249,27 +506,42 @@ impl Bloom {
     }
 }
 
-/// The header of a run file.
-pub fn run_header(entries: u64, pages: u32) -> [u8; RUN_HEADER_BYTES] {
+/// What a run header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunHeader {
+    /// The run format: 1 or 2.
+    pub format: u8,
+    /// Entries in the run.
+    pub entries: u64,
+    /// Pages in the run.
+    pub pages: u32,
+}
+
+/// The header of a run file of `format` (this version writes [`RUN_FORMAT`]).
+pub fn run_header(format: u8, entries: u64, pages: u32) -> [u8; RUN_HEADER_BYTES] {
     let mut h = [0u8; RUN_HEADER_BYTES];
     h[0..8].copy_from_slice(RUN_MAGIC);
-    h[8] = 1;
+    h[8] = format;
     h[16..24].copy_from_slice(&entries.to_le_bytes());
     h[24..28].copy_from_slice(&pages.to_le_bytes());
     h
 }
 
-/// Reads a run header: `(entries, pages)`.
-pub fn parse_run_header(h: &[u8]) -> Result<(u64, u32), DecodeError> {
+/// Reads a run header of a format this version reads.
+pub fn parse_run_header(h: &[u8]) -> Result<RunHeader, DecodeError> {
     if h.len() != RUN_HEADER_BYTES || &h[0..8] != RUN_MAGIC || h[9..16] != [0; 7] || h[28..32] != [0; 4] {
         return Err(DecodeError::Framing("not an index run header".into()));
     }
-    if h[8] != 1 {
-        return Err(DecodeError::Version(h[8]));
+    if !(RUN_FORMAT_OLDEST..=RUN_FORMAT).contains(&h[8]) {
+        return Err(DecodeError::Framing(format!("index run format {} is not read by this version", h[8])));
     }
     let mut e = [0u8; 8];
     e.copy_from_slice(&h[16..24]);
-    Ok((u64::from_le_bytes(e), u32::from_le_bytes([h[24], h[25], h[26], h[27]])))
+    Ok(RunHeader {
+        format: h[8],
+        entries: u64::from_le_bytes(e),
+        pages: u32::from_le_bytes([h[24], h[25], h[26], h[27]]),
+    })
 }
 
 /// The footer's bytes (page table, bloom, length, checksum, magic).
@@ -400,25 +672,186 @@ pub fn decode_footer_head(head: &[u8], bits_len_found: usize, pages: u32) -> Res
 mod tests {
     use super::*;
 
+    fn sorted_digests(n: u32) -> Vec<Digest> {
+        let mut ds: Vec<Digest> = (0..n).map(|i| digest(b'o', &format!("O-{i}"))).collect();
+        ds.sort();
+        ds
+    }
+
+    fn buf() -> [u8; INDEX_PAGE_BYTES_MAX] {
+        [0; INDEX_PAGE_BYTES_MAX]
+    }
+
     #[test]
     fn pages_round_trip_and_the_bloom_filter_has_no_false_negatives() {
         let mut p = PageBuilder::default();
         let mut bloom = Bloom::with_entries(100);
-        let mut ds: Vec<Digest> = (0..100u32).map(|i| digest(b'o', &format!("O-{i}"))).collect();
-        ds.sort();
+        let ds = sorted_digests(100);
         for d in &ds {
-            assert!(p.fits(3));
+            assert!(p.fits(d, 3));
             p.push(d, b"abc");
             bloom.insert(d);
         }
         let (page, first) = p.take();
         assert_eq!(first, ds[0]);
-        let got = page_entries(&page).unwrap();
-        assert_eq!(got.len(), 100);
+        let got =
+            page_entries(2, &page, &mut buf()).unwrap().into_iter().map(|(d, v)| (d, v.to_vec())).collect::<Vec<_>>();
+        assert_eq!(got, ds.iter().map(|d| (*d, b"abc".to_vec())).collect::<Vec<_>>());
         assert!(ds.iter().all(|d| bloom.may_contain(d)));
         let refs = vec![PageRef { first, offset: 32, len: page.len() as u32, crc: 1 }];
         let f = encode_footer(&refs, &bloom);
         let (len, crc) = parse_footer_trailer(&f[f.len() - FOOTER_TRAILER_BYTES..]).unwrap();
         assert_eq!(decode_footer(&f[..len], crc, 1).unwrap(), (refs, bloom));
+    }
+
+    /// Bytes of a page before its values: count, values' offset, digests, lengths.
+    fn values_at(page: &[u8]) -> usize {
+        let count = usize::from(u16::from_le_bytes([page[0], page[1]]));
+        let mut at = 4;
+        for _ in 0..count {
+            at += 1 + DIGEST_BYTES - usize::from(page[at]);
+        }
+        assert_eq!(at + count, usize::from(u16::from_le_bytes([page[2], page[3]])));
+        at + count
+    }
+
+    #[test]
+    fn a_page_fills_to_its_limit_and_its_values_are_compressed_only_if_that_makes_them_shorter() {
+        let ds = sorted_digests(2_000);
+        for (what, value, kind) in [
+            (
+                "random values",
+                (|i: usize| digest(b'v', &i.to_string()).to_vec()) as fn(usize) -> Vec<u8>,
+                VALUES_STORED,
+            ),
+            ("one license id", |_| b"CN-IMP-2026-0001".to_vec(), VALUES_LZ4),
+        ] {
+            let mut p = PageBuilder::default();
+            let mut n = 0;
+            while p.fits(&ds[n], value(n).len()) {
+                p.push(&ds[n], &value(n));
+                n += 1;
+            }
+            assert!(p.len() > INDEX_PAGE_BYTES_MAX - 30, "{what}: {}", p.len());
+            let raw = p.len();
+            let (page, _) = p.take();
+            let at = values_at(&page);
+            assert_eq!(page[at], kind, "{what}");
+            assert!(page.len() <= raw, "{what}");
+            assert_eq!(page_entries(2, &page, &mut buf()).unwrap().len(), n, "{what}");
+            assert_eq!(find_in_page(2, &page, &ds[n - 1], &mut buf()).unwrap(), Some(&value(n - 1)[..]), "{what}");
+            assert_eq!(find_in_page(2, &page, &ds[0], &mut buf()).unwrap(), Some(&value(0)[..]), "{what}");
+            assert_eq!(find_in_page(2, &page, &ds[n], &mut buf()).unwrap(), None, "{what}");
+        }
+    }
+
+    /// A page of two entries whose digests share `shared` leading bytes, values stored.
+    fn two_entry_page(a: &Digest, shared: u8, b_tail: &[u8]) -> Vec<u8> {
+        let values_at = 4 + 13 + 1 + b_tail.len() + 2;
+        let mut page = vec![2, 0, values_at as u8, 0, 0];
+        page.extend_from_slice(a);
+        page.push(shared);
+        page.extend_from_slice(b_tail);
+        page.extend_from_slice(&[1, 1, VALUES_STORED, b'x', b'y']);
+        page
+    }
+
+    #[test]
+    fn a_digest_whose_shared_bytes_are_not_exactly_its_shared_prefix_is_refused() {
+        let a = [7u8; DIGEST_BYTES];
+        // Shares 2 bytes with `a` and says so: accepted.
+        let good = two_entry_page(&a, 2, &[8; 10]);
+        let mut b = [8u8; DIGEST_BYTES];
+        b[..2].copy_from_slice(&[7, 7]);
+        assert_eq!(page_entries(2, &good, &mut buf()).unwrap(), vec![(a, &b"x"[..]), (b, &b"y"[..])]);
+        for (what, page) in [
+            ("says 1 where it shares 2", two_entry_page(&a, 1, &[7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8])),
+            ("says 3 where it shares 4", two_entry_page(&a, 3, &[7, 8, 8, 8, 8, 8, 8, 8, 8])),
+            ("is the same digest", two_entry_page(&a, 11, &[7])),
+            ("descends", two_entry_page(&a, 2, &[6; 10])),
+            ("says 12", two_entry_page(&a, 12, &[])),
+        ] {
+            assert!(page_entries(2, &page, &mut buf()).is_err(), "a digest that {what}");
+            assert!(find_in_page(2, &page, &[0xff; DIGEST_BYTES], &mut buf()).is_err(), "find_in_page: {what}");
+        }
+        // The first entry of a page shares nothing.
+        let mut first_shares = vec![1, 0, 17, 0, 1];
+        first_shares.extend_from_slice(&a[1..]);
+        first_shares.extend_from_slice(&[1, VALUES_STORED, b'x']);
+        assert!(page_entries(2, &first_shares, &mut buf()).is_err());
+    }
+
+    #[test]
+    fn compressed_values_must_decompress_to_exactly_the_sum_of_their_lengths_within_a_page() {
+        let mut p = PageBuilder::default();
+        let ds = sorted_digests(50);
+        for d in &ds {
+            p.push(d, b"CN-IMP-2026-0001");
+        }
+        let (page, _) = p.take();
+        let at = values_at(&page);
+        assert_eq!(page[at], VALUES_LZ4);
+        assert_eq!(page_entries(2, &page, &mut buf()).unwrap().len(), 50);
+        let with_len = |i: usize, len: u8| {
+            let mut bad = page.clone();
+            bad[at - 50 + i] = len;
+            bad
+        };
+        let a = [7u8; DIGEST_BYTES];
+        for (what, bad, present) in [
+            ("a length one short", with_len(3, 15), ds[49]),
+            ("a length one long", with_len(3, 17), ds[49]),
+            ("cut compressed values", page[..page.len() - 1].to_vec(), ds[49]),
+            ("no values", page[..at].to_vec(), ds[49]),
+            ("an unknown kind of values", [&page[..at], &[2], &page[at + 1..]].concat(), ds[49]),
+            ("stored values with a byte more", [&two_entry_page(&a, 2, &[8; 10])[..], &[0]].concat(), a),
+            ("more than a page", [page.clone(), vec![0; INDEX_PAGE_BYTES_MAX]].concat(), ds[49]),
+            (
+                "a values offset past the page",
+                [&page[..2], &(page.len() as u16).to_le_bytes(), &page[4..]].concat(),
+                ds[49],
+            ),
+            (
+                "a values offset inside the digests",
+                [&page[..2], &(at as u16 - 60).to_le_bytes(), &page[4..]].concat(),
+                ds[49],
+            ),
+        ] {
+            assert!(page_entries(2, &bad, &mut buf()).is_err(), "{what}");
+            assert!(find_in_page(2, &bad, &present, &mut buf()).is_err(), "find_in_page: {what}");
+        }
+        // Values that would take more than a page once decompressed: refused before decompressing.
+        let mut big = PageBuilder::default();
+        for d in &sorted_digests(300)[..255] {
+            big.push(d, &[]);
+        }
+        let (mut big, _) = big.take();
+        let at = values_at(&big);
+        big[at - 255..at].fill(255);
+        big.truncate(at);
+        encode_values(&vec![0u8; 255 * 255], &mut big);
+        assert!(big.len() <= INDEX_PAGE_BYTES_MAX);
+        assert!(page_entries(2, &big, &mut buf()).is_err());
+        // A values offset one off: the lengths are read from the wrong bytes.
+        let off = [&page[..2], &(at as u16 + 1).to_le_bytes(), &page[4..]].concat();
+        assert!(page_entries(2, &off, &mut buf()).is_err());
+    }
+
+    #[test]
+    fn format_1_pages_still_read_and_headers_carry_their_format() {
+        let ds = sorted_digests(10);
+        let mut p = PageBuilderV1::default();
+        ds.iter().for_each(|d| p.push(d, b"v1"));
+        let (page, first) = p.take();
+        assert_eq!(first, ds[0]);
+        assert_eq!(page_entries(1, &page, &mut buf()).unwrap().len(), 10);
+        assert_eq!(find_in_page(1, &page, &ds[9], &mut buf()).unwrap(), Some(&b"v1"[..]));
+        assert!(page_entries(3, &page, &mut buf()).is_err());
+        for format in [1, 2] {
+            let h = parse_run_header(&run_header(format, 10, 1)).unwrap();
+            assert_eq!(h, RunHeader { format, entries: 10, pages: 1 });
+        }
+        assert!(parse_run_header(&run_header(3, 10, 1)).is_err());
+        assert!(parse_run_header(&run_header(0, 10, 1)).is_err());
     }
 }

@@ -16,6 +16,10 @@
 //!   [`RUNS_MAX`] live runs, they are merged into one.
 //! - Files not in the manifest are leftovers of a writer that died: the next writer removes
 //!   them. Everything here is derived: `qledger reindex` rebuilds it from the chain.
+//! - Runs are written in run format 2 (digests sharing their prefix, values compressed); runs
+//!   of format 1, which older versions wrote, are read as they are (a reader such as `verify`
+//!   writes nothing), and the first merge step after an append rewrites them in format 2
+//!   ([`Index::merge_count`]).
 
 use super::disk::create_new_file;
 use super::snapshots::write_atomically;
@@ -24,7 +28,7 @@ use crate::format::codec::{self, DecodeError};
 use crate::format::index_run::{
     decode_footer_head, decode_footer_parts, find_in_page, footer_head_bytes, footer_parts, page_entries,
     parse_footer_trailer, parse_page_ref, parse_run_header, run_header, Bloom, Digest, PageBuilder, PageRef,
-    FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES, RUN_HEADER_BYTES,
+    FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES, RUN_FORMAT, RUN_HEADER_BYTES,
 };
 use crate::format::index_run::{IndexValueV1, INDEX_VALUE_BYTES_MAX};
 use crate::limits::{MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, PENDING_MERGE_FANOUT, RUNS_MAX};
@@ -74,6 +78,8 @@ fn run_name(id: u64) -> String {
 #[derive(Debug)]
 pub struct Run {
     id: u64,
+    /// The run format of its header: [`RUN_FORMAT`], or 1 for a run an older version wrote.
+    format: u8,
     entries: u64,
     file: File,
     path: PathBuf,
@@ -86,7 +92,13 @@ pub struct Run {
     /// without keeping the Bloom filter, which a scan does not ask.
     pages: std::cell::OnceCell<Vec<PageRef>>,
     lookups: std::cell::Cell<u32>,
+    /// A lookup's page as stored and its values decompressed (kept: zeroing 8 KiB a lookup
+    /// showed in the bulk append's profile).
+    bufs: std::cell::RefCell<PageBufs>,
 }
+
+/// Two page-sized buffers.
+type PageBufs = Box<([u8; INDEX_PAGE_BYTES_MAX], [u8; INDEX_PAGE_BYTES_MAX])>;
 
 /// Lookups a run serves from disk before it loads its page table and Bloom filter.
 pub const RUN_LAZY_LOOKUPS_MAX: u32 = 64;
@@ -104,7 +116,8 @@ impl Run {
         }
         let mut h = [0u8; RUN_HEADER_BYTES];
         file.read_exact_at(&mut h, 0).map_err(|e| StoreError::io("reading", &path, e))?;
-        let (entries, pages_count) = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
+        let header = parse_run_header(&h).map_err(|e| damaged(e.to_string()))?;
+        let (format, entries, pages_count) = (header.format, header.entries, header.pages);
         let mut t = [0u8; FOOTER_TRAILER_BYTES];
         file.read_exact_at(&mut t, len - FOOTER_TRAILER_BYTES as u64)
             .map_err(|e| StoreError::io("reading", &path, e))?;
@@ -118,6 +131,7 @@ impl Run {
         }
         Ok(Run {
             id,
+            format,
             entries,
             file,
             path,
@@ -128,6 +142,7 @@ impl Run {
             meta: std::cell::OnceCell::new(),
             pages: std::cell::OnceCell::new(),
             lookups: std::cell::Cell::new(0),
+            bufs: std::cell::RefCell::new(Box::new(([0; INDEX_PAGE_BYTES_MAX], [0; INDEX_PAGE_BYTES_MAX]))),
         })
     }
 
@@ -274,10 +289,16 @@ impl Run {
     /// The value stored for `d`, if any.
     pub fn get(&self, d: &Digest) -> Result<Option<Vec<u8>>, StoreError> {
         let Some(p) = self.page_for(d)? else { return Ok(None) };
-        let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
-        let page = &mut buf[..p.len as usize];
+        let mut bufs = self.bufs.borrow_mut();
+        let (stored, buf) = &mut **bufs;
+        let page = &mut stored[..p.len as usize];
         self.read_page_into(&p, page)?;
-        Ok(find_in_page(page, d).map_err(|e| self.damaged(e))?.map(<[u8]>::to_vec))
+        Ok(find_in_page(self.format, page, d, buf).map_err(|e| self.damaged(e))?.map(<[u8]>::to_vec))
+    }
+
+    /// The run format of its header ([`RUN_FORMAT`], or older).
+    pub fn format(&self) -> u8 {
+        self.format
     }
 
     fn damaged(&self, e: DecodeError) -> StoreError {
@@ -320,7 +341,8 @@ impl Iterator for RunIter<'_> {
                 Ok(page) => page,
                 Err(e) => return Some(Err(e)),
             };
-            match page_entries(&page) {
+            let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
+            match page_entries(self.run.format, &page, &mut buf) {
                 Ok(es) => self.buf = es.into_iter().map(|(d, v)| (d, v.to_vec())).collect(),
                 Err(e) => return Some(Err(self.run.damaged(e))),
             }
@@ -379,7 +401,7 @@ fn write_run_with(
         let (d, v) = item?;
         assert!(last.is_none_or(|l| l < d), "run entries must be sorted and unique");
         last = Some(d);
-        if !page.fits(v.len()) {
+        if !page.fits(&d, v.len()) {
             flush(&mut page, &mut w, &mut offset)?;
         }
         page.push(&d, &v);
@@ -396,7 +418,7 @@ fn write_run_with(
         w.write_all(part).map_err(io_err)?;
     }
     let file = w.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.write_all_at(&run_header(count, pages), 0).map_err(io_err)?;
+    file.write_all_at(&run_header(RUN_FORMAT, count, pages), 0).map_err(io_err)?;
     if durability == Durability::Synced {
         file.sync_data().map_err(io_err)?;
     }
@@ -696,7 +718,14 @@ impl Index {
     /// [`MERGE_GROWTH`] times the entries of the newer ones taken so far (at least two). Runs
     /// grow geometrically, so an entry is rewritten O(log n) times, and a small append never
     /// rewrites the large old runs.
+    ///
+    /// A live run of an older run format (written by an older version) is rewritten in
+    /// [`RUN_FORMAT`] at the first merge step: it and every newer run are merged into one, once
+    /// (their entries as they are: no record is read again).
     pub fn merge_count(&self) -> usize {
+        if let Some(oldest) = self.live.iter().position(|r| r.format < RUN_FORMAT) {
+            return self.live.len() - oldest;
+        }
         if self.live.len() <= RUNS_MAX {
             return 0;
         }

@@ -181,7 +181,7 @@ impl Writer {
             snapshots::write_head(&w.layout.snapshots(), head_snapshot)?;
             fault_point("snapshots-written");
             let k = w.index.merge_count();
-            if k > 1 {
+            if k > 0 {
                 let (manifest, old) = w.index.merge_newest(k)?;
                 w.store_manifest(&manifest, true)?;
                 for path in old {

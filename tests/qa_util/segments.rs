@@ -15,7 +15,9 @@ use quotaledger::domain::QuotaState;
 use quotaledger::format::chain::{record_hash, GENESIS_PREV};
 use quotaledger::format::codec;
 use quotaledger::format::head::{HeadSlot, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
-use quotaledger::format::index_run::{Digest, IndexValueV1};
+use quotaledger::format::index_run::{
+    encode_footer, run_header, Bloom, Digest, IndexValueV1, PageBuilderV1, PageRef, RUN_HEADER_BYTES,
+};
 use quotaledger::format::record::Record;
 use quotaledger::format::segment::{
     block_records, locator, parse_block_header, parse_segment_header, segment_header, BLOCK_HEADER_BYTES,
@@ -611,6 +613,32 @@ pub fn rewrite_run(ledger: &Path, id: u64, edit: impl FnOnce(&mut BTreeMap<Diges
         slot.1 = n;
         store_manifest(ledger, &m);
     }
+}
+
+/// Writes `entries` as run `id` of run format 1, as versions before run format 2 wrote it
+/// (whole digests, pages never compressed), in place of the file that is there.
+pub fn write_run_format1(ledger: &Path, id: u64, entries: &BTreeMap<Digest, Vec<u8>>) {
+    let mut pages = Vec::new();
+    let mut refs = Vec::new();
+    let mut bloom = Bloom::with_entries(entries.len() as u64);
+    let mut page = PageBuilderV1::default();
+    let mut flush = |page: &mut PageBuilderV1, pages: &mut Vec<u8>| {
+        let (bytes, first) = page.take();
+        let offset = (RUN_HEADER_BYTES + pages.len()) as u64;
+        refs.push(PageRef { first, offset, len: bytes.len() as u32, crc: crc32c::crc32c(&bytes) });
+        pages.extend_from_slice(&bytes);
+    };
+    for (d, v) in entries {
+        if !page.fits(v.len()) {
+            flush(&mut page, &mut pages);
+        }
+        page.push(d, v);
+        bloom.insert(d);
+    }
+    flush(&mut page, &mut pages);
+    let header = run_header(1, entries.len() as u64, refs.len() as u32);
+    let file = [&header[..], &pages, &encode_footer(&refs, &bloom)].concat();
+    std::fs::write(run_path(ledger, id), file).expect("write run");
 }
 
 /// The order row of `order` in the index.
