@@ -228,14 +228,16 @@ fn parse_line_inner(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<I
         message,
         raw: None,
     };
-    if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(err(None, format!("not valid UTF-8 (at byte {})", e.valid_up_to())));
-    }
-    let mut raw: RawEvent = match serde_json::from_slice(bytes) {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => return Err(err(None, format!("not valid UTF-8 (at byte {})", e.valid_up_to()))),
+    };
+    // From the checked text: serde_json then skips checking each string's UTF-8 again.
+    let mut raw: RawEvent = match serde_json::from_str(text) {
         Ok(raw) => raw,
         Err(_) => return Err(describe_json_error(line_no, bytes)),
     };
-    let ty = raw.ty.clone().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
+    let ty = raw.ty.take().ok_or_else(|| err(Some("type"), "missing".to_string()))?;
     let Some(event_type) = event_type(&ty) else {
         let shown: String = ty.chars().take(64).collect();
         let hint = crate::suggest::hint(&ty, EVENT_TYPES.iter().map(|t| t.name));
@@ -254,13 +256,13 @@ fn parse_line_inner(line_no: u64, bytes: &[u8], defaults: &Defaults) -> Result<I
         Some(s) => Timestamp::parse(s).map_err(|m| err(Some("at"), m))?,
         None => defaults.at,
     };
-    let actor = match raw.actor.clone() {
+    let actor = match raw.actor.take() {
         Some(actor) => actor,
         None if defaults.actor.is_empty() => return Err(err(Some("actor"), ACTOR_MISSING.to_string())),
         None => defaults.actor.clone(),
     };
-    let mut stamp = Stamp::new(at, actor, raw.key.clone());
-    stamp.late_reason = raw.late_reason.clone();
+    let mut stamp = Stamp::new(at, actor, raw.key.take());
+    stamp.late_reason = raw.late_reason.take();
     let flags = InputFlags { confusable_ok: raw.confusable_ok.unwrap_or(false) };
     let fields = Fields { line_no, ty: &ty };
     let event = match fields.core_event(&mut raw)? {
