@@ -482,27 +482,30 @@ impl Bloom {
         Bloom { bits: vec![0; bytes as usize], hashes: BLOOM_HASHES }
     }
 
-    fn positions(&self, d: &Digest) -> impl Iterator<Item = u64> {
+    /// The bits of `d` in a filter of `m` bits with `hashes` hashes (double hashing).
+    fn positions(d: &Digest, m: u64, hashes: u8) -> impl Iterator<Item = u64> {
         let mut a = [0u8; 8];
         let mut b = [0u8; 8];
         a.copy_from_slice(&d[0..8]);
         b.copy_from_slice(&d[4..12]);
         let (h1, h2) = (u64::from_le_bytes(a), u64::from_le_bytes(b) | 1);
-        let m = self.bits.len() as u64 * 8;
-        (0..u64::from(self.hashes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % m)
+        (0..u64::from(hashes)).map(move |i| h1.wrapping_add(i.wrapping_mul(h2)) % m)
+    }
+
+    fn bits_len(&self) -> u64 {
+        self.bits.len() as u64 * 8
     }
 
     /// Adds a digest.
     pub fn insert(&mut self, d: &Digest) {
-        let ps: Vec<u64> = self.positions(d).collect();
-        for p in ps {
+        for p in Bloom::positions(d, self.bits_len(), self.hashes) {
             self.bits[(p / 8) as usize] |= 1 << (p % 8);
         }
     }
 
     /// Whether the digest may be present (false: certainly absent).
     pub fn may_contain(&self, d: &Digest) -> bool {
-        self.positions(d).all(|p| self.bits[(p / 8) as usize] & (1 << (p % 8)) != 0)
+        Bloom::positions(d, self.bits_len(), self.hashes).all(|p| self.bits[(p / 8) as usize] & (1 << (p % 8)) != 0)
     }
 }
 

@@ -354,11 +354,12 @@ impl Iterator for RunIter<'_> {
 }
 
 /// Writes sorted entries as run `id` in `dir` (a new file, never an existing one), synced.
-pub fn write_run(
+/// Values are owned (a merge's) or borrowed (the memtable's arena, written out without a copy).
+pub fn write_run<V: AsRef<[u8]>>(
     dir: &Path,
     id: u64,
     expected_entries: u64,
-    entries: impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>>,
+    entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
 ) -> Result<Run, StoreError> {
     write_run_with(dir, id, expected_entries, entries, Durability::Synced)
 }
@@ -372,11 +373,11 @@ pub enum Durability {
     Scratch,
 }
 
-fn write_run_with(
+fn write_run_with<V: AsRef<[u8]>>(
     dir: &Path,
     id: u64,
     expected_entries: u64,
-    entries: impl Iterator<Item = Result<(Digest, Vec<u8>), StoreError>>,
+    entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
     durability: Durability,
 ) -> Result<Run, StoreError> {
     let path = dir.join(run_name(id));
@@ -399,12 +400,13 @@ fn write_run_with(
     };
     for item in entries {
         let (d, v) = item?;
+        let v = v.as_ref();
         assert!(last.is_none_or(|l| l < d), "run entries must be sorted and unique");
         last = Some(d);
         if !page.fits(&d, v.len()) {
             flush(&mut page, &mut w, &mut offset)?;
         }
-        page.push(&d, &v);
+        page.push(&d, v);
         bloom.insert(&d);
         count += 1;
     }
@@ -661,7 +663,7 @@ impl Index {
         self.manifest.next_run += 1;
         let count = sorted.len() as u64;
         let mem = &self.mem;
-        let entries = sorted.into_iter().map(|(d, slot)| Ok((d, mem.value(slot).to_vec())));
+        let entries = sorted.into_iter().map(|(d, slot)| Ok((d, mem.value(slot))));
         let written = write_run_with(&self.dir, id, count, entries, self.durability);
         self.mem.clear();
         self.pending.push(written?);
