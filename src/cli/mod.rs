@@ -310,7 +310,7 @@ fn submit(path: &Path, input: (Box<dyn BufRead + Send>, u64), how: AppendHow, ou
         };
     }
     let bar = progress::Progress::new("appending", Some(size_bytes), "bytes");
-    let counted = CountingReader { inner: input, bar: bar.bar() };
+    let counted = CountingReader::new(input, bar.bar());
     let result = append_from(&mut ledger, counted, &defaults, how.options);
     drop((bar, ledger));
     match result {
@@ -324,16 +324,42 @@ fn submit(path: &Path, input: (Box<dyn BufRead + Send>, u64), how: AppendHow, ou
     }
 }
 
-/// A reader that counts the bytes consumed on a progress bar.
+/// A reader that counts the bytes consumed on a progress bar, [`COUNTED_BYTES_STEP`] at a
+/// time: indicatif reads the clock on every count, and counting every line cost more than
+/// finding its end.
 struct CountingReader<R> {
     inner: R,
     bar: indicatif::ProgressBar,
+    /// Bytes consumed and not yet counted on the bar.
+    uncounted: u64,
+}
+
+/// How many consumed bytes [`CountingReader`] counts on its bar at once.
+const COUNTED_BYTES_STEP: u64 = 64 * 1024;
+
+impl<R> CountingReader<R> {
+    fn new(inner: R, bar: indicatif::ProgressBar) -> CountingReader<R> {
+        CountingReader { inner, bar, uncounted: 0 }
+    }
+
+    fn count(&mut self, n: usize) {
+        self.uncounted += n as u64;
+        if self.uncounted >= COUNTED_BYTES_STEP {
+            self.bar.inc(std::mem::take(&mut self.uncounted));
+        }
+    }
+}
+
+impl<R> Drop for CountingReader<R> {
+    fn drop(&mut self) {
+        self.bar.inc(self.uncounted);
+    }
 }
 
 impl<R: io::Read> io::Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.bar.inc(n as u64);
+        self.count(n);
         Ok(n)
     }
 }
@@ -343,7 +369,7 @@ impl<R: BufRead> BufRead for CountingReader<R> {
         self.inner.fill_buf()
     }
     fn consume(&mut self, n: usize) {
-        self.bar.inc(n as u64);
+        self.count(n);
         self.inner.consume(n)
     }
 }
