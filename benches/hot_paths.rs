@@ -7,6 +7,7 @@
 //!
 //! - `record/encode+hash`: canonical encoding of a typical order record and its BLAKE3 hash;
 //! - `rules/check order_placed`: the rule check of an order on a license with conditions;
+//! - `rules/input fields order_placed`: the limits on the order's ids and texts (admission);
 //! - `block/append until full`: pushing typical records into a block until it is full;
 //! - `block/verify`: checksum, chain from the block's link, decoding and checking every record
 //!   of one full block;
@@ -19,6 +20,7 @@
 //! The end-to-end figures (whole commands against the peers) are `examples/bench.rs`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use quotaledger::domain::admission::input_fields;
 use quotaledger::domain::{check, Fact, QuotaState, Timestamp};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV};
 use quotaledger::format::codec::{encode, encode_into};
@@ -125,6 +127,9 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("check order_placed", |b| {
         b.iter(|| black_box(check(black_box(&state), None, black_box(&fact.stamp), black_box(&fact.event))))
+    });
+    g.bench_function("input fields order_placed", |b| {
+        b.iter(|| black_box(input_fields(black_box(&fact.stamp), black_box(&fact.event))))
     });
     g.finish();
 

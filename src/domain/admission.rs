@@ -232,6 +232,9 @@ pub fn input_fields(stamp: &Stamp, event: &Event) -> Result<(), Refusal> {
 
 /// An id an event introduces: printable ASCII without the space (0x21..=0x7E).
 pub fn printable_ascii(field: &'static str, value: &str) -> Result<(), Refusal> {
+    if rules::bytes_within(value, b'!', b'~') {
+        return Ok(());
+    }
     match value.char_indices().find(|(_, c)| !c.is_ascii_graphic()) {
         None => Ok(()),
         Some((at, c)) => refuse(
@@ -286,6 +289,21 @@ mod tests {
         }
         for c in ['a', 'é', '中', 'а', ' ', '\u{00A0}'] {
             assert!(!is_invisible(c), "U+{:04X}", u32::from(c));
+        }
+    }
+
+    #[test]
+    fn the_fast_paths_of_ids_and_texts_agree_with_the_character_checks() {
+        let id_ok = |v: &str| !v.chars().any(|c| c.is_whitespace() || c.is_control());
+        let text_ok = |v: &str| !v.chars().any(char::is_control);
+        let graphic = |v: &str| v.chars().all(|c| c.is_ascii_graphic());
+        let chars = (0u32..0x3000).filter_map(char::from_u32).chain(['\u{FEFF}', '\u{2028}', '\u{1F600}']);
+        for c in chars {
+            for v in [c.to_string(), format!("O-{c}1"), format!("{c}ab"), format!("a\u{e9}{c}")] {
+                assert_eq!(rules::id("f", &v).is_ok(), id_ok(&v), "id {v:?}");
+                assert_eq!(rules::text("f", &v).is_ok(), text_ok(&v), "text {v:?}");
+                assert_eq!(printable_ascii("f", &v).is_ok(), graphic(&v), "printable {v:?}");
+            }
         }
     }
 
