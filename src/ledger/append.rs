@@ -116,8 +116,11 @@ struct Checker<'a> {
 }
 
 /// What became of one input line.
+// Nearly every line is accepted: boxing the fact would cost an allocation and two copies of it
+// a line.
+#[allow(clippy::large_enum_variant)]
 enum Verdict {
-    Accepted(Box<Accepted>),
+    Accepted(Accepted),
     Skipped,
     /// The error, and the event's actor, JSON and `at` if it was read.
     Refused(LedgerError, Option<(String, String, Timestamp)>),
@@ -152,7 +155,7 @@ impl<'a> Checker<'a> {
                 )));
             }
             let accepted = match self.judge(item)? {
-                Verdict::Accepted(a) => *a,
+                Verdict::Accepted(a) => a,
                 Verdict::Skipped => continue,
                 Verdict::Refused(e, _) if !self.record_refusals => return Err(e),
                 Verdict::Refused(e, input) => {
@@ -207,7 +210,7 @@ impl<'a> Checker<'a> {
                 stamp.allow_future = self.admission.beyond_margin(&stamp);
                 stamp.recorded_at = Some(self.clock());
                 let fact = Fact { stamp, event, context };
-                Ok(Verdict::Accepted(Box::new(Accepted { fact, before, order, key })))
+                Ok(Verdict::Accepted(Accepted { fact, before, order, key }))
             }
             Err(r) => Ok(refused_with(line, &stamp, &event, r)),
         }
