@@ -43,8 +43,8 @@
 //!   tree), keys ([`audit::keys`]), checkpoints, proofs and bundles with their offline checks
 //!   ([`audit::proofs`]: "where is a proof document checked?"), the tlog-tiles directory
 //!   ([`audit::publish`]) and the auditing client ([`audit::client`]). The tree itself is
-//!   derived data of the store ([`store::tree`]; records found for proofs by
-//!   [`store::locate`]); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
+//!   derived data of the store ([`store::tree`]: levels 8 and up stored, the lower ones
+//!   recomputed from a tile's records, which [`store::locate`] finds); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
 //!   (`ledger/audit.rs`).
 //! - [`report`] (issue 11): `qledger report`, one self-contained HTML page of a ledger: a view
 //!   model built by replaying the records and verifying ([`report::model`]: "where do the
