@@ -40,7 +40,6 @@ use std::cell::Cell;
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use ureq::config::{AutoHeaderValue, IpFamily, RedirectAuthHeaders};
@@ -261,19 +260,6 @@ fn fetch_http(agent: &ureq::Agent, url: &str, max: u64) -> Result<Vec<u8>, Fetch
     response.body_mut().with_config().limit(max).read_to_vec().map_err(|e| Fetch::Missing(format!("{url}: {e}")))
 }
 
-/// Tiles from a source; remembers whether a failure was the source's being unreachable.
-struct Tiles<'a> {
-    source: &'a Source,
-    unreachable: Rc<Cell<bool>>,
-}
-
-impl TileReader for Tiles<'_> {
-    type Error = String;
-    fn read_tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
-        self.source.fetch_noting(&tile.path(), TILE_BYTES_MAX, &self.unreachable)
-    }
-}
-
 /// What a successful audit saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReport {
@@ -298,8 +284,9 @@ pub fn audit(source: &Source, key: &VerifierKey, full: bool, state_dir: &Path) -
     })?;
     let (cp, claims) = open(&note, key).map_err(AuditError::Rejected)?;
     let note = String::from_utf8_lossy(&note).into_owned();
-    let unreachable = Rc::new(Cell::new(false));
-    let mut tiles = TileNodeSource::new(Tiles { source, unreachable: unreachable.clone() }, cp.size);
+    let unreachable = Cell::new(false);
+    let fetch = Fetcher { source, unreachable: &unreachable };
+    let mut tiles = TileNodeSource::new(fetch, cp.size);
     let caught = |what: String, evidence: String| {
         if unreachable.get() {
             AuditError::Unreachable(what)
@@ -325,12 +312,8 @@ pub fn audit(source: &Source, key: &VerifierKey, full: bool, state_dir: &Path) -
             Some(old.size)
         }
     };
-    let entries = if full {
-        let fetch = Fetcher { source, unreachable: &unreachable };
-        Some(full_check(&fetch, &cp, &claims).map_err(|what| caught(what, note.clone()))?)
-    } else {
-        None
-    };
+    let entries =
+        if full { Some(full_check(&fetch, &cp, &claims).map_err(|what| caught(what, note.clone()))?) } else { None };
     if previous.is_none_or(|old| cp.size >= old) {
         keep(&kept, &note)?;
     }
@@ -373,10 +356,19 @@ fn check_consistent<R: TileReader>(
     })
 }
 
-/// A source, and where its fetches note that it could not be reached.
+/// A source, and where its fetches note that it could not be reached (the hash tiles of the
+/// root and consistency checks, and `--full`'s re-hash).
+#[derive(Clone, Copy)]
 struct Fetcher<'a> {
     source: &'a Source,
     unreachable: &'a Cell<bool>,
+}
+
+impl TileReader for Fetcher<'_> {
+    type Error = String;
+    fn read_tile(&mut self, tile: &Tile) -> Result<Vec<u8>, String> {
+        self.source.fetch_noting(&tile.path(), TILE_BYTES_MAX, self.unreachable)
+    }
 }
 
 impl Fetcher<'_> {

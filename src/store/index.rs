@@ -428,6 +428,13 @@ fn write_run_with<V: AsRef<[u8]>>(
     Run::open(dir, id)
 }
 
+/// Writes the entries of `runs` (oldest first: a later run's value wins) as run `id`.
+fn write_merged(dir: &Path, id: u64, runs: &[Run], durability: Durability) -> Result<Run, StoreError> {
+    let expected: u64 = runs.iter().map(|r| r.entries).sum();
+    let streams = runs.iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
+    write_run_with(dir, id, expected, merge(streams), durability)
+}
+
 /// A sorted stream of index entries.
 pub type EntryStream<'a> = Box<dyn Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a>;
 
@@ -684,10 +691,8 @@ impl Index {
     fn merge_pending(&mut self, k: usize) -> Result<(), StoreError> {
         let first = self.pending.len() - k;
         let id = self.manifest.next_run;
-        self.manifest.next_run += 1;
-        let expected: u64 = self.pending[first..].iter().map(|r| r.entries).sum();
-        let streams = self.pending[first..].iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
-        let run = write_run_with(&self.dir, id, expected, merge(streams), self.durability)?;
+        let run = write_merged(&self.dir, id, &self.pending[first..], self.durability)?;
+        self.manifest.next_run = id + 1;
         for old in self.pending.drain(first..) {
             let _ = fs::remove_file(&old.path);
         }
@@ -755,9 +760,7 @@ impl Index {
         let k = k.min(self.live.len());
         let first = self.live.len() - k;
         let id = self.manifest.next_run;
-        let expected: u64 = self.live[first..].iter().map(|r| r.entries).sum();
-        let streams = self.live[first..].iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
-        let run = write_run_with(&self.dir, id, expected, merge(streams), self.durability)?;
+        let run = write_merged(&self.dir, id, &self.live[first..], self.durability)?;
         let old: Vec<PathBuf> = self.live.drain(first..).map(|r| r.path).collect();
         self.manifest.next_run = id + 1;
         self.manifest.runs.truncate(first);
