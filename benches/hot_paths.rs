@@ -23,7 +23,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use quotaledger::domain::admission::input_fields;
 use quotaledger::domain::{check, Fact, QuotaState, Timestamp};
 use quotaledger::format::chain::{record_hash, ChainCursor, GENESIS_PREV};
-use quotaledger::format::codec::{encode, encode_into};
+use quotaledger::format::codec::{encode, encode_linked};
 use quotaledger::format::index_run::{digest, Digest, IndexValueV1};
 use quotaledger::format::record::RecordV1;
 use quotaledger::format::segment::{
@@ -82,7 +82,7 @@ fn chained_block(state: &QuotaState) -> (Vec<u8>, u64) {
     for seq in 0.. {
         let record = RecordV1::from_fact(seq, prev, order_fact(state, seq + 1));
         body.clear();
-        encode_into(&record, &mut body);
+        encode_linked(&record, &mut body);
         if !block.fits(body.len()) {
             break;
         }
@@ -105,7 +105,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("encode+hash", |b| {
         b.iter(|| {
             buf.clear();
-            encode_into(black_box(&record), &mut buf);
+            encode_linked(black_box(&record), &mut buf);
             black_box(record_hash(&buf))
         })
     });
@@ -115,7 +115,7 @@ fn benches(c: &mut Criterion) {
             |f| {
                 let r = RecordV1::from_fact(1_234_567, [7; 32], f);
                 buf.clear();
-                encode_into(&r, &mut buf);
+                encode_linked(&r, &mut buf);
                 black_box(record_hash(&buf))
             },
             BatchSize::SmallInput,
@@ -135,7 +135,7 @@ fn benches(c: &mut Criterion) {
 
     let (block, count) = chained_block(&state);
     let mut body = Vec::new();
-    encode_into(&record, &mut body);
+    encode_linked(&record, &mut body);
     let hash = record_hash(&body);
     let append_count = {
         let mut builder = BlockBuilder::new(0, GENESIS_PREV);

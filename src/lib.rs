@@ -32,7 +32,8 @@
 //!   ([`store::index`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
 //!   ([`store::meta`]).
 //! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
-//!   encode + hash + commit), the one reader loop (`read`), verify (`verify`), state at the
+//!   encode + hash + commit), the one reader loop (`read`: blocks read on one thread and decoded
+//!   on every core, in order), verify (`verify`), state at the
 //!   head or as of a point, reindex.
 //! - [`tlog`]: transparency-log formats and proofs, pure: the RFC 9162 Merkle tree with
 //!   inclusion and consistency proofs ([`tlog::merkle`]: "where is a proof checked?"), C2SP

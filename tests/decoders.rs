@@ -28,8 +28,8 @@ use quotaledger::limits::RECORD_BYTES_MAX;
 /// Feeds `bytes` to every decoder. Panics only if a decoder panics or accepts a non-canonical
 /// encoding.
 fn all_decoders(bytes: &[u8]) {
-    if let Ok(r) = codec::decode::<RecordV1>(bytes, RECORD_BYTES_MAX) {
-        assert_eq!(codec::encode(&r), bytes, "an accepted record re-encodes to its bytes");
+    if let Ok(r) = codec::decode_linked::<RecordV1>(bytes, RECORD_BYTES_MAX) {
+        assert_eq!(encode_record(&r), bytes, "an accepted record re-encodes to its bytes");
         let _ = r.to_fact();
         let mut cursor = ChainCursor::genesis();
         let _ = cursor.check(bytes, &record_hash(bytes));
@@ -83,11 +83,18 @@ fn block_decoders(bytes: &[u8]) {
             let Ok((stored, _)) = item else { break };
             let mut body = stored.to_vec();
             body.extend_from_slice(&header.prev);
-            if let Ok(r) = codec::decode::<RecordV1>(&body, RECORD_BYTES_MAX) {
+            if let Ok(r) = codec::decode_linked::<RecordV1>(&body, RECORD_BYTES_MAX) {
                 let _ = r.to_fact();
             }
         }
     }
+}
+
+/// A record's canonical bytes: its serde fields, then its link.
+fn encode_record(r: &RecordV1) -> Vec<u8> {
+    let mut out = Vec::new();
+    codec::encode_linked(r, &mut out);
+    out
 }
 
 fn record(seq: u64, prev: [u8; 32], event: WireEvent, context: WireContext) -> RecordV1 {
@@ -170,7 +177,7 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     let mut prev = [0u8; 32];
     for (i, e) in events.into_iter().enumerate() {
         let r = record(i as u64, prev, e, contexts[i % 3].clone());
-        let body = codec::encode(&r);
+        let body = encode_record(&r);
         let hash = record_hash(&body);
         block.push(&body, &hash);
         prev = hash;
@@ -249,7 +256,7 @@ fn valid_encodings() -> Vec<Vec<u8>> {
 fn the_valid_encodings_decode() {
     let v = valid_encodings();
     for body in &v[..15] {
-        let r: RecordV1 = codec::decode(body, RECORD_BYTES_MAX).expect("valid record");
+        let r: RecordV1 = codec::decode_linked(body, RECORD_BYTES_MAX).expect("valid record");
         r.to_fact().expect("valid fact");
     }
     let hb: &[u8; BLOCK_HEADER_BYTES] = v[15][..BLOCK_HEADER_BYTES].try_into().unwrap();
@@ -373,7 +380,7 @@ fn hostile_length_prefixes_are_refused_without_allocating() {
     // snapshot claiming 2^60 parties: each an error, at once.
     let mut r = vec![1u8, 0, 0, 0, 253];
     r.extend_from_slice(&(u64::MAX / 3).to_le_bytes());
-    assert!(codec::decode::<RecordV1>(&r, RECORD_BYTES_MAX).is_err());
+    assert!(codec::decode_linked::<RecordV1>(&r, RECORD_BYTES_MAX).is_err());
     let mut s = vec![1u8, 0];
     s.extend_from_slice(&[0; 32]);
     s.push(0);

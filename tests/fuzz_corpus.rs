@@ -295,7 +295,7 @@ fn write_seeds() {
             context: WireContext::None,
             prev: [0xab; 32],
         };
-        write("record", &format!("library-{i}.rec"), &codec::encode(&r));
+        write("record", &format!("library-{i}.rec"), &Record::V1(r).encode());
     }
 
     // segment: the file, its first block alone, its header alone, a torn tail, a bad checksum.

@@ -39,6 +39,13 @@ fn day(text: &str) -> i32 {
     Day::parse(text).unwrap().0
 }
 
+/// A record's canonical bytes: its serde fields, then the 32 bytes of its link.
+fn linked<T: codec::Linked>(r: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    codec::encode_linked(r, &mut out);
+    out
+}
+
 fn record(seq: u64, at_text: &str, actor: &str, key: Option<&str>, event: WireEvent, context: WireContext) -> RecordV1 {
     let t = at(at_text);
     RecordV1 {
@@ -160,7 +167,7 @@ fn chain() -> Vec<RecordV1> {
     let mut prev = GENESIS_PREV;
     for r in &mut records {
         r.prev = prev;
-        prev = record_hash(&codec::encode(r));
+        prev = record_hash(&linked(r));
     }
     records
 }
@@ -242,11 +249,11 @@ const WIDE_HASH: &str = "145d852a11d08759e18add44974cd660517eb097ea75ae960f5408b
 #[test]
 fn records_encode_to_the_frozen_bytes_and_hashes() {
     for (i, r) in chain().iter().enumerate() {
-        let bytes = codec::encode(r);
+        let bytes = linked(r);
         assert_eq!(hex(&bytes), CHAIN_HEX[i], "vector {i}: the encoding changed");
         assert_eq!(hex(&record_hash(&bytes)), CHAIN_HASH[i], "vector {i}: the hash changed");
     }
-    let bytes = codec::encode(&wide());
+    let bytes = linked(&wide());
     assert_eq!(hex(&bytes), WIDE_HEX);
     assert_eq!(hex(&record_hash(&bytes)), WIDE_HASH);
 }
@@ -292,7 +299,7 @@ fn the_frozen_bytes_decode_back_and_chain() {
     let mut cursor = ChainCursor::genesis();
     for (i, r) in chain().iter().enumerate() {
         let bytes = unhex(CHAIN_HEX[i]);
-        let decoded: RecordV1 = codec::decode(&bytes, RECORD_BYTES_MAX).unwrap();
+        let decoded: RecordV1 = codec::decode_linked(&bytes, RECORD_BYTES_MAX).unwrap();
         assert_eq!(&decoded, r);
         // Each links to the hash of the one before (vector 0 to the genesis zeros).
         let prev = if i == 0 { [0u8; 32] } else { unhex(CHAIN_HASH[i - 1]).try_into().unwrap() };
@@ -302,16 +309,19 @@ fn the_frozen_bytes_decode_back_and_chain() {
         // Every vector is a valid fact, within the input limits.
         decoded.to_fact().unwrap();
     }
-    let wide: RecordV1 = codec::decode(&unhex(WIDE_HEX), RECORD_BYTES_MAX).unwrap();
+    let wide: RecordV1 = codec::decode_linked(&unhex(WIDE_HEX), RECORD_BYTES_MAX).unwrap();
     assert_eq!(wide, self::wide());
     // Strict: a trailing byte, or a varint written wider than needed, is refused.
     let mut longer = unhex(CHAIN_HEX[0]);
     longer.push(0);
-    assert_eq!(codec::decode::<RecordV1>(&longer, RECORD_BYTES_MAX), Err(DecodeError::TrailingBytes { trailing: 1 }));
+    assert_eq!(
+        codec::decode_linked::<RecordV1>(&longer, RECORD_BYTES_MAX),
+        Err(DecodeError::TrailingBytes { trailing: 1 })
+    );
     // seq 0 written as a u16 (fb 0000) instead of one byte.
     let mut wider = vec![0x01, 0xfb, 0x00, 0x00];
     wider.extend_from_slice(&unhex(CHAIN_HEX[0])[2..]);
-    assert_eq!(codec::decode::<RecordV1>(&wider, RECORD_BYTES_MAX), Err(DecodeError::NotCanonical));
+    assert_eq!(codec::decode_linked::<RecordV1>(&wider, RECORD_BYTES_MAX), Err(DecodeError::NotCanonical));
 }
 
 #[test]
@@ -592,7 +602,7 @@ fn the_story_exports_as_the_pinned_format_2_records_but_for_the_ledger_clock() {
         assert!(last_clock.is_none_or(|c| c <= clock), "seq {i}: recorded_at went backwards");
         last_clock = Some(clock);
         (r.recorded_at_secs, r.prev) = (r.at_secs, pinned_prev);
-        let normalized = codec::encode(&r);
+        let normalized = linked(&r);
         pinned_prev = record_hash(&normalized);
         pinned.push_str(&format!(
             "{{\"seq\":{i},\"bytes\":\"{}\",\"hash\":\"{}\"}}\n",
@@ -842,7 +852,7 @@ fn chain2() -> Vec<RecordV2> {
     let mut prev = GENESIS_PREV;
     for r in &mut records {
         r.prev = prev;
-        prev = record_hash(&codec::encode(r));
+        prev = record_hash(&linked(r));
     }
     records
 }
@@ -911,7 +921,7 @@ const CHAIN2_HASH: [&str; 16] = [
 #[test]
 fn format_2_records_encode_to_the_frozen_bytes_and_hashes() {
     for (i, r) in chain2().iter().enumerate() {
-        let bytes = codec::encode(r);
+        let bytes = linked(r);
         assert_eq!(hex(&bytes), CHAIN2_HEX[i], "format 2 vector {i}: the encoding changed");
         assert_eq!(hex(&record_hash(&bytes)), CHAIN2_HASH[i], "format 2 vector {i}: the hash changed");
         assert_eq!(hex(&blake3::derive_key(RECORD_HASH_CONTEXT, &bytes)), CHAIN2_HASH[i]);
@@ -962,7 +972,7 @@ fn format_2_bytes_decode_back_chain_and_are_valid_facts() {
     assert!(late.stamp.is_late() && late.stamp.allow_future);
     assert_eq!(late.stamp.late_reason.as_deref(), Some("found in the paper files"));
     // A format 2 record read as format 1, and a format no version wrote, are refused.
-    assert!(codec::decode::<RecordV1>(&unhex(CHAIN2_HEX[0]), RECORD_BYTES_MAX).is_err());
+    assert!(codec::decode_linked::<RecordV1>(&unhex(CHAIN2_HEX[0]), RECORD_BYTES_MAX).is_err());
     let mut three = unhex(CHAIN2_HEX[0]);
     three[0] = 3;
     assert_eq!(Record::decode(&three), Err(DecodeError::Version(3)));

@@ -191,7 +191,6 @@ const RLO: &str = "\u{202e}";
 /// snapshots removed (the index is left stale, which only `verify` and writers read).
 fn older_ledger_with_bidi_overrides(ledger: &Path) {
     use quotaledger::format::chain::record_hash;
-    use quotaledger::format::codec;
     use quotaledger::format::head::{pick, HEAD_SLOT1_OFFSET, HEAD_SLOT_BYTES};
     use quotaledger::format::record::{Record, RecordV1};
     use quotaledger::format::segment::{
@@ -243,7 +242,7 @@ fn older_ledger_with_bidi_overrides(ledger: &Path) {
                 context: r.context,
                 prev,
             };
-            let bytes = codec::encode(&record);
+            let bytes = Record::V1(record).encode();
             prev = record_hash(&bytes);
             rebuilt.push(&bytes, &prev);
             records += 1;

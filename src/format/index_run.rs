@@ -114,6 +114,8 @@ pub enum IndexValueV1 {
     Order2(OrderRowV2),
 }
 
+impl codec::Wire for IndexValueV1 {}
+
 impl IndexValueV1 {
     /// Decodes a stored value.
     pub fn decode(bytes: &[u8]) -> Result<IndexValueV1, DecodeError> {

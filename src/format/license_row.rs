@@ -44,6 +44,8 @@ pub struct LicenseRowV1 {
     pub conditions: Vec<(String, WireRule, u8)>,
 }
 
+impl codec::Wire for LicenseRowV1 {}
+
 impl LicenseRowV1 {
     /// The row of license `id`.
     pub fn from_license(id: &str, l: &License) -> LicenseRowV1 {

@@ -26,6 +26,8 @@ pub struct OrderRowV1<S = String> {
     pub cancelled: bool,
 }
 
+impl<S: Serialize + serde::de::DeserializeOwned> codec::Wire for OrderRowV1<S> {}
+
 impl OrderRowV1 {
     /// The domain row.
     pub fn into_row(self) -> OrderRow {
@@ -56,6 +58,8 @@ pub struct OrderRowV2<S = String> {
     /// When it was placed, in whole seconds since the Unix epoch (rounded down).
     pub placed_at: Option<i64>,
 }
+
+impl<S: Serialize + serde::de::DeserializeOwned> codec::Wire for OrderRowV2<S> {}
 
 impl<'a> OrderRowV2<&'a str> {
     /// Wire form, borrowing the row's strings.
@@ -145,6 +149,8 @@ pub struct QuotaSnapshotV2 {
     /// Refusals recorded.
     pub refusals: u64,
 }
+
+impl codec::Wire for QuotaSnapshotV2 {}
 
 /// A party in a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

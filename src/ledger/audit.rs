@@ -257,6 +257,11 @@ pub(super) struct TreeCheck {
 type CheckWorker = (SyncSender<CheckBatch>, JoinHandle<Result<TreeWork, IntegrityError>>);
 
 impl TreeCheck {
+    /// Whether the tree is checked (`record` wants each record's canonical bytes).
+    pub(super) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// One record, after the state applied it: its canonical bytes and hash.
     pub(super) fn record(&mut self, bytes: &[u8], hash: &[u8; 32], state: &QuotaState) -> Result<(), IntegrityError> {
         if !self.enabled {

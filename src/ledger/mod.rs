@@ -266,7 +266,7 @@ pub struct StoredRecord {
     pub prev: [u8; 32],
     /// Its hash.
     pub hash: [u8; 32],
-    /// Its canonical bytes (what the hash covers).
+    /// Its canonical bytes (what the hash covers); empty from [`Records::unhashed`].
     pub bytes: Vec<u8>,
 }
 

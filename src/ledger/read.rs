@@ -1,22 +1,144 @@
-//! The one reader loop: records of the committed prefix, in order, decoded on a reader thread.
+//! The one reader loop: records of the committed prefix, in order, read on one thread and
+//! decoded (and hashed) on as many as there are cores ([`BlockPipeline`]).
 
 use super::{IntegrityError, Ledger, LedgerError, StoredRecord};
 use crate::format::chain::{self, Fault};
 use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, locator, LOCATOR_BYTES};
 use crate::store::segment::{BlockReader, RawBlock};
+use crate::store::StoreError;
 use std::collections::VecDeque;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Blocks the reader thread may run ahead.
-const READ_AHEAD_BLOCKS: usize = 16;
+/// Blocks queued for each decoding thread, and results queued from it: a block is a third of a
+/// millisecond of work, so two keep a thread busy; each result holds a block's decoded records
+/// (a few hundred KiB), so more would cost memory for nothing.
+const QUEUED_BLOCKS_PER_THREAD: usize = 2;
 
-/// Iterator over stored records; see [`Ledger::records`]. A reader thread reads, checks and
-/// decodes blocks ahead; this side hands the records out in order and stops at the end.
+/// Threads that decode (and hash) blocks beside the thread that reads them, at most.
+pub(crate) const DECODE_THREADS_MAX: usize = 4;
+
+/// A read of fewer records than this decodes on the reading thread alone: starting more
+/// threads would cost more than they save (`head`, `prove`, the state from a snapshot).
+const PARALLEL_RECORDS_MIN: u64 = 8192;
+
+/// How many threads decode a read of `records` records: one per core, within
+/// [`DECODE_THREADS_MAX`].
+fn decode_threads(records: u64) -> usize {
+    if records < PARALLEL_RECORDS_MIN {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, DECODE_THREADS_MAX)
+}
+
+/// The blocks of a read, each turned into a `T` by `work` on one of several threads and handed
+/// out in block order: the reading thread deals blocks to the decoding threads in turn, and
+/// the consumer takes their results in the same turn. `work` says with its result whether the
+/// walk stops there (a fault); the blocks after a fault are never handed out.
+pub(crate) struct BlockPipeline<T> {
+    outs: Vec<Receiver<T>>,
+    turn: usize,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl<T> std::fmt::Debug for BlockPipeline<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockPipeline").field("threads", &self.threads.len()).field("turn", &self.turn).finish()
+    }
+}
+
+/// What a decoding thread does with one block read (or the read's failure): its result, and
+/// whether the walk stops after it.
+pub(crate) type BlockWork<T> = dyn Fn(Result<RawBlock, StoreError>) -> (T, bool) + Send + Sync;
+
+impl<T: Send + 'static> BlockPipeline<T> {
+    /// Starts reading the blocks of records `from..end` with `work` applied to each.
+    pub(crate) fn start(ledger: &Ledger, from: u64, end: u64, work: Arc<BlockWork<T>>) -> Result<Self, LedgerError> {
+        let dir = ledger.layout.segments();
+        let blocks = BlockReader::new(ledger.disk.clone(), &dir, from, end)?;
+        let workers = decode_threads(end.saturating_sub(from));
+        let depth = QUEUED_BLOCKS_PER_THREAD;
+        let mut pipeline = BlockPipeline { outs: Vec::with_capacity(workers), turn: 0, threads: Vec::new() };
+        if workers == 1 {
+            // The reading thread decodes too.
+            let (tx, rx) = sync_channel(depth);
+            pipeline.outs.push(rx);
+            pipeline.spawn(&dir, move || serve(blocks, &*work, &tx))?;
+            return Ok(pipeline);
+        }
+        let mut ins = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let (in_tx, in_rx) = sync_channel::<Result<RawBlock, StoreError>>(depth);
+            let (out_tx, out_rx) = sync_channel(depth);
+            let work = work.clone();
+            ins.push(in_tx);
+            pipeline.outs.push(out_rx);
+            pipeline.spawn(&dir, move || serve(in_rx, &*work, &out_tx))?;
+        }
+        pipeline.spawn(&dir, move || {
+            for (i, item) in blocks.enumerate() {
+                let stop = item.is_err();
+                if ins[i % ins.len()].send(item).is_err() || stop {
+                    return;
+                }
+            }
+        })?;
+        Ok(pipeline)
+    }
+
+    fn spawn(&mut self, dir: &Path, f: impl FnOnce() + Send + 'static) -> Result<(), LedgerError> {
+        let handle = std::thread::Builder::new()
+            .name("qledger-read".into())
+            .spawn(f)
+            .map_err(|e| StoreError::io("starting a thread to read", dir, e))?;
+        self.threads.push(handle);
+        Ok(())
+    }
+}
+
+/// Applies `work` to each item and sends the results on, until the items end, the receiver is
+/// gone, or `work` says stop.
+fn serve<T>(items: impl IntoIterator<Item = Result<RawBlock, StoreError>>, work: &BlockWork<T>, tx: &SyncSender<T>) {
+    for item in items {
+        let (t, stop) = work(item);
+        if tx.send(t).is_err() || stop {
+            return;
+        }
+    }
+}
+
+impl<T> Iterator for BlockPipeline<T> {
+    type Item = T;
+
+    /// The next block's result, or `None` when the read ended (or a thread stopped after a
+    /// fault, whose result came before).
+    fn next(&mut self) -> Option<T> {
+        let t = self.outs.get(self.turn)?.recv().ok()?;
+        self.turn = (self.turn + 1) % self.outs.len();
+        Some(t)
+    }
+}
+
+impl<T> Drop for BlockPipeline<T> {
+    fn drop(&mut self) {
+        // Closing the receivers makes every thread's next send fail, and the reading thread's
+        // with them; then none is left waiting.
+        self.outs.clear();
+        for handle in self.threads.drain(..) {
+            // A thread that panicked has nothing left to clean up; the panic was its own.
+            let _ = handle.join();
+        }
+    }
+}
+
+/// Iterator over stored records; see [`Ledger::records`]. Blocks are read, checked and
+/// decoded ahead by a [`BlockPipeline`]; this side hands the records out in order and stops at
+/// the end.
 pub struct Records {
-    rx: Option<Receiver<Vec<Result<StoredRecord, LedgerError>>>>,
-    reader: Option<JoinHandle<()>>,
+    blocks: BlockPipeline<Vec<Result<StoredRecord, LedgerError>>>,
     current: VecDeque<Result<StoredRecord, LedgerError>>,
     next: u64,
     end: u64,
@@ -35,28 +157,22 @@ impl Records {
     }
 
     /// Records `from..end` decoded without hashing (for replaying the quota): `hash` and
-    /// `prev` are zero and `bytes` ends in zeros instead of the link.
+    /// `prev` are zero and `bytes` is empty.
     pub fn unhashed(ledger: &Ledger, from: u64, end: u64) -> Result<Records, LedgerError> {
         Records::start(ledger, from, end, false)
     }
 
     fn start(ledger: &Ledger, from: u64, end: u64, hashed: bool) -> Result<Records, LedgerError> {
-        let blocks = BlockReader::new(ledger.disk.clone(), &ledger.layout.segments(), from, end)?;
-        let (tx, rx) = sync_channel(READ_AHEAD_BLOCKS);
-        // It ends when the blocks do, or when the receiver is dropped (its next send fails).
-        let reader = std::thread::spawn(move || {
-            for item in blocks {
-                let batch = match item {
-                    Ok(block) => decode_block(&block, from, end, hashed),
-                    Err(e) => vec![Err(e.into())],
-                };
-                let stop = batch.iter().any(Result::is_err);
-                if tx.send(batch).is_err() || stop {
-                    return;
-                }
-            }
+        let work: Arc<BlockWork<_>> = Arc::new(move |item: Result<RawBlock, StoreError>| {
+            let batch = match item {
+                Ok(block) => decode_block(&block, from, end, hashed),
+                Err(e) => vec![Err(e.into())],
+            };
+            let stop = batch.iter().any(Result::is_err);
+            (batch, stop)
         });
-        Ok(Records { rx: Some(rx), reader: Some(reader), current: VecDeque::new(), next: from, end })
+        let blocks = BlockPipeline::start(ledger, from, end, work)?;
+        Ok(Records { blocks, current: VecDeque::new(), next: from, end })
     }
 }
 
@@ -116,7 +232,8 @@ fn decode_record(
         return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq() } }.into());
     }
     let fact = record.into_fact().map_err(undecodable)?;
-    Ok(StoredRecord { seq, fact, prev: *prev, hash, bytes: bytes.clone() })
+    let bytes = if hashed { bytes.clone() } else { Vec::new() };
+    Ok(StoredRecord { seq, fact, prev: *prev, hash, bytes })
 }
 
 /// The stored locator of record `seq`.
@@ -134,16 +251,6 @@ pub(super) fn locator_of(ledger: &Ledger, seq: u64) -> Result<[u8; LOCATOR_BYTES
     }
 }
 
-impl Drop for Records {
-    fn drop(&mut self) {
-        drop(self.rx.take());
-        if let Some(reader) = self.reader.take() {
-            // A reader that panicked has nothing left to clean up; the panic was its own.
-            let _ = reader.join();
-        }
-    }
-}
-
 impl Iterator for Records {
     type Item = Result<StoredRecord, LedgerError>;
 
@@ -152,9 +259,9 @@ impl Iterator for Records {
             return None;
         }
         if self.current.is_empty() {
-            match self.rx.as_ref().map(|rx| rx.recv()) {
-                Some(Ok(batch)) => self.current = batch.into(),
-                _ => {
+            match self.blocks.next() {
+                Some(batch) => self.current = batch.into(),
+                None => {
                     let seq = self.next;
                     self.end = 0;
                     return Some(Err(

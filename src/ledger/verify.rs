@@ -3,16 +3,18 @@
 //! record against the rules with the order and key index rebuilt (in temporary run files,
 //! so memory stays bounded) and compares the stored index with the rebuild.
 
+use super::read::{BlockPipeline, BlockWork};
 use super::{index_fact_after, key_entry, order_row, Depth, Head, IntegrityError, Ledger, LedgerError, VerifyReport};
 use crate::domain::{self, Fact, QuotaState};
 use crate::format::chain::{self, Fault};
+use crate::format::codec::DecodeError;
 use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault, SEGMENT_HEADER_BYTES};
 use crate::format::snapshot::QuotaSnapshotV2;
 use crate::store::index::{read_manifest, Index};
-use crate::store::segment::{BlockReader, RawBlock};
+use crate::store::segment::RawBlock;
 use crate::store::{self, snapshots, StoreError};
-use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 /// Where a snapshot to compare is: a periodic snapshot's file (read when the replay reaches
 /// it), or the head snapshot's bytes (read first, to learn which point it is at).
@@ -21,8 +23,41 @@ enum SnapshotAt {
     Bytes(Vec<u8>),
 }
 
-/// A block with the hashes of its records (or where hashing stopped).
-type Hashed = Result<(RawBlock, Result<Vec<[u8; 32]>, BlockFault>), StoreError>;
+/// A block as a pipeline thread checked it: the hashes of its records computed from its link
+/// (or where hashing stopped), and, if they all matched, each record decoded with the seq it
+/// carries (up to the first that does not decode).
+struct CheckedBlock {
+    block: RawBlock,
+    hashes: Result<Vec<[u8; 32]>, BlockFault>,
+    facts: Vec<Result<(u64, Fact), DecodeError>>,
+}
+
+/// Hashes a block's records from its link and decodes them (on a pipeline thread).
+fn hash_and_decode(block: RawBlock) -> CheckedBlock {
+    let mut hashes = Vec::with_capacity(block.header.count as usize);
+    let hashed = hash_block(&block.header, &block.payload, &mut hashes);
+    let mut facts = Vec::new();
+    if hashed.is_ok() {
+        if let Ok(records) = block_records(&block.header, &block.payload) {
+            facts.reserve(hashes.len());
+            let mut bytes = Vec::with_capacity(512);
+            let links = std::iter::once(&block.header.prev).chain(&hashes);
+            for (item, prev) in records.zip(links) {
+                let decoded = item.and_then(|(stored, _)| {
+                    canonical_bytes(stored, prev, &mut bytes);
+                    let record = Record::decode(&bytes)?;
+                    Ok((record.seq(), record.into_fact()?))
+                });
+                let stop = decoded.is_err();
+                facts.push(decoded);
+                if stop {
+                    break;
+                }
+            }
+        }
+    }
+    CheckedBlock { block, hashes: hashed.map(|()| hashes), facts }
+}
 
 /// The running check: chain cursor, state, rebuilt index, snapshots still to compare.
 struct Check {
@@ -184,31 +219,21 @@ impl Ledger {
         Ok(out)
     }
 
-    /// Two threads: a reader hashes each block's chain from its link; this one checks links
-    /// across blocks, decodes, re-checks the rules and replays.
+    /// A [`BlockPipeline`] hashes and decodes the blocks on every core; this thread checks
+    /// the links across blocks, re-checks the rules and replays.
     fn check_chain(&self, check: &mut Check, head: Head) -> Result<(), LedgerError> {
-        let blocks = BlockReader::new(self.disk.clone(), &self.layout.segments(), 0, head.records)?;
-        std::thread::scope(|scope| -> Result<(), LedgerError> {
-            let (tx, rx) = sync_channel::<Hashed>(16);
-            scope.spawn(move || {
-                let mut hashes = Vec::new();
-                for item in blocks {
-                    let hashed = item.map(|b| {
-                        let r = hash_block(&b.header, &b.payload, &mut hashes).map(|()| hashes.clone());
-                        (b, r)
-                    });
-                    let stop = hashed.is_err();
-                    if tx.send(hashed).is_err() || stop {
-                        return;
-                    }
-                }
-            });
-            for item in rx {
-                let (block, hashes) = item?;
-                check.block(&block, hashes)?;
+        let work: Arc<BlockWork<_>> = Arc::new(|item: Result<RawBlock, StoreError>| match item {
+            Ok(block) => {
+                let checked = hash_and_decode(block);
+                let stop = checked.hashes.is_err() || checked.facts.iter().any(Result::is_err);
+                (Ok(checked), stop)
             }
-            Ok(())
-        })
+            Err(e) => (Err(e), true),
+        });
+        for item in BlockPipeline::start(self, 0, head.records, work)? {
+            check.block(item?)?;
+        }
+        Ok(())
     }
 
     /// The stored index as published in `index/MANIFEST`, and the records it covers.
@@ -237,34 +262,36 @@ impl Ledger {
 }
 
 impl Check {
-    fn block(&mut self, block: &RawBlock, hashes: Result<Vec<[u8; 32]>, BlockFault>) -> Result<(), LedgerError> {
+    fn block(&mut self, checked: CheckedBlock) -> Result<(), LedgerError> {
+        let CheckedBlock { block, hashes, facts } = checked;
         let h = &block.header;
         self.blocks += 1;
         self.end = (block.segment, block.offset + h.total_bytes());
         if h.prev != self.prev {
             return Err(IntegrityError::Record { seq: h.first_seq, fault: Fault::BrokenLink }.into());
         }
-        let hashes = hashes.map_err(|f| fault_at(block, f))?;
+        let hashes = hashes.map_err(|f| fault_at(&block, f))?;
         let records = block_records(h, &block.payload)
             .map_err(|e| IntegrityError::Record { seq: h.first_seq, fault: Fault::Undecodable(e) })?;
-        for (item, hash) in records.zip(hashes) {
+        for ((item, decoded), hash) in records.zip(facts).zip(hashes) {
             let seq = self.seq_next;
             self.compare_index_at(seq)?;
             let undecodable = |e| IntegrityError::Record { seq, fault: Fault::Undecodable(e) };
-            let (stored, _) = item.map_err(undecodable)?;
-            canonical_bytes(stored, &self.prev, &mut self.bytes);
-            let record = Record::decode(&self.bytes).map_err(undecodable)?;
-            if record.seq() != seq {
-                return Err(IntegrityError::Record { seq, fault: Fault::Gap { found: record.seq() } }.into());
+            let (found, fact) = decoded.map_err(undecodable)?;
+            if found != seq {
+                return Err(IntegrityError::Record { seq, fault: Fault::Gap { found } }.into());
             }
-            let fact = record.into_fact().map_err(undecodable)?;
             if let Some(index) = self.rebuild.as_mut() {
                 recheck(&self.state, index, &fact, seq, &self.source)?;
             }
             self.state.apply(&fact);
+            if self.tree.enabled() {
+                let (stored, _) = item.map_err(undecodable)?;
+                canonical_bytes(stored, &self.prev, &mut self.bytes);
+                self.tree.record(&self.bytes, &hash, &self.state)?;
+            }
             self.seq_next += 1;
             self.prev = hash;
-            self.tree.record(&self.bytes, &hash, &self.state)?;
             if self.expect == Some(hash) {
                 self.expected_seq = Some(seq);
             }

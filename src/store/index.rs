@@ -56,6 +56,8 @@ pub struct ManifestV1 {
     pub next_run: u64,
 }
 
+impl codec::Wire for ManifestV1 {}
+
 impl ManifestV1 {
     /// Decodes a stored manifest.
     pub fn decode(bytes: &[u8]) -> Result<ManifestV1, DecodeError> {

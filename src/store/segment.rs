@@ -10,7 +10,7 @@ use crate::format::segment::{
 };
 use crate::limits::{SEGMENT_BYTES_TARGET, SEGMENT_READ_BUFFER_BYTES};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Directory of the segment files inside a ledger.
 pub const SEGMENTS_DIR: &str = "segments";
@@ -66,6 +66,42 @@ pub struct RawBlock {
     pub segment: u64,
     /// Offset of its header in that file.
     pub offset: u64,
+    /// Where the payload's buffer goes back to when the block is dropped.
+    pool: Option<Arc<PayloadPool>>,
+}
+
+impl Drop for RawBlock {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.put(std::mem::take(&mut self.payload));
+        }
+    }
+}
+
+/// Buffers kept for the payloads of the blocks a reader hands out, at most: as many as a read
+/// has in flight (the pipeline's queues), so a long read reuses a few warm buffers instead of
+/// allocating (and another thread freeing) one a block.
+const POOLED_PAYLOADS_MAX: usize = 32;
+
+/// The payload buffers of one reader, returned by its dropped blocks (on any thread).
+#[derive(Debug, Default)]
+struct PayloadPool(Mutex<Vec<Vec<u8>>>);
+
+impl PayloadPool {
+    /// An empty buffer, warm if one came back.
+    fn take(&self) -> Vec<u8> {
+        let spare = self.0.lock().ok().and_then(|mut spare| spare.pop());
+        spare.unwrap_or_default()
+    }
+
+    fn put(&self, mut buf: Vec<u8>) {
+        if let Ok(mut spare) = self.0.lock() {
+            if spare.len() < POOLED_PAYLOADS_MAX {
+                buf.clear();
+                spare.push(buf);
+            }
+        }
+    }
 }
 
 /// Reads blocks in order from the block holding `from`, checking framing, checksums and seqs,
@@ -83,6 +119,7 @@ pub struct BlockReader {
     next_seq: u64,
     end: u64,
     failed: bool,
+    pool: Arc<PayloadPool>,
 }
 
 impl std::fmt::Debug for BlockReader {
@@ -108,6 +145,7 @@ impl BlockReader {
             next_seq: 0,
             end,
             failed: false,
+            pool: Arc::default(),
         };
         if from < end {
             r.seek(from)?;
@@ -231,21 +269,30 @@ impl BlockReader {
             return Err(self.damaged("a block header is cut off below the committed head".into()));
         };
         let payload_offset = self.offset + BLOCK_HEADER_BYTES as u64;
+        let pool = self.pool.clone();
         let Some(payload) = self.bytes_at(payload_offset, header.payload_len as usize)? else {
             return Err(self.damaged("a block is cut off below the committed head".into()));
         };
-        let payload = payload.to_vec();
-        if let Err(e) = check_block(&header_bytes, &payload) {
+        if let Err(e) = check_block(&header_bytes, payload) {
             // Name the first record the damage reaches: the first whose hash, recomputed from
             // the block's link, differs from its locator (the block's first if none does).
             let mut hashes = Vec::new();
-            let index = hash_block(&header, &payload, &mut hashes).err().map_or(0, |f| f.index);
+            let index = hash_block(&header, payload, &mut hashes).err().map_or(0, |f| f.index);
             return Err(StoreError::Damaged {
                 seq: Some(header.first_seq.saturating_add(u64::from(index))),
                 what: format!("{e}"),
             });
         }
-        let block = RawBlock { header, header_bytes, payload, segment: self.segments[self.index], offset: self.offset };
+        let mut buf = pool.take();
+        buf.extend_from_slice(payload);
+        let block = RawBlock {
+            header,
+            header_bytes,
+            payload: buf,
+            segment: self.segments[self.index],
+            offset: self.offset,
+            pool: Some(pool),
+        };
         self.offset += header.total_bytes();
         self.next_seq = header.end_seq();
         Ok(Some(block))
