@@ -282,12 +282,6 @@ impl Run {
         Ok(found)
     }
 
-    fn read_page(&self, p: &PageRef) -> Result<Vec<u8>, StoreError> {
-        let mut page = vec![0u8; p.len as usize];
-        self.read_page_into(p, &mut page)?;
-        Ok(page)
-    }
-
     fn read_page_into(&self, p: &PageRef, page: &mut [u8]) -> Result<(), StoreError> {
         self.file.read_exact_at(page, p.offset).map_err(|e| StoreError::io("reading", &self.path, e))?;
         if crc32c::crc32c(page) != p.crc {
@@ -320,7 +314,7 @@ impl Run {
 
     /// Every entry in digest order, page by page.
     pub fn iter(&self) -> RunIter<'_> {
-        RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false }
+        RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false, bufs: None }
     }
 }
 
@@ -331,6 +325,7 @@ pub struct RunIter<'a> {
     buf: Vec<(Digest, Vec<u8>)>,
     at: usize,
     failed: bool,
+    bufs: Option<PageBufs>,
 }
 
 impl Iterator for RunIter<'_> {
@@ -350,12 +345,16 @@ impl Iterator for RunIter<'_> {
             };
             let p = *pages.get(self.page)?;
             self.page += 1;
-            let page = match self.run.read_page(&p) {
-                Ok(page) => page,
-                Err(e) => return Some(Err(e)),
-            };
-            let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
-            match page_entries(self.run.format, &page, &mut buf) {
+            // Two page buffers for the whole scan: zeroing 8 KiB and allocating a page for
+            // each page read took a tenth of the builder's instructions in a bulk append.
+            let (stored, buf) = &mut **self
+                .bufs
+                .get_or_insert_with(|| Box::new(([0; INDEX_PAGE_BYTES_MAX], [0; INDEX_PAGE_BYTES_MAX])));
+            let page = &mut stored[..p.len as usize];
+            if let Err(e) = self.run.read_page_into(&p, page) {
+                return Some(Err(e));
+            }
+            match page_entries(self.run.format, page, buf) {
                 Ok(es) => self.buf = es.into_iter().map(|(d, v)| (d, v.to_vec())).collect(),
                 Err(e) => return Some(Err(self.run.damaged(e))),
             }
@@ -468,6 +467,16 @@ fn write_merged(dir: &Path, id: u64, runs: &[Run], durability: Durability, kept:
     write_run_with(dir, id, expected, merge(streams), durability, kept)
 }
 
+/// A digest as integers that order as its bytes do: compared without a `memcmp` call (sorting
+/// a memtable's digests as byte arrays took a fifth of the builder's instructions).
+fn order_key(d: &Digest) -> (u64, u32) {
+    let (hi, lo) = d.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().expect("a digest is 12 bytes")),
+        u32::from_be_bytes(lo.try_into().expect("a digest is 12 bytes")),
+    )
+}
+
 /// A sorted stream of index entries.
 pub type EntryStream<'a> = Box<dyn Iterator<Item = Result<(Digest, Vec<u8>), StoreError>> + 'a>;
 
@@ -490,10 +499,10 @@ pub fn merge<'a>(streams: Vec<EntryStream<'a>>) -> impl Iterator<Item = Result<(
             heads.iter_mut().for_each(|h| *h = None);
             return Some(Err(e));
         }
-        let min = heads.iter().flatten().map(|(d, _)| *d).min()?;
+        let min = heads.iter().flatten().map(|(d, _)| order_key(d)).min()?;
         let mut winner = None;
         for (i, h) in heads.iter_mut().enumerate() {
-            if h.as_ref().is_some_and(|(d, _)| *d == min) {
+            if h.as_ref().is_some_and(|(d, _)| order_key(d) == min) {
                 winner = h.take();
                 match streams[i].next().transpose() {
                     Ok(next) => *h = next,
@@ -632,10 +641,15 @@ struct BuilderState {
 impl BuilderState {
     /// Writes `mem` as a run, then merges while the newest runs are of one tier.
     fn build(&mut self, mem: &Memtable) -> Result<(), StoreError> {
-        let mut sorted: Vec<(Digest, Slot)> = mem.slots.iter().map(|(d, s)| (*d, *s)).collect();
+        let mut sorted: Vec<((u64, u32), Slot)> = mem.slots.iter().map(|(d, s)| (order_key(d), *s)).collect();
         sorted.sort_unstable_by_key(|e| e.0);
         let id = self.take_id();
-        let entries = sorted.iter().map(|(d, slot)| Ok((*d, mem.value(*slot))));
+        let entries = sorted.iter().map(|&((hi, lo), slot)| {
+            let mut d = [0u8; 12];
+            d[..8].copy_from_slice(&hi.to_be_bytes());
+            d[8..].copy_from_slice(&lo.to_be_bytes());
+            Ok((d, mem.value(slot)))
+        });
         let run = write_run_with(&self.dir, id, sorted.len() as u64, entries, self.durability, Kept::Filter)?;
         self.runs.push((id, run.entries));
         // A closed receiver: the append is gone; its files are the next writer's to remove.
