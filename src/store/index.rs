@@ -189,10 +189,11 @@ impl Run {
         Ok(self.pages.get_or_init(|| refs))
     }
 
-    /// Forgets the page table and the Bloom filter (read again when asked for).
+    /// Forgets the page table and the Bloom filters (read again from the file when asked for).
     fn unload(&mut self) {
         self.meta = std::cell::OnceCell::new();
         self.pages = std::cell::OnceCell::new();
+        self.filter = None;
         self.lookups.set(0);
     }
 
@@ -940,9 +941,13 @@ impl Index {
         self.flush_mem()?;
         self.settle()?;
         for p in self.pending.drain(..) {
-            let Pending::Run(run) = p else { unreachable!("settled above") };
-            self.manifest.runs.push((run.id, run.entries));
-            self.live.push(run);
+            // Settled: every pending part is a run. A live run holds in memory what it held
+            // before pending runs had filters of their own (nothing until it gets busy).
+            if let Pending::Run(mut run) = p {
+                run.unload();
+                self.manifest.runs.push((run.id, run.entries));
+                self.live.push(run);
+            }
         }
         self.manifest.records = records;
         Ok(self.manifest.clone())
