@@ -514,7 +514,9 @@ fn with_prepared<T>(
     options: AppendOptions,
     consume: impl FnOnce(&mut dyn Iterator<Item = Result<Prepared, InputError>>) -> T,
 ) -> T {
-    const CHUNK_EVENTS: usize = 1024;
+    // Small chunks of ~500-byte events: 8 in flight of 1,024 held 4 MB between the threads
+    // (200k events: about 6 MB less peak RSS, the CPU within the machine's noise).
+    const CHUNK_EVENTS: usize = 128;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Prepared, InputError>>>(8);
         scope.spawn(move || parse_lines(reader, defaults, options, CHUNK_EVENTS, tx));

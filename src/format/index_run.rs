@@ -82,13 +82,12 @@ pub const KEY_EVENT_BYTES: usize = 8;
 /// The digest an index entry is found by.
 pub type Digest = [u8; DIGEST_BYTES];
 
-/// The hasher with the context already absorbed: cloning it is cheaper than deriving it.
-static INDEX_HASHER: std::sync::LazyLock<blake3::Hasher> =
-    std::sync::LazyLock::new(|| blake3::Hasher::new_derive_key(INDEX_KEY_CONTEXT));
+/// The index key digests' context, its key derived once.
+static INDEX_KEY: super::chain::DeriveKey = super::chain::DeriveKey::new(INDEX_KEY_CONTEXT);
 
 /// The digest of an order id (`kind` b'o') or an idempotency key (`kind` b'k').
 pub fn digest(kind: u8, id: &str) -> Digest {
-    let mut h = INDEX_HASHER.clone();
+    let mut h = INDEX_KEY.hasher();
     h.update(&[kind]);
     h.update(id.as_bytes());
     let mut d = [0u8; DIGEST_BYTES];

@@ -22,8 +22,8 @@ use crate::limits::{
 use crate::store::writer::BlockSink;
 use crate::store::StoreError;
 
-/// Items the rules thread hands the encoder in one batch.
-const ENCODER_BATCH_ITEMS: usize = 512;
+/// Items the rules thread hands the encoder in one batch (small, as the parse thread's chunks).
+const ENCODER_BATCH_ITEMS: usize = 128;
 /// Batches the encoder may lag behind.
 const ENCODER_QUEUE_BATCHES: usize = 8;
 

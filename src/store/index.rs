@@ -22,6 +22,7 @@
 //!   ([`Index::merge_count`]).
 
 use super::disk::create_new_file;
+use super::run_filter::RunFilter;
 use super::snapshots::write_atomically;
 use super::StoreError;
 use crate::format::codec::{self, DecodeError};
@@ -94,6 +95,9 @@ pub struct Run {
     /// without keeping the Bloom filter, which a scan does not ask.
     pages: std::cell::OnceCell<Vec<PageRef>>,
     lookups: std::cell::Cell<u32>,
+    /// An in-memory blocked filter, for a run the running append wrote (asked instead of the
+    /// run's own filter, with the page table the writer kept).
+    filter: Option<RunFilter>,
     /// A lookup's page as stored and its values decompressed (kept: zeroing 8 KiB a lookup
     /// showed in the bulk append's profile).
     bufs: std::cell::RefCell<PageBufs>,
@@ -144,6 +148,7 @@ impl Run {
             meta: std::cell::OnceCell::new(),
             pages: std::cell::OnceCell::new(),
             lookups: std::cell::Cell::new(0),
+            filter: None,
             bufs: std::cell::RefCell::new(Box::new(([0; INDEX_PAGE_BYTES_MAX], [0; INDEX_PAGE_BYTES_MAX]))),
         })
     }
@@ -186,10 +191,11 @@ impl Run {
         Ok(self.pages.get_or_init(|| refs))
     }
 
-    /// Forgets the page table and the Bloom filter (read again when asked for).
+    /// Forgets the page table and the Bloom filters (read again from the file when asked for).
     fn unload(&mut self) {
         self.meta = std::cell::OnceCell::new();
         self.pages = std::cell::OnceCell::new();
+        self.filter = None;
         self.lookups.set(0);
     }
 
@@ -245,6 +251,14 @@ impl Run {
 
     /// The page that may hold `d`: the last whose first digest is `<= d`.
     fn page_for(&self, d: &Digest) -> Result<Option<PageRef>, StoreError> {
+        if let Some(filter) = &self.filter {
+            if !filter.may_contain(d) {
+                return Ok(None);
+            }
+            let pages = self.page_table()?;
+            let i = pages.partition_point(|p| p.first <= *d);
+            return Ok(i.checked_sub(1).map(|i| pages[i]));
+        }
         let lookups = self.lookups.get().saturating_add(1);
         self.lookups.set(lookups);
         if self.meta.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX {
@@ -269,12 +283,6 @@ impl Run {
             }
         }
         Ok(found)
-    }
-
-    fn read_page(&self, p: &PageRef) -> Result<Vec<u8>, StoreError> {
-        let mut page = vec![0u8; p.len as usize];
-        self.read_page_into(p, &mut page)?;
-        Ok(page)
     }
 
     fn read_page_into(&self, p: &PageRef, page: &mut [u8]) -> Result<(), StoreError> {
@@ -309,7 +317,7 @@ impl Run {
 
     /// Every entry in digest order, page by page.
     pub fn iter(&self) -> RunIter<'_> {
-        RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false }
+        RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false, bufs: None }
     }
 }
 
@@ -320,6 +328,7 @@ pub struct RunIter<'a> {
     buf: Vec<(Digest, Vec<u8>)>,
     at: usize,
     failed: bool,
+    bufs: Option<PageBufs>,
 }
 
 impl Iterator for RunIter<'_> {
@@ -339,12 +348,16 @@ impl Iterator for RunIter<'_> {
             };
             let p = *pages.get(self.page)?;
             self.page += 1;
-            let page = match self.run.read_page(&p) {
-                Ok(page) => page,
-                Err(e) => return Some(Err(e)),
-            };
-            let mut buf = [0u8; INDEX_PAGE_BYTES_MAX];
-            match page_entries(self.run.format, &page, &mut buf) {
+            // Two page buffers for the whole scan: zeroing 8 KiB and allocating a page for
+            // each page read took a tenth of the builder's instructions in a bulk append.
+            let (stored, buf) = &mut **self
+                .bufs
+                .get_or_insert_with(|| Box::new(([0; INDEX_PAGE_BYTES_MAX], [0; INDEX_PAGE_BYTES_MAX])));
+            let page = &mut stored[..p.len as usize];
+            if let Err(e) = self.run.read_page_into(&p, page) {
+                return Some(Err(e));
+            }
+            match page_entries(self.run.format, page, buf) {
                 Ok(es) => self.buf = es.into_iter().map(|(d, v)| (d, v.to_vec())).collect(),
                 Err(e) => return Some(Err(self.run.damaged(e))),
             }
@@ -363,7 +376,7 @@ pub fn write_run<V: AsRef<[u8]>>(
     expected_entries: u64,
     entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
 ) -> Result<Run, StoreError> {
-    write_run_with(dir, id, expected_entries, entries, Durability::Synced)
+    write_run_with(dir, id, expected_entries, entries, Durability::Synced, Kept::Nothing)
 }
 
 /// Whether a run file is synced when written.
@@ -381,6 +394,7 @@ fn write_run_with<V: AsRef<[u8]>>(
     expected_entries: u64,
     entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
     durability: Durability,
+    kept: Kept,
 ) -> Result<Run, StoreError> {
     let path = dir.join(run_name(id));
     let file = create_new_file(&path).map_err(|e| StoreError::io("creating", &path, e))?;
@@ -391,6 +405,7 @@ fn write_run_with<V: AsRef<[u8]>>(
     let mut page = PageBuilder::default();
     let mut refs = Vec::new();
     let mut bloom = Bloom::with_entries(expected_entries);
+    let mut filter = (kept == Kept::Filter).then(|| RunFilter::with_entries(expected_entries));
     let mut count = 0u64;
     let mut last: Option<Digest> = None;
     let mut flush = |page: &mut PageBuilder, w: &mut BufWriter<File>, offset: &mut u64| -> Result<(), StoreError> {
@@ -410,6 +425,9 @@ fn write_run_with<V: AsRef<[u8]>>(
         }
         page.push(&d, v);
         bloom.insert(&d);
+        if let Some(f) = filter.as_mut() {
+            f.insert(&d);
+        }
         count += 1;
     }
     if !page.is_empty() {
@@ -417,7 +435,6 @@ fn write_run_with<V: AsRef<[u8]>>(
     }
     let pages = refs.len() as u32;
     let (head, bits, trailer) = footer_parts(&refs, &bloom);
-    drop(refs);
     for part in [head.as_slice(), bits, trailer.as_slice()] {
         w.write_all(part).map_err(io_err)?;
     }
@@ -427,14 +444,40 @@ fn write_run_with<V: AsRef<[u8]>>(
         file.sync_data().map_err(io_err)?;
     }
     drop(file);
-    Run::open(dir, id)
+    let mut run = Run::open(dir, id)?;
+    if let Some(f) = filter {
+        // The page table as written (what the footer holds), not read back.
+        run.pages = std::cell::OnceCell::from(refs);
+        run.filter = Some(f);
+    }
+    Ok(run)
+}
+
+/// What a written run keeps in memory beyond what [`Run::open`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kept {
+    /// Nothing: its page table and filter are read when it gets busy (a live run).
+    Nothing,
+    /// Its page table and an in-memory [`RunFilter`]: a pending run, which the running
+    /// append asks for every new digest.
+    Filter,
 }
 
 /// Writes the entries of `runs` (oldest first: a later run's value wins) as run `id`.
-fn write_merged(dir: &Path, id: u64, runs: &[Run], durability: Durability) -> Result<Run, StoreError> {
+fn write_merged(dir: &Path, id: u64, runs: &[Run], durability: Durability, kept: Kept) -> Result<Run, StoreError> {
     let expected: u64 = runs.iter().map(|r| r.entries).sum();
     let streams = runs.iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
-    write_run_with(dir, id, expected, merge(streams), durability)
+    write_run_with(dir, id, expected, merge(streams), durability, kept)
+}
+
+/// A digest as integers that order as its bytes do: compared without a `memcmp` call (sorting
+/// a memtable's digests as byte arrays took a fifth of the builder's instructions).
+fn order_key(d: &Digest) -> (u64, u32) {
+    let (hi, lo) = d.split_at(8);
+    (
+        u64::from_be_bytes(hi.try_into().expect("a digest is 12 bytes")),
+        u32::from_be_bytes(lo.try_into().expect("a digest is 12 bytes")),
+    )
 }
 
 /// A sorted stream of index entries.
@@ -459,10 +502,10 @@ pub fn merge<'a>(streams: Vec<EntryStream<'a>>) -> impl Iterator<Item = Result<(
             heads.iter_mut().for_each(|h| *h = None);
             return Some(Err(e));
         }
-        let min = heads.iter().flatten().map(|(d, _)| *d).min()?;
+        let min = heads.iter().flatten().map(|(d, _)| order_key(d)).min()?;
         let mut winner = None;
         for (i, h) in heads.iter_mut().enumerate() {
-            if h.as_ref().is_some_and(|(d, _)| *d == min) {
+            if h.as_ref().is_some_and(|(d, _)| order_key(d) == min) {
                 winner = h.take();
                 match streams[i].next().transpose() {
                     Ok(next) => *h = next,
@@ -493,8 +536,14 @@ pub struct Index {
     dir: PathBuf,
     manifest: ManifestV1,
     live: Vec<Run>,
-    pending: Vec<Run>,
+    /// The running append's written-out changes, oldest first: runs, then memtables handed
+    /// to the builder and not yet written.
+    pending: Vec<Pending>,
     mem: Memtable,
+    /// A written-out memtable kept for its room (8 MiB of arena), to be the next one.
+    spare: Option<Memtable>,
+    /// The thread that writes and merges the pending runs, while the append goes on.
+    builder: Option<Builder>,
     /// A value being encoded for the memtable.
     scratch: Vec<u8>,
     /// Entries the memtable takes before it is written out ([`MEMTABLE_ENTRIES_MAX`]; less in
@@ -502,6 +551,140 @@ pub struct Index {
     mem_entries_max: usize,
     /// Whether its runs are synced.
     durability: Durability,
+}
+
+/// A written-out part of the running append's index changes.
+#[derive(Debug)]
+enum Pending {
+    /// A run file, written and synced (when the index's runs are).
+    Run(Run),
+    /// A full memtable the builder is writing as a run; it answers lookups until then.
+    Writing(std::sync::Arc<Memtable>),
+}
+
+impl Pending {
+    fn run(&self) -> Option<(u64, u64)> {
+        match self {
+            Pending::Run(r) => Some((r.id, r.entries)),
+            Pending::Writing(_) => None,
+        }
+    }
+}
+
+/// What the builder did, in the order it did it.
+enum Built {
+    /// The oldest memtable handed to it is written as this run.
+    Run(Run),
+    /// The newest `k` runs are merged into this one (their files removed).
+    Merged(Run, usize),
+}
+
+/// The builder thread of a running append: it writes full memtables as runs and merges the
+/// runs as a base-4 counter ([`PENDING_MERGE_FANOUT`]), so that the append's own thread only
+/// checks, looks up and puts. (The sorting, compressing, filtering and writing of every entry,
+/// two to three times over in a bulk append, took about a fifth of that thread's time.)
+#[derive(Debug)]
+struct Builder {
+    jobs: std::sync::mpsc::SyncSender<std::sync::Arc<Memtable>>,
+    done: std::sync::mpsc::Receiver<Built>,
+    /// The id the next run gets, and the error the builder stopped on.
+    handle: std::thread::JoinHandle<(u64, Result<(), StoreError>)>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Built::Run(r) => write!(f, "Run({:x})", r.id),
+            Built::Merged(r, k) => write!(f, "Merged({:x}, {k})", r.id),
+        }
+    }
+}
+
+/// Memtables handed to the builder beyond the one it is writing: the append goes on meanwhile
+/// (a merge of the largest pending runs takes as long as filling a few memtables), and each
+/// holds up to [`MEMTABLE_BYTES_MAX`] of memory.
+const BUILDER_QUEUE_MEMTABLES: usize = 1;
+
+impl Builder {
+    /// Starts the builder, given the pending runs there are (`(id, entries)`, oldest first).
+    fn start(
+        dir: PathBuf,
+        durability: Durability,
+        mem_entries_max: usize,
+        next_run: u64,
+        runs: Vec<(u64, u64)>,
+    ) -> Result<Builder, StoreError> {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<std::sync::Arc<Memtable>>(BUILDER_QUEUE_MEMTABLES);
+        let (tx, done) = std::sync::mpsc::channel();
+        let path = dir.clone();
+        let handle = std::thread::Builder::new()
+            .name("qledger-index".into())
+            .spawn(move || {
+                let mut b = BuilderState { dir, durability, mem_entries_max, next_run, runs, tx };
+                let result = rx.into_iter().try_for_each(|mem| b.build(&mem));
+                (b.next_run, result)
+            })
+            .map_err(|e| StoreError::io("starting the index builder for", &path, e))?;
+        Ok(Builder { jobs, done, handle })
+    }
+}
+
+/// The builder thread's side.
+struct BuilderState {
+    dir: PathBuf,
+    durability: Durability,
+    mem_entries_max: usize,
+    next_run: u64,
+    /// The pending runs, `(id, entries)`, oldest first: as the append's thread will see them
+    /// once it took in what was sent.
+    runs: Vec<(u64, u64)>,
+    tx: std::sync::mpsc::Sender<Built>,
+}
+
+impl BuilderState {
+    /// Writes `mem` as a run, then merges while the newest runs are of one tier.
+    fn build(&mut self, mem: &Memtable) -> Result<(), StoreError> {
+        let mut sorted: Vec<((u64, u32), Slot)> = mem.slots.iter().map(|(d, s)| (order_key(d), *s)).collect();
+        sorted.sort_unstable_by_key(|e| e.0);
+        let id = self.take_id();
+        let entries = sorted.iter().map(|&((hi, lo), slot)| {
+            let mut d = [0u8; 12];
+            d[..8].copy_from_slice(&hi.to_be_bytes());
+            d[8..].copy_from_slice(&lo.to_be_bytes());
+            Ok((d, mem.value(slot)))
+        });
+        let run = write_run_with(&self.dir, id, sorted.len() as u64, entries, self.durability, Kept::Filter)?;
+        self.runs.push((id, run.entries));
+        // A closed receiver: the append is gone; its files are the next writer's to remove.
+        let _ = self.tx.send(Built::Run(run));
+        while self.runs.len() >= PENDING_MERGE_FANOUT {
+            let newest = &self.runs[self.runs.len() - PENDING_MERGE_FANOUT..];
+            let tier = |r: &(u64, u64)| tier(r.1, self.mem_entries_max);
+            if newest.iter().any(|r| tier(r) != tier(&newest[0])) {
+                break;
+            }
+            // Handles of its own: the append's thread reads the same files meanwhile.
+            let old = newest.iter().map(|r| Run::open(&self.dir, r.0)).collect::<Result<Vec<_>, _>>()?;
+            let id = self.take_id();
+            let run = write_merged(&self.dir, id, &old, self.durability, Kept::Filter)?;
+            for o in &old {
+                let _ = fs::remove_file(&o.path);
+            }
+            self.runs.truncate(self.runs.len() - PENDING_MERGE_FANOUT);
+            self.runs.push((id, run.entries));
+            let _ = self.tx.send(Built::Merged(run, PENDING_MERGE_FANOUT));
+        }
+        Ok(())
+    }
+
+    fn take_id(&mut self) -> u64 {
+        self.next_run += 1;
+        self.next_run - 1
+    }
+}
+
+fn builder_lost(what: &str) -> StoreError {
+    StoreError::Damaged { seq: None, what: format!("index builder: {what}") }
 }
 
 /// The running append's index changes: each value in its canonical encoding (as a run stores
@@ -564,14 +747,6 @@ impl Memtable {
         self.slots.insert(d, Slot { at, len: value.len() as u32 });
     }
 
-    /// Takes every entry out in digest order (the map and the arena keep their room for the
-    /// next entries of a bulk append).
-    fn take_sorted(&mut self) -> Vec<(Digest, Slot)> {
-        let mut slots: Vec<(Digest, Slot)> = self.slots.drain().collect();
-        slots.sort_unstable_by_key(|e| e.0);
-        slots
-    }
-
     fn value(&self, slot: Slot) -> &[u8] {
         &self.bytes[slot.at as usize..(slot.at + slot.len) as usize]
     }
@@ -625,6 +800,8 @@ impl Index {
             live,
             pending: Vec::new(),
             mem: Memtable::default(),
+            spare: None,
+            builder: None,
             scratch: Vec::new(),
             mem_entries_max: MEMTABLE_ENTRIES_MAX,
             durability,
@@ -644,7 +821,24 @@ impl Index {
                 what: format!("index memtable: a value does not read back: {e}"),
             });
         }
-        for run in self.pending.iter().rev().chain(self.live.iter().rev()) {
+        for p in self.pending.iter().rev() {
+            match p {
+                Pending::Writing(mem) => {
+                    if let Some(bytes) = mem.get(d) {
+                        return IndexValueV1::decode(bytes).map(Some).map_err(|e| StoreError::Damaged {
+                            seq: None,
+                            what: format!("index memtable: a value does not read back: {e}"),
+                        });
+                    }
+                }
+                Pending::Run(run) => {
+                    if let Some(bytes) = run.get(d)? {
+                        return IndexValueV1::decode(&bytes).map(Some).map_err(|e| run.damaged(e));
+                    }
+                }
+            }
+        }
+        for run in self.live.iter().rev() {
             if let Some(bytes) = run.get(d)? {
                 return IndexValueV1::decode(&bytes).map(Some).map_err(|e| run.damaged(e));
             }
@@ -663,42 +857,83 @@ impl Index {
         Ok(())
     }
 
+    /// Hands the full memtable to the builder thread (started on first use) and goes on with
+    /// an empty one; the handed one answers lookups until its run is written.
     fn flush_mem(&mut self) -> Result<(), StoreError> {
         if self.mem.is_empty() {
             return Ok(());
         }
-        let sorted = self.mem.take_sorted();
-        let id = self.manifest.next_run;
-        self.manifest.next_run += 1;
-        let count = sorted.len() as u64;
-        let mem = &self.mem;
-        let entries = sorted.into_iter().map(|(d, slot)| Ok((d, mem.value(slot))));
-        let written = write_run_with(&self.dir, id, count, entries, self.durability);
-        self.mem.clear();
-        self.pending.push(written?);
-        while self.pending.len() >= PENDING_MERGE_FANOUT {
-            let newest = &self.pending[self.pending.len() - PENDING_MERGE_FANOUT..];
-            let tier = |r: &Run| tier(r.entries, self.mem_entries_max);
-            if newest.iter().any(|r| tier(r) != tier(&newest[0])) {
-                break;
-            }
-            self.merge_pending(PENDING_MERGE_FANOUT)?;
+        self.take_built()?;
+        if self.builder.is_none() {
+            self.builder = Some(Builder::start(
+                self.dir.clone(),
+                self.durability,
+                self.mem_entries_max,
+                self.manifest.next_run,
+                self.pending.iter().filter_map(Pending::run).collect(),
+            )?);
+        }
+        let full = std::sync::Arc::new(std::mem::replace(&mut self.mem, self.spare.take().unwrap_or_default()));
+        self.pending.push(Pending::Writing(full.clone()));
+        let builder = self.builder.as_ref().expect("started above");
+        if builder.jobs.send(full).is_err() {
+            // The builder stopped on an error: report it.
+            return self.settle();
         }
         Ok(())
     }
 
-    /// Merges the newest `k` pending runs into one pending run (their files, which no
-    /// manifest names, are removed; a writer that dies leaves them to the next one's
-    /// [`Index::remove_unlisted`]).
-    fn merge_pending(&mut self, k: usize) -> Result<(), StoreError> {
-        let first = self.pending.len() - k;
-        let id = self.manifest.next_run;
-        let run = write_merged(&self.dir, id, &self.pending[first..], self.durability)?;
-        self.manifest.next_run = id + 1;
-        for old in self.pending.drain(first..) {
-            let _ = fs::remove_file(&old.path);
+    /// Applies what the builder has done so far: written memtables become runs, merged runs
+    /// one run.
+    fn take_built(&mut self) -> Result<(), StoreError> {
+        let Some(builder) = self.builder.as_ref() else { return Ok(()) };
+        let done: Vec<Built> = builder.done.try_iter().collect();
+        for b in done {
+            self.apply(b)?;
         }
-        self.pending.push(run);
+        Ok(())
+    }
+
+    fn apply(&mut self, built: Built) -> Result<(), StoreError> {
+        let runs = self.pending.iter().take_while(|p| matches!(p, Pending::Run(_))).count();
+        match built {
+            Built::Run(run) => {
+                let Some(Pending::Writing(mem)) = self.pending.get(runs) else {
+                    return Err(builder_lost("a run for no memtable"));
+                };
+                let mem = mem.clone();
+                self.pending[runs] = Pending::Run(run);
+                if let Ok(mut mem) = std::sync::Arc::try_unwrap(mem) {
+                    mem.clear();
+                    self.spare = Some(mem);
+                }
+            }
+            Built::Merged(run, k) => {
+                if k > runs {
+                    return Err(builder_lost("a merge of runs it does not have"));
+                }
+                // Their files are gone already; open handles read on until dropped here.
+                self.pending.splice(runs - k..runs, [Pending::Run(run)]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the builder to write out every memtable handed to it and finish its merges,
+    /// and applies what it did; its error, if it stopped on one. (It starts again with the
+    /// next full memtable.)
+    pub fn settle(&mut self) -> Result<(), StoreError> {
+        let Some(Builder { jobs, done, handle }) = self.builder.take() else { return Ok(()) };
+        drop(jobs);
+        let (next_run, result) = handle.join().map_err(|_| builder_lost("the index builder panicked"))?;
+        self.manifest.next_run = next_run;
+        for b in done.try_iter() {
+            self.apply(b)?;
+        }
+        result?;
+        if self.pending.iter().any(|p| matches!(p, Pending::Writing(_))) {
+            return Err(builder_lost("a memtable was not written out"));
+        }
         Ok(())
     }
 
@@ -706,9 +941,15 @@ impl Index {
     /// run, pending runs become live. Returns the new manifest (to store and publish).
     pub fn seal(&mut self, records: u64) -> Result<ManifestV1, StoreError> {
         self.flush_mem()?;
-        for run in self.pending.drain(..) {
-            self.manifest.runs.push((run.id, run.entries));
-            self.live.push(run);
+        self.settle()?;
+        for p in self.pending.drain(..) {
+            // Settled: every pending part is a run. A live run holds in memory what it held
+            // before pending runs had filters of their own (nothing until it gets busy).
+            if let Pending::Run(mut run) = p {
+                run.unload();
+                self.manifest.runs.push((run.id, run.entries));
+                self.live.push(run);
+            }
         }
         self.manifest.records = records;
         Ok(self.manifest.clone())
@@ -717,8 +958,14 @@ impl Index {
     /// Forgets the running append: memtable dropped, pending run files removed.
     pub fn abort(&mut self) {
         self.mem.clear();
-        for run in self.pending.drain(..) {
-            let _ = fs::remove_file(&run.path);
+        // Whatever the builder wrote is reported before it ends (even when it stops on an
+        // error); a file it was writing when it failed is left to the next writer's
+        // [`Index::remove_unlisted`].
+        let _ = self.settle();
+        for p in self.pending.drain(..) {
+            if let Pending::Run(run) = p {
+                let _ = fs::remove_file(&run.path);
+            }
         }
     }
 
@@ -762,7 +1009,7 @@ impl Index {
         let k = k.min(self.live.len());
         let first = self.live.len() - k;
         let id = self.manifest.next_run;
-        let run = write_merged(&self.dir, id, &self.live[first..], self.durability)?;
+        let run = write_merged(&self.dir, id, &self.live[first..], self.durability, Kept::Nothing)?;
         let old: Vec<PathBuf> = self.live.drain(first..).map(|r| r.path).collect();
         self.manifest.next_run = id + 1;
         self.manifest.runs.truncate(first);
@@ -876,13 +1123,15 @@ mod tests {
         let n = 100 * 4u64.pow(4);
         for i in 0..n {
             index.put(digest(b'k', &format!("K-{}", i % (n / 2))), key(i)).unwrap();
-            let tiers: Vec<u32> = index.pending.iter().map(|r| tier(r.entries, 100)).collect();
+            // The builder works beside the puts: wait for it before counting its runs.
+            index.settle().unwrap();
+            let tiers: Vec<u32> = index.pending.iter().map(|p| tier(p.run().unwrap().1, 100)).collect();
             for t in &tiers {
                 assert!(tiers.iter().filter(|u| *u == t).count() < PENDING_MERGE_FANOUT, "{tiers:?}");
             }
         }
         // 256 memtables' worth: merged into one run of tier 4 (and rewritten 4 times, not 256).
-        assert_eq!(index.pending.len(), 1, "{:?}", index.pending.iter().map(|r| r.entries).collect::<Vec<_>>());
+        assert_eq!(index.pending.len(), 1, "{:?}", index.pending);
         let on_disk = fs::read_dir(dir.path())
             .unwrap()
             .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "qidx"))

@@ -29,6 +29,7 @@ pub mod index;
 pub mod locate;
 pub mod meta;
 pub mod recovery;
+pub mod run_filter;
 pub mod segment;
 pub mod snapshots;
 pub mod tree;
