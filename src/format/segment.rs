@@ -303,6 +303,17 @@ pub fn locator(hash: &[u8; 32]) -> [u8; LOCATOR_BYTES] {
 /// Walks a block's records computing the chain from its `prev`: the hash of each record, or
 /// the index of the first record whose hash does not match its locator.
 pub fn hash_block(header: &BlockHeader, payload: &[u8], hashes: &mut Vec<[u8; 32]>) -> Result<(), BlockFault> {
+    hash_block_with(header, payload, hashes, |_| {})
+}
+
+/// [`hash_block`], handing each record's canonical bytes to `each` once its hash matched its
+/// locator (so a caller that also decodes the records builds their bytes once).
+pub fn hash_block_with(
+    header: &BlockHeader,
+    payload: &[u8],
+    hashes: &mut Vec<[u8; 32]>,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), BlockFault> {
     hashes.clear();
     let records = block_records(header, payload).map_err(|e| BlockFault { index: 0, error: Some(e) })?;
     let mut prev = header.prev;
@@ -315,6 +326,7 @@ pub fn hash_block(header: &BlockHeader, payload: &[u8], hashes: &mut Vec<[u8; 32
             return Err(BlockFault { index: i as u32, error: None });
         }
         hashes.push(hash);
+        each(&buf);
         prev = hash;
     }
     Ok(())

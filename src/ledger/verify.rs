@@ -9,7 +9,7 @@ use crate::domain::{self, Fact, QuotaState};
 use crate::format::chain::{self, Fault};
 use crate::format::codec::DecodeError;
 use crate::format::record::Record;
-use crate::format::segment::{block_records, canonical_bytes, hash_block, BlockFault, SEGMENT_HEADER_BYTES};
+use crate::format::segment::{block_records, canonical_bytes, hash_block_with, BlockFault, SEGMENT_HEADER_BYTES};
 use crate::format::snapshot::QuotaSnapshotV2;
 use crate::store::index::{read_manifest, Index};
 use crate::store::segment::RawBlock;
@@ -24,38 +24,28 @@ enum SnapshotAt {
 }
 
 /// A block as a pipeline thread checked it: the hashes of its records computed from its link
-/// (or where hashing stopped), and, if they all matched, each record decoded with the seq it
-/// carries (up to the first that does not decode).
+/// (or where hashing stopped), and each record whose hash matched, decoded with the seq it
+/// carries (up to the first that does not decode); the facts count only if every hash did.
 struct CheckedBlock {
     block: RawBlock,
     hashes: Result<Vec<[u8; 32]>, BlockFault>,
     facts: Vec<Result<(u64, Fact), DecodeError>>,
 }
 
-/// Hashes a block's records from its link and decodes them (on a pipeline thread).
+/// Hashes a block's records from its link and decodes them (on a pipeline thread), building
+/// each record's canonical bytes once for both.
 fn hash_and_decode(block: RawBlock) -> CheckedBlock {
     let mut hashes = Vec::with_capacity(block.header.count as usize);
-    let hashed = hash_block(&block.header, &block.payload, &mut hashes);
-    let mut facts = Vec::new();
-    if hashed.is_ok() {
-        if let Ok(records) = block_records(&block.header, &block.payload) {
-            facts.reserve(hashes.len());
-            let mut bytes = Vec::with_capacity(512);
-            let links = std::iter::once(&block.header.prev).chain(&hashes);
-            for (item, prev) in records.zip(links) {
-                let decoded = item.and_then(|(stored, _)| {
-                    canonical_bytes(stored, prev, &mut bytes);
-                    let record = Record::decode(&bytes)?;
-                    Ok((record.seq(), record.into_fact()?))
-                });
-                let stop = decoded.is_err();
-                facts.push(decoded);
-                if stop {
-                    break;
-                }
-            }
+    let mut facts = Vec::with_capacity(block.header.count as usize);
+    let mut failed = false;
+    let hashed = hash_block_with(&block.header, &block.payload, &mut hashes, |bytes| {
+        if failed {
+            return;
         }
-    }
+        let decoded = Record::decode(bytes).and_then(|record| Ok((record.seq(), record.into_fact()?)));
+        failed = decoded.is_err();
+        facts.push(decoded);
+    });
     CheckedBlock { block, hashes: hashed.map(|()| hashes), facts }
 }
 
