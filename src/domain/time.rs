@@ -11,6 +11,22 @@ use std::fmt;
 const SECONDS_PER_DAY: i64 = 86_400;
 /// Julian day number of 1970-01-01.
 const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+/// The first day of `YEAR_MIN` and the last of `YEAR_MAX`, in days since 1970-01-01: the
+/// range checks on decode compare numbers instead of building a calendar date (measured: 206
+/// instructions a record, 3% of a replay). A unit test holds them to the calendar.
+const DAY_MIN: i32 = days_from_civil(YEAR_MIN);
+const DAY_MAX: i32 = days_from_civil(YEAR_MAX + 1) - 1;
+
+/// Days from 1970-01-01 to January 1st of `year` (proleptic Gregorian).
+const fn days_from_civil(year: i32) -> i32 {
+    days_from_year_one(year) - days_from_year_one(1970)
+}
+
+/// Days from 0001-01-01 to January 1st of `year`.
+const fn days_from_year_one(year: i32) -> i32 {
+    let y = year - 1;
+    365 * y + y / 4 - y / 100 + y / 400
+}
 
 /// An instant in UTC: whole seconds since the Unix epoch and nanoseconds within that second.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -53,7 +69,8 @@ impl Timestamp {
 
     /// Whether the numbers lie in the accepted range (used on decode of stored records).
     pub fn is_valid(self) -> bool {
-        self.nanos < 1_000_000_000 && self.to_offset_date_time().is_some()
+        let (secs_min, secs_max) = (DAY_MIN as i64 * SECONDS_PER_DAY, (DAY_MAX as i64 + 1) * SECONDS_PER_DAY - 1);
+        self.nanos < 1_000_000_000 && (secs_min..=secs_max).contains(&self.secs)
     }
 
     fn to_offset_date_time(self) -> Option<OffsetDateTime> {
@@ -101,7 +118,7 @@ impl Day {
 
     /// Whether the number lies in the accepted range (used on decode of stored records).
     pub fn is_valid(self) -> bool {
-        self.to_date().is_some()
+        (DAY_MIN..=DAY_MAX).contains(&self.0)
     }
 
     fn to_date(self) -> Option<Date> {
@@ -151,6 +168,30 @@ impl serde::Serialize for Day {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_range_checks_on_decode_agree_with_the_calendar_at_and_near_its_ends() {
+        let calendar_ok = |secs: i64, nanos: u32| {
+            nanos < 1_000_000_000 && Timestamp { secs, nanos }.to_offset_date_time().is_some()
+        };
+        let first = DAY_MIN as i64 * SECONDS_PER_DAY;
+        let last = (DAY_MAX as i64 + 1) * SECONDS_PER_DAY - 1;
+        let mut probes = vec![i64::MIN, i64::MAX, 0, 1_790_000_000];
+        for edge in [first, last] {
+            probes.extend((-3..=3).map(|d| edge + d));
+        }
+        for secs in probes {
+            for nanos in [0, 999_999_999, 1_000_000_000, u32::MAX] {
+                assert_eq!(Timestamp { secs, nanos }.is_valid(), calendar_ok(secs, nanos), "{secs}.{nanos}");
+            }
+        }
+        assert_eq!(Timestamp { secs: last, nanos: 0 }.to_string(), format!("{YEAR_MAX}-12-31T23:59:59Z"));
+        for day in [i32::MIN, -1, 0, 1, DAY_MAX - 1, DAY_MAX, DAY_MAX + 1, i32::MAX] {
+            assert_eq!(Day(day).is_valid(), Day(day).to_date().is_some(), "day {day}");
+        }
+        assert_eq!(Day(DAY_MIN).to_string(), format!("{YEAR_MIN}-01-01"));
+        assert_eq!(Day(DAY_MAX).to_string(), format!("{YEAR_MAX}-12-31"));
+    }
 
     #[test]
     fn instants_round_trip_and_normalize_offsets() {
