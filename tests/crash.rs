@@ -357,10 +357,101 @@ struct FaultTally {
     kept_by_recovery: usize,
     cut_by_recovery: usize,
     retried_appended: u64,
+    /// Random kills that left the whole append beyond the commit point: killed after its last
+    /// block was written and before `HEAD` was (`src/ledger/append.rs` `commit`, then
+    /// `Writer::commit`: the segments' `fdatasync` lies in between). The next writer keeps such
+    /// an append, as it does after the aimed kills at `blocks-written` and `segments-synced`.
+    random_whole_beyond: usize,
+}
+
+/// What a killed append left beyond the commit point, read from the segment files before the
+/// next writer opens the ledger, and what recovery must therefore do (README, "Recovery"): keep
+/// the records of the whole, valid blocks that continue the seqs and the chain from the commit
+/// point up to the last `COMMIT` block, and cut every byte after them.
+#[derive(Debug)]
+struct Beyond {
+    /// Bytes beyond the committed length: the rest of its segment and every later segment file.
+    bytes: u64,
+    /// The hashes of the records recovery must keep, in chain order.
+    kept: Vec<[u8; 32]>,
+    /// Bytes recovery must cut (copied to `recovered/` first).
+    cut: u64,
+}
+
+fn beyond_head(ledger: &Path) -> Beyond {
+    use quotaledger::format::chain::record_hash;
+    use quotaledger::format::segment::{locator, FLAG_COMMIT, SEGMENT_HEADER_BYTES};
+    let slot = quotaledger::store::read_commit_point(&quotaledger::store::disk::RealDisk, ledger).expect("HEAD");
+    let size = |first: u64| std::fs::metadata(segments::segment_path(ledger, first)).expect("segment").len();
+    let bytes: u64 = segments::segment_firsts(ledger)
+        .into_iter()
+        .filter(|&f| f >= slot.segment_first_seq)
+        .map(|f| size(f) - if f == slot.segment_first_seq { slot.segment_len } else { 0 })
+        .sum();
+    // Every block that parses, in chain order; the committed ones end exactly at the commit
+    // point. Beyond it, blocks count while they are whole and valid.
+    let segs = segments::Segments::read(ledger);
+    let (mut seq, mut prev) = (0u64, [0u8; 32]);
+    let (mut hashes, mut kept, mut kept_bytes, mut run_bytes) = (Vec::new(), Vec::new(), 0u64, 0u64);
+    'files: for file in &segs.files {
+        if file.first_seq > slot.segment_first_seq {
+            // A later segment continues the chain only if it starts at the next seq.
+            if file.first_seq != seq {
+                break;
+            }
+            run_bytes += SEGMENT_HEADER_BYTES as u64;
+        }
+        let mut offset = SEGMENT_HEADER_BYTES as u64;
+        for b in &file.blocks {
+            let encoded = b.encode(false);
+            let beyond = seq >= slot.records;
+            // Beyond the head, whole is not enough: checksum, seq, link and every locator.
+            let valid = encoded == b.encode(true) && b.first_seq == seq && b.prev == prev && {
+                let mut p = prev;
+                b.records.iter().all(|r| {
+                    p = record_hash(&r.bytes(&p));
+                    r.locator == locator(&p)
+                })
+            };
+            if beyond && !valid {
+                break 'files;
+            }
+            for r in &b.records {
+                prev = record_hash(&r.bytes(&prev));
+                if beyond {
+                    hashes.push(prev);
+                }
+            }
+            seq += b.records.len() as u64;
+            offset += encoded.len() as u64;
+            if beyond {
+                run_bytes += encoded.len() as u64;
+                if b.flags & FLAG_COMMIT != 0 {
+                    kept.clone_from(&hashes);
+                    kept_bytes = run_bytes;
+                }
+            } else if seq == slot.records {
+                assert_eq!(
+                    (file.first_seq, offset),
+                    (slot.segment_first_seq, slot.segment_len),
+                    "the head ends a block"
+                );
+                assert_eq!(prev, slot.last_hash, "the commit point's hash is the chain's");
+            }
+        }
+        if !file.tail.is_empty() {
+            break;
+        }
+    }
+    Beyond { bytes, kept, cut: bytes - kept_bytes }
 }
 
 /// One round: `append` of `n` events killed at `point` ("random": after a random delay), then
 /// readers, the next writer (a new batch), and the retry of the killed input with new lines.
+/// What recovery must keep and cut is read from the bytes beyond the commit point before the
+/// next writer opens: a random kill may land anywhere, after the last block was written and
+/// before `HEAD` was included, where it leaves the same whole append as an aimed kill at
+/// `blocks-written` or `segments-synced`.
 fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mut u64, t: &mut FaultTally) {
     let mut heads = start_ledger(dir, ledger, clock);
     let before = heads[0].0;
@@ -391,6 +482,23 @@ fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mu
     } else {
         t.whole_batch_seen += 1;
     }
+    // What the kill left beyond the commit point, before the next writer touches it: a killed
+    // append is all there (whole, valid, ending in COMMIT) or recovery keeps none of it.
+    let beyond = beyond_head(ledger);
+    let whole_beyond = !beyond.kept.is_empty();
+    assert!(
+        beyond.kept.is_empty() || beyond.kept.len() as u64 == n,
+        "{what}: {} records of a whole append beyond the head, not {n}: {beyond:?}",
+        beyond.kept.len()
+    );
+    match point {
+        "blocks-written" | "segments-synced" => assert!(whole_beyond, "{what}: the batch lies beyond the head"),
+        p if AFTER_COMMIT.contains(&p) => assert_eq!(beyond.bytes, 0, "{what}: nothing beyond the head"),
+        _ => t.random_whole_beyond += usize::from(whole_beyond),
+    }
+    if whole_beyond {
+        assert_eq!(seen, before, "{what}: an append beyond the head is not committed");
+    }
     // The next writer recovers, and retries the killed input with 5 new lines: exactly what is
     // missing is appended, nothing twice.
     let retry = dir.join("retry.jsonl");
@@ -419,13 +527,46 @@ fn fault_round(dir: &Path, ledger: &Path, point: &str, rng: &mut Rng, clock: &mu
         }
         _ => assert!(after == before || after == before + n, "{what}: {after} records after recovery"),
     }
+    // Recovery keeps exactly the whole append the kill left beyond the head (and says so), and
+    // cuts exactly what follows it.
     if stderr.contains(NOTE_KEPT) {
         t.kept_by_recovery += 1;
         assert!(seen == before && after == before + n, "{what}: kept only a whole append beyond the head");
     } else {
         assert_eq!(after, seen, "{what}: without a note, the next writer starts from the head readers saw");
     }
+    assert_eq!(
+        stderr.contains(&format!("{NOTE_KEPT} {n} records of an interrupted append")),
+        whole_beyond,
+        "{what}: kept if and only if a whole append lay beyond the head ({beyond:?}): {stderr:?}"
+    );
+    assert_eq!(
+        stderr.contains(&format!("{NOTE_CUT} {} bytes", beyond.cut)),
+        beyond.cut > 0,
+        "{what}: cut exactly the {} bytes after the last whole append ({beyond:?}): {stderr:?}",
+        beyond.cut
+    );
     t.cut_by_recovery += usize::from(stderr.contains(NOTE_CUT));
+    if whole_beyond {
+        // The records kept are the ones the killed append wrote: the input's lines in order,
+        // hashing as they did on disk before recovery.
+        let lines: Vec<serde_json::Value> = export(ledger)
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .skip(before as usize)
+            .take(n as usize)
+            .map(|l| serde_json::from_slice(l).expect("export line"))
+            .collect();
+        for (i, (line, hash)) in lines.iter().zip(&beyond.kept).enumerate() {
+            assert_eq!(line["key"].as_str(), Some(format!("k-{point}-{i}").as_str()), "{what}: kept record {i}");
+            assert_eq!(
+                line["hash"].as_str(),
+                Some(quotaledger::format::chain::hex(hash).as_str()),
+                "{what}: kept record {i}"
+            );
+        }
+        assert_eq!(lines.len() as u64, n, "{what}: the kept records");
+    }
     let missing = before + n - after;
     assert_eq!(appended, missing + 5, "{what}: the retry appends exactly what is missing");
     t.retried_appended += missing;
@@ -448,7 +589,14 @@ fn kill_9_at_each_commit_step_leaves_the_old_head_or_the_whole_batch_and_retries
     }
     eprintln!("crash fault points: {t:?}");
     assert_eq!(t.aimed, FAULT_POINTS.len());
-    assert_eq!(t.kept_by_recovery, 2, "blocks-written and segments-synced are kept by the next writer: {t:?}");
+    // blocks-written and segments-synced are kept by the next writer; so is a random kill that
+    // landed after the last block was written and before HEAD was (checked round by round
+    // against the bytes beyond the head: whole, valid, and the input's records).
+    assert_eq!(
+        t.kept_by_recovery,
+        2 + t.random_whole_beyond,
+        "blocks-written, segments-synced and every random kill that left a whole append beyond the head are kept by the next writer: {t:?}"
+    );
 }
 
 #[test]
