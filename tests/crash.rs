@@ -159,7 +159,7 @@ fn append_kills(rounds: usize, batch: u64, fresh_every: usize, tally: &mut Tally
         let appended = report["appended"].as_u64().expect("appended");
         let skipped = report["skipped"].as_array().expect("skipped").len() as u64;
         assert_eq!(appended + skipped, batch, "{what}: retry accounts for every line");
-        // A kill after the blocks were synced but before the commit point moved leaves a whole
+        // A kill after the last block was written but before the commit point moved leaves a whole
         // append beyond it: readers do not see it yet, the next writer keeps it (recovery), and
         // the retry then skips every line.
         let kept_by_recovery = after == before && appended == 0;

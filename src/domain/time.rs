@@ -171,9 +171,8 @@ mod tests {
 
     #[test]
     fn the_range_checks_on_decode_agree_with_the_calendar_at_and_near_its_ends() {
-        let calendar_ok = |secs: i64, nanos: u32| {
-            nanos < 1_000_000_000 && Timestamp { secs, nanos }.to_offset_date_time().is_some()
-        };
+        let calendar_ok =
+            |secs: i64, nanos: u32| nanos < 1_000_000_000 && Timestamp { secs, nanos }.to_offset_date_time().is_some();
         let first = DAY_MIN as i64 * SECONDS_PER_DAY;
         let last = (DAY_MAX as i64 + 1) * SECONDS_PER_DAY - 1;
         let mut probes = vec![i64::MIN, i64::MAX, 0, 1_790_000_000];

@@ -461,7 +461,10 @@ pub fn each_field<'a, F: FnMut(Field<'a>) -> Result<(), Refusal>>(
 
 /// [`each_field`] for the events of the licensing world: rounds, policies, caps, corrections
 /// and refusals.
-fn licensing_fields<'a, F: FnMut(Field<'a>) -> Result<(), Refusal>>(event: &'a Event, f: &mut F) -> Result<(), Refusal> {
+fn licensing_fields<'a, F: FnMut(Field<'a>) -> Result<(), Refusal>>(
+    event: &'a Event,
+    f: &mut F,
+) -> Result<(), Refusal> {
     let known = |name, value: &'a String| Field::Id { name, value, introduced: false };
     let new = |name, value: &'a String| Field::Id { name, value, introduced: true };
     let text = |name, value: &'a String| Field::Text { name, value };
