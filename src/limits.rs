@@ -42,6 +42,9 @@ pub const META_CACHE_BYTES: u64 = 1024 * 1024;
 pub const SEGMENT_BYTES_TARGET: u64 = 32 * 1024 * 1024;
 /// Bytes a segment reader reads at a time.
 pub const SEGMENT_READ_BUFFER_BYTES: usize = 1024 * 1024;
+/// Bytes of a segment a long read maps at a time. A window stays mapped (and resident) while a
+/// block in it is queued or decoding, so a read holds two or three: a few MiB of RSS.
+pub const SEGMENT_MAP_WINDOW_BYTES: usize = 4 * 1024 * 1024;
 /// Entries of the index memtable before it is written out as a run.
 pub const MEMTABLE_ENTRIES_MAX: usize = 100_000;
 /// Bytes of encoded values the index memtable holds before it is written out as a run (values

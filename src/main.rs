@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     no_transparent_huge_pages();
+    sigbus_is_damage();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -45,6 +46,31 @@ fn main() -> ExitCode {
     let prefix = ui::Paint::Red.paint("qledger:", ui::get().color_stderr);
     eprintln!("{prefix} {what}{}", terminal::escape(&text));
     ExitCode::from(code)
+}
+
+/// Turns `SIGBUS` into what it means here: a long read maps segment windows
+/// (`store::disk::FileMap`), and only a segment file cut from outside the ledger while it was
+/// mapped raises `SIGBUS` in this program. Instead of dying by the signal with nothing said,
+/// the process writes one line and exits 3, as for any other damage found. It has reported no
+/// result for the read, and a writer that dies here is a crash its recovery handles.
+fn sigbus_is_damage() {
+    extern "C" fn on_sigbus(_signal: libc::c_int) {
+        const LINE: &[u8] = b"qledger: integrity failure: a segment file was cut while it was being read (SIGBUS)\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; LINE is a static buffer.
+        unsafe {
+            libc::write(2, LINE.as_ptr().cast(), LINE.len());
+            libc::_exit(3);
+        }
+    }
+    // SAFETY: a zeroed sigaction is a valid one (no flags, empty mask once sigemptyset ran);
+    // the handler is an `extern "C" fn(c_int)`, as sa_sigaction without SA_SIGINFO expects. A
+    // failure leaves the default action (the process dies by the signal).
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+    }
 }
 
 /// Turns transparent huge pages off for this process, before it allocates in earnest.

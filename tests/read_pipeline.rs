@@ -110,3 +110,39 @@ fn a_flipped_byte_in_a_late_block_stops_log_and_verify_at_that_block_after_every
     let last = h.first_seq + u64::from(h.count) - 1;
     assert!(verify.stderr.contains(&format!("seq {last}")), "verify names the damaged record: {}", verify.stderr);
 }
+
+/// A long read maps its segments window by window. A segment cut from outside the ledger while
+/// a read has it mapped must end the read as damage (one line, exit 3), never as a process
+/// killed by SIGBUS with nothing said, and never with the records it could not read printed.
+#[test]
+fn a_segment_cut_while_a_long_read_has_it_mapped_ends_the_read_with_exit_3_and_one_line() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = long_ledger(dir.path());
+    let seg = std::fs::read_dir(ledger.join("segments")).unwrap().next().unwrap().unwrap().path();
+    let mut child = Command::new(bin())
+        .args(["--ledger", ledger.to_str().unwrap(), "log", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first line is out: the read has its window mapped. It stops when the pipe is full,
+    // and the blocks it reads ahead are a few thousand records, far from the end.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.contains("\"seq\":0"), "{first}");
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(SEGMENT_HEADER_BYTES as u64).unwrap();
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "exit 3, not a death by signal ({status}); stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("integrity failure") && stderr.contains("cut while it was being read"), "{stderr}");
+    let printed = 1 + rest.lines().count() as u64;
+    assert!(printed < ORDERS, "the records past the cut are not printed ({printed} lines)");
+}

@@ -33,6 +33,31 @@ pub trait DiskFile: Send + Sync {
     fn is_empty(&self) -> io::Result<bool> {
         Ok(self.len()? == 0)
     }
+    /// Bytes `offset..offset + len` mapped into memory read-only, where the file layer can
+    /// (the real file system; the simulated disk says `None` and is read with `read_at`).
+    /// `offset` is a multiple of [`MAP_ALIGN_BYTES`] and the range lies within the file.
+    fn map(&self, _offset: u64, _len: usize) -> io::Result<Option<FileMap>> {
+        Ok(None)
+    }
+}
+
+/// Alignment of a mapping's start in its file: the page size of every platform we run on
+/// divides it.
+pub const MAP_ALIGN_BYTES: u64 = 64 * 1024;
+
+/// A read-only mapping of part of a file ([`DiskFile::map`]), unmapped when dropped.
+///
+/// The segment readers map the committed prefix, which no writer ever shortens; a file cut
+/// from outside while it is mapped would raise `SIGBUS` on the next access, which the binary
+/// turns into an integrity error (exit 3) in `main.rs`.
+#[derive(Debug)]
+pub struct FileMap(memmap2::Mmap);
+
+impl std::ops::Deref for FileMap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// A file system for the chain.
@@ -58,6 +83,21 @@ pub struct RealDisk;
 struct RealFile(File);
 
 impl DiskFile for RealFile {
+    fn map(&self, offset: u64, len: usize) -> io::Result<Option<FileMap>> {
+        debug_assert_eq!(offset % MAP_ALIGN_BYTES, 0, "a mapping starts aligned");
+        let mut options = memmap2::MmapOptions::new();
+        options.offset(offset).len(len);
+        // SAFETY: the mapping is read-only and only ever read as bytes. Its range lies in the
+        // committed prefix of a segment, which no qledger process writes or shortens (writers
+        // append after it; recovery cuts only beyond it). A change from outside the ledger
+        // while it is mapped is tampering: it can change what is read (the checksums and the
+        // chain catch it) or raise SIGBUS (exit 3, see main.rs), never memory unsafety in Rust
+        // code, which reads the bytes as plain `u8`.
+        let map = unsafe { options.map(&self.0) }?;
+        // The readers walk a mapping once, front to back.
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(Some(FileMap(map)))
+    }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         loop {
             match self.0.read_at(buf, offset) {
