@@ -5,7 +5,7 @@ use super::{IntegrityError, Ledger, LedgerError, StoredRecord};
 use crate::format::chain::{self, Fault};
 use crate::format::record::Record;
 use crate::format::segment::{block_records, canonical_bytes, locator, LOCATOR_BYTES};
-use crate::store::segment::{BlockReader, RawBlock};
+use crate::store::segment::{checked, BlockReader, RawBlock};
 use crate::store::StoreError;
 use std::collections::VecDeque;
 use std::path::Path;
@@ -58,8 +58,8 @@ impl<T: Send + 'static> BlockPipeline<T> {
     /// Starts reading the blocks of records `from..end` with `work` applied to each.
     pub(crate) fn start(ledger: &Ledger, from: u64, end: u64, work: Arc<BlockWork<T>>) -> Result<Self, LedgerError> {
         let dir = ledger.layout.segments();
-        let blocks = BlockReader::new(ledger.disk.clone(), &dir, from, end)?;
         let workers = decode_threads(end.saturating_sub(from));
+        let blocks = BlockReader::new(ledger.disk.clone(), &dir, from, end)?;
         let depth = QUEUED_BLOCKS_PER_THREAD;
         let mut pipeline = BlockPipeline { outs: Vec::with_capacity(workers), turn: 0, threads: Vec::new() };
         if workers == 1 {
@@ -69,6 +69,8 @@ impl<T: Send + 'static> BlockPipeline<T> {
             pipeline.spawn(&dir, move || serve(blocks, &*work, &tx))?;
             return Ok(pipeline);
         }
+        // Each decoding thread checks its blocks' checksums: the first read of a block's bytes.
+        let blocks = blocks.defer_checks();
         let mut ins = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (in_tx, in_rx) = sync_channel::<Result<RawBlock, StoreError>>(depth);
@@ -76,7 +78,8 @@ impl<T: Send + 'static> BlockPipeline<T> {
             let work = work.clone();
             ins.push(in_tx);
             pipeline.outs.push(out_rx);
-            pipeline.spawn(&dir, move || serve(in_rx, &*work, &out_tx))?;
+            let checked_blocks = in_rx.into_iter().map(|item: Result<RawBlock, StoreError>| item.and_then(checked));
+            pipeline.spawn(&dir, move || serve(checked_blocks, &*work, &out_tx))?;
         }
         pipeline.spawn(&dir, move || {
             for (i, item) in blocks.enumerate() {

@@ -145,6 +145,8 @@ pub struct BlockReader {
     map_windows: bool,
     /// The mapped window and the file offset it starts at.
     window: Option<(Arc<FileMap>, u64)>,
+    /// Whether the blocks' checksums are left to the caller ([`Self::defer_checks`]).
+    checks_deferred: bool,
 }
 
 /// A read of this many records or more maps its segments window by window instead of copying
@@ -179,6 +181,7 @@ impl BlockReader {
             pool: Arc::default(),
             map_windows: end.saturating_sub(from) >= MAPPED_READ_RECORDS_MIN,
             window: None,
+            checks_deferred: false,
         };
         if from < end {
             r.seek(from)?;
@@ -186,6 +189,15 @@ impl BlockReader {
             r.next_seq = end;
         }
         Ok(r)
+    }
+
+    /// Leaves each block's checksum to the caller, who passes every block through [`checked`]
+    /// before using it (the reader pipeline does, on its decoding threads: reading a block's
+    /// bytes for the first time is the slow part of a long read, and this spreads it over the
+    /// cores). Framing, seqs and segment order are still checked here.
+    pub fn defer_checks(mut self) -> BlockReader {
+        self.checks_deferred = true;
+        self
     }
 
     fn damaged(&self, what: String) -> StoreError {
@@ -345,18 +357,12 @@ impl BlockReader {
         };
         let payload_offset = self.offset + BLOCK_HEADER_BYTES as u64;
         let payload_len = header.payload_len as usize;
+        let deferred = self.checks_deferred;
         let Some(payload) = self.bytes_at(payload_offset, payload_len)? else {
             return Err(self.damaged("a block is cut off below the committed head".into()));
         };
-        if let Err(e) = check_block(&header_bytes, payload) {
-            // Name the first record the damage reaches: the first whose hash, recomputed from
-            // the block's link, differs from its locator (the block's first if none does).
-            let mut hashes = Vec::new();
-            let index = hash_block(&header, payload, &mut hashes).err().map_or(0, |f| f.index);
-            return Err(StoreError::Damaged {
-                seq: Some(header.first_seq.saturating_add(u64::from(index))),
-                what: format!("{e}"),
-            });
+        if !deferred {
+            check_payload(&header, &header_bytes, payload)?;
         }
         let block = RawBlock {
             header,
@@ -384,6 +390,28 @@ impl Iterator for BlockReader {
         }
         r
     }
+}
+
+/// The checksum of a block read by a reader whose checks are deferred
+/// ([`BlockReader::defer_checks`]): the block, or the damage it holds.
+pub fn checked(block: RawBlock) -> Result<RawBlock, StoreError> {
+    check_payload(&block.header, &block.header_bytes, &block.payload)?;
+    Ok(block)
+}
+
+/// Checks a block's checksum; on damage, names the first record it reaches: the first whose
+/// hash, recomputed from the block's link, differs from its locator (the block's first if none
+/// does).
+fn check_payload(
+    header: &BlockHeader,
+    header_bytes: &[u8; BLOCK_HEADER_BYTES],
+    payload: &[u8],
+) -> Result<(), StoreError> {
+    check_block(header_bytes, payload).map_err(|e| {
+        let mut hashes = Vec::new();
+        let index = hash_block(header, payload, &mut hashes).err().map_or(0, |f| f.index);
+        StoreError::Damaged { seq: Some(header.first_seq.saturating_add(u64::from(index))), what: format!("{e}") }
+    })
 }
 
 /// Reads as many bytes as the file has at `offset`, up to `buf.len()`.
