@@ -30,7 +30,8 @@
 //!   happens on a crash between two steps?"), recovery of what lies beyond the commit point
 //!   ([`store::recovery`]), the per-event index as an LSM tree of run files
 //!   ([`store::index`]: the running append's runs written and merged on a builder thread,
-//!   each asked through an in-memory blocked Bloom filter, [`store::run_filter`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
+//!   each asked through an in-memory blocked Bloom filter, [`store::run_filter`]; every filter
+//!   of a run, stored or in memory, at most [`limits::RUN_FILTER_BYTES_MAX`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
 //!   ([`store::meta`]).
 //! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
 //!   encode + hash + commit), the one reader loop (`read`: blocks read on one thread and decoded

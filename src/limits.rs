@@ -54,6 +54,15 @@ pub const MEMTABLE_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// them into one run of the next tier: a base-4 counter, so an append of n entries keeps at
 /// most 3 runs a tier, about `3 log4(n / 25,000)`, and rewrites an entry `log4` times.
 pub const PENDING_MERGE_FANOUT: usize = 4;
+/// Largest Bloom filter an index run is given, in bytes: both the filter the run file stores
+/// (`format::index_run::Bloom`, 10 bits an entry up to 6.7M entries) and the in-memory blocked
+/// filter a pending run of the running append is asked through (`store::run_filter`, 12 bits
+/// an entry up to 5.6M entries). A larger run gets this size and fewer bits an entry (more
+/// false positives, each one page read; never a false negative). A lookup holds the filter of
+/// every busy run, and a merge builds the new run's filters whole before it writes it: at 10
+/// bits an entry a 10M-event ledger's runs took 23 MiB of filters (18.5M entries), and a merge
+/// of them as much again, so a bulk append's peak grew with the ledger.
+pub const RUN_FILTER_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
 /// A merge takes an older run only while it holds at most this many times the entries of
@@ -78,3 +87,5 @@ const _: () = assert!(RECORD_BYTES_MAX + 64 <= BLOCK_BYTES_MAX);
 const _: () = assert!(4 * TEXT_BYTES_MAX + 6 * ID_BYTES_MAX + 256 <= RECORD_BYTES_MAX);
 const _: () = assert!(BLOCK_BYTES_MAX as u64 * 16 <= SEGMENT_BYTES_TARGET);
 const _: () = assert!(YEAR_MIN < YEAR_MAX);
+// A filter at the limit is still whole cache lines (the blocked filter's unit).
+const _: () = assert!(RUN_FILTER_BYTES_MAX.is_multiple_of(64) && RUN_FILTER_BYTES_MAX >= 64);

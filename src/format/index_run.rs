@@ -25,6 +25,9 @@
 //! footer := pages x (first_digest:[u8; 12] | offset:u64 LE | len:u32 LE | crc32c:u32 LE)
 //!           (`len` and `crc32c` of the page as stored)
 //!         | bloom_bytes:u32 LE | bloom_hashes:u8 | bloom bits
+//!           (BLOOM_BITS_PER_ENTRY bits an entry and BLOOM_HASHES hashes, up to a filter of
+//!           RUN_FILTER_BYTES_MAX bytes, which has `round(ln 2 x bits an entry)` hashes; a
+//!           reader takes any size and 1 to 32 hashes)
 //!         | footer_len:u32 LE (bytes of footer before this field) | crc32c:u32 LE (of them)
 //!         | magic "qledgidx"
 //! ```
@@ -41,6 +44,7 @@
 
 use super::codec::{self, DecodeError};
 use super::snapshot::{OrderRowV1, OrderRowV2};
+use crate::limits::RUN_FILTER_BYTES_MAX;
 use serde::{Deserialize, Serialize};
 
 /// Magic of a run file (header and footer).
@@ -61,9 +65,10 @@ pub const VALUES_LZ4: u8 = 1;
 pub const INDEX_VALUE_BYTES_MAX: usize = 255;
 /// Bytes of a page table entry in the footer.
 pub const PAGE_ENTRY_BYTES: usize = DIGEST_BYTES + 8 + 4 + 4;
-/// Bloom filter bits per entry (about 1% false positives with 7 hashes).
+/// Bloom filter bits per entry (about 1% false positives with 7 hashes), up to a filter of
+/// [`RUN_FILTER_BYTES_MAX`].
 pub const BLOOM_BITS_PER_ENTRY: u64 = 10;
-/// Bloom filter hash functions.
+/// Bloom filter hash functions (fewer in a filter that [`RUN_FILTER_BYTES_MAX`] caps).
 pub const BLOOM_HASHES: u8 = 7;
 /// Largest footer a reader accepts (page table and bloom of ~100M entries).
 pub const RUN_FOOTER_BYTES_MAX: usize = 256 * 1024 * 1024;
@@ -73,6 +78,7 @@ pub const INDEX_KEY_CONTEXT: &str = "quotaledger 2026-11-29 index key v1";
 const _: () = assert!(4 + 1 + DIGEST_BYTES + 1 + 1 + INDEX_VALUE_BYTES_MAX <= INDEX_PAGE_BYTES_MAX);
 const _: () = assert!(INDEX_PAGE_BYTES_MAX <= u16::MAX as usize);
 const _: () = assert!(INDEX_VALUE_BYTES_MAX <= u8::MAX as usize);
+const _: () = assert!(RUN_FILTER_BYTES_MAX <= RUN_FOOTER_BYTES_MAX / 2);
 
 /// Bytes of a digest (96 bits: among 100 million ids, a collision has odds below 10^-12).
 pub const DIGEST_BYTES: usize = 12;
@@ -477,10 +483,35 @@ pub struct Bloom {
 }
 
 impl Bloom {
-    /// An empty filter sized for `entries`.
+    /// An empty filter sized for `entries`: [`BLOOM_BITS_PER_ENTRY`] bits an entry and
+    /// [`BLOOM_HASHES`] hashes, up to [`RUN_FILTER_BYTES_MAX`].
     pub fn with_entries(entries: u64) -> Bloom {
-        let bytes = (entries.max(1) * BLOOM_BITS_PER_ENTRY).div_ceil(8).max(8);
-        Bloom { bits: vec![0; bytes as usize], hashes: BLOOM_HASHES }
+        Bloom::with_entries_max(entries, RUN_FILTER_BYTES_MAX)
+    }
+
+    /// An empty filter sized for `entries`, of at most `bytes_max` bytes (at least 8): a filter
+    /// that the limit caps has fewer bits an entry, and the number of hashes that gives the
+    /// fewest false positives at that density, `round(ln 2 x bits an entry)`, 1 to
+    /// [`BLOOM_HASHES`]. A filter the limit does not reach is the same as without it.
+    pub fn with_entries_max(entries: u64, bytes_max: usize) -> Bloom {
+        let entries = entries.max(1);
+        let bytes = entries.saturating_mul(BLOOM_BITS_PER_ENTRY).div_ceil(8).max(8);
+        let bytes_max = bytes_max.max(8) as u64;
+        if bytes <= bytes_max {
+            return Bloom { bits: vec![0; bytes as usize], hashes: BLOOM_HASHES };
+        }
+        let hashes = hashes_for(bytes_max.saturating_mul(8), entries, BLOOM_HASHES.into()) as u8;
+        Bloom { bits: vec![0; bytes_max as usize], hashes }
+    }
+
+    /// Bytes of the filter's bits (what it holds in memory).
+    pub fn bytes(&self) -> usize {
+        self.bits.len()
+    }
+
+    /// Its number of hash functions.
+    pub fn hashes(&self) -> u8 {
+        self.hashes
     }
 
     /// The bits of `d` in a filter of `m` bits with `hashes` hashes (double hashing).
@@ -508,6 +539,15 @@ impl Bloom {
     pub fn may_contain(&self, d: &Digest) -> bool {
         Bloom::positions(d, self.bits_len(), self.hashes).all(|p| self.bits[(p / 8) as usize] & (1 << (p % 8)) != 0)
     }
+}
+
+/// The number of hashes that gives a Bloom filter of `bits` bits over `entries` entries the
+/// fewest false positives, `round(ln 2 x bits / entries)`, from 1 to `hashes_max`.
+pub fn hashes_for(bits: u64, entries: u64, hashes_max: u32) -> u32 {
+    let entries = entries.max(1);
+    // ln 2 x bits an entry, in integers: bits x 693 / (entries x 1000), rounded.
+    let k = bits.saturating_mul(693).saturating_add(entries.saturating_mul(500)) / entries.saturating_mul(1000);
+    k.clamp(1, u64::from(hashes_max.max(1))) as u32
 }
 
 /// What a run header says.
@@ -706,6 +746,38 @@ mod tests {
         let f = encode_footer(&refs, &bloom);
         let (len, crc) = parse_footer_trailer(&f[f.len() - FOOTER_TRAILER_BYTES..]).unwrap();
         assert_eq!(decode_footer(&f[..len], crc, 1).unwrap(), (refs, bloom));
+    }
+
+    #[test]
+    fn a_filter_at_its_byte_limit_keeps_that_size_fewer_hashes_and_no_false_negatives() {
+        // Below the limit: as without it (10 bits an entry, 7 hashes).
+        let small = Bloom::with_entries_max(100, 8192);
+        assert_eq!((small.bytes(), small.hashes()), (125, BLOOM_HASHES));
+        assert_eq!(small, Bloom::with_entries(100));
+        // 6.6 bits an entry: ln 2 x 6.6 = 4.5 hashes, 4.4% false positives in theory; 1.6
+        // bits: 1.1 hashes, 46%.
+        for (entries, hashes, fp_max) in [(10_000u32, 5, 0.06), (40_000, 1, 0.50)] {
+            let mut bloom = Bloom::with_entries_max(u64::from(entries), 8192);
+            assert_eq!((bloom.bytes(), bloom.hashes()), (8192, hashes), "{entries} entries");
+            let ds = sorted_digests(entries);
+            ds.iter().for_each(|d| bloom.insert(d));
+            assert!(ds.iter().all(|d| bloom.may_contain(d)), "{entries} entries: a false negative");
+            let absent = (0..10_000).filter(|i| bloom.may_contain(&digest(b'k', &format!("absent-{i}")))).count();
+            assert!((absent as f64) < fp_max * 10_000.0, "{entries} entries: {absent} false positives in 10,000");
+            let refs = vec![PageRef { first: ds[0], offset: 32, len: 100, crc: 1 }];
+            let f = encode_footer(&refs, &bloom);
+            let (len, crc) = parse_footer_trailer(&f[f.len() - FOOTER_TRAILER_BYTES..]).unwrap();
+            assert_eq!(decode_footer(&f[..len], crc, 1).unwrap(), (refs, bloom), "read back as written");
+        }
+    }
+
+    #[test]
+    fn a_run_of_more_entries_than_the_limit_allows_gets_a_filter_of_the_limit() {
+        // 7M entries at 10 bits would be 8.3 MiB: the default limit caps it.
+        let bloom = Bloom::with_entries(7_000_000);
+        assert_eq!(bloom.bytes(), RUN_FILTER_BYTES_MAX);
+        assert_eq!(bloom.hashes(), 7, "9.6 bits an entry: ln 2 x 9.6 = 6.6, rounded");
+        assert_eq!(Bloom::with_entries(6_000_000).bytes(), 7_500_000, "below the limit: 10 bits an entry");
     }
 
     /// Bytes of a page before its values: count, values' offset, digests, lengths.

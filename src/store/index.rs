@@ -9,8 +9,12 @@
 //!   asks grow with the logarithm of the append, not with it (`verify`'s rebuild of a 10M
 //!   ledger had 185 runs to ask per lookup before).
 //! - Runs are immutable sorted files with a page table and a Bloom filter, read page by page
-//!   (one `pread` of at most 4 KiB per lookup that passes the filter). A lookup asks the
-//!   memtable, then the runs from the newest; the newest entry for a digest wins.
+//!   (one `pread` of at most 4 KiB per lookup that passes the filter). A filter, stored or
+//!   in memory, is at most [`RUN_FILTER_BYTES_MAX`], so what a lookup holds of a run, and what
+//!   a merge builds, stops growing with the ledger there (a large run's filter has more false
+//!   positives instead). A merge lets the filters of the runs it merges go and reads their
+//!   page tables alone. A lookup asks the memtable, then the runs from the newest; the newest
+//!   entry for a digest wins.
 //! - After the chain commit, pending runs join the live list, which the writer stores in sled
 //!   and publishes as `index/MANIFEST` for readers (`verify`). When there are more than
 //!   [`RUNS_MAX`] live runs, they are merged into one.
@@ -32,7 +36,9 @@ use crate::format::index_run::{
     FOOTER_TRAILER_BYTES, INDEX_PAGE_BYTES_MAX, PAGE_ENTRY_BYTES, RUN_FORMAT, RUN_HEADER_BYTES,
 };
 use crate::format::index_run::{IndexValueV1, INDEX_VALUE_BYTES_MAX};
-use crate::limits::{MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, PENDING_MERGE_FANOUT, RUNS_MAX};
+use crate::limits::{
+    MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, PENDING_MERGE_FANOUT, RUNS_MAX, RUN_FILTER_BYTES_MAX,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -189,6 +195,23 @@ impl Run {
         let (refs, _) = decode_footer_head(&head, bits_len, self.pages_count).map_err(|e| self.damaged(e))?;
         self.check_refs(&refs)?;
         Ok(self.pages.get_or_init(|| refs))
+    }
+
+    /// Bytes of Bloom filters it holds in memory: the stored one once a busy run loaded it,
+    /// and the in-memory one of a pending run.
+    pub fn filter_bytes(&self) -> usize {
+        self.meta.get().map_or(0, |(_, bloom)| bloom.bytes()) + self.filter.as_ref().map_or(0, RunFilter::bytes)
+    }
+
+    /// Lets the Bloom filters go and keeps the page table, for a scan (reading the table again
+    /// would also stream the stored filter's bits through the checksum). Lookups load the
+    /// stored filter again.
+    fn drop_filter(&mut self) {
+        if let Some((refs, _)) = self.meta.take() {
+            let _ = self.pages.set(refs);
+        }
+        self.filter = None;
+        self.lookups.set(0);
     }
 
     /// Forgets the page table and the Bloom filters (read again from the file when asked for).
@@ -376,7 +399,7 @@ pub fn write_run<V: AsRef<[u8]>>(
     expected_entries: u64,
     entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
 ) -> Result<Run, StoreError> {
-    write_run_with(dir, id, expected_entries, entries, Durability::Synced, Kept::Nothing)
+    write_run_with(dir, id, expected_entries, entries, Durability::Synced, Kept::Nothing, RUN_FILTER_BYTES_MAX)
 }
 
 /// Whether a run file is synced when written.
@@ -395,6 +418,7 @@ fn write_run_with<V: AsRef<[u8]>>(
     entries: impl Iterator<Item = Result<(Digest, V), StoreError>>,
     durability: Durability,
     kept: Kept,
+    filter_bytes_max: usize,
 ) -> Result<Run, StoreError> {
     let path = dir.join(run_name(id));
     let file = create_new_file(&path).map_err(|e| StoreError::io("creating", &path, e))?;
@@ -404,8 +428,8 @@ fn write_run_with<V: AsRef<[u8]>>(
     let mut offset = RUN_HEADER_BYTES as u64;
     let mut page = PageBuilder::default();
     let mut refs = Vec::new();
-    let mut bloom = Bloom::with_entries(expected_entries);
-    let mut filter = (kept == Kept::Filter).then(|| RunFilter::with_entries(expected_entries));
+    let mut bloom = Bloom::with_entries_max(expected_entries, filter_bytes_max);
+    let mut filter = (kept == Kept::Filter).then(|| RunFilter::with_entries_max(expected_entries, filter_bytes_max));
     let mut count = 0u64;
     let mut last: Option<Digest> = None;
     let mut flush = |page: &mut PageBuilder, w: &mut BufWriter<File>, offset: &mut u64| -> Result<(), StoreError> {
@@ -463,11 +487,23 @@ enum Kept {
     Filter,
 }
 
-/// Writes the entries of `runs` (oldest first: a later run's value wins) as run `id`.
-fn write_merged(dir: &Path, id: u64, runs: &[Run], durability: Durability, kept: Kept) -> Result<Run, StoreError> {
+/// Writes the entries of `runs` (oldest first: a later run's value wins) as run `id`, with
+/// Bloom filters of at most `filter_bytes_max`. The runs' own filters are let go first and
+/// their page tables kept (a merge scans, it asks no filter): they and the new run's filters
+/// were held at once, and `verify`'s rebuild of a 10M-event ledger peaked at 71 MiB in such
+/// a merge.
+fn write_merged(
+    dir: &Path,
+    id: u64,
+    runs: &mut [Run],
+    durability: Durability,
+    kept: Kept,
+    filter_bytes_max: usize,
+) -> Result<Run, StoreError> {
+    runs.iter_mut().for_each(Run::drop_filter);
     let expected: u64 = runs.iter().map(|r| r.entries).sum();
     let streams = runs.iter().map(|r| Box::new(r.iter()) as EntryStream<'_>).collect();
-    write_run_with(dir, id, expected, merge(streams), durability, kept)
+    write_run_with(dir, id, expected, merge(streams), durability, kept, filter_bytes_max)
 }
 
 /// A digest as integers that order as its bytes do: compared without a `memcmp` call (sorting
@@ -551,6 +587,9 @@ pub struct Index {
     mem_entries_max: usize,
     /// Whether its runs are synced.
     durability: Durability,
+    /// The largest Bloom filter it gives a run, stored or in memory ([`RUN_FILTER_BYTES_MAX`];
+    /// less in tests). The builder thread writes with it too.
+    filter_bytes_max: usize,
 }
 
 /// A written-out part of the running append's index changes.
@@ -564,8 +603,19 @@ enum Pending {
 
 impl Pending {
     fn run(&self) -> Option<(u64, u64)> {
+        self.run_ref().map(|r| (r.id, r.entries))
+    }
+
+    fn run_ref(&self) -> Option<&Run> {
         match self {
-            Pending::Run(r) => Some((r.id, r.entries)),
+            Pending::Run(r) => Some(r),
+            Pending::Writing(_) => None,
+        }
+    }
+
+    fn run_mut(&mut self) -> Option<&mut Run> {
+        match self {
+            Pending::Run(r) => Some(r),
             Pending::Writing(_) => None,
         }
     }
@@ -611,6 +661,7 @@ impl Builder {
         dir: PathBuf,
         durability: Durability,
         mem_entries_max: usize,
+        filter_bytes_max: usize,
         next_run: u64,
         runs: Vec<(u64, u64)>,
     ) -> Result<Builder, StoreError> {
@@ -620,7 +671,7 @@ impl Builder {
         let handle = std::thread::Builder::new()
             .name("qledger-index".into())
             .spawn(move || {
-                let mut b = BuilderState { dir, durability, mem_entries_max, next_run, runs, tx };
+                let mut b = BuilderState { dir, durability, mem_entries_max, filter_bytes_max, next_run, runs, tx };
                 let result = rx.into_iter().try_for_each(|mem| b.build(&mem));
                 (b.next_run, result)
             })
@@ -634,6 +685,8 @@ struct BuilderState {
     dir: PathBuf,
     durability: Durability,
     mem_entries_max: usize,
+    /// The largest Bloom filter a run it writes gets (the index's).
+    filter_bytes_max: usize,
     next_run: u64,
     /// The pending runs, `(id, entries)`, oldest first: as the append's thread will see them
     /// once it took in what was sent.
@@ -653,7 +706,8 @@ impl BuilderState {
             d[8..].copy_from_slice(&lo.to_be_bytes());
             Ok((d, mem.value(slot)))
         });
-        let run = write_run_with(&self.dir, id, sorted.len() as u64, entries, self.durability, Kept::Filter)?;
+        let count = sorted.len() as u64;
+        let run = write_run_with(&self.dir, id, count, entries, self.durability, Kept::Filter, self.filter_bytes_max)?;
         self.runs.push((id, run.entries));
         // A closed receiver: the append is gone; its files are the next writer's to remove.
         let _ = self.tx.send(Built::Run(run));
@@ -663,10 +717,11 @@ impl BuilderState {
             if newest.iter().any(|r| tier(r) != tier(&newest[0])) {
                 break;
             }
-            // Handles of its own: the append's thread reads the same files meanwhile.
-            let old = newest.iter().map(|r| Run::open(&self.dir, r.0)).collect::<Result<Vec<_>, _>>()?;
+            // Handles of its own, which load no filter: the append's thread reads the same
+            // files meanwhile, through the runs' filters, until it takes the merged run in.
+            let mut old = newest.iter().map(|r| Run::open(&self.dir, r.0)).collect::<Result<Vec<_>, _>>()?;
             let id = self.take_id();
-            let run = write_merged(&self.dir, id, &old, self.durability, Kept::Filter)?;
+            let run = write_merged(&self.dir, id, &mut old, self.durability, Kept::Filter, self.filter_bytes_max)?;
             for o in &old {
                 let _ = fs::remove_file(&o.path);
             }
@@ -805,6 +860,7 @@ impl Index {
             scratch: Vec::new(),
             mem_entries_max: MEMTABLE_ENTRIES_MAX,
             durability,
+            filter_bytes_max: RUN_FILTER_BYTES_MAX,
         })
     }
 
@@ -869,6 +925,7 @@ impl Index {
                 self.dir.clone(),
                 self.durability,
                 self.mem_entries_max,
+                self.filter_bytes_max,
                 self.manifest.next_run,
                 self.pending.iter().filter_map(Pending::run).collect(),
             )?);
@@ -999,23 +1056,33 @@ impl Index {
     /// Merges the newest `k` live runs into one new run, which takes their place; returns the
     /// new manifest and the files the old runs were in (to remove once it is stored).
     pub fn merge_newest(&mut self, k: usize) -> Result<(ManifestV1, Vec<PathBuf>), StoreError> {
-        // The append's lookups loaded the live runs' page tables and Bloom filters (10 bits an
-        // entry): let them go before the merge builds the new run's, and read the merged
-        // runs' page tables alone. (A 2M-event append onto 8M held 116 MiB at its peak with
-        // them kept.)
-        for run in &mut self.live {
-            run.unload();
-        }
+        // The append's lookups loaded the live runs' page tables and Bloom filters: let them
+        // go before the merge builds the new run's. (A 2M-event append onto 8M held 116 MiB at
+        // its peak with them kept.) The runs it merges keep their page tables, which it scans
+        // (`write_merged`).
         let k = k.min(self.live.len());
         let first = self.live.len() - k;
+        self.pending.iter_mut().filter_map(Pending::run_mut).chain(&mut self.live[..first]).for_each(Run::unload);
         let id = self.manifest.next_run;
-        let run = write_merged(&self.dir, id, &self.live[first..], self.durability, Kept::Nothing)?;
+        let run = write_merged(
+            &self.dir,
+            id,
+            &mut self.live[first..],
+            self.durability,
+            Kept::Nothing,
+            self.filter_bytes_max,
+        )?;
         let old: Vec<PathBuf> = self.live.drain(first..).map(|r| r.path).collect();
         self.manifest.next_run = id + 1;
         self.manifest.runs.truncate(first);
         self.manifest.runs.push((run.id, run.entries));
         self.live.push(run);
         Ok((self.manifest.clone(), old))
+    }
+
+    /// Bytes of Bloom filters its runs hold in memory, pending and live.
+    pub fn filter_bytes_held(&self) -> usize {
+        self.pending.iter().filter_map(Pending::run_ref).chain(&self.live).map(Run::filter_bytes).sum()
     }
 
     /// Every live entry in digest order (the newest value of each digest).
@@ -1143,6 +1210,71 @@ mod tests {
         }
         index.seal(n).unwrap();
         assert_eq!(index.entries().count() as u64, n / 2);
+    }
+
+    #[test]
+    fn runs_and_merges_beyond_the_filter_limit_hold_filters_of_at_most_the_limit_and_find_every_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path(), ManifestV1::default()).unwrap();
+        // 1,000 entries a memtable; filters of at most 1 KiB (819 entries at 10 bits, 682 at
+        // 12), given to the builder thread when it starts.
+        index.mem_entries_max = 1_000;
+        index.filter_bytes_max = 1024;
+        let n = 24_000u64;
+        let check_all = |index: &Index| {
+            for i in 0..n {
+                assert_eq!(index.get(&digest(b'k', &format!("K-{i}"))).unwrap(), Some(key(i)), "K-{i}");
+            }
+        };
+        for i in 0..n {
+            index.put(digest(b'k', &format!("K-{i}")), key(i)).unwrap();
+        }
+        // The pending runs the builder wrote and merged: their in-memory filters.
+        index.settle().unwrap();
+        let pending = |index: &Index| {
+            index.pending.iter().filter_map(Pending::run_ref).map(|r| (r.entries, r.filter_bytes())).collect::<Vec<_>>()
+        };
+        assert!(pending(&index).iter().any(|&(entries, _)| entries > 4_000), "{:?}", pending(&index));
+        assert!(pending(&index).iter().all(|&(_, bytes)| bytes > 0 && bytes <= 1024), "{:?}", pending(&index));
+        check_all(&index);
+        index.seal(n).unwrap();
+        // The live runs' stored filters, loaded by busy runs.
+        let sizes = |index: &Index| index.live.iter().map(|r| (r.entries, r.filter_bytes())).collect::<Vec<_>>();
+        assert_eq!(index.filter_bytes_held(), 0, "live runs hold nothing until busy");
+        check_all(&index);
+        assert!(index.live.iter().all(|r| r.filter_bytes() > 0), "every run busy: {:?}", sizes(&index));
+        assert!(index.live.iter().all(|r| r.filter_bytes() <= 1024), "{:?}", sizes(&index));
+        let (_, old) = index.merge_newest(index.live.len()).unwrap();
+        old.iter().for_each(|p| fs::remove_file(p).unwrap());
+        assert_eq!(index.live.len(), 1);
+        assert_eq!(index.filter_bytes_held(), 0, "a merge lets the filters go");
+        check_all(&index);
+        assert_eq!(index.live[0].filter_bytes(), 1024, "the merged run of {n} entries: {:?}", sizes(&index));
+        assert_eq!(index.entries().count() as u64, n);
+    }
+
+    #[test]
+    fn a_merge_of_live_runs_lets_their_filters_go_and_keeps_the_page_tables_it_scans() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path(), ManifestV1::default()).unwrap();
+        for round in 0..3u64 {
+            for i in 0..2_000 {
+                index.put(digest(b'k', &format!("K-{round}-{i}")), key(i)).unwrap();
+            }
+            index.seal(round + 1).unwrap();
+        }
+        for round in 0..3u64 {
+            for i in (0..2_000).step_by(7) {
+                assert_eq!(index.get(&digest(b'k', &format!("K-{round}-{i}"))).unwrap(), Some(key(i)));
+            }
+        }
+        assert!(index.live.iter().all(|r| r.filter_bytes() > 0), "busy runs loaded their filters");
+        let (oldest, merged) = index.live.split_at_mut(1);
+        let run =
+            write_merged(dir.path(), 99, merged, Durability::Scratch, Kept::Nothing, RUN_FILTER_BYTES_MAX).unwrap();
+        assert!(merged.iter().all(|r| r.filter_bytes() == 0 && r.pages.get().is_some()), "filters gone, tables kept");
+        assert_eq!(oldest[0].filter_bytes(), 2_500, "a run it does not merge is left as it was");
+        assert_eq!(run.entries, 4_000);
     }
 
     #[test]

@@ -9,28 +9,58 @@
 //! and Impala's blocked filters: one cache miss per run, no division.
 //!
 //! Nothing of it is stored; a lookup finds what it found before (a Bloom filter never says
-//! "absent" of a digest it holds), only sooner.
+//! "absent" of a digest it holds), only sooner. It is at most [`RUN_FILTER_BYTES_MAX`], as
+//! the run's stored filter is: a larger run's filter has fewer bits an entry and fewer hashes
+//! (more false positives, each a page read), so the filters of the running append's runs, and
+//! the one a merge of them builds, stop growing with the append there.
 
-use crate::format::index_run::Digest;
+use crate::format::index_run::{hashes_for, Digest};
+use crate::limits::RUN_FILTER_BYTES_MAX;
 
-/// Filter bits an entry (about 0.5% false positives: a false positive costs a page read).
+/// Filter bits an entry (about 0.5% false positives: a false positive costs a page read), up
+/// to a filter of [`RUN_FILTER_BYTES_MAX`].
 const BITS_PER_ENTRY: usize = 12;
-/// Bits set in a block per digest: 7 of 9 bits each (63 of the digest's bits 32..96).
+/// Bits set in a block per digest: 7 of 9 bits each (63 of the digest's bits 32..96); fewer in
+/// a filter that [`RUN_FILTER_BYTES_MAX`] caps.
 const HASHES: u32 = 7;
 /// A block: one cache line.
 type Block = [u64; 8];
+/// Bytes of a block.
+const BLOCK_BYTES: usize = std::mem::size_of::<Block>();
 
 /// A blocked Bloom filter sized for a known number of entries.
 #[derive(Debug)]
 pub struct RunFilter {
     blocks: Vec<Block>,
+    /// Bits set in a block per digest.
+    hashes: u32,
 }
 
 impl RunFilter {
-    /// An empty filter for `entries` digests.
+    /// An empty filter for `entries` digests: [`BITS_PER_ENTRY`] bits an entry and
+    /// [`HASHES`] hashes, up to [`RUN_FILTER_BYTES_MAX`].
     pub fn with_entries(entries: u64) -> RunFilter {
-        let bits = (entries.max(1) as usize).saturating_mul(BITS_PER_ENTRY);
-        RunFilter { blocks: vec![[0; 8]; bits.div_ceil(512)] }
+        RunFilter::with_entries_max(entries, RUN_FILTER_BYTES_MAX)
+    }
+
+    /// An empty filter for `entries` digests of at most `bytes_max` bytes (at least one
+    /// block): a filter the limit caps has fewer bits an entry and `round(ln 2 x bits an
+    /// entry)` hashes, 1 to [`HASHES`]; one it does not reach is as without it.
+    pub fn with_entries_max(entries: u64, bytes_max: usize) -> RunFilter {
+        let entries = entries.max(1);
+        let blocks_max = (bytes_max / BLOCK_BYTES).max(1);
+        let bits = usize::try_from(entries).unwrap_or(usize::MAX).saturating_mul(BITS_PER_ENTRY);
+        let blocks = bits.div_ceil(512);
+        if blocks <= blocks_max {
+            return RunFilter { blocks: vec![[0; 8]; blocks], hashes: HASHES };
+        }
+        let hashes = hashes_for((blocks_max * 512) as u64, entries, HASHES);
+        RunFilter { blocks: vec![[0; 8]; blocks_max], hashes }
+    }
+
+    /// Bytes it holds in memory.
+    pub fn bytes(&self) -> usize {
+        self.blocks.len() * BLOCK_BYTES
     }
 
     /// The block of `d` (its first 32 bits, by multiply-shift) and its bits in the block.
@@ -40,7 +70,7 @@ impl RunFilter {
         let mut rest = [0u8; 8];
         rest.copy_from_slice(&d[4..12]);
         let bits = u64::from_le_bytes(rest);
-        (block, (0..HASHES).map(move |i| ((bits >> (9 * i)) & 511) as usize))
+        (block, (0..self.hashes).map(move |i| ((bits >> (9 * i)) & 511) as usize))
     }
 
     /// Adds a digest.
@@ -82,6 +112,25 @@ mod tests {
         let maybe = (0..asked).filter(|i| f.may_contain(&digest(b'o', &format!("absent-{i}")))).count();
         let rate = maybe as f64 / asked as f64;
         assert!(rate < 0.02, "false positive rate {rate} at the filter's capacity");
+    }
+
+    #[test]
+    fn a_filter_at_its_byte_limit_keeps_that_size_and_never_says_absent_of_a_digest_it_holds() {
+        // Below the limit: as without it.
+        assert_eq!(RunFilter::with_entries_max(1_000, 8192).bytes(), RunFilter::with_entries(1_000).bytes());
+        assert_eq!(RunFilter::with_entries_max(1_000, 8192).hashes, HASHES);
+        // 8 KiB over 10,000 entries: 6.6 bits an entry, 5 hashes; over 40,000: 1.6 bits, 1.
+        for (n, hashes, fp_max) in [(10_000u64, 5, 0.10), (40_000, 1, 0.50)] {
+            let mut f = RunFilter::with_entries_max(n, 8192);
+            assert_eq!((f.bytes(), f.hashes), (8192, hashes), "{n} entries");
+            let held: Vec<Digest> = (0..n).map(|i| digest(b'k', &format!("held-{i}"))).collect();
+            held.iter().for_each(|d| f.insert(d));
+            assert!(held.iter().all(|d| f.may_contain(d)), "{n} entries: a false negative");
+            let maybe = (0..10_000).filter(|i| f.may_contain(&digest(b'o', &format!("absent-{i}")))).count();
+            assert!((maybe as f64) < fp_max * 10_000.0, "{n} entries: {maybe} false positives in 10,000");
+        }
+        // The default limit: a run of 6M entries (8.6 MiB at 12 bits) gets 8 MiB.
+        assert_eq!(RunFilter::with_entries(6_000_000).bytes(), RUN_FILTER_BYTES_MAX);
     }
 
     #[test]
