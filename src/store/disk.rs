@@ -47,9 +47,10 @@ pub const MAP_ALIGN_BYTES: u64 = 64 * 1024;
 
 /// A read-only mapping of part of a file ([`DiskFile::map`]), unmapped when dropped.
 ///
-/// The segment readers map the committed prefix, which no writer ever shortens; a file cut
-/// from outside while it is mapped would raise `SIGBUS` on the next access, which the binary
-/// turns into an integrity error (exit 3) in `main.rs`.
+/// The segment readers read only the committed prefix through it, which no writer ever
+/// shortens (a window may reach past the prefix, into bytes a writer may still cut, but those
+/// are never touched); a file cut from outside while it is mapped would raise `SIGBUS` on the
+/// next access, which the binary turns into an integrity error (exit 3) in `main.rs`.
 #[derive(Debug)]
 pub struct FileMap(memmap2::Mmap);
 
@@ -87,9 +88,9 @@ impl DiskFile for RealFile {
         debug_assert_eq!(offset % MAP_ALIGN_BYTES, 0, "a mapping starts aligned");
         let mut options = memmap2::MmapOptions::new();
         options.offset(offset).len(len);
-        // SAFETY: the mapping is read-only and only ever read as bytes. Its range lies in the
-        // committed prefix of a segment, which no qledger process writes or shortens (writers
-        // append after it; recovery cuts only beyond it). A change from outside the ledger
+        // SAFETY: the mapping is read-only and only ever read as bytes. What is read of it lies
+        // in the committed prefix of a segment, which no qledger process writes or shortens
+        // (writers append after it; recovery cuts only beyond it). A change from outside the ledger
         // while it is mapped is tampering: it can change what is read (the checksums and the
         // chain catch it) or raise SIGBUS (exit 3, see main.rs), never memory unsafety in Rust
         // code, which reads the bytes as plain `u8`.
