@@ -69,6 +69,31 @@ fn a_ledger_created_on_the_sim_disk_opens_after_a_power_loss_right_after_its_fir
 }
 
 #[test]
+fn a_long_read_on_the_sim_disk_which_cannot_map_reads_every_record_through_its_buffer() {
+    // 10,000 records: above the 8,192 from which a read maps its segments on the real file
+    // system. The simulated disk has no mapping, so the reader falls back to reading; every
+    // record comes out once, in order, linked, and the sim disk's bytes are still checked.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ledger");
+    let disk = SimDisk::new();
+    let mut w = open_writer(&dir, &disk).expect("create");
+    append(&mut w, &(preamble("acme", "L-1") + &orders("x", "L-1", 0, 10_000, 0))).expect("append");
+    let head = w.head();
+    drop(w);
+    let reader = Ledger::open_read_on(&dir, arc(&disk)).expect("read-only open");
+    let mut prev = [0u8; 32];
+    let mut next = 0u64;
+    for r in reader.records(0).expect("records") {
+        let r = r.expect("a record of the committed prefix");
+        assert_eq!((r.seq, r.prev), (next, prev), "records in order, each linked to the one before");
+        prev = r.hash;
+        next += 1;
+    }
+    assert_eq!(next, head.records, "every record was read");
+    assert!(next > 8_192, "the read is long enough to map where mapping exists");
+}
+
+#[test]
 fn records_kept_by_recovery_survive_a_power_loss_right_after_the_recovery() {
     // A writer writes an append's blocks and dies before they are synced (here: the segment
     // sync fails; a kill -9 at `blocks-written` leaves the same thing in the page cache). The
