@@ -41,6 +41,13 @@ fn open_writer(dir: &Path, disk: &SimDisk) -> Result<Ledger, LedgerError> {
     Ledger::open_on(dir, OpenMode::CreateIfMissing, None, arc(disk))
 }
 
+/// A fresh simulated disk and a new ledger at `dir` on it, open to write.
+fn new_on_sim_disk(dir: &Path) -> (SimDisk, Ledger) {
+    let disk = SimDisk::new();
+    let w = open_writer(dir, &disk).expect("create");
+    (disk, w)
+}
+
 fn append(ledger: &mut Ledger, text: &str) -> Result<AppendReport, LedgerError> {
     append_from(ledger, std::io::Cursor::new(text.as_bytes().to_vec()), &defaults(), Default::default())
 }
@@ -59,8 +66,7 @@ fn chain_hashes(dir: &Path, disk: &SimDisk) -> Vec<[u8; 32]> {
 fn a_ledger_created_on_the_sim_disk_opens_after_a_power_loss_right_after_its_first_append() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
-    let disk = SimDisk::new();
-    let mut w = open_writer(&dir, &disk).expect("create");
+    let (disk, mut w) = new_on_sim_disk(&dir);
     let report = append(&mut w, &preamble("acme", "L-1")).expect("append");
     drop(w);
     disk.crash(0);
@@ -75,8 +81,7 @@ fn a_long_read_on_the_sim_disk_which_cannot_map_reads_every_record_through_its_b
     // record comes out once, in order, linked, and the sim disk's bytes are still checked.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
-    let disk = SimDisk::new();
-    let mut w = open_writer(&dir, &disk).expect("create");
+    let (disk, mut w) = new_on_sim_disk(&dir);
     append(&mut w, &(preamble("acme", "L-1") + &orders("x", "L-1", 0, 10_000, 0))).expect("append");
     let head = w.head();
     drop(w);
@@ -102,8 +107,7 @@ fn records_kept_by_recovery_survive_a_power_loss_right_after_the_recovery() {
     // leaves a HEAD pointing past the end of its segment, and the ledger never opens again.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ledger");
-    let disk = SimDisk::new();
-    let mut w = open_writer(&dir, &disk).expect("create");
+    let (disk, mut w) = new_on_sim_disk(&dir);
     let acked = append(&mut w, &preamble("acme", "L-1")).expect("append").head;
     // The next append writes its one block (1 op), then its segment sync fails.
     disk.fail_after(Some(1));
@@ -131,8 +135,7 @@ fn a_bit_flipped_below_the_committed_length_is_an_integrity_error_and_no_writer_
     let (mut refused, mut opened) = (0, 0);
     for round in 0..12 {
         let dir = tmp.path().join(format!("ledger-{round}"));
-        let disk = SimDisk::new();
-        let mut w = open_writer(&dir, &disk).expect("create");
+        let (disk, mut w) = new_on_sim_disk(&dir);
         append(&mut w, &(preamble("acme", "L-1") + &orders("a", "L-1", 0, 300, 0))).expect("append");
         let head = append(&mut w, &orders("b", "L-1", 0, 20, 300)).expect("append").head;
         drop(w);
