@@ -75,7 +75,7 @@ fn a_long_read_on_several_threads_hands_out_every_record_in_order_and_ends_its_t
 }
 
 #[test]
-fn a_flipped_byte_in_a_late_block_stops_log_and_verify_at_that_block_after_every_record_before_it() {
+fn a_flipped_byte_in_a_late_block_stops_log_verify_and_replay_at_that_block_after_every_record_before_it() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = long_ledger(dir.path());
     // The 20th block of the first segment: its first seq, and a byte in its last record.
@@ -109,6 +109,11 @@ fn a_flipped_byte_in_a_late_block_stops_log_and_verify_at_that_block_after_every
     assert_eq!(verify.code, Some(3), "verify: {}", verify.stderr);
     let last = h.first_seq + u64::from(h.count) - 1;
     assert!(verify.stderr.contains(&format!("seq {last}")), "verify names the damaged record: {}", verify.stderr);
+
+    // The replay takes a block's records by reference, a block at a time: the fault still ends it.
+    let replay = run(&ledger, &["state", "--full-replay"]);
+    assert_eq!(replay.code, Some(3), "state --full-replay: {}", replay.stderr);
+    assert!(replay.stdout.is_empty(), "no state is shown from a damaged chain");
 }
 
 /// A long read maps its segments window by window. A segment cut from outside the ledger while

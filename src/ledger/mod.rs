@@ -25,6 +25,7 @@ use crate::store::disk::Disk;
 use crate::store::index::Index;
 use crate::store::writer::Writer;
 use crate::store::{self, snapshots, Layout, OpenMode, StoreError};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -419,17 +420,17 @@ impl Ledger {
             return Ok(());
         }
         let late_ahead = time.is_some() && self.state()?.late_entries > state.late_entries;
-        for item in Records::unhashed(self, state.records, stop)? {
-            let r = item?;
+        Records::unhashed(self, state.records, stop)?.try_for_each_ref(|r| {
             if time.is_some_and(|t| r.fact.stamp.at > t) {
                 if !late_ahead {
-                    break;
+                    return ControlFlow::Break(());
                 }
                 state.pass_over();
-                continue;
+                return ControlFlow::Continue(());
             }
             state.apply(&r.fact);
-        }
+            ControlFlow::Continue(())
+        })?;
         Ok(())
     }
 

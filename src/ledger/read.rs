@@ -8,6 +8,7 @@ use crate::format::segment::{block_records, canonical_bytes, locator, LOCATOR_BY
 use crate::store::segment::{checked, BlockReader, RawBlock};
 use crate::store::StoreError;
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -40,6 +41,10 @@ fn decode_threads(records: u64) -> usize {
 /// walk stops there (a fault); the blocks after a fault are never handed out.
 pub(crate) struct BlockPipeline<T> {
     outs: Vec<Receiver<T>>,
+    /// Results handed back to the thread that made them, to be dropped there: a decoded
+    /// record's strings were allocated on that thread, and freeing them on it is cheaper than
+    /// from another (the replay of a whole ledger frees millions).
+    spent: Vec<SyncSender<T>>,
     turn: usize,
     threads: Vec<JoinHandle<()>>,
 }
@@ -50,9 +55,9 @@ impl<T> std::fmt::Debug for BlockPipeline<T> {
     }
 }
 
-/// What a decoding thread does with one block read (or the read's failure): its result, and
-/// whether the walk stops after it.
-pub(crate) type BlockWork<T> = dyn Fn(Result<RawBlock, StoreError>) -> (T, bool) + Send + Sync;
+/// What a decoding thread does with one block read (or the read's failure), given a result
+/// handed back to it to reuse if it likes: its result, and whether the walk stops after it.
+pub(crate) type BlockWork<T> = dyn Fn(Result<RawBlock, StoreError>, Option<T>) -> (T, bool) + Send + Sync;
 
 impl<T: Send + 'static> BlockPipeline<T> {
     /// Starts reading the blocks of records `from..end` with `work` applied to each.
@@ -61,12 +66,12 @@ impl<T: Send + 'static> BlockPipeline<T> {
         let workers = decode_threads(end.saturating_sub(from));
         let blocks = BlockReader::new(ledger.disk.clone(), &dir, from, end)?;
         let depth = QUEUED_BLOCKS_PER_THREAD;
-        let mut pipeline = BlockPipeline { outs: Vec::with_capacity(workers), turn: 0, threads: Vec::new() };
+        let mut pipeline =
+            BlockPipeline { outs: Vec::with_capacity(workers), spent: Vec::new(), turn: 0, threads: Vec::new() };
         if workers == 1 {
             // The reading thread decodes too.
-            let (tx, rx) = sync_channel(depth);
-            pipeline.outs.push(rx);
-            pipeline.spawn(&dir, move || serve(blocks, &*work, &tx))?;
+            let (tx, spent) = pipeline.channels(depth);
+            pipeline.spawn(&dir, move || serve(blocks, &*work, &tx, &spent))?;
             return Ok(pipeline);
         }
         // Each decoding thread checks its blocks' checksums: the first read of a block's bytes.
@@ -74,12 +79,11 @@ impl<T: Send + 'static> BlockPipeline<T> {
         let mut ins = Vec::with_capacity(workers);
         for _ in 0..workers {
             let (in_tx, in_rx) = sync_channel::<Result<RawBlock, StoreError>>(depth);
-            let (out_tx, out_rx) = sync_channel(depth);
+            let (out_tx, spent) = pipeline.channels(depth);
             let work = work.clone();
             ins.push(in_tx);
-            pipeline.outs.push(out_rx);
             let checked_blocks = in_rx.into_iter().map(|item: Result<RawBlock, StoreError>| item.and_then(checked));
-            pipeline.spawn(&dir, move || serve(checked_blocks, &*work, &out_tx))?;
+            pipeline.spawn(&dir, move || serve(checked_blocks, &*work, &out_tx, &spent))?;
         }
         pipeline.spawn(&dir, move || {
             for (i, item) in blocks.enumerate() {
@@ -90,6 +94,15 @@ impl<T: Send + 'static> BlockPipeline<T> {
             }
         })?;
         Ok(pipeline)
+    }
+
+    /// A new working thread's channels: its results out, and spent results back.
+    fn channels(&mut self, depth: usize) -> (SyncSender<T>, Receiver<T>) {
+        let (out_tx, out_rx) = sync_channel(depth);
+        let (spent_tx, spent_rx) = sync_channel(depth);
+        self.outs.push(out_rx);
+        self.spent.push(spent_tx);
+        (out_tx, spent_rx)
     }
 
     fn spawn(&mut self, dir: &Path, f: impl FnOnce() + Send + 'static) -> Result<(), LedgerError> {
@@ -103,10 +116,18 @@ impl<T: Send + 'static> BlockPipeline<T> {
 }
 
 /// Applies `work` to each item and sends the results on, until the items end, the receiver is
-/// gone, or `work` says stop.
-fn serve<T>(items: impl IntoIterator<Item = Result<RawBlock, StoreError>>, work: &BlockWork<T>, tx: &SyncSender<T>) {
+/// gone, or `work` says stop; passes a result handed back to `work` to reuse, and drops the
+/// others.
+fn serve<T>(
+    items: impl IntoIterator<Item = Result<RawBlock, StoreError>>,
+    work: &BlockWork<T>,
+    tx: &SyncSender<T>,
+    spent: &Receiver<T>,
+) {
     for item in items {
-        let (t, stop) = work(item);
+        let spare = spent.try_recv().ok();
+        spent.try_iter().for_each(drop);
+        let (t, stop) = work(item, spare);
         if tx.send(t).is_err() || stop {
             return;
         }
@@ -122,6 +143,17 @@ impl<T> Iterator for BlockPipeline<T> {
         let t = self.outs.get(self.turn)?.recv().ok()?;
         self.turn = (self.turn + 1) % self.outs.len();
         Some(t)
+    }
+}
+
+impl<T> BlockPipeline<T> {
+    /// Hands the last result back to the thread that made it, to be reused or dropped there;
+    /// drops it here if that thread is gone or has enough already.
+    pub(crate) fn give_back(&mut self, t: T) {
+        let n = self.spent.len();
+        if let Some(tx) = self.spent.get((self.turn + n.saturating_sub(1)) % n.max(1)) {
+            let _ = tx.try_send(t);
+        }
     }
 }
 
@@ -166,11 +198,13 @@ impl Records {
     }
 
     fn start(ledger: &Ledger, from: u64, end: u64, hashed: bool) -> Result<Records, LedgerError> {
-        let work: Arc<BlockWork<_>> = Arc::new(move |item: Result<RawBlock, StoreError>| {
-            let batch = match item {
-                Ok(block) => decode_block(&block, from, end, hashed),
-                Err(e) => vec![Err(e.into())],
-            };
+        let work: Arc<BlockWork<_>> = Arc::new(move |item: Result<RawBlock, StoreError>, spare: Option<Vec<_>>| {
+            let mut batch = spare.unwrap_or_default();
+            batch.clear();
+            match item {
+                Ok(block) => decode_block(&block, from, end, hashed, &mut batch),
+                Err(e) => batch.push(Err(e.into())),
+            }
             let stop = batch.iter().any(Result::is_err);
             (batch, stop)
         });
@@ -179,15 +213,17 @@ impl Records {
     }
 }
 
-/// Decodes one block's records in `from..end`, computing hashes from the block's link when
-/// `hashed`.
-fn decode_block(block: &RawBlock, from: u64, end: u64, hashed: bool) -> Vec<Result<StoredRecord, LedgerError>> {
+/// Decodes one block's records in `from..end` into `out`, computing hashes from the block's
+/// link when `hashed`.
+fn decode_block(block: &RawBlock, from: u64, end: u64, hashed: bool, out: &mut Vec<Result<StoredRecord, LedgerError>>) {
     let h = &block.header;
     let records = match block_records(h, &block.payload) {
         Ok(r) => r,
-        Err(e) => return vec![Err(IntegrityError::Record { seq: h.first_seq, fault: Fault::Undecodable(e) }.into())],
+        Err(e) => {
+            return out.push(Err(IntegrityError::Record { seq: h.first_seq, fault: Fault::Undecodable(e) }.into()))
+        }
     };
-    let mut out = Vec::with_capacity(h.count as usize);
+    out.reserve(h.count as usize);
     let mut prev = if hashed { h.prev } else { [0; 32] };
     let mut bytes = Vec::with_capacity(512);
     for (i, item) in records.enumerate() {
@@ -211,7 +247,6 @@ fn decode_block(block: &RawBlock, from: u64, end: u64, hashed: bool) -> Vec<Resu
             }
         }
     }
-    out
 }
 
 fn decode_record(
@@ -251,6 +286,52 @@ pub(super) fn locator_of(ledger: &Ledger, seq: u64) -> Result<[u8; LOCATOR_BYTES
         Some(Ok((_, loc))) => Ok(loc),
         Some(Err(e)) => Err(IntegrityError::Record { seq, fault: Fault::Undecodable(e) }.into()),
         None => Err(missing().into()),
+    }
+}
+
+impl Records {
+    /// Calls `f` on each record in turn, by reference, until the records end or `f` breaks:
+    /// what `f` breaks with, or the first fault. A block's records stay where its decoding
+    /// thread put them; the iterator moves each one out instead (a [`StoredRecord`] is a few
+    /// hundred bytes), which the replay of a whole ledger would feel.
+    pub(crate) fn try_for_each_ref<B>(
+        mut self,
+        mut f: impl FnMut(&StoredRecord) -> ControlFlow<B>,
+    ) -> Result<Option<B>, LedgerError> {
+        while let Some(batch) = self.next_batch() {
+            let batch = batch?;
+            // A fault is a batch's last item; the records before it are handed out first.
+            let good = batch.iter().position(Result::is_err).unwrap_or(batch.len());
+            for r in batch[..good].iter().flatten() {
+                self.next = r.seq + 1;
+                if let ControlFlow::Break(b) = f(r) {
+                    return Ok(Some(b));
+                }
+            }
+            if good < batch.len() {
+                if let Some(Err(e)) = batch.into_iter().nth(good) {
+                    return Err(e);
+                }
+            } else {
+                self.blocks.give_back(batch);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The next block's records, or the fault of a read that ended before `end`.
+    fn next_batch(&mut self) -> Option<Result<Vec<Result<StoredRecord, LedgerError>>, LedgerError>> {
+        if self.next >= self.end {
+            return None;
+        }
+        match self.blocks.next() {
+            Some(batch) => Some(Ok(batch)),
+            None => {
+                let seq = self.next;
+                self.end = 0;
+                Some(Err(IntegrityError::Head { seq, what: "the chain ends before the head".into() }.into()))
+            }
+        }
     }
 }
 

@@ -212,7 +212,7 @@ impl Ledger {
     /// A [`BlockPipeline`] hashes and decodes the blocks on every core; this thread checks
     /// the links across blocks, re-checks the rules and replays.
     fn check_chain(&self, check: &mut Check, head: Head) -> Result<(), LedgerError> {
-        let work: Arc<BlockWork<_>> = Arc::new(|item: Result<RawBlock, StoreError>| match item {
+        let work: Arc<BlockWork<_>> = Arc::new(|item: Result<RawBlock, StoreError>, _spare| match item {
             Ok(block) => {
                 let checked = hash_and_decode(block);
                 let stop = checked.hashes.is_err() || checked.facts.iter().any(Result::is_err);

@@ -87,7 +87,9 @@ impl DiskFile for RealFile {
     fn map(&self, offset: u64, len: usize) -> io::Result<Option<FileMap>> {
         debug_assert_eq!(offset % MAP_ALIGN_BYTES, 0, "a mapping starts aligned");
         let mut options = memmap2::MmapOptions::new();
-        options.offset(offset).len(len);
+        // Populated: the reading thread fills the window's page table in one call when it maps
+        // it, instead of the decoding threads faulting every few pages in as they first read.
+        options.offset(offset).len(len).populate();
         // SAFETY: the mapping is read-only and only ever read as bytes. What is read of it lies
         // in the committed prefix of a segment, which no qledger process writes or shortens
         // (writers append after it; recovery cuts only beyond it). A change from outside the ledger
