@@ -25,10 +25,17 @@ fn on_a_terminal(args: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A ledger big enough that `verify` runs for more than a second in a test build.
+/// Events of a ledger whose `verify` runs for more than a second ([`DELAY`] of progress), in a
+/// debug build and in a release build (`cargo test --release`), which verifies about ten times
+/// faster.
+///
+/// [`DELAY`]: quotaledger::cli::progress::DELAY
+const EVENTS: (u64, &str) = if cfg!(debug_assertions) { (60_000, "60,000") } else { (600_000, "600,000") };
+
+/// A ledger of [`EVENTS`] events.
 fn big_ledger(dir: &Path) -> PathBuf {
     let events = dir.join("events.jsonl");
-    gen::generate(60_000, 7, std::io::BufWriter::new(std::fs::File::create(&events).expect("create")))
+    gen::generate(EVENTS.0, 7, std::io::BufWriter::new(std::fs::File::create(&events).expect("create")))
         .expect("generate");
     let ledger = dir.join("ledger");
     let out = Command::new(bin())
@@ -52,8 +59,9 @@ fn a_long_verify_shows_progress_on_a_terminal_and_nowhere_else() {
     let ledger = big_ledger(dir.path());
     let l = ledger.display();
     let shown = on_a_terminal(&format!("--ledger {l} verify"));
-    assert!(shown.contains("verifying 60,000 records"), "no progress on the terminal:\n{shown}");
-    assert!(shown.contains("60,000 records in"), "the result follows the progress: {shown}");
+    let records = EVENTS.1;
+    assert!(shown.contains(&format!("verifying {records} records")), "no progress on the terminal:\n{shown}");
+    assert!(shown.contains(&format!("{records} records in")), "the result follows the progress: {shown}");
     let quiet = on_a_terminal(&format!("--ledger {l} --quiet verify"));
     assert!(!quiet.contains("verifying"), "--quiet still shows progress:\n{quiet}");
     // stderr a pipe: no progress, even on a long command.
