@@ -72,7 +72,7 @@ impl Ledger {
     /// Brings the tree up to the head from the chain (a writer that opens; a rebuild).
     pub(super) fn catch_up_tree(&mut self) -> Result<(), LedgerError> {
         let have = self.writer.as_ref().map_or(self.head.records, |w| w.tree_ref().size());
-        let off = std::env::var_os(crate::store::tree::TREE_OFF_ENV).is_some_and(|v| !v.is_empty() && v != "0");
+        let off = crate::store::tree::tree_off_by_env();
         if have >= self.head.records || off {
             return Ok(());
         }

@@ -52,6 +52,11 @@ pub const TREE_SYNC_BYTES: u64 = 16 * 1024 * 1024;
 /// Environment variable that makes a writer leave the tree alone (the benchmark's switch for
 /// measuring what the tree costs an append; the next writer without it catches the tree up).
 pub const TREE_OFF_ENV: &str = "QLEDGER_TREE_OFF";
+
+/// Whether [`TREE_OFF_ENV`] is set to anything but empty or `0`.
+pub fn tree_off_by_env() -> bool {
+    std::env::var_os(TREE_OFF_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
 /// Records handed to the hashing thread at a time.
 pub const TREE_BATCH_RECORDS: usize = 1024;
 /// Batches queued for the hashing thread before the append waits for it. With the one being
@@ -301,7 +306,7 @@ impl TreeWriter {
             pushed: committed.size,
             batch: Batch::default(),
             worker: None,
-            off: std::env::var_os(TREE_OFF_ENV).is_some_and(|v| !v.is_empty() && v != "0"),
+            off: tree_off_by_env(),
         })
     }
 
