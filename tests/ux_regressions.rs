@@ -256,3 +256,22 @@ fn every_event_type_append_help_lists_parses_as_itself() {
         assert_eq!(parsed.event.type_name(), name, "{text}");
     }
 }
+
+/// `state --known-at` before the first record was recorded called a ledger of 48 records "an
+/// empty ledger"; the heading now says that no record is in the state asked for.
+#[test]
+fn a_state_before_the_first_record_is_not_called_an_empty_ledger() {
+    let (_dir, ledger) = demo();
+    for point in [["--known-at", "2000-01-01"], ["--as-of", "2000-01-01"]] {
+        let out = run(&ledger, &["state", point[0], point[1]], None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let first = stdout(&out).lines().next().unwrap_or_default().to_string();
+        assert!(!first.contains("empty ledger"), "{point:?}: {first}");
+        assert!(first.contains("none of the ledger's 48 records is in it"), "{point:?}: {first}");
+    }
+    let empty_dir = tempfile::tempdir().expect("tempdir");
+    let empty = empty_dir.path().join("ledger");
+    assert!(run(&empty, &["init"], None).status.success());
+    let out = run(&empty, &["state"], None);
+    assert!(stdout(&out).starts_with("quota state of an empty ledger"), "{}", stdout(&out));
+}

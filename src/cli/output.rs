@@ -366,7 +366,7 @@ pub fn state(
     };
     match format {
         Format::Text => {
-            state_text::render(out, &view, (as_of.seq, s.last_at, s.passed_over))?;
+            state_text::render(out, &view, (as_of.seq, s.last_at, s.passed_over, ledger.head().records))?;
             super::licensing::sections(out, s, filter.party)?;
             Ok(())
         }

@@ -27,19 +27,24 @@ pub(super) fn render(out: &mut dyn Write, view: &StateView<'_>, point: Point) ->
     Ok(())
 }
 
-/// What a state shows: the last seq it read, the latest effective time applied, and how many
-/// of the records read were left out as dated after the time asked for.
-pub(super) type Point = (Option<u64>, Option<Timestamp>, u64);
+/// What a state shows: the last seq it read, the latest effective time applied, how many of
+/// the records read were left out as dated after the time asked for, and how many records the
+/// ledger holds.
+pub(super) type Point = (Option<u64>, Option<Timestamp>, u64, u64);
 
 fn heading(out: &mut dyn Write, point: Point) -> Result<()> {
     let title = match point {
-        (Some(seq), Some(at), 0) => format!("quota state as of seq {seq} ({})", ui::time_s(at)),
-        (Some(seq), Some(at), left_out) => format!(
+        (Some(seq), Some(at), 0, _) => format!("quota state as of seq {seq} ({})", ui::time_s(at)),
+        (Some(seq), Some(at), left_out, _) => format!(
             "quota state of the records up to seq {seq} dated at or before {} ({} dated later left out)",
             ui::time_s(at),
             ui::count(left_out, "record")
         ),
-        _ => "quota state of an empty ledger".to_string(),
+        (_, _, _, 0) => "quota state of an empty ledger".to_string(),
+        // `--known-at` before the first record was recorded, `--as-of` before its time.
+        (_, _, _, held) => {
+            format!("quota state of no records: none of the ledger's {} is in it", ui::count(held, "record"))
+        }
     };
     writeln!(out, "{}", Paint::Bold.out(&title))?;
     Ok(())
