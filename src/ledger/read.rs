@@ -343,15 +343,9 @@ impl Iterator for Records {
             return None;
         }
         if self.current.is_empty() {
-            match self.blocks.next() {
-                Some(batch) => self.current = batch.into(),
-                None => {
-                    let seq = self.next;
-                    self.end = 0;
-                    return Some(Err(
-                        IntegrityError::Head { seq, what: "the chain ends before the head".into() }.into()
-                    ));
-                }
+            match self.next_batch()? {
+                Ok(batch) => self.current = batch.into(),
+                Err(e) => return Some(Err(e)),
             }
         }
         match self.current.pop_front() {
