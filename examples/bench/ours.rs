@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use crate::runner::{disk_bytes, later_than_last_at, median, Run, Runner};
 use crate::Res;
 
-/// Runs of each millisecond-scale measurement; the median is reported.
-pub const REPEATS: usize = 5;
+/// Runs of each millisecond-scale measurement; the median is reported. A figure of a few
+/// milliseconds moves by as much from one run to the next on a shared machine, and two of them
+/// make a bar's ratio, so nine.
+pub const REPEATS: usize = 9;
 /// The small ledger that `state` and a one-event `append` on the big one are compared with.
 pub const SMALL_LEDGER_EVENTS: u64 = 1000;
 
@@ -167,13 +169,16 @@ fn committed_prefixes(q: &Qledger, r: &mut Runner, ledger: &Path, chunk_ends: &[
     Ok(prefixes)
 }
 
-/// Median wall time of `state --json` at the head.
-fn state_head_median(q: &Qledger, r: &mut Runner, ledger: &Path, which: &str) -> Res<f64> {
-    let mut times = Vec::new();
+/// Median wall times of `state --json` at the head of `ledger` and of `small`, run in turn, so
+/// that a moment of load elsewhere on the machine falls on both alike (their ratio is a bar).
+fn state_head_medians(q: &Qledger, r: &mut Runner, ledger: &Path, small: &Path) -> Res<(f64, f64)> {
+    let (mut times, mut small_times) = (Vec::new(), Vec::new());
     for i in 0..REPEATS {
-        times.push(q.run(r, &format!("qledger state ({which}) #{i}"), ledger, &["state", "--json"], false)?.secs);
+        times.push(q.run(r, &format!("qledger state (head) #{i}"), ledger, &["state", "--json"], false)?.secs);
+        let which = format!("qledger state (head, 1k ledger) #{i}");
+        small_times.push(q.run(r, &which, small, &["state", "--json"], false)?.secs);
     }
-    Ok(median(times))
+    Ok((median(times), median(small_times)))
 }
 
 /// Copies the first `lines` lines of `from` to `to`.
@@ -310,8 +315,7 @@ pub fn measure(q: &Qledger, r: &mut Runner, dir: &Path, input: &Input) -> Res<Ou
     compare_totals(&totals, input.checker_totals)?;
     eprintln!("  totals match the checker: {totals:?}");
     let small = small_ledger(q, r, dir, input.events)?;
-    let state_head_secs = state_head_median(q, r, &ledger, "head")?;
-    let state_head_small_secs = state_head_median(q, r, &small, "head, 1k ledger")?;
+    let (state_head_secs, state_head_small_secs) = state_head_medians(q, r, &ledger, &small)?;
     let (one_loaded_secs, one_empty_secs, one_small_secs) =
         one_event_appends(q, r, dir, input.events, &ledger, &small)?;
     // The ledgers still verify after the one-event appends.
