@@ -672,7 +672,7 @@ impl Builder {
             .name("qledger-index".into())
             .spawn(move || {
                 let mut b = BuilderState { dir, durability, mem_entries_max, filter_bytes_max, next_run, runs, tx };
-                let result = rx.into_iter().try_for_each(|mem| b.build(&mem));
+                let result = rx.into_iter().try_for_each(|mem| b.build(mem));
                 (b.next_run, result)
             })
             .map_err(|e| StoreError::io("starting the index builder for", &path, e))?;
@@ -696,7 +696,7 @@ struct BuilderState {
 
 impl BuilderState {
     /// Writes `mem` as a run, then merges while the newest runs are of one tier.
-    fn build(&mut self, mem: &Memtable) -> Result<(), StoreError> {
+    fn build(&mut self, mem: std::sync::Arc<Memtable>) -> Result<(), StoreError> {
         let mut sorted: Vec<((u64, u32), Slot)> = mem.slots.iter().map(|(d, s)| (order_key(d), *s)).collect();
         sorted.sort_unstable_by_key(|e| e.0);
         let id = self.take_id();
@@ -708,6 +708,10 @@ impl BuilderState {
         });
         let count = sorted.len() as u64;
         let run = write_run_with(&self.dir, id, count, entries, self.durability, Kept::Filter, self.filter_bytes_max)?;
+        // Let go before the run is reported, so that the append's thread takes the memtable
+        // back as its spare: held through the merges below, it was lost whenever a merge was
+        // still running, and the next memtable grew its table and arena in fresh pages.
+        drop(mem);
         self.runs.push((id, run.entries));
         // A closed receiver: the append is gone; its files are the next writer's to remove.
         let _ = self.tx.send(Built::Run(run));
