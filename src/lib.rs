@@ -31,7 +31,8 @@
 //!   ([`store::recovery`]), the per-event index as an LSM tree of run files
 //!   ([`store::index`]: the running append's runs written and merged on a builder thread,
 //!   each asked through an in-memory blocked Bloom filter, [`store::run_filter`]; every filter
-//!   of a run, stored or in memory, at most [`limits::RUN_FILTER_BYTES_MAX`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
+//!   of a run, stored or in memory, at most [`limits::RUN_FILTER_BYTES_MAX`], and all an
+//!   index holds at most [`limits::INDEX_FILTER_BYTES_MAX`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
 //!   ([`store::meta`]).
 //! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
 //!   encode + hash + commit), the one reader loop (`read`: blocks read on one thread and decoded

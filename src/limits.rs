@@ -63,6 +63,17 @@ pub const PENDING_MERGE_FANOUT: usize = 4;
 /// bits an entry a 10M-event ledger's runs took 23 MiB of filters (18.5M entries), and a merge
 /// of them as much again, so a bulk append's peak grew with the ledger.
 pub const RUN_FILTER_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Bytes of in-memory Bloom filters one index holds for its lookups, all its runs together:
+/// the blocked filters of the running append's pending runs and the stored filters that busy
+/// live runs load. Runs are given their filters smallest first, as long as the total stays
+/// within this; a larger run is asked through its page table alone (a lookup of a digest it
+/// does not hold reads one page, about 4 us with its `pread`). Without it the filters grew
+/// with the ledger: at 18.5M entries (a 10M-event ledger) 16 MiB in a 2M-event append onto
+/// 8M and 26 to 40 MiB in `verify`'s rebuild. A bulk append of 1M events, or `verify` of a
+/// 1M-event ledger, needs about 3 MiB (5.5 MiB while a merge builds a filter) and is not
+/// touched. Measured at 10M (2026-11-30): 16 MiB costs no CPU; 10 MiB takes `verify`'s peak
+/// from 96 to 66 MB for twice the CPU; 6 MiB to 56 MB for three times.
+pub const INDEX_FILTER_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
 /// A merge takes an older run only while it holds at most this many times the entries of
@@ -89,3 +100,5 @@ const _: () = assert!(BLOCK_BYTES_MAX as u64 * 16 <= SEGMENT_BYTES_TARGET);
 const _: () = assert!(YEAR_MIN < YEAR_MAX);
 // A filter at the limit is still whole cache lines (the blocked filter's unit).
 const _: () = assert!(RUN_FILTER_BYTES_MAX.is_multiple_of(64) && RUN_FILTER_BYTES_MAX >= 64);
+// The filters of a 1M-event append's runs (1.85M entries at 12 bits) fit the index's budget.
+const _: () = assert!(INDEX_FILTER_BYTES_MAX >= 1_850_000 * 12 / 8 * 2);

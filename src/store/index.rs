@@ -12,8 +12,11 @@
 //!   (one `pread` of at most 4 KiB per lookup that passes the filter). A filter, stored or
 //!   in memory, is at most [`RUN_FILTER_BYTES_MAX`], so what a lookup holds of a run, and what
 //!   a merge builds, stops growing with the ledger there (a large run's filter has more false
-//!   positives instead). A merge lets the filters of the runs it merges go and reads their
-//!   page tables alone. A lookup asks the memtable, then the runs from the newest; the newest
+//!   positives instead). An index holds at most [`INDEX_FILTER_BYTES_MAX`] of filters in all,
+//!   given to its runs smallest first ([`Index::admit_filters`]); a run left without one is
+//!   asked through its page table alone, one page read a lookup, so what the lookups of a bulk
+//!   append or of `verify`'s rebuild hold stops growing with the ledger too. A merge lets the
+//!   filters of the runs it merges go and reads their page tables alone. A lookup asks the memtable, then the runs from the newest; the newest
 //!   entry for a digest wins.
 //! - After the chain commit, pending runs join the live list, which the writer stores in sled
 //!   and publishes as `index/MANIFEST` for readers (`verify`). When there are more than
@@ -37,7 +40,8 @@ use crate::format::index_run::{
 };
 use crate::format::index_run::{IndexValueV1, INDEX_VALUE_BYTES_MAX};
 use crate::limits::{
-    MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, PENDING_MERGE_FANOUT, RUNS_MAX, RUN_FILTER_BYTES_MAX,
+    INDEX_FILTER_BYTES_MAX, MEMTABLE_BYTES_MAX, MEMTABLE_ENTRIES_MAX, MERGE_GROWTH, PENDING_MERGE_FANOUT, RUNS_MAX,
+    RUN_FILTER_BYTES_MAX,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -104,6 +108,9 @@ pub struct Run {
     /// An in-memory blocked filter, for a run the running append wrote (asked instead of the
     /// run's own filter, with the page table the writer kept).
     filter: Option<RunFilter>,
+    /// Left without a filter by the index's budget ([`INDEX_FILTER_BYTES_MAX`]): a busy run is
+    /// asked through its page table alone, and loads no stored filter.
+    unfiltered: bool,
     /// A lookup's page as stored and its values decompressed (kept: zeroing 8 KiB a lookup
     /// showed in the bulk append's profile).
     bufs: std::cell::RefCell<PageBufs>,
@@ -155,6 +162,7 @@ impl Run {
             pages: std::cell::OnceCell::new(),
             lookups: std::cell::Cell::new(0),
             filter: None,
+            unfiltered: false,
             bufs: std::cell::RefCell::new(Box::new(([0; INDEX_PAGE_BYTES_MAX], [0; INDEX_PAGE_BYTES_MAX]))),
         })
     }
@@ -201,6 +209,25 @@ impl Run {
     /// and the in-memory one of a pending run.
     pub fn filter_bytes(&self) -> usize {
         self.meta.get().map_or(0, |(_, bloom)| bloom.bytes()) + self.filter.as_ref().map_or(0, RunFilter::bytes)
+    }
+
+    /// Bytes its filter takes once it has one: the in-memory one it was written with, else the
+    /// stored one (loaded when the run gets busy).
+    fn filter_cost(&self) -> usize {
+        if let Some(f) = &self.filter {
+            return f.bytes();
+        }
+        footer_head_bytes(self.pages_count).map_or(0, |head| self.footer_len.saturating_sub(head))
+    }
+
+    /// Leaves it without a filter (the index's budget is spent on smaller runs): the filters
+    /// it holds are let go, the page table kept, and lookups read its pages.
+    fn go_unfiltered(&mut self) {
+        if let Some((refs, _)) = self.meta.take() {
+            let _ = self.pages.set(refs);
+        }
+        self.filter = None;
+        self.unfiltered = true;
     }
 
     /// Lets the Bloom filters go and keeps the page table, for a scan (reading the table again
@@ -284,6 +311,11 @@ impl Run {
         }
         let lookups = self.lookups.get().saturating_add(1);
         self.lookups.set(lookups);
+        if self.unfiltered && (self.pages.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX) {
+            let pages = self.page_table()?;
+            let i = pages.partition_point(|p| p.first <= *d);
+            return Ok(i.checked_sub(1).map(|i| pages[i]));
+        }
         if self.meta.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX {
             let (pages, bloom) = self.meta()?;
             if !bloom.may_contain(d) {
@@ -407,9 +439,16 @@ pub fn write_run<V: AsRef<[u8]>>(
 pub enum Durability {
     /// `fdatasync`ed before it is used (a ledger's index).
     Synced,
-    /// Left to the page cache (`verify`'s rebuild, in unlinked temporary files).
+    /// Left to the page cache (`verify`'s rebuild, in unlinked temporary files). Its runs
+    /// store a filter of [`SCRATCH_STORED_FILTER_BYTES`]: nothing asks it (the rebuild's
+    /// lookups ask the in-memory filters, or the pages), and building a full one took up to
+    /// [`RUN_FILTER_BYTES_MAX`] more at each large merge.
     Scratch,
 }
+
+/// The stored filter of a scratch run: the smallest the run format has (it says "maybe" of
+/// every digest once the run holds more than a few).
+const SCRATCH_STORED_FILTER_BYTES: usize = 8;
 
 fn write_run_with<V: AsRef<[u8]>>(
     dir: &Path,
@@ -428,7 +467,11 @@ fn write_run_with<V: AsRef<[u8]>>(
     let mut offset = RUN_HEADER_BYTES as u64;
     let mut page = PageBuilder::default();
     let mut refs = Vec::new();
-    let mut bloom = Bloom::with_entries_max(expected_entries, filter_bytes_max);
+    let stored_max = match durability {
+        Durability::Synced => filter_bytes_max,
+        Durability::Scratch => SCRATCH_STORED_FILTER_BYTES,
+    };
+    let mut bloom = Bloom::with_entries_max(expected_entries, stored_max);
     let mut filter = (kept == Kept::Filter).then(|| RunFilter::with_entries_max(expected_entries, filter_bytes_max));
     let mut count = 0u64;
     let mut last: Option<Digest> = None;
@@ -469,10 +512,11 @@ fn write_run_with<V: AsRef<[u8]>>(
     }
     drop(file);
     let mut run = Run::open(dir, id)?;
-    if let Some(f) = filter {
+    if kept != Kept::Nothing {
         // The page table as written (what the footer holds), not read back.
         run.pages = std::cell::OnceCell::from(refs);
-        run.filter = Some(f);
+        run.filter = filter;
+        run.unfiltered = kept == Kept::Pages;
     }
     Ok(run)
 }
@@ -485,6 +529,9 @@ enum Kept {
     /// Its page table and an in-memory [`RunFilter`]: a pending run, which the running
     /// append asks for every new digest.
     Filter,
+    /// Its page table alone: a pending run whose filter the index's budget has no room for
+    /// ([`INDEX_FILTER_BYTES_MAX`]).
+    Pages,
 }
 
 /// Writes the entries of `runs` (oldest first: a later run's value wins) as run `id`, with
@@ -590,6 +637,9 @@ pub struct Index {
     /// The largest Bloom filter it gives a run, stored or in memory ([`RUN_FILTER_BYTES_MAX`];
     /// less in tests). The builder thread writes with it too.
     filter_bytes_max: usize,
+    /// The most bytes of filters its runs hold in all ([`INDEX_FILTER_BYTES_MAX`]; less in
+    /// tests).
+    filter_budget: usize,
 }
 
 /// A written-out part of the running append's index changes.
@@ -662,6 +712,7 @@ impl Builder {
         durability: Durability,
         mem_entries_max: usize,
         filter_bytes_max: usize,
+        budget: FilterBudget,
         next_run: u64,
         runs: Vec<(u64, u64)>,
     ) -> Result<Builder, StoreError> {
@@ -671,7 +722,8 @@ impl Builder {
         let handle = std::thread::Builder::new()
             .name("qledger-index".into())
             .spawn(move || {
-                let mut b = BuilderState { dir, durability, mem_entries_max, filter_bytes_max, next_run, runs, tx };
+                let mut b =
+                    BuilderState { dir, durability, mem_entries_max, filter_bytes_max, budget, next_run, runs, tx };
                 let result = rx.into_iter().try_for_each(|mem| b.build(mem));
                 (b.next_run, result)
             })
@@ -687,6 +739,8 @@ struct BuilderState {
     mem_entries_max: usize,
     /// The largest Bloom filter a run it writes gets (the index's).
     filter_bytes_max: usize,
+    /// What the index's filter budget leaves for the runs it writes.
+    budget: FilterBudget,
     next_run: u64,
     /// The pending runs, `(id, entries)`, oldest first: as the append's thread will see them
     /// once it took in what was sent.
@@ -707,7 +761,8 @@ impl BuilderState {
             Ok((d, mem.value(slot)))
         });
         let count = sorted.len() as u64;
-        let run = write_run_with(&self.dir, id, count, entries, self.durability, Kept::Filter, self.filter_bytes_max)?;
+        let kept = self.kept_for(count);
+        let run = write_run_with(&self.dir, id, count, entries, self.durability, kept, self.filter_bytes_max)?;
         // Let go before the run is reported, so that the append's thread takes the memtable
         // back as its spare: held through the merges below, it was lost whenever a merge was
         // still running, and the next memtable grew its table and arena in fresh pages.
@@ -725,7 +780,10 @@ impl BuilderState {
             // files meanwhile, through the runs' filters, until it takes the merged run in.
             let mut old = newest.iter().map(|r| Run::open(&self.dir, r.0)).collect::<Result<Vec<_>, _>>()?;
             let id = self.take_id();
-            let run = write_merged(&self.dir, id, &mut old, self.durability, Kept::Filter, self.filter_bytes_max)?;
+            // The append's thread holds the merged runs' filters until it takes the new run
+            // in: they count against the budget meanwhile.
+            let kept = self.kept_for(old.iter().map(|r| r.entries).sum());
+            let run = write_merged(&self.dir, id, &mut old, self.durability, kept, self.filter_bytes_max)?;
             for o in &old {
                 let _ = fs::remove_file(&o.path);
             }
@@ -736,10 +794,53 @@ impl BuilderState {
         Ok(())
     }
 
+    /// Whether a new run of `entries` gets an in-memory filter: if the index's budget, given
+    /// smallest first to the live runs' filters, the pending runs' and the new one's, has
+    /// room for it. (The append's thread decides again once it takes the run in; this keeps a
+    /// filter it would let go from being built.)
+    fn kept_for(&self, entries: u64) -> Kept {
+        let filter = |entries| RunFilter::bytes_for(entries, self.filter_bytes_max);
+        let mut costs = self.budget.live_costs.clone();
+        costs.extend(self.runs.iter().map(|r| filter(r.1)));
+        costs.push(filter(entries));
+        match admit(&costs, self.budget.bytes_max).last() {
+            Some(true) => Kept::Filter,
+            _ => Kept::Pages,
+        }
+    }
+
     fn take_id(&mut self) -> u64 {
         self.next_run += 1;
         self.next_run - 1
     }
+}
+
+/// The index's filter budget as the builder thread sees it.
+#[derive(Clone, Debug)]
+struct FilterBudget {
+    /// [`INDEX_FILTER_BYTES_MAX`] (less in tests).
+    bytes_max: usize,
+    /// The filters the live runs hold or will load (the live runs do not change during an
+    /// append), those the budget gave one.
+    live_costs: Vec<usize>,
+}
+
+/// Which of filters costing `costs` bytes a budget of `bytes_max` has room for, given
+/// smallest first (ties in order): the largest runs are the ones left without, as a filter's
+/// bytes grow with its run while a run without one costs one page read a lookup, whatever its
+/// size.
+fn admit(costs: &[usize], bytes_max: usize) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by_key(|&i| costs[i]);
+    let mut admitted = vec![false; costs.len()];
+    let mut left = bytes_max;
+    for i in order {
+        if costs[i] <= left {
+            left -= costs[i];
+            admitted[i] = true;
+        }
+    }
+    admitted
 }
 
 fn builder_lost(what: &str) -> StoreError {
@@ -865,7 +966,28 @@ impl Index {
             mem_entries_max: MEMTABLE_ENTRIES_MAX,
             durability,
             filter_bytes_max: RUN_FILTER_BYTES_MAX,
+            filter_budget: INDEX_FILTER_BYTES_MAX,
         })
+        .map(|mut index| {
+            index.admit_filters();
+            index
+        })
+    }
+
+    /// Gives the runs' filters the budget, smallest first ([`admit`]): a run it has no room
+    /// for lets its filters go and is asked through its page table; one it has room for again
+    /// (after a merge) loads its stored filter when it gets busy.
+    fn admit_filters(&mut self) {
+        let mut runs: Vec<&mut Run> =
+            self.pending.iter_mut().filter_map(Pending::run_mut).chain(self.live.iter_mut()).collect();
+        let costs: Vec<usize> = runs.iter().map(|r| r.filter_cost()).collect();
+        for (run, admitted) in runs.iter_mut().zip(admit(&costs, self.filter_budget)) {
+            if admitted {
+                run.unfiltered = false;
+            } else if !run.unfiltered {
+                run.go_unfiltered();
+            }
+        }
     }
 
     /// The manifest of the live runs.
@@ -930,6 +1052,10 @@ impl Index {
                 self.durability,
                 self.mem_entries_max,
                 self.filter_bytes_max,
+                FilterBudget {
+                    bytes_max: self.filter_budget,
+                    live_costs: self.live.iter().filter(|r| !r.unfiltered).map(Run::filter_cost).collect(),
+                },
                 self.manifest.next_run,
                 self.pending.iter().filter_map(Pending::run).collect(),
             )?);
@@ -949,9 +1075,13 @@ impl Index {
     fn take_built(&mut self) -> Result<(), StoreError> {
         let Some(builder) = self.builder.as_ref() else { return Ok(()) };
         let done: Vec<Built> = builder.done.try_iter().collect();
+        if done.is_empty() {
+            return Ok(());
+        }
         for b in done {
             self.apply(b)?;
         }
+        self.admit_filters();
         Ok(())
     }
 
@@ -991,6 +1121,7 @@ impl Index {
         for b in done.try_iter() {
             self.apply(b)?;
         }
+        self.admit_filters();
         result?;
         if self.pending.iter().any(|p| matches!(p, Pending::Writing(_))) {
             return Err(builder_lost("a memtable was not written out"));
@@ -1003,6 +1134,8 @@ impl Index {
     pub fn seal(&mut self, records: u64) -> Result<ManifestV1, StoreError> {
         self.flush_mem()?;
         self.settle()?;
+        // The append is over: the spare memtable's room (its touched pages) goes.
+        self.spare = None;
         for p in self.pending.drain(..) {
             // Settled: every pending part is a run. A live run holds in memory what it held
             // before pending runs had filters of their own (nothing until it gets busy).
@@ -1013,6 +1146,7 @@ impl Index {
             }
         }
         self.manifest.records = records;
+        self.admit_filters();
         Ok(self.manifest.clone())
     }
 
@@ -1081,6 +1215,7 @@ impl Index {
         self.manifest.runs.truncate(first);
         self.manifest.runs.push((run.id, run.entries));
         self.live.push(run);
+        self.admit_filters();
         Ok((self.manifest.clone(), old))
     }
 
@@ -1255,6 +1390,82 @@ mod tests {
         check_all(&index);
         assert_eq!(index.live[0].filter_bytes(), 1024, "the merged run of {n} entries: {:?}", sizes(&index));
         assert_eq!(index.entries().count() as u64, n);
+    }
+
+    #[test]
+    fn the_filters_an_index_holds_stay_within_its_budget_while_every_entry_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut index = Index::open(dir.path(), ManifestV1::default()).unwrap();
+        // 1,000 entries a memtable (1,536 bytes of blocked filter a run at 12 bits); room for
+        // the filters of about 10,000 entries in all.
+        index.mem_entries_max = 1_000;
+        index.filter_budget = 16 * 1024;
+        let n = 40_000u64;
+        let held = |index: &Index| index.filter_bytes_held();
+        for i in 0..n {
+            index.put(digest(b'k', &format!("K-{i}")), key(i)).unwrap();
+            if i % 997 == 0 {
+                // The pending runs the builder wrote so far, as the append's lookups see them.
+                index.take_built().unwrap();
+                assert!(held(&index) <= 16 * 1024, "{} bytes of filters after {i} puts", held(&index));
+            }
+        }
+        index.settle().unwrap();
+        let unfiltered = |index: &Index| {
+            index.pending.iter().filter_map(Pending::run_ref).chain(&index.live).filter(|r| r.unfiltered).count()
+        };
+        assert!(unfiltered(&index) > 0, "the largest pending runs are left without filters");
+        let check_all = |index: &Index| {
+            for i in 0..n {
+                assert_eq!(index.get(&digest(b'k', &format!("K-{i}"))).unwrap(), Some(key(i)), "K-{i}");
+                assert_eq!(index.get(&digest(b'o', &format!("K-{i}"))).unwrap(), None, "absent {i}");
+            }
+        };
+        check_all(&index);
+        assert!(held(&index) <= 16 * 1024, "{} bytes of filters", held(&index));
+        index.seal(n).unwrap();
+        // Live runs, every one busy: the smallest load their stored filters, the largest none.
+        check_all(&index);
+        assert!(held(&index) > 0 && held(&index) <= 16 * 1024, "{} bytes of filters", held(&index));
+        assert!(unfiltered(&index) > 0, "the largest live runs are left without filters");
+        // A reader opening the same runs holds no more.
+        let reader = Index::open_with(dir.path(), index.manifest().clone(), Durability::Synced)
+            .map(|mut r| {
+                r.filter_budget = 16 * 1024;
+                r.admit_filters();
+                r
+            })
+            .unwrap();
+        check_all(&reader);
+        assert!(held(&reader) <= 16 * 1024, "{} bytes of filters", held(&reader));
+    }
+
+    #[test]
+    fn the_budget_gives_filters_to_the_smallest_runs_first() {
+        assert_eq!(admit(&[500, 100, 300, 200], 600), [false, true, true, true]);
+        assert_eq!(admit(&[500, 100, 300, 200], 599), [false, true, false, true]);
+        assert_eq!(admit(&[700], 600), [false]);
+        assert_eq!(admit(&[], 600), Vec::<bool>::new());
+    }
+
+    #[test]
+    fn a_scratch_run_stores_the_smallest_filter() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut entries: Vec<(Digest, Vec<u8>)> =
+            (0..5_000u64).map(|i| (digest(b'k', &format!("K-{i}")), codec::encode(&key(i)))).collect();
+        entries.sort();
+        let it = || entries.clone().into_iter().map(Ok);
+        let scratch =
+            write_run_with(dir.path(), 1, 5_000, it(), Durability::Scratch, Kept::Nothing, RUN_FILTER_BYTES_MAX)
+                .unwrap();
+        let synced =
+            write_run_with(dir.path(), 2, 5_000, it(), Durability::Synced, Kept::Nothing, RUN_FILTER_BYTES_MAX)
+                .unwrap();
+        assert_eq!(scratch.filter_cost(), SCRATCH_STORED_FILTER_BYTES);
+        assert_eq!(synced.filter_cost(), 5_000 * 10 / 8);
+        for (d, v) in entries.iter().step_by(37) {
+            assert_eq!(scratch.get(d).unwrap().as_ref(), Some(v));
+        }
     }
 
     #[test]

@@ -47,15 +47,24 @@ impl RunFilter {
     /// block): a filter the limit caps has fewer bits an entry and `round(ln 2 x bits an
     /// entry)` hashes, 1 to [`HASHES`]; one it does not reach is as without it.
     pub fn with_entries_max(entries: u64, bytes_max: usize) -> RunFilter {
-        let entries = entries.max(1);
-        let blocks_max = (bytes_max / BLOCK_BYTES).max(1);
-        let bits = usize::try_from(entries).unwrap_or(usize::MAX).saturating_mul(BITS_PER_ENTRY);
-        let blocks = bits.div_ceil(512);
-        if blocks <= blocks_max {
-            return RunFilter { blocks: vec![[0; 8]; blocks], hashes: HASHES };
-        }
-        let hashes = hashes_for((blocks_max * 512) as u64, entries, HASHES);
-        RunFilter { blocks: vec![[0; 8]; blocks_max], hashes }
+        let blocks = RunFilter::blocks_for(entries, bytes_max);
+        let hashes = if blocks * BLOCK_BYTES < RunFilter::bytes_for(entries, usize::MAX) {
+            hashes_for((blocks * 512) as u64, entries.max(1), HASHES)
+        } else {
+            HASHES
+        };
+        RunFilter { blocks: vec![[0; 8]; blocks], hashes }
+    }
+
+    /// Bytes the filter of `entries` digests takes at a limit of `bytes_max` (what
+    /// [`RunFilter::with_entries_max`] would allocate), for deciding before building it.
+    pub fn bytes_for(entries: u64, bytes_max: usize) -> usize {
+        RunFilter::blocks_for(entries, bytes_max).saturating_mul(BLOCK_BYTES)
+    }
+
+    fn blocks_for(entries: u64, bytes_max: usize) -> usize {
+        let bits = usize::try_from(entries.max(1)).unwrap_or(usize::MAX).saturating_mul(BITS_PER_ENTRY);
+        bits.div_ceil(512).min((bytes_max / BLOCK_BYTES).max(1))
     }
 
     /// Bytes it holds in memory.
@@ -131,6 +140,13 @@ mod tests {
         }
         // The default limit: a run of 6M entries (8.6 MiB at 12 bits) gets 8 MiB.
         assert_eq!(RunFilter::with_entries(6_000_000).bytes(), RUN_FILTER_BYTES_MAX);
+    }
+
+    #[test]
+    fn the_size_told_before_building_is_the_size_built() {
+        for (n, max) in [(0u64, 8192), (1, 8192), (1_000, 8192), (10_000, 8192), (6_000_000, RUN_FILTER_BYTES_MAX)] {
+            assert_eq!(RunFilter::bytes_for(n, max), RunFilter::with_entries_max(n, max).bytes(), "{n} entries");
+        }
     }
 
     #[test]
