@@ -1267,12 +1267,18 @@ mod tests {
         IndexValueV1::Key { seq: i, event: [i as u8; 8] }
     }
 
+    /// `n` key entries, `K-0` on, in digest order, as a run is written.
+    fn sorted_keys(n: u64) -> Vec<(Digest, Vec<u8>)> {
+        let mut entries: Vec<(Digest, Vec<u8>)> =
+            (0..n).map(|i| (digest(b'k', &format!("K-{i}")), codec::encode(&key(i)))).collect();
+        entries.sort();
+        entries
+    }
+
     #[test]
     fn a_lookup_finds_the_same_value_from_disk_and_from_the_loaded_page_table() {
         let dir = tempfile::tempdir().unwrap();
-        let mut entries: Vec<(Digest, Vec<u8>)> =
-            (0..5_000u64).map(|i| (digest(b'k', &format!("K-{i}")), codec::encode(&key(i)))).collect();
-        entries.sort();
+        let entries = sorted_keys(5_000);
         let run = write_run(dir.path(), 7, entries.len() as u64, entries.clone().into_iter().map(Ok)).unwrap();
         assert!(run.meta.get().is_none(), "opening a run reads no page table");
         for round in 0..2 {
@@ -1451,9 +1457,7 @@ mod tests {
     #[test]
     fn a_scratch_run_stores_the_smallest_filter() {
         let dir = tempfile::tempdir().unwrap();
-        let mut entries: Vec<(Digest, Vec<u8>)> =
-            (0..5_000u64).map(|i| (digest(b'k', &format!("K-{i}")), codec::encode(&key(i)))).collect();
-        entries.sort();
+        let entries = sorted_keys(5_000);
         let it = || entries.clone().into_iter().map(Ok);
         let scratch =
             write_run_with(dir.path(), 1, 5_000, it(), Durability::Scratch, Kept::Nothing, RUN_FILTER_BYTES_MAX)
