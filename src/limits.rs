@@ -71,8 +71,9 @@ pub const RUN_FILTER_BYTES_MAX: usize = 8 * 1024 * 1024;
 /// with the ledger: at 18.5M entries (a 10M-event ledger) 16 MiB in a 2M-event append onto
 /// 8M and 26 to 40 MiB in `verify`'s rebuild. A bulk append of 1M events, or `verify` of a
 /// 1M-event ledger, needs about 3 MiB (5.5 MiB while a merge builds a filter) and is not
-/// touched. Measured at 10M (2026-11-30): 16 MiB costs no CPU; 10 MiB takes `verify`'s peak
-/// from 96 to 66 MB for twice the CPU; 6 MiB to 56 MB for three times.
+/// touched. Measured at 10M by hand on a shared machine (2026-11-30): 16 MiB takes `verify`'s
+/// peak from 95-96 to 75-78 MB for 7-43% more CPU; 10 MiB to 66 MB for twice the CPU; 6 MiB to
+/// 56 MB for 2.5 times.
 pub const INDEX_FILTER_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Live index runs before the newest of them are merged.
 pub const RUNS_MAX: usize = 8;
