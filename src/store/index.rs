@@ -16,8 +16,8 @@
 //!   given to its runs smallest first ([`Index::admit_filters`]); a run left without one is
 //!   asked through its page table alone, one page read a lookup, so what the lookups of a bulk
 //!   append or of `verify`'s rebuild hold stops growing with the ledger too. A merge lets the
-//!   filters of the runs it merges go and reads their page tables alone. A lookup asks the memtable, then the runs from the newest; the newest
-//!   entry for a digest wins.
+//!   filters of the runs it merges go and reads their page tables alone. A lookup asks the
+//!   memtable, then the runs from the newest; the newest entry for a digest wins.
 //! - After the chain commit, pending runs join the live list, which the writer stores in sled
 //!   and publishes as `index/MANIFEST` for readers (`verify`). When there are more than
 //!   [`RUNS_MAX`] live runs, they are merged into one.
@@ -230,6 +230,14 @@ impl Run {
         self.unfiltered = true;
     }
 
+    /// Gives it a filter again (the budget has room after a merge): its stored filter loads,
+    /// with the page table, when it gets busy, so the page table it kept goes now rather than
+    /// being held twice.
+    fn readmit(&mut self) {
+        self.unfiltered = false;
+        self.pages = std::cell::OnceCell::new();
+    }
+
     /// Lets the Bloom filters go and keeps the page table, for a scan (reading the table again
     /// would also stream the stored filter's bits through the checksum). Lookups load the
     /// stored filter again.
@@ -306,23 +314,20 @@ impl Run {
                 return Ok(None);
             }
             let pages = self.page_table()?;
-            let i = pages.partition_point(|p| p.first <= *d);
-            return Ok(i.checked_sub(1).map(|i| pages[i]));
+            return Ok(page_in(pages, d));
         }
         let lookups = self.lookups.get().saturating_add(1);
         self.lookups.set(lookups);
         if self.unfiltered && (self.pages.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX) {
             let pages = self.page_table()?;
-            let i = pages.partition_point(|p| p.first <= *d);
-            return Ok(i.checked_sub(1).map(|i| pages[i]));
+            return Ok(page_in(pages, d));
         }
         if self.meta.get().is_some() || lookups > RUN_LAZY_LOOKUPS_MAX {
             let (pages, bloom) = self.meta()?;
             if !bloom.may_contain(d) {
                 return Ok(None);
             }
-            let i = pages.partition_point(|p| p.first <= *d);
-            return Ok(i.checked_sub(1).map(|i| pages[i]));
+            return Ok(page_in(pages, d));
         }
         // Binary search over the page table on disk.
         let (mut lo, mut hi) = (0u32, self.pages_count);
@@ -374,6 +379,12 @@ impl Run {
     pub fn iter(&self) -> RunIter<'_> {
         RunIter { run: self, page: 0, buf: Vec::new(), at: 0, failed: false, bufs: None }
     }
+}
+
+/// The page of `pages` that may hold `d`: the last whose first digest is `<= d`.
+fn page_in(pages: &[PageRef], d: &Digest) -> Option<PageRef> {
+    let i = pages.partition_point(|p| p.first <= *d);
+    i.checked_sub(1).map(|i| pages[i])
 }
 
 /// Iterator over a run's entries.
@@ -983,7 +994,9 @@ impl Index {
         let costs: Vec<usize> = runs.iter().map(|r| r.filter_cost()).collect();
         for (run, admitted) in runs.iter_mut().zip(admit(&costs, self.filter_budget)) {
             if admitted {
-                run.unfiltered = false;
+                if run.unfiltered {
+                    run.readmit();
+                }
             } else if !run.unfiltered {
                 run.go_unfiltered();
             }
@@ -1444,6 +1457,24 @@ mod tests {
             .unwrap();
         check_all(&reader);
         assert!(held(&reader) <= 16 * 1024, "{} bytes of filters", held(&reader));
+    }
+
+    #[test]
+    fn a_run_given_its_filter_again_does_not_hold_its_page_table_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = sorted_keys(5_000);
+        let mut run = write_run(dir.path(), 1, 5_000, entries.clone().into_iter().map(Ok)).unwrap();
+        run.go_unfiltered();
+        for (d, v) in entries.iter().take(RUN_LAZY_LOOKUPS_MAX as usize + 1) {
+            assert_eq!(run.get(d).unwrap().as_ref(), Some(v));
+        }
+        assert!(run.pages.get().is_some() && run.meta.get().is_none(), "unfiltered: the page table alone");
+        run.readmit();
+        for (d, v) in entries.iter().step_by(7) {
+            assert_eq!(run.get(d).unwrap().as_ref(), Some(v));
+        }
+        assert!(run.meta.get().is_some(), "busy again: the stored filter and its page table are loaded");
+        assert!(run.pages.get().is_none(), "the page table kept while unfiltered is not held beside them");
     }
 
     #[test]
