@@ -32,8 +32,8 @@
 //!   ([`store::index`]: the running append's runs written and merged on a builder thread,
 //!   each asked through an in-memory blocked Bloom filter, [`store::run_filter`]; every filter
 //!   of a run, stored or in memory, at most [`limits::RUN_FILTER_BYTES_MAX`], and all an
-//!   index holds at most [`limits::INDEX_FILTER_BYTES_MAX`]), snapshot files ([`store::snapshots`]) and sled, the writer's metadata
-//!   ([`store::meta`]).
+//!   index holds at most [`limits::INDEX_FILTER_BYTES_MAX`]), snapshot files
+//!   ([`store::snapshots`]) and sled, the writer's metadata ([`store::meta`]).
 //! - [`ledger`]: the facade: open to read or to write, append (`ledger::append`: rules +
 //!   encode + hash + commit), the one reader loop (`read`: blocks read on one thread and decoded
 //!   on every core, in order), verify (`verify`), state at the
@@ -48,8 +48,8 @@
 //!   ([`audit::proofs`]: "where is a proof document checked?"), the tlog-tiles directory
 //!   ([`audit::publish`]) and the auditing client ([`audit::client`]). The tree itself is
 //!   derived data of the store ([`store::tree`]: levels 8 and up stored, the lower ones
-//!   recomputed from a tile's records, which [`store::locate`] finds); checkpoints are kept by [`store::checkpoints`]; `verify` checks both
-//!   (`ledger/audit.rs`).
+//!   recomputed from a tile's records, which [`store::locate`] finds); checkpoints are kept
+//!   by [`store::checkpoints`]; `verify` checks both (`ledger/audit.rs`).
 //! - [`report`] (issue 11): `qledger report`, one self-contained HTML page of a ledger: a view
 //!   model built by replaying the records and verifying ([`report::model`]: "where do the
 //!   report's numbers come from?"), rendered as HTML ([`report::html`]: "where is a ledger
